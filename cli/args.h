@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The svmm command line: subcommands and their options, parsed into plain
+ * structs without side effects (no I/O, no exit), so the parser is testable.
+ */
+#ifndef SVMM_ARGS_H
+#define SVMM_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control_protocol.h"
+
+/* Exit status for a usage error, as getopt-based tools use. */
+#define CLI_EXIT_USAGE 2
+
+#define RUN_DEFAULT_MEM_MIB 512u
+#define RUN_MIN_MEM_MIB 64u
+#define RUN_MAX_MEM_MIB (1u << 20)	/* 1 TiB; the VMM checks what the host allows */
+#define RUN_DEFAULT_CPUS 1u
+#define RUN_MAX_CPUS 64u
+#define RUN_PARAMS_MAX 2048u		/* Linux x86's COMMAND_LINE_SIZE */
+
+enum cli_command {
+	CLI_NONE,
+	CLI_VERSION,
+	CLI_RUN,
+	CLI_USB_ATTACH,
+	CLI_USB_DETACH,
+	CLI_USB_LIST,
+	CLI_STOP,
+	CLI_BROKER,
+	CLI_USB,	/* only for help: `svmm usb --help` */
+};
+
+struct run_options {
+	const char *control;	/* control socket path, required */
+	uint32_t mem_mib;
+	uint32_t cpus;
+	const char *initrd;
+	char params[RUN_PARAMS_MAX];	/* every --params joined by spaces */
+	const char *kernel;
+	const char *broker;	/* system broker socket; NULL: fork our own */
+	const char *policy;	/* policy for our own broker; NULL: built-in */
+	bool verbose;
+};
+
+struct usb_attach_options {
+	const char *socket;
+	const char *path;
+	enum control_target target;
+	bool read_only;
+};
+
+struct usb_detach_options {
+	const char *socket;
+	uint32_t port;
+};
+
+struct usb_list_options {
+	const char *socket;
+	bool json;
+};
+
+struct stop_options {
+	const char *socket;
+};
+
+struct broker_options {
+	const char *socket;
+	const char *policy;
+	bool verbose;
+};
+
+struct cli {
+	enum cli_command command;
+	bool help;	/* print the command's usage and exit 0 */
+	union {
+		struct run_options run;
+		struct usb_attach_options attach;
+		struct usb_detach_options detach;
+		struct usb_list_options list;
+		struct stop_options stop;
+		struct broker_options broker;
+	} u;
+};
+
+/*
+ * Parses argv (argv[0] is the program). Returns 0, or CLI_EXIT_USAGE with a
+ * one-line reason in err; cli->command then names the subcommand whose usage
+ * to print (CLI_NONE for the top level). getopt may permute argv.
+ */
+int cli_parse(int argc, char **argv, struct cli *cli, char *err, size_t errlen);
+
+/* The usage text of a subcommand (CLI_NONE: the overview). */
+const char *cli_usage(enum cli_command command);
+
+/* Parses a decimal number in [min, max]; 0 or -1. */
+int cli_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+
+#endif

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+#include "control_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control_protocol.h"
+#include "device_protocol.h"
+
+/* An attach may wait on the broker and on the device's first descriptors. */
+#define CONTROL_REPLY_TIMEOUT_MS 60000
+
+static int connect_control(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "svmm: control socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "svmm: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "svmm: cannot connect to control socket %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends req to the VM at path and waits for its reply; 0 or -1 (reported). */
+static int transact(const char *path, const struct control_request *req, struct control_reply *rep)
+{
+	struct control_reply raw;
+	struct pollfd pfd;
+	const char *why = NULL;
+	ssize_t n;
+	int fd, r;
+
+	fd = connect_control(path);
+	if (fd < 0)
+		return -1;
+	if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req)) {
+		fprintf(stderr, "svmm: cannot send to %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	do {
+		r = poll(&pfd, 1, CONTROL_REPLY_TIMEOUT_MS);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		fprintf(stderr, "svmm: no reply from %s within %d s\n", path,
+			CONTROL_REPLY_TIMEOUT_MS / 1000);
+		close(fd);
+		return -1;
+	}
+	n = recv(fd, &raw, sizeof(raw), MSG_TRUNC);
+	close(fd);
+	if (n <= 0) {
+		fprintf(stderr, "svmm: %s closed without a reply\n", path);
+		return -1;
+	}
+	if (control_reply_decode(&raw, (size_t)n, req->type, rep, &why) < 0) {
+		fprintf(stderr, "svmm: malformed reply from %s: %s\n", path, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Prints a refused request as "word: reason" (crosvm's word first), returns the exit status. */
+static int report_error(const struct control_reply *rep)
+{
+	if (rep->message[0])
+		fprintf(stderr, "%s: %s\n", control_status_name(rep->status), rep->message);
+	else
+		fprintf(stderr, "%s\n", control_status_name(rep->status));
+	return 1;
+}
+
+int control_client_attach(const struct usb_attach_options *o)
+{
+	struct control_request req;
+	struct control_reply rep;
+	uint32_t flags = o->read_only ? CONTROL_ATTACH_READONLY : 0;
+
+	if (control_request_attach(&req, o->target, flags, o->path) < 0) {
+		fprintf(stderr, "svmm: invalid path: %s\n", o->path);
+		return CLI_EXIT_USAGE;
+	}
+	if (transact(o->socket, &req, &rep) < 0)
+		return 1;
+	if (rep.status != CONTROL_OK)
+		return report_error(&rep);
+	printf("ok %u\n", rep.port);
+	return 0;
+}
+
+int control_client_detach(const struct usb_detach_options *o)
+{
+	struct control_request req;
+	struct control_reply rep;
+
+	control_request_simple(&req, CONTROL_USB_DETACH, o->port);
+	if (transact(o->socket, &req, &rep) < 0)
+		return 1;
+	if (rep.status != CONTROL_OK)
+		return report_error(&rep);
+	printf("ok %u\n", rep.port);
+	return 0;
+}
+
+static const char *speed_name(unsigned int speed)
+{
+	switch (speed) {
+	case DEVPROTO_SPEED_LOW: return "low";
+	case DEVPROTO_SPEED_FULL: return "full";
+	case DEVPROTO_SPEED_HIGH: return "high";
+	case DEVPROTO_SPEED_SUPER: return "super";
+	case DEVPROTO_SPEED_SUPER_PLUS: return "super-plus";
+	default: return "unknown";
+	}
+}
+
+static const char *kind_name(unsigned int kind)
+{
+	return kind == DEVPROTO_ATTACH_IMAGE ? "image" : "usbfs";
+}
+
+int control_client_list(const struct usb_list_options *o)
+{
+	struct control_request req;
+	struct control_reply rep;
+
+	control_request_simple(&req, CONTROL_USB_LIST, 0);
+	if (transact(o->socket, &req, &rep) < 0)
+		return 1;
+	if (rep.status != CONTROL_OK)
+		return report_error(&rep);
+	if (o->json)
+		printf("[");
+	for (uint32_t i = 0; i < rep.count; i++) {
+		const struct control_port_entry *e = &rep.ports[i];
+
+		if (o->json)
+			printf("%s{\"port\":%u,\"vendor\":\"%04x\",\"product\":\"%04x\","
+			       "\"speed\":\"%s\",\"kind\":\"%s\",\"bus\":%u,\"device\":%u}",
+			       i ? "," : "", e->port, e->vendor, e->product, speed_name(e->speed),
+			       kind_name(e->kind), e->busnum, e->devnum);
+		else
+			printf("%u %04x:%04x %s %s %03u/%03u\n", e->port, e->vendor, e->product,
+			       speed_name(e->speed), kind_name(e->kind), e->busnum, e->devnum);
+	}
+	if (o->json)
+		printf("]\n");
+	return 0;
+}
+
+int control_client_stop(const struct stop_options *o)
+{
+	struct control_request req;
+	struct control_reply rep;
+
+	control_request_simple(&req, CONTROL_STOP, 0);
+	if (transact(o->socket, &req, &rep) < 0)
+		return 1;
+	if (rep.status != CONTROL_OK)
+		return report_error(&rep);
+	printf("ok\n");
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* svmm: one binary, one subcommand per role (docs/architecture.md). */
+#include <stdio.h>
+
+#include "args.h"
+#include "broker.h"
+#include "control_client.h"
+#include "vmm.h"
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	char err[256];
+
+	if (cli_parse(argc, argv, &cli, err, sizeof(err))) {
+		fprintf(stderr, "svmm: %s\n\n%s", err, cli_usage(cli.command));
+		return CLI_EXIT_USAGE;
+	}
+	if (cli.help) {
+		fputs(cli_usage(cli.command), stdout);
+		return 0;
+	}
+	switch (cli.command) {
+	case CLI_VERSION:
+		printf("svmm %s\n", SVMM_VERSION);
+		return 0;
+	case CLI_RUN:
+		return vmm_main(&cli.u.run);
+	case CLI_USB_ATTACH:
+		return control_client_attach(&cli.u.attach);
+	case CLI_USB_DETACH:
+		return control_client_detach(&cli.u.detach);
+	case CLI_USB_LIST:
+		return control_client_list(&cli.u.list);
+	case CLI_STOP:
+		return control_client_stop(&cli.u.stop);
+	case CLI_BROKER:
+		return broker_main(&cli.u.broker);
+	default:
+		fputs(cli_usage(CLI_NONE), stderr);
+		return CLI_EXIT_USAGE;
+	}
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+#include "control_protocol.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const status_names[CONTROL_STATUS_END] = {
+	[CONTROL_OK] = "ok",
+	[CONTROL_E_INVALID] = "invalid_request",
+	[CONTROL_E_NO_AVAILABLE_PORT] = "no_available_port",
+	[CONTROL_E_NO_SUCH_PORT] = "no_such_port",
+	[CONTROL_E_NO_SUCH_DEVICE] = "no_such_device",
+	[CONTROL_E_FAILED_TO_OPEN_DEVICE] = "failed_to_open_device",
+	[CONTROL_E_DEVICE_DEAD] = "device_dead",
+	[CONTROL_E_INTERNAL] = "internal_error",
+};
+
+const char *control_status_name(unsigned int status)
+{
+	if (status >= CONTROL_STATUS_END)
+		return "?";
+	return status_names[status];
+}
+
+static int bad(const char **why, const char *reason, int err)
+{
+	if (why)
+		*why = reason;
+	return err;
+}
+
+static int all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b[i])
+			return 0;
+	}
+	return 1;
+}
+
+void control_request_simple(struct control_request *r, enum control_type type, uint32_t port)
+{
+	memset(r, 0, sizeof(*r));
+	r->version = CONTROL_VERSION;
+	r->type = type;
+	r->port = port;
+}
+
+int control_request_attach(struct control_request *r, enum control_target target,
+			   uint32_t flags, const char *path)
+{
+	size_t len = strlen(path);
+
+	control_request_simple(r, CONTROL_USB_ATTACH, 0);
+	if (len == 0)
+		return -EINVAL;
+	if (len >= CONTROL_PATH_MAX)
+		return -ENAMETOOLONG;
+	r->target = target;
+	r->flags = flags;
+	r->path_len = (uint32_t)len;
+	memcpy(r->path, path, len);
+	return 0;
+}
+
+int control_request_decode(const void *buf, size_t len, struct control_request *out,
+			   const char **why)
+{
+	const struct control_request *r = buf;
+
+	if (len != sizeof(*r))
+		return bad(why, "request has the wrong size", -EMSGSIZE);
+	if (r->version != CONTROL_VERSION)
+		return bad(why, "unsupported protocol version", -EPROTO);
+	if (r->type == 0 || r->type >= CONTROL_TYPE_END)
+		return bad(why, "unknown request type", -EBADMSG);
+	if (r->reserved)
+		return bad(why, "reserved field is not zero", -EBADMSG);
+	if (r->path_len >= CONTROL_PATH_MAX)
+		return bad(why, "path length out of range", -EBADMSG);
+	/* Bytes past the path, the NUL included, must be zero: no hidden payload. */
+	if (!all_zero(r->path + r->path_len, CONTROL_PATH_MAX - r->path_len))
+		return bad(why, "bytes after the path are not zero", -EBADMSG);
+	if (memchr(r->path, '\0', r->path_len))
+		return bad(why, "path contains a NUL byte", -EBADMSG);
+
+	if (r->type == CONTROL_USB_ATTACH) {
+		if (r->path_len == 0)
+			return bad(why, "attach without a path", -EBADMSG);
+		if (r->target < CONTROL_TARGET_NODE || r->target > CONTROL_TARGET_ID)
+			return bad(why, "unknown attach target", -EBADMSG);
+		if (r->flags & ~CONTROL_ATTACH_READONLY)
+			return bad(why, "unknown attach flags", -EBADMSG);
+		if (r->port)
+			return bad(why, "attach carries a port", -EBADMSG);
+	} else {
+		if (r->path_len || r->target || r->flags)
+			return bad(why, "path or attach fields on a request that takes none", -EBADMSG);
+		if (r->type == CONTROL_USB_DETACH && r->port == 0)
+			return bad(why, "detach of port 0", -EBADMSG);
+		if (r->type != CONTROL_USB_DETACH && r->port)
+			return bad(why, "port on a request that takes none", -EBADMSG);
+	}
+	memcpy(out, r, sizeof(*r));
+	return 0;
+}
+
+void control_reply_init(struct control_reply *r, enum control_type type)
+{
+	memset(r, 0, sizeof(*r));
+	r->version = CONTROL_VERSION;
+	r->type = type;
+	r->status = CONTROL_OK;
+}
+
+void control_reply_error(struct control_reply *r, enum control_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	memset(r->message, 0, sizeof(r->message));
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+}
+
+int control_reply_decode(const void *buf, size_t len, enum control_type expect_type,
+			 struct control_reply *out, const char **why)
+{
+	const struct control_reply *r = buf;
+
+	if (len != sizeof(*r))
+		return bad(why, "reply has the wrong size", -EMSGSIZE);
+	if (r->version != CONTROL_VERSION)
+		return bad(why, "unsupported protocol version", -EPROTO);
+	if (r->type != expect_type)
+		return bad(why, "reply to another request", -EBADMSG);
+	if (r->status >= CONTROL_STATUS_END)
+		return bad(why, "unknown status", -EBADMSG);
+	if (!memchr(r->message, '\0', sizeof(r->message)))
+		return bad(why, "message not terminated", -EBADMSG);
+	if (r->count > CONTROL_LIST_MAX)
+		return bad(why, "more list entries than a reply holds", -EBADMSG);
+	memcpy(out, r, sizeof(*r));
+	return 0;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket protocol between `svmm usb|stop` (the client) and a
+ * running `svmm run` (docs/protocol.md). One request, one reply, each a fixed
+ * size SOCK_SEQPACKET message; no descriptors cross this socket, so a local
+ * user who can reach it can ask, never hand the VMM something to hold.
+ */
+#ifndef SVMM_CONTROL_PROTOCOL_H
+#define SVMM_CONTROL_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONTROL_VERSION 1
+#define CONTROL_PATH_MAX 4096u		/* including the terminating NUL */
+#define CONTROL_MESSAGE_MAX 256u	/* reply reason, including the NUL */
+#define CONTROL_LIST_MAX 64u		/* ports a list reply can describe */
+
+enum control_type {
+	CONTROL_USB_ATTACH = 1,
+	CONTROL_USB_DETACH,
+	CONTROL_USB_LIST,
+	CONTROL_STOP,
+	CONTROL_TYPE_END,
+};
+
+/* What the attach request's path names. */
+enum control_target {
+	CONTROL_TARGET_NODE = 1,	/* a usbfs node, /dev/bus/usb/BBB/DDD */
+	CONTROL_TARGET_IMAGE,		/* a disk image, as emulated mass storage */
+	CONTROL_TARGET_ID,		/* VID:PID[:SERIAL] or a port path like 1-2.3 */
+};
+
+#define CONTROL_ATTACH_READONLY 0x1u
+
+/* Reply status; the words are crosvm's (control_status_name). */
+enum control_status {
+	CONTROL_OK = 0,
+	CONTROL_E_INVALID,
+	CONTROL_E_NO_AVAILABLE_PORT,
+	CONTROL_E_NO_SUCH_PORT,
+	CONTROL_E_NO_SUCH_DEVICE,
+	CONTROL_E_FAILED_TO_OPEN_DEVICE,
+	CONTROL_E_DEVICE_DEAD,
+	CONTROL_E_INTERNAL,
+	CONTROL_STATUS_END,
+};
+
+struct control_request {
+	uint16_t version;
+	uint16_t type;		/* enum control_type */
+	uint32_t port;		/* detach: 1-based port */
+	uint32_t target;	/* attach: enum control_target */
+	uint32_t flags;		/* attach: CONTROL_ATTACH_* */
+	uint32_t path_len;	/* attach: strlen(path), path[path_len] == 0 */
+	uint32_t reserved;
+	char path[CONTROL_PATH_MAX];
+};
+
+struct control_port_entry {
+	uint32_t port;
+	uint16_t vendor;
+	uint16_t product;
+	uint8_t speed;		/* enum devproto_usb_speed */
+	uint8_t kind;		/* enum devproto_attach_kind */
+	uint16_t reserved;
+	uint8_t busnum;
+	uint8_t devnum;
+	uint16_t reserved2;
+};
+
+struct control_reply {
+	uint16_t version;
+	uint16_t type;		/* the request's type */
+	uint32_t status;	/* enum control_status */
+	uint32_t port;		/* attach/detach: the port */
+	uint32_t count;		/* list: entries used, <= CONTROL_LIST_MAX */
+	uint32_t ports_total;	/* list: root ports the controller has */
+	uint32_t reserved;
+	char message[CONTROL_MESSAGE_MAX];	/* error: the reason, NUL-terminated */
+	struct control_port_entry ports[CONTROL_LIST_MAX];
+};
+
+const char *control_status_name(unsigned int status);
+
+/* Builds a request; returns -ENAMETOOLONG if path does not fit, -EINVAL if it is empty. */
+int control_request_attach(struct control_request *r, enum control_target target,
+			   uint32_t flags, const char *path);
+void control_request_simple(struct control_request *r, enum control_type type, uint32_t port);
+
+/* Validates len bytes as a request (0, or -errno with *why). */
+int control_request_decode(const void *buf, size_t len, struct control_request *out,
+			   const char **why);
+/* Validates len bytes as a reply to a request of type expect_type. */
+int control_reply_decode(const void *buf, size_t len, enum control_type expect_type,
+			 struct control_reply *out, const char **why);
+
+/* Sets a reply's status and printf-formatted reason. */
+void control_reply_init(struct control_reply *r, enum control_type type);
+void control_reply_error(struct control_reply *r, enum control_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

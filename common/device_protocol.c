@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+#include "device_protocol.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+
+static const char *const type_names[DEVPROTO_TYPE_END] = {
+	[DEVPROTO_HELLO] = "HELLO",
+	[DEVPROTO_MEM_REGION] = "MEM_REGION",
+	[DEVPROTO_CFG_READ] = "CFG_READ",
+	[DEVPROTO_CFG_WRITE] = "CFG_WRITE",
+	[DEVPROTO_BAR_READ] = "BAR_READ",
+	[DEVPROTO_BAR_WRITE] = "BAR_WRITE",
+	[DEVPROTO_DOORBELL_FD] = "DOORBELL_FD",
+	[DEVPROTO_IRQ_FD] = "IRQ_FD",
+	[DEVPROTO_USB_ATTACH] = "USB_ATTACH",
+	[DEVPROTO_USB_DETACH] = "USB_DETACH",
+	[DEVPROTO_USB_PORT_INFO] = "USB_PORT_INFO",
+	[DEVPROTO_SHUTDOWN] = "SHUTDOWN",
+	[DEVPROTO_REPLY] = "REPLY",
+	[DEVPROTO_MSIX_ROUTE] = "MSIX_ROUTE",
+	[DEVPROTO_INTX_LEVEL] = "INTX_LEVEL",
+	[DEVPROTO_PORT_GONE] = "PORT_GONE",
+};
+
+static const char *const status_names[DEVPROTO_STATUS_END] = {
+	[DEVPROTO_OK] = "ok",
+	[DEVPROTO_E_INVALID] = "invalid_request",
+	[DEVPROTO_E_NO_AVAILABLE_PORT] = "no_available_port",
+	[DEVPROTO_E_NO_SUCH_PORT] = "no_such_port",
+	[DEVPROTO_E_NO_SUCH_DEVICE] = "no_such_device",
+	[DEVPROTO_E_FAILED_TO_OPEN_DEVICE] = "failed_to_open_device",
+	[DEVPROTO_E_DEVICE_DEAD] = "device_dead",
+	[DEVPROTO_E_INTERNAL] = "internal_error",
+};
+
+const char *devproto_type_name(unsigned int type)
+{
+	if (type >= DEVPROTO_TYPE_END || !type_names[type])
+		return "?";
+	return type_names[type];
+}
+
+const char *devproto_status_name(unsigned int status)
+{
+	if (status >= DEVPROTO_STATUS_END)
+		return "?";
+	return status_names[status];
+}
+
+unsigned int devproto_fds_expected(enum devproto_type type)
+{
+	switch (type) {
+	case DEVPROTO_MEM_REGION:
+	case DEVPROTO_DOORBELL_FD:
+	case DEVPROTO_IRQ_FD:
+	case DEVPROTO_USB_ATTACH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+struct devproto_msg devproto_msg_init(enum devproto_type type, uint32_t seq)
+{
+	struct devproto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.version = DEVPROTO_VERSION;
+	m.type = type;
+	m.seq = seq;
+	return m;
+}
+
+static int bad(const char **why, const char *reason, int err)
+{
+	if (why)
+		*why = reason;
+	return err;
+}
+
+static int valid_access_size(uint32_t size, int allow_8)
+{
+	return size == 1 || size == 2 || size == 4 || (allow_8 && size == 8);
+}
+
+/* Bytes of the union a type uses; everything after must be zero. */
+static size_t payload_size(enum devproto_type type)
+{
+	switch (type) {
+	case DEVPROTO_HELLO: return sizeof(struct devproto_hello);
+	case DEVPROTO_MEM_REGION: return sizeof(struct devproto_mem_region);
+	case DEVPROTO_CFG_READ:
+	case DEVPROTO_CFG_WRITE: return sizeof(struct devproto_cfg);
+	case DEVPROTO_BAR_READ:
+	case DEVPROTO_BAR_WRITE: return sizeof(struct devproto_bar);
+	case DEVPROTO_DOORBELL_FD: return sizeof(struct devproto_doorbell);
+	case DEVPROTO_IRQ_FD: return sizeof(struct devproto_irq);
+	case DEVPROTO_USB_ATTACH: return sizeof(struct devproto_attach);
+	case DEVPROTO_USB_DETACH:
+	case DEVPROTO_USB_PORT_INFO:
+	case DEVPROTO_PORT_GONE: return sizeof(struct devproto_port);
+	case DEVPROTO_REPLY: return sizeof(struct devproto_reply);
+	case DEVPROTO_MSIX_ROUTE: return sizeof(struct devproto_msix_route);
+	case DEVPROTO_INTX_LEVEL: return sizeof(struct devproto_intx);
+	default: return 0;
+	}
+}
+
+static int check_mem(const struct devproto_mem_region *m, const char **why)
+{
+	if (m->size == 0)
+		return bad(why, "memory region of size 0", -EBADMSG);
+	if (m->gpa % DEVPROTO_PAGE_SIZE || m->size % DEVPROTO_PAGE_SIZE ||
+	    m->offset % DEVPROTO_PAGE_SIZE)
+		return bad(why, "memory region not page aligned", -EBADMSG);
+	if (m->gpa + m->size < m->gpa || m->offset + m->size < m->offset)
+		return bad(why, "memory region wraps around", -EBADMSG);
+	/* 52 bits is x86's architectural limit on physical addresses. */
+	if (m->gpa + m->size > (1ull << 52))
+		return bad(why, "memory region beyond the physical address space", -EBADMSG);
+	return 0;
+}
+
+static int check_fields(const struct devproto_msg *m, const char **why)
+{
+	switch (m->type) {
+	case DEVPROTO_HELLO:
+		if (m->u.hello.version != DEVPROTO_VERSION)
+			return bad(why, "hello with another protocol version", -EPROTO);
+		return 0;
+	case DEVPROTO_MEM_REGION:
+		return check_mem(&m->u.mem, why);
+	case DEVPROTO_CFG_READ:
+	case DEVPROTO_CFG_WRITE:
+		if (!valid_access_size(m->u.cfg.size, 0))
+			return bad(why, "config access size not 1, 2 or 4", -EBADMSG);
+		if (m->u.cfg.offset % m->u.cfg.size)
+			return bad(why, "config access not naturally aligned", -EBADMSG);
+		if (m->u.cfg.offset >= DEVPROTO_CFG_SPACE_SIZE)
+			return bad(why, "config offset beyond config space", -EBADMSG);
+		if (m->type == DEVPROTO_CFG_READ && m->u.cfg.value)
+			return bad(why, "config read carries a value", -EBADMSG);
+		if (m->u.cfg.size < 8 && m->u.cfg.value >> (8 * m->u.cfg.size))
+			return bad(why, "config write value wider than its size", -EBADMSG);
+		return 0;
+	case DEVPROTO_BAR_READ:
+	case DEVPROTO_BAR_WRITE:
+		if (m->u.bar.bar != 0)
+			return bad(why, "BAR other than 0", -EBADMSG);
+		if (!valid_access_size(m->u.bar.size, 1))
+			return bad(why, "BAR access size not 1, 2, 4 or 8", -EBADMSG);
+		if (m->u.bar.offset % m->u.bar.size)
+			return bad(why, "BAR access not naturally aligned", -EBADMSG);
+		if (m->u.bar.offset >= DEVPROTO_BAR_MAX_SIZE)
+			return bad(why, "BAR offset beyond the largest BAR", -EBADMSG);
+		if (m->type == DEVPROTO_BAR_READ && m->u.bar.value)
+			return bad(why, "BAR read carries a value", -EBADMSG);
+		if (m->u.bar.size < 8 && m->u.bar.value >> (8 * m->u.bar.size))
+			return bad(why, "BAR write value wider than its size", -EBADMSG);
+		return 0;
+	case DEVPROTO_DOORBELL_FD:
+		if (m->u.doorbell.index >= DEVPROTO_MAX_DOORBELLS)
+			return bad(why, "doorbell index out of range", -EBADMSG);
+		return 0;
+	case DEVPROTO_IRQ_FD:
+		if (m->u.irq.vector >= DEVPROTO_MAX_VECTORS && m->u.irq.vector != DEVPROTO_IRQ_INTX)
+			return bad(why, "interrupt vector out of range", -EBADMSG);
+		return 0;
+	case DEVPROTO_USB_ATTACH:
+		if (m->u.attach.kind != DEVPROTO_ATTACH_USBFS && m->u.attach.kind != DEVPROTO_ATTACH_IMAGE)
+			return bad(why, "unknown attach kind", -EBADMSG);
+		if (m->u.attach.flags & ~DEVPROTO_ATTACH_READONLY)
+			return bad(why, "unknown attach flags", -EBADMSG);
+		if (m->u.attach.busnum > 255 || m->u.attach.devnum > 255)
+			return bad(why, "usb bus or device number out of range", -EBADMSG);
+		return 0;
+	case DEVPROTO_USB_DETACH:
+	case DEVPROTO_USB_PORT_INFO:
+	case DEVPROTO_PORT_GONE:
+		if (m->u.port.port == 0 || m->u.port.port > DEVPROTO_MAX_PORTS)
+			return bad(why, "port number out of range", -EBADMSG);
+		return 0;
+	case DEVPROTO_REPLY:
+		if (m->u.reply.status >= DEVPROTO_STATUS_END)
+			return bad(why, "unknown reply status", -EBADMSG);
+		if (m->u.reply.port > DEVPROTO_MAX_PORTS)
+			return bad(why, "reply port out of range", -EBADMSG);
+		if (m->u.reply.info.speed > DEVPROTO_SPEED_SUPER_PLUS)
+			return bad(why, "reply speed out of range", -EBADMSG);
+		return 0;
+	case DEVPROTO_MSIX_ROUTE:
+		if (m->u.msix.vector >= DEVPROTO_MAX_VECTORS)
+			return bad(why, "MSI-X vector out of range", -EBADMSG);
+		if (m->u.msix.masked > 1)
+			return bad(why, "MSI-X mask not 0 or 1", -EBADMSG);
+		return 0;
+	case DEVPROTO_INTX_LEVEL:
+		if (m->u.intx.level > 1)
+			return bad(why, "INTx level not 0 or 1", -EBADMSG);
+		return 0;
+	case DEVPROTO_SHUTDOWN:
+		return 0;
+	default:
+		return bad(why, "unknown message type", -EBADMSG);
+	}
+}
+
+/* Reserved fields and the unused tail of the union must be zero. */
+static int check_reserved(const struct devproto_msg *m, const char **why)
+{
+	size_t used = payload_size(m->type);
+	uint32_t reserved = 0;
+
+	for (size_t i = used; i < sizeof(m->u.raw); i++) {
+		if (m->u.raw[i])
+			return bad(why, "bytes after the payload are not zero", -EBADMSG);
+	}
+	switch (m->type) {
+	case DEVPROTO_HELLO: reserved = m->u.hello.reserved; break;
+	case DEVPROTO_DOORBELL_FD: reserved = m->u.doorbell.reserved; break;
+	case DEVPROTO_IRQ_FD: reserved = m->u.irq.reserved; break;
+	case DEVPROTO_USB_DETACH:
+	case DEVPROTO_USB_PORT_INFO:
+	case DEVPROTO_PORT_GONE: reserved = m->u.port.reserved; break;
+	case DEVPROTO_REPLY: reserved = m->u.reply.info.reserved; break;
+	case DEVPROTO_MSIX_ROUTE: reserved = m->u.msix.reserved; break;
+	case DEVPROTO_INTX_LEVEL: reserved = m->u.intx.reserved; break;
+	default: break;
+	}
+	if (reserved)
+		return bad(why, "reserved field is not zero", -EBADMSG);
+	return 0;
+}
+
+int devproto_decode(const void *buf, size_t len, size_t nfds, struct devproto_msg *out,
+		    const char **why)
+{
+	struct devproto_msg m;
+	int err;
+
+	if (len != DEVPROTO_MSG_SIZE)
+		return bad(why, "message is not 64 bytes", -EMSGSIZE);
+	memcpy(&m, buf, sizeof(m));
+	if (m.version != DEVPROTO_VERSION)
+		return bad(why, "unsupported protocol version", -EPROTO);
+	if (m.type == 0 || m.type >= DEVPROTO_TYPE_END)
+		return bad(why, "unknown message type", -EBADMSG);
+	if (nfds != devproto_fds_expected(m.type))
+		return bad(why, nfds ? "unexpected file descriptor" : "missing file descriptor",
+			   -EBADF);
+	err = check_fields(&m, why);
+	if (!err)
+		err = check_reserved(&m, why);
+	if (err)
+		return err;
+	*out = m;
+	return 0;
+}
+
+int devproto_send(int sock, const struct devproto_msg *m, int fd)
+{
+	struct devproto_msg check;
+	size_t nfds = fd >= 0 ? 1 : 0;
+
+	if (devproto_decode(m, sizeof(*m), nfds, &check, NULL) < 0)
+		return -EINVAL;
+	return fdpass_send(sock, m, sizeof(*m), &fd, nfds);
+}
+
+int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why)
+{
+	unsigned char buf[DEVPROTO_MSG_SIZE];
+	int fds[1] = { -1 };
+	size_t nfds = 0;
+	ssize_t n;
+	int err;
+
+	*fd = -1;
+	n = fdpass_recv(sock, buf, sizeof(buf), fds, 1, &nfds);
+	if (n == 0 && nfds == 0)
+		return 0;
+	if (n < 0)
+		return bad(why, n == -EMSGSIZE ? "message larger than 64 bytes" :
+			   n == -EBADMSG ? "more descriptors or control data than a message carries" :
+			   "receive failed", (int)n);
+	err = devproto_decode(buf, (size_t)n, nfds, m, why);
+	if (err) {
+		fdpass_close_all(fds, nfds);
+		return err;
+	}
+	*fd = fds[0];
+	return 1;
+}

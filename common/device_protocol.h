@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wire protocol between the VMM and a device process (docs/protocol.md).
+ *
+ * Two SOCK_SEQPACKET socketpairs join them:
+ *   - the request socket: the VMM sends a request, the device answers each one
+ *     with DEVPROTO_REPLY carrying the same seq, in order;
+ *   - the event socket: the device sends asynchronous notices (MSI-X routing
+ *     changes, INTx level, a host device gone); nothing is answered.
+ * Every message is exactly DEVPROTO_MSG_SIZE bytes, native byte order (both
+ * ends are the same binary on the same host). Descriptors travel as SCM_RIGHTS
+ * and only with the types that expect exactly one.
+ *
+ * The device process trusts nothing it receives here either: a compromised VMM
+ * is not in the threat model, but the decoder is the same for both directions
+ * and rejects any malformed message instead of acting on it.
+ */
+#ifndef SVMM_DEVICE_PROTOCOL_H
+#define SVMM_DEVICE_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEVPROTO_VERSION 1
+#define DEVPROTO_MSG_SIZE 64
+
+/* PCI Express configuration space of one function. */
+#define DEVPROTO_CFG_SPACE_SIZE 4096u
+/* Only BAR 0 is served by a device process; it is never larger than this. */
+#define DEVPROTO_BAR_MAX_SIZE (1u << 20)
+/* Doorbell registers: 0 is the command ring's, 1..255 are device slots'. */
+#define DEVPROTO_MAX_DOORBELLS 256u
+/* MSI-X vectors a device may have; DEVPROTO_IRQ_INTX names the legacy line. */
+#define DEVPROTO_MAX_VECTORS 64u
+#define DEVPROTO_IRQ_INTX 0xffffu
+/* Guest RAM regions in the memory map. */
+#define DEVPROTO_MAX_MEM_REGIONS 8u
+#define DEVPROTO_PAGE_SIZE 4096u
+/* Root ports a controller may expose (xHCI allows 255). */
+#define DEVPROTO_MAX_PORTS 255u
+
+enum devproto_type {
+	DEVPROTO_HELLO = 1,	/* both ways: protocol version handshake */
+	DEVPROTO_MEM_REGION,	/* VMM->dev, fd = memfd: one guest RAM region */
+	DEVPROTO_CFG_READ,	/* VMM->dev: config space read, value in reply */
+	DEVPROTO_CFG_WRITE,	/* VMM->dev: config space write */
+	DEVPROTO_BAR_READ,	/* VMM->dev: BAR 0 read, value in reply */
+	DEVPROTO_BAR_WRITE,	/* VMM->dev: BAR 0 write */
+	DEVPROTO_DOORBELL_FD,	/* VMM->dev, fd = eventfd signalled for one doorbell */
+	DEVPROTO_IRQ_FD,	/* VMM->dev, fd = eventfd the device signals for a vector */
+	DEVPROTO_USB_ATTACH,	/* VMM->dev, fd = usbfs node or disk image */
+	DEVPROTO_USB_DETACH,	/* VMM->dev: detach the device on a port */
+	DEVPROTO_USB_PORT_INFO,	/* VMM->dev: what is on a port, in reply */
+	DEVPROTO_SHUTDOWN,	/* VMM->dev: stop, release every device, exit */
+	DEVPROTO_REPLY,		/* dev->VMM: the answer to request seq */
+	DEVPROTO_MSIX_ROUTE,	/* dev->VMM event: a vector's address/data/mask changed */
+	DEVPROTO_INTX_LEVEL,	/* dev->VMM event: the INTx line's level */
+	DEVPROTO_PORT_GONE,	/* dev->VMM event: a device left a port on its own */
+	DEVPROTO_TYPE_END,
+};
+
+/* Status codes of a reply; the USB ones carry crosvm's words (devproto_status_name). */
+enum devproto_status {
+	DEVPROTO_OK = 0,
+	DEVPROTO_E_INVALID,		/* the request made no sense */
+	DEVPROTO_E_NO_AVAILABLE_PORT,
+	DEVPROTO_E_NO_SUCH_PORT,
+	DEVPROTO_E_NO_SUCH_DEVICE,
+	DEVPROTO_E_FAILED_TO_OPEN_DEVICE,
+	DEVPROTO_E_DEVICE_DEAD,		/* the controller is dead (HCE, jail violation) */
+	DEVPROTO_E_INTERNAL,
+	DEVPROTO_STATUS_END,
+};
+
+enum devproto_attach_kind {
+	DEVPROTO_ATTACH_USBFS = 1,	/* fd is an opened /dev/bus/usb node */
+	DEVPROTO_ATTACH_IMAGE,		/* fd is a disk image, emulated mass storage */
+};
+
+#define DEVPROTO_ATTACH_READONLY 0x1u	/* image: refuse guest writes */
+
+/* USB speeds, as xHCI PORTSC speed IDs (default Protocol Speed IDs). */
+enum devproto_usb_speed {
+	DEVPROTO_SPEED_NONE = 0,
+	DEVPROTO_SPEED_FULL = 1,
+	DEVPROTO_SPEED_LOW = 2,
+	DEVPROTO_SPEED_HIGH = 3,
+	DEVPROTO_SPEED_SUPER = 4,
+	DEVPROTO_SPEED_SUPER_PLUS = 5,
+};
+
+struct devproto_hello {
+	uint32_t version;
+	uint32_t reserved;
+};
+
+struct devproto_mem_region {
+	uint64_t gpa;		/* guest-physical start */
+	uint64_t size;		/* bytes, page aligned */
+	uint64_t offset;	/* offset of gpa in the memfd, page aligned */
+};
+
+struct devproto_cfg {
+	uint32_t offset;
+	uint32_t size;		/* 1, 2 or 4; offset aligned to it */
+	uint64_t value;
+};
+
+struct devproto_bar {
+	uint32_t bar;		/* always 0 */
+	uint32_t size;		/* 1, 2, 4 or 8; offset aligned to it */
+	uint64_t offset;
+	uint64_t value;
+};
+
+struct devproto_doorbell {
+	uint32_t index;		/* doorbell register, < DEVPROTO_MAX_DOORBELLS */
+	uint32_t reserved;
+};
+
+struct devproto_irq {
+	uint32_t vector;	/* < DEVPROTO_MAX_VECTORS, or DEVPROTO_IRQ_INTX */
+	uint32_t reserved;
+};
+
+struct devproto_attach {
+	uint32_t kind;		/* enum devproto_attach_kind */
+	uint32_t flags;		/* DEVPROTO_ATTACH_* */
+	uint32_t busnum;	/* usbfs: the node's bus and device number, for usb list */
+	uint32_t devnum;
+};
+
+struct devproto_port {
+	uint32_t port;		/* 1-based root port number */
+	uint32_t reserved;
+};
+
+struct devproto_port_info {
+	uint16_t vendor;
+	uint16_t product;
+	uint8_t speed;		/* enum devproto_usb_speed */
+	uint8_t kind;		/* enum devproto_attach_kind */
+	uint16_t reserved;
+	uint32_t busnum;
+	uint32_t devnum;
+};
+
+struct devproto_reply {
+	uint32_t status;	/* enum devproto_status */
+	uint32_t port;		/* attach/detach/info: the port */
+	uint64_t value;		/* reads: the value read */
+	struct devproto_port_info info;	/* USB_PORT_INFO */
+};
+
+struct devproto_msix_route {
+	uint32_t vector;
+	uint32_t masked;	/* 0 or 1 */
+	uint64_t address;
+	uint32_t data;
+	uint32_t reserved;
+};
+
+struct devproto_intx {
+	uint32_t level;		/* 0 or 1 */
+	uint32_t reserved;
+};
+
+struct devproto_msg {
+	uint16_t version;	/* DEVPROTO_VERSION */
+	uint16_t type;		/* enum devproto_type */
+	uint32_t seq;		/* request number, echoed in the reply */
+	union {
+		struct devproto_hello hello;
+		struct devproto_mem_region mem;
+		struct devproto_cfg cfg;
+		struct devproto_bar bar;
+		struct devproto_doorbell doorbell;
+		struct devproto_irq irq;
+		struct devproto_attach attach;
+		struct devproto_port port;
+		struct devproto_reply reply;
+		struct devproto_msix_route msix;
+		struct devproto_intx intx;
+		uint8_t raw[DEVPROTO_MSG_SIZE - 8];
+	} u;
+};
+
+_Static_assert(sizeof(struct devproto_msg) == DEVPROTO_MSG_SIZE, "devproto message size");
+
+/* Number of descriptors a message of this type must carry (0 or 1). */
+unsigned int devproto_fds_expected(enum devproto_type type);
+
+/* The type's name, e.g. "BAR_WRITE", or "?" when unknown. */
+const char *devproto_type_name(unsigned int type);
+
+/* crosvm's word for a status ("no_available_port", ...), or "ok". */
+const char *devproto_status_name(unsigned int status);
+
+/* A zeroed message of this type, with the current version. */
+struct devproto_msg devproto_msg_init(enum devproto_type type, uint32_t seq);
+
+/*
+ * Checks len bytes of buf, that arrived with nfds descriptors, and copies
+ * them to *out if they are a well-formed message. Returns 0, or a negative
+ * errno with *why (if not NULL) set to a static reason:
+ *   -EMSGSIZE wrong size, -EPROTO wrong version, -EBADMSG unknown type or a
+ *   field out of range or reserved bits set, -EBADF wrong number of fds.
+ */
+int devproto_decode(const void *buf, size_t len, size_t nfds, struct devproto_msg *out,
+		    const char **why);
+
+/*
+ * Sends m with fd (or -1) on sock. Refuses (-EINVAL) a message that its own
+ * decoder would reject, so a bug shows at the sender.
+ */
+int devproto_send(int sock, const struct devproto_msg *m, int fd);
+
+/*
+ * Receives and decodes one message. *fd is set to the received descriptor or
+ * -1. Returns 1 on a message, 0 when the peer closed, or a negative errno
+ * (with *why set) for a malformed message, whose fd, if any, is closed.
+ */
+int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why);
+
+#endif
