@@ -31,12 +31,19 @@ lab_check_visible() {
 	esac
 }
 
-# Runs "$@" while holding an exclusive lock on the cache, so that two runs
-# (a person and CI) never build the same image at once.
-lab_locked() {
+# An exclusive lock on the cache while images are fetched and built, so that
+# two runs (a person and CI) never build the same file at once.
+lab_lock() {
 	mkdir -p "$LAB_CACHE"
-	(
-		flock -w 1800 9 || lab_die "timed out waiting for the cache lock $LAB_CACHE/.lock"
-		"$@"
-	) 9>"$LAB_CACHE/.lock"
+	exec 9>"$LAB_CACHE/.lock"
+	flock -w 1800 9 || lab_die "timed out waiting for the cache lock $LAB_CACHE/.lock"
+}
+lab_unlock() { exec 9>&-; }
+
+# Keeps the newest 30 result directories under $LAB_CACHE/runs.
+lab_prune_runs() {
+	local d
+	[ -d "$LAB_CACHE/runs" ] || return 0
+	find "$LAB_CACHE/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+		sort -rn | tail -n +31 | cut -d' ' -f2- | while read -r d; do rm -rf "$d"; done
 }

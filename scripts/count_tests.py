@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Counts test cases in a meson testlog.json: each TAP line of a TAP test, one per other test.
+
+Prints "NAME PASSED FAILED". A TAP test that crashed or timed out after its
+last line still counts one failure, so a crash can never look like a pass.
+"""
+import json
+import re
+import sys
+
+path, name = sys.argv[1], sys.argv[2]
+passed = failed = 0
+with open(path) as f:
+    for line in f:
+        t = json.loads(line)
+        ok_result = t["result"] in ("OK", "EXPECTEDFAIL", "SKIP")
+        out = t.get("stdout") or ""
+        # meson 1.0 does not log the protocol; a TAP test is one with a plan line.
+        if re.search(r"^1\.\.\d+", out, re.M):
+            ok = len(re.findall(r"^ok\b", out, re.M))
+            bad = len(re.findall(r"^not ok\b", out, re.M))
+            if not ok_result and bad == 0:
+                bad = 1
+            passed += ok
+            failed += bad
+        elif ok_result:
+            passed += 1
+        else:
+            failed += 1
+print(name, passed, failed)

@@ -1,0 +1,75 @@
+# Builds the initramfs images (sourced). Each image is a directory under
+# tests/lab/images/<name>/:
+#   init      becomes /init (a busybox sh script)
+#   modules   kernel module names, one a line; they and their dependencies
+#             are copied in, and /lab/modules lists them in load order
+#   other     any other file is copied to /lab/<file>
+# plus the static busybox from busybox-static. An image is rebuilt only when
+# the kernel, busybox, its directory or this file change: the cache key is a
+# hash of all of them. Needs lab_kernel_prepare first.
+
+lab_image_key() {
+	local name=$1 src="$LAB_DIR/images/$1"
+	{
+		echo "$LAB_KID"
+		sha256sum /bin/busybox "${BASH_SOURCE[0]}"
+		(cd "$src" && sha256sum $(ls))
+	} | sha256sum | cut -c1-12
+}
+
+# Prints the insmod paths (relative to lib/modules/$LAB_KVER) for the modules
+# listed in $1, dependencies first, each once.
+lab_image_module_paths() {
+	local list=$1 mod
+	sed 's/#.*//' "$list" | while read -r mod; do
+		[ -n "$mod" ] || continue
+		modprobe --show-depends -d "$LAB_KROOT" -S "$LAB_KVER" "$mod" ||
+			lab_die "module $mod (from $list) not found in $LAB_KID"
+	done | sed -n "s|^insmod $LAB_KROOT/lib/modules/$LAB_KVER/\([^ ]*\).*|\1|p" | awk '!seen[$0]++'
+}
+
+lab_image_assemble() {
+	local name=$1 out=$2 src="$LAB_DIR/images/$1" stage f applet
+	stage="$out.stage"
+	rm -rf "$stage"
+	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,lab,lib/modules}
+	cp /bin/busybox "$stage/bin/busybox"
+	for applet in $(/bin/busybox --list-full); do
+		[ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
+	done
+	install -m 0755 "$src/init" "$stage/init"
+	for f in "$src"/*; do
+		case "$(basename "$f")" in
+		init | modules) ;;
+		*) install -m 0755 "$f" "$stage/lab/" ;;
+		esac
+	done
+	if [ -f "$src/modules" ]; then
+		lab_image_module_paths "$src/modules" >"$stage/lab/modules"
+		while read -r f; do
+			install -D -m 0644 "$LAB_KROOT/lib/modules/$LAB_KVER/$f" "$stage/lib/modules/$f"
+		done <"$stage/lab/modules"
+	fi
+	echo "$LAB_KVER" >"$stage/lab/kernel-release"
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
+		zstd -q -10 -o "$out.partial"
+	rm -rf "$stage"
+	mv "$out.partial" "$out"
+}
+
+# Prints the path of image $1, building it if its inputs changed.
+lab_image() {
+	local name=$1 key out old
+	[ -f "$LAB_DIR/images/$name/init" ] || lab_die "no image '$name' in $LAB_DIR/images"
+	key=$(lab_image_key "$name")
+	out="$LAB_CACHE/images/$name-$LAB_KVER-$key.cpio.zst"
+	if [ ! -f "$out" ]; then
+		mkdir -p "$LAB_CACHE/images"
+		lab_log "building image $name ($key)"
+		lab_image_assemble "$name" "$out"
+		for old in "$LAB_CACHE/images/$name"-*.cpio.zst; do
+			[ "$old" = "$out" ] || rm -f "$old"
+		done
+	fi
+	echo "$out"
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "control_protocol.h"
+
+Test(control, attach_request_round_trips)
+{
+	struct control_request r, out;
+	const char *why = NULL;
+
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/002/022"), 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), 0, "%s", why);
+	cr_assert_str_eq(out.path, "/dev/bus/usb/002/022");
+	cr_assert_eq(out.path_len, strlen("/dev/bus/usb/002/022"));
+}
+
+Test(control, attach_path_limits)
+{
+	static char longpath[CONTROL_PATH_MAX + 10];
+	struct control_request r;
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, longpath), -ENAMETOOLONG);
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, ""), -EINVAL);
+}
+
+Test(control, malformed_requests_are_refused)
+{
+	struct control_request r, out;
+	const char *why = NULL;
+
+	control_request_simple(&r, CONTROL_USB_LIST, 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r) - 1, &out, &why), -EMSGSIZE);
+	r.version = 2;
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EPROTO);
+	control_request_simple(&r, 99, 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+
+	/* A length that lies about the path. */
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002"), 0);
+	r.path_len = 4;
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	r.path_len = CONTROL_PATH_MAX;
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	/* A NUL inside the path. */
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002"), 0);
+	r.path[3] = '\0';
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_str_eq(why, "path contains a NUL byte");
+	/* Unknown target, unknown flags. */
+	cr_assert_eq(control_request_attach(&r, 9, 0, "/x"), 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_IMAGE, 0x10, "/x"), 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	/* Detach needs a port; list takes none; stop takes no path. */
+	control_request_simple(&r, CONTROL_USB_DETACH, 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	control_request_simple(&r, CONTROL_USB_LIST, 4);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	control_request_simple(&r, CONTROL_STOP, 0);
+	r.path_len = 1;
+	r.path[0] = 'x';
+	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+}
+
+Test(control, reply_checks)
+{
+	struct control_reply r, out;
+	const char *why = NULL;
+
+	control_reply_init(&r, CONTROL_USB_ATTACH);
+	control_reply_error(&r, CONTROL_E_NO_AVAILABLE_PORT, "all %d ports in use", 16);
+	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_ATTACH, &out, &why), 0);
+	cr_assert_str_eq(out.message, "all 16 ports in use");
+	cr_assert_str_eq(control_status_name(out.status), "no_available_port");
+	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_DETACH, &out, &why), -EBADMSG);
+	memset(r.message, 'x', sizeof(r.message));
+	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_ATTACH, &out, &why), -EBADMSG);
+	control_reply_init(&r, CONTROL_USB_LIST);
+	r.count = CONTROL_LIST_MAX + 1;
+	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_LIST, &out, &why), -EBADMSG);
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* The device protocol decoder and transport: well-formed messages pass, anything else is refused. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "device_protocol.h"
+#include "fdpass.h"
+
+static int decode(const struct devproto_msg *m, size_t nfds, const char **why)
+{
+	struct devproto_msg out;
+
+	return devproto_decode(m, sizeof(*m), nfds, &out, why);
+}
+
+static void socketpair_seq(int sv[2])
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+Test(devproto, every_valid_type_decodes_and_round_trips)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_BAR_WRITE, 7), out;
+	const char *why = NULL;
+
+	m.u.bar.size = 4;
+	m.u.bar.offset = 0x40;
+	m.u.bar.value = 0xdeadbeef;
+	cr_assert_eq(devproto_decode(&m, sizeof(m), 0, &out, &why), 0, "%s", why);
+	cr_assert_eq(out.seq, 7);
+	cr_assert_eq(out.u.bar.value, 0xdeadbeef);
+
+	m = devproto_msg_init(DEVPROTO_SHUTDOWN, 1);
+	cr_assert_eq(decode(&m, 0, NULL), 0);
+	m = devproto_msg_init(DEVPROTO_HELLO, 1);
+	m.u.hello.version = DEVPROTO_VERSION;
+	cr_assert_eq(decode(&m, 0, NULL), 0);
+	m = devproto_msg_init(DEVPROTO_MEM_REGION, 1);
+	m.u.mem.gpa = 0;
+	m.u.mem.size = 512ull << 20;
+	cr_assert_eq(decode(&m, 1, NULL), 0);
+	m = devproto_msg_init(DEVPROTO_REPLY, 1);
+	m.u.reply.status = DEVPROTO_E_NO_AVAILABLE_PORT;
+	cr_assert_eq(decode(&m, 0, NULL), 0);
+}
+
+Test(devproto, wrong_size_is_refused)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_SHUTDOWN, 1), out;
+	unsigned char big[DEVPROTO_MSG_SIZE + 1] = { 0 };
+	const char *why = NULL;
+
+	cr_assert_eq(devproto_decode(&m, sizeof(m) - 1, 0, &out, &why), -EMSGSIZE);
+	cr_assert_not_null(why);
+	memcpy(big, &m, sizeof(m));
+	cr_assert_eq(devproto_decode(big, sizeof(big), 0, &out, NULL), -EMSGSIZE);
+	cr_assert_eq(devproto_decode(&m, 0, 0, &out, NULL), -EMSGSIZE);
+}
+
+Test(devproto, wrong_version_and_unknown_types_are_refused)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_SHUTDOWN, 1);
+
+	m.version = DEVPROTO_VERSION + 1;
+	cr_assert_eq(decode(&m, 0, NULL), -EPROTO);
+	m = devproto_msg_init(DEVPROTO_SHUTDOWN, 1);
+	m.type = 0;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.type = DEVPROTO_TYPE_END;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.type = 0xffff;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m = devproto_msg_init(DEVPROTO_HELLO, 1);
+	m.u.hello.version = 99;
+	cr_assert_eq(decode(&m, 0, NULL), -EPROTO);
+}
+
+Test(devproto, fd_count_must_match_the_type)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_IRQ_FD, 1);
+	const char *why = NULL;
+
+	cr_assert_eq(decode(&m, 0, &why), -EBADF);
+	cr_assert_str_eq(why, "missing file descriptor");
+	cr_assert_eq(decode(&m, 2, NULL), -EBADF);
+	m = devproto_msg_init(DEVPROTO_BAR_READ, 1);
+	m.u.bar.size = 4;
+	cr_assert_eq(decode(&m, 1, &why), -EBADF);
+	cr_assert_str_eq(why, "unexpected file descriptor");
+}
+
+Test(devproto, config_accesses_out_of_range_are_refused)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_CFG_WRITE, 1);
+
+	m.u.cfg.size = 3;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.cfg.size = 8;	/* config space has no 64-bit accesses */
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.cfg.size = 4;
+	m.u.cfg.offset = 2;	/* unaligned */
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.cfg.offset = DEVPROTO_CFG_SPACE_SIZE;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.cfg.offset = DEVPROTO_CFG_SPACE_SIZE - 4;
+	cr_assert_eq(decode(&m, 0, NULL), 0);
+	m.u.cfg.size = 1;
+	m.u.cfg.value = 0x100;	/* wider than a byte */
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m = devproto_msg_init(DEVPROTO_CFG_READ, 1);
+	m.u.cfg.size = 4;
+	m.u.cfg.value = 1;	/* a read carries no value */
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+}
+
+Test(devproto, bar_accesses_out_of_range_are_refused)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_BAR_READ, 1);
+
+	m.u.bar.size = 8;
+	m.u.bar.offset = 8;
+	cr_assert_eq(decode(&m, 0, NULL), 0);
+	m.u.bar.bar = 1;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.bar.bar = 0;
+	m.u.bar.offset = 4;	/* 8-byte access at a 4-byte boundary */
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.bar.offset = DEVPROTO_BAR_MAX_SIZE;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.bar.offset = UINT64_MAX - 7;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.bar.offset = 0;
+	m.u.bar.size = 16;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+}
+
+Test(devproto, memory_regions_must_be_sane)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_MEM_REGION, 1);
+
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);	/* size 0 */
+	m.u.mem.size = 4096;
+	m.u.mem.gpa = 100;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);	/* unaligned */
+	m.u.mem.gpa = UINT64_MAX & ~4095ull;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);	/* wraps */
+	m.u.mem.gpa = 1ull << 52;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);	/* beyond physical addresses */
+	m.u.mem.gpa = 0;
+	m.u.mem.offset = UINT64_MAX & ~4095ull;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);	/* offset wraps */
+}
+
+Test(devproto, ids_out_of_range_are_refused)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 1);
+
+	m.u.doorbell.index = DEVPROTO_MAX_DOORBELLS;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m = devproto_msg_init(DEVPROTO_IRQ_FD, 1);
+	m.u.irq.vector = DEVPROTO_MAX_VECTORS;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m.u.irq.vector = DEVPROTO_IRQ_INTX;
+	cr_assert_eq(decode(&m, 1, NULL), 0);
+	m = devproto_msg_init(DEVPROTO_USB_DETACH, 1);
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);	/* port 0 */
+	m.u.port.port = DEVPROTO_MAX_PORTS + 1;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m = devproto_msg_init(DEVPROTO_USB_ATTACH, 1);
+	m.u.attach.kind = 7;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m.u.attach.kind = DEVPROTO_ATTACH_USBFS;
+	m.u.attach.flags = 0x80;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m = devproto_msg_init(DEVPROTO_REPLY, 1);
+	m.u.reply.status = DEVPROTO_STATUS_END;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m = devproto_msg_init(DEVPROTO_MSIX_ROUTE, 1);
+	m.u.msix.masked = 2;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+}
+
+Test(devproto, reserved_and_trailing_bytes_must_be_zero)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_DETACH, 1);
+
+	m.u.port.port = 3;
+	cr_assert_eq(decode(&m, 0, NULL), 0);
+	m.u.port.reserved = 1;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+	m.u.port.reserved = 0;
+	m.u.raw[sizeof(m.u.raw) - 1] = 1;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
+}
+
+Test(devproto, send_refuses_what_the_decoder_refuses)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_BAR_READ, 1);
+	int sv[2];
+
+	socketpair_seq(sv);
+	m.u.bar.size = 3;
+	cr_assert_eq(devproto_send(sv[0], &m, -1), -EINVAL);
+	m = devproto_msg_init(DEVPROTO_IRQ_FD, 1);
+	cr_assert_eq(devproto_send(sv[0], &m, -1), -EINVAL);	/* fd missing */
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(devproto, fd_travels_with_its_message)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_IRQ_FD, 5), got;
+	int sv[2], pipefd[2], fd = -1;
+	const char *why = NULL;
+	char c = 0;
+
+	socketpair_seq(sv);
+	cr_assert_eq(pipe(pipefd), 0);
+	m.u.irq.vector = 2;
+	cr_assert_eq(devproto_send(sv[0], &m, pipefd[1]), 0);
+	cr_assert_eq(devproto_recv(sv[1], &got, &fd, &why), 1, "%s", why);
+	cr_assert_eq(got.u.irq.vector, 2);
+	cr_assert_geq(fd, 0);
+	/* The received fd is the pipe's write end: what goes in comes out. */
+	cr_assert_eq(write(fd, "x", 1), 1);
+	cr_assert_eq(read(pipefd[0], &c, 1), 1);
+	cr_assert_eq(c, 'x');
+	close(fd);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(sv[0]);
+	cr_assert_eq(devproto_recv(sv[1], &got, &fd, &why), 0);	/* peer closed */
+	close(sv[1]);
+}
+
+Test(devproto, unexpected_fd_is_closed_and_refused)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_SHUTDOWN, 1), got;
+	int sv[2], pipefd[2], fd = 123;
+	const char *why = NULL;
+	char c;
+
+	socketpair_seq(sv);
+	cr_assert_eq(pipe(pipefd), 0);
+	/* A SHUTDOWN with an fd attached, sent below the protocol layer. */
+	cr_assert_eq(fdpass_send(sv[0], &m, sizeof(m), &pipefd[1], 1), 0);
+	close(pipefd[1]);
+	cr_assert_eq(devproto_recv(sv[1], &got, &fd, &why), -EBADF);
+	cr_assert_eq(fd, -1);
+	cr_assert_str_eq(why, "unexpected file descriptor");
+	/* The receiver closed its copy: the pipe's last writer is gone, so read sees EOF. */
+	cr_assert_eq(read(pipefd[0], &c, 1), 0);
+	close(pipefd[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(devproto, too_many_fds_are_all_closed)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_IRQ_FD, 1), got;
+	int sv[2], pipefd[2], fds[3], fd;
+	const char *why = NULL;
+	char c;
+
+	socketpair_seq(sv);
+	cr_assert_eq(pipe(pipefd), 0);
+	for (int i = 0; i < 3; i++)
+		fds[i] = pipefd[1];
+	cr_assert_eq(fdpass_send(sv[0], &m, sizeof(m), fds, 3), 0);
+	close(pipefd[1]);
+	cr_assert_lt(devproto_recv(sv[1], &got, &fd, &why), 0);
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(read(pipefd[0], &c, 1), 0);	/* every copy closed */
+	close(pipefd[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(devproto, oversized_message_is_refused_with_its_fd_closed)
+{
+	unsigned char big[DEVPROTO_MSG_SIZE * 2] = { 0 };
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_IRQ_FD, 1), got;
+	int sv[2], pipefd[2], fd;
+	const char *why = NULL;
+	char c;
+
+	socketpair_seq(sv);
+	cr_assert_eq(pipe(pipefd), 0);
+	memcpy(big, &m, sizeof(m));
+	cr_assert_eq(fdpass_send(sv[0], big, sizeof(big), &pipefd[1], 1), 0);
+	close(pipefd[1]);
+	cr_assert_eq(devproto_recv(sv[1], &got, &fd, &why), -EMSGSIZE);
+	cr_assert_eq(read(pipefd[0], &c, 1), 0);
+	close(pipefd[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(devproto, malformed_message_with_fd_closes_the_fd)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_IRQ_FD, 1), got;
+	int sv[2], pipefd[2], fd;
+	char c;
+
+	socketpair_seq(sv);
+	cr_assert_eq(pipe(pipefd), 0);
+	m.u.irq.vector = 1000;	/* out of range */
+	cr_assert_eq(fdpass_send(sv[0], &m, sizeof(m), &pipefd[1], 1), 0);
+	close(pipefd[1]);
+	cr_assert_eq(devproto_recv(sv[1], &got, &fd, NULL), -EBADMSG);
+	cr_assert_eq(read(pipefd[0], &c, 1), 0);
+	cr_assert_eq(fd, -1);
+	close(pipefd[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(devproto, status_and_type_names)
+{
+	cr_assert_str_eq(devproto_status_name(DEVPROTO_E_NO_AVAILABLE_PORT), "no_available_port");
+	cr_assert_str_eq(devproto_status_name(DEVPROTO_E_FAILED_TO_OPEN_DEVICE), "failed_to_open_device");
+	cr_assert_str_eq(devproto_status_name(1000), "?");
+	cr_assert_str_eq(devproto_type_name(DEVPROTO_BAR_WRITE), "BAR_WRITE");
+	cr_assert_str_eq(devproto_type_name(0), "?");
+}
