@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The constants come from the system headers the code is built with, so the
+ * policy text always means what the kernel and libusb use on this build.
+ */
+#include "seccomp_constants.h"
+
+#include <fcntl.h>
+#include <linux/usbdevice_fs.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+
+struct named_constant {
+	const char *name;
+	uint64_t value;
+};
+
+#define C(x) { #x, (uint64_t)(x) }
+
+static const struct named_constant constants[] = {
+	/* memory protection: the jail never allows executable mappings */
+	C(PROT_NONE), C(PROT_READ), C(PROT_WRITE), C(PROT_EXEC),
+	C(MAP_SHARED), C(MAP_PRIVATE), C(MAP_ANONYMOUS), C(MAP_FIXED),
+	C(MADV_DONTNEED), C(MADV_FREE),
+	/* descriptors */
+	C(F_GETFD), C(F_SETFD), C(F_GETFL), C(F_SETFL), C(F_DUPFD_CLOEXEC),
+	C(O_CLOEXEC), C(O_NONBLOCK), C(AT_EMPTY_PATH),
+	C(EFD_CLOEXEC), C(EFD_NONBLOCK), C(TFD_CLOEXEC), C(TFD_NONBLOCK),
+	C(FIONBIO), C(FIOCLEX),
+	C(MSG_CMSG_CLOEXEC), C(MSG_NOSIGNAL), C(MSG_DONTWAIT), C(MSG_TRUNC),
+	C(AF_UNIX), C(SOCK_SEQPACKET), C(SOCK_CLOEXEC),
+	/* process creation, for policies that allow threads */
+	C(CLONE_VM), C(CLONE_FS), C(CLONE_FILES), C(CLONE_SIGHAND), C(CLONE_THREAD),
+	C(CLONE_SYSVSEM), C(CLONE_SETTLS), C(CLONE_PARENT_SETTID), C(CLONE_CHILD_CLEARTID),
+	/* usbfs requests libusb 1.0.26 issues on a wrapped device fd */
+	C(USBDEVFS_CONTROL), C(USBDEVFS_BULK), C(USBDEVFS_RESETEP),
+	C(USBDEVFS_SETINTERFACE), C(USBDEVFS_SETCONFIGURATION), C(USBDEVFS_GETDRIVER),
+	C(USBDEVFS_SUBMITURB), C(USBDEVFS_DISCARDURB), C(USBDEVFS_REAPURB),
+	C(USBDEVFS_REAPURBNDELAY), C(USBDEVFS_CLAIMINTERFACE), C(USBDEVFS_RELEASEINTERFACE),
+	C(USBDEVFS_CONNECTINFO), C(USBDEVFS_IOCTL), C(USBDEVFS_RESET), C(USBDEVFS_CLEAR_HALT),
+	C(USBDEVFS_DISCONNECT), C(USBDEVFS_CONNECT), C(USBDEVFS_GET_CAPABILITIES),
+	C(USBDEVFS_DISCONNECT_CLAIM), C(USBDEVFS_ALLOC_STREAMS), C(USBDEVFS_FREE_STREAMS),
+	C(USBDEVFS_DROP_PRIVILEGES), C(USBDEVFS_GET_SPEED),
+	{ "USBDEVFS_CONNINFO_EX", USBDEVFS_CONNINFO_EX(sizeof(struct usbdevfs_conninfo_ex)) },
+};
+
+bool seccomp_constant_lookup(const char *name, size_t len, uint64_t *value)
+{
+	for (size_t i = 0; i < sizeof(constants) / sizeof(constants[0]); i++) {
+		if (strlen(constants[i].name) == len && !memcmp(constants[i].name, name, len)) {
+			*value = constants[i].value;
+			return true;
+		}
+	}
+	return false;
+}

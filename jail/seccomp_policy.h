@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Seccomp policies as reviewable text (policy/seccomp/ *.policy), parsed here
+ * and compiled with libseccomp. One allowed form per line:
+ *
+ *   read                                  # any arguments
+ *   mmap: arg2 & PROT_EXEC == 0           # conditions are ANDed
+ *   ioctl: arg1 == USBDEVFS_SUBMITURB     # lines for the same syscall are ORed
+ *
+ * Values are numbers or named constants (seccomp_constants.c), joined by '|'.
+ * Anything not allowed kills the whole process (SECCOMP_RET_KILL_PROCESS).
+ */
+#ifndef SVMM_SECCOMP_POLICY_H
+#define SVMM_SECCOMP_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SECCOMP_POLICY_MAX_RULES 128
+#define SECCOMP_POLICY_MAX_CONDS 6
+#define SECCOMP_POLICY_MAX_LINE 512
+#define SECCOMP_POLICY_NAME_MAX 32
+
+enum seccomp_cond_op {
+	SECCOMP_OP_EQ,
+	SECCOMP_OP_NE,
+	SECCOMP_OP_LT,
+	SECCOMP_OP_LE,
+	SECCOMP_OP_GT,
+	SECCOMP_OP_GE,
+	SECCOMP_OP_MASKED_EQ,	/* (arg & mask) == value */
+};
+
+struct seccomp_cond {
+	unsigned int arg;	/* 0..5 */
+	enum seccomp_cond_op op;
+	uint64_t value;
+	uint64_t mask;		/* SECCOMP_OP_MASKED_EQ only */
+};
+
+struct seccomp_rule {
+	int nr;			/* syscall number on this architecture */
+	char name[SECCOMP_POLICY_NAME_MAX];
+	unsigned int line;
+	unsigned int nconds;
+	struct seccomp_cond conds[SECCOMP_POLICY_MAX_CONDS];
+};
+
+struct seccomp_policy {
+	char source[64];	/* file name, for messages */
+	unsigned int nrules;
+	struct seccomp_rule rules[SECCOMP_POLICY_MAX_RULES];
+};
+
+/* Parses text into an empty policy; 0, or -EINVAL with "SOURCE:LINE: reason" in err. */
+int seccomp_policy_parse(const char *text, size_t len, const char *source,
+			 struct seccomp_policy *p, char *err, size_t errlen);
+/* Parses more rules into p, after the ones it has; same results. */
+int seccomp_policy_append(const char *text, size_t len, const char *source,
+			  struct seccomp_policy *p, char *err, size_t errlen);
+
+/*
+ * Refuses a policy that allows a dangerous syscall (ioctl, mmap, mprotect,
+ * clone, socket, prctl, ...) without an argument filter, or one that can
+ * never be filtered (clone3, io_uring_*, seccomp, ...). 0 or -EPERM + err.
+ */
+int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen);
+
+/* Distinct syscalls the policy allows. */
+unsigned int seccomp_policy_count_syscalls(const struct seccomp_policy *p);
+
+/* The policy's own verdict on a call, for tests that compare it with the kernel's. */
+bool seccomp_policy_allows(const struct seccomp_policy *p, int nr, const uint64_t args[6]);
+bool seccomp_rule_allows(const struct seccomp_rule *r, const uint64_t args[6]);
+
+/*
+ * Builds the filter (libseccomp's scmp_filter_ctx, returned as void *) in the
+ * parent, so that the child only has to load it. NULL + err on failure.
+ */
+void *seccomp_policy_compile(const struct seccomp_policy *p, char *err, size_t errlen);
+/* Loads a compiled filter into the calling process; 0 or -errno. */
+int seccomp_policy_load(void *compiled);
+void seccomp_policy_release(void *compiled);
+
+#endif

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* The seccomp policies of policy/seccomp/, linted and embedded into the binary at build time. */
+#ifndef SVMM_SECCOMP_POLICIES_H
+#define SVMM_SECCOMP_POLICIES_H
+
+#include <stddef.h>
+
+#include "seccomp_policy.h"
+
+extern const char seccomp_policy_xhci_device[];
+extern const size_t seccomp_policy_xhci_device_len;
+extern const char seccomp_policy_sanitizer_runtime[];
+extern const size_t seccomp_policy_sanitizer_runtime_len;
+
+/*
+ * The xHCI device process's policy as this build enforces it: xhci_device.policy,
+ * plus sanitizer_runtime.policy in a sanitizer build. 0, or -EINVAL with err.
+ */
+int seccomp_policies_xhci_device(struct seccomp_policy *p, char *err, size_t errlen);
+
+#endif
