@@ -425,3 +425,43 @@ Test(jail_outside, dies_with_its_parent)
 		}
 	}
 }
+
+/* --- The VMM's report of a jailed process's death. --- */
+
+#include "death_report.h"
+
+Test(jail_death, seccomp_kill_is_reported_with_the_syscall)
+{
+	int kmsg = jail_kmsg_open();
+	struct jailed j = spawn(open_passwd, true);
+	char line[256];
+	int status;
+
+	status = finish(&j);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
+	jail_describe_exit(j.pid, status, kmsg, line, sizeof(line));
+	if (kmsg >= 0)
+		close(kmsg);
+	cr_assert(strstr(line, "killed by SIGSYS: seccomp violation"), "%s", line);
+	/* Where the kernel log is readable (root, as in CI), the syscall is named. */
+	if (kmsg >= 0)
+		cr_assert(strstr(line, "syscall open") || strstr(line, "syscall openat"), "%s", line);
+}
+
+Test(jail_death, audit_record_parsing)
+{
+	const char *rec = "5,1234,999;audit: type=1326 audit(1.2:3): auid=4294967295 uid=65534 gid=65534 "
+			  "ses=4294967295 subj=unconfined pid=4242 comm=\"svmm\" exe=\"/usr/bin/svmm\" sig=31 "
+			  "arch=c000003e syscall=257 compat=0 ip=0x7f code=0x80000000";
+	char line[128];
+
+	cr_assert_eq(jail_parse_seccomp_record(rec, 4242), 257);
+	cr_assert_eq(jail_parse_seccomp_record(rec, 42), -1);	/* another process */
+	cr_assert_eq(jail_parse_seccomp_record(rec, 424), -1);	/* a prefix of the pid is not the pid */
+	cr_assert_eq(jail_parse_seccomp_record("audit: type=1326 pid=4242 sig=0 syscall=1", 4242), -1);
+	cr_assert_eq(jail_parse_seccomp_record("audit: type=1300 pid=4242 sig=31 syscall=1", 4242), -1);
+	jail_describe_exit(1, 3 << 8, -1, line, sizeof(line));
+	cr_assert_str_eq(line, "exited with status 3");
+	jail_describe_exit(1, SIGSEGV, -1, line, sizeof(line));
+	cr_assert(strstr(line, "killed by signal 11"), "%s", line);
+}
