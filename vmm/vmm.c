@@ -1,10 +1,538 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * `svmm run`: checks the input, forks the xHCI device process, builds the VM
+ * (memory, irqchip, devices, boot state), runs the vCPUs and serves the
+ * console, the device's events and the control socket until the VM ends;
+ * then takes everything down again, whichever way it ended.
+ */
 #include "vmm.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot_linux.h"
+#include "cmos.h"
+#include "control_server.h"
+#include "device_process.h"
+#include "guest_memory.h"
+#include "i8042.h"
+#include "io_bus.h"
+#include "kvm.h"
+#include "layout.h"
+#include "log.h"
+#include "mptable.h"
+#include "pci_bus.h"
+#include "pci_proxy.h"
+#include "serial.h"
+#include "terminal.h"
+#include "usb_control.h"
+#include "vcpu.h"
+/*
+ * The xHCI process is written alongside; until its entry point lands the VMM
+ * builds and boots without the controller, and says so.
+ */
+#if __has_include("xhci_process.h")
+#include "xhci_process.h"
+#define VMM_HAVE_XHCI 1
+#endif
+
+/* Used when --params is not given: the console on our serial port, reboot through the i8042. */
+#define VMM_DEFAULT_PARAMS "console=ttyS0 reboot=k panic=-1"
+/* A bzImage larger than this is not one. */
+#define VMM_KERNEL_MAX (256u << 20)
+
+struct vmm {
+	const struct run_options *o;
+	uint8_t *kernel;
+	size_t kernel_len;
+	struct bzimage img;
+	int initrd_fd;
+	uint64_t initrd_size;
+
+	int sig_fd;
+	int exit_fd;		/* eventfd: somebody wants the VM to end */
+	int exit_status;
+	bool exit_requested;
+
+	struct kvm_vm vm;
+	bool vm_created;
+	struct guest_memory mem;
+	bool mem_created;
+	struct io_bus pio, mmio;
+	struct serial serial;
+	struct i8042 i8042;
+	struct cmos cmos;
+	struct pci_bus pci;
+	struct device_process dev;
+	bool dev_spawned;
+	struct pci_proxy proxy;
+	bool proxy_ready;
+	struct usb_control usb;
+	struct control_server control;
+	bool control_open;
+	struct terminal term;
+	bool stdin_open;
+
+	struct vcpu_env env;
+	struct vcpu vcpus[RUN_MAX_CPUS];
+	unsigned int nvcpus;
+};
+
+static void vmm_request_exit(void *opaque, int status, const char *why)
+{
+	struct vmm *v = opaque;
+	uint64_t one = 1;
+
+	/* The first reason wins: it is the one the exit status tells. */
+	if (!__atomic_exchange_n(&v->exit_requested, true, __ATOMIC_ACQ_REL)) {
+		v->exit_status = status;
+		log_info("%s", why);
+	}
+	if (write(v->exit_fd, &one, sizeof(one)) < 0)
+		log_debug("exit eventfd: %s", strerror(errno));
+}
+
+static void vmm_reset(void *opaque)
+{
+	vmm_request_exit(opaque, 0, "the guest reset (i8042), the VM ends");
+}
+
+static void vmm_stop(void *opaque)
+{
+	vmm_request_exit(opaque, 0, "stopped on request, the VM ends");
+}
+
+static void vmm_serial_irq(void *opaque, int level)
+{
+	struct vmm *v = opaque;
+
+	kvm_vm_irq_line(&v->vm, LAYOUT_IRQ_SERIAL, level);
+}
+
+static void vmm_i8042_irq(void *opaque, unsigned int line)
+{
+	struct vmm *v = opaque;
+
+	/* ISA edge: a pulse. */
+	kvm_vm_irq_line(&v->vm, line, 1);
+	kvm_vm_irq_line(&v->vm, line, 0);
+}
+
+static int vmm_read_kernel(struct vmm *v)
+{
+	const char *path = v->o->kernel, *why = NULL;
+	struct stat st;
+	size_t done = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		log_err("cannot open kernel %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_err("kernel %s: not a regular file", path);
+		r = -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > VMM_KERNEL_MAX) {
+		log_err("kernel %s: not a bzImage (%" PRIu64 " MiB is too large)", path,
+			(uint64_t)st.st_size >> 20);
+		r = -EFBIG;
+		goto out;
+	}
+	v->kernel_len = (size_t)st.st_size;
+	v->kernel = malloc(v->kernel_len ? v->kernel_len : 1);
+	if (!v->kernel) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (done < v->kernel_len) {
+		ssize_t n = read(fd, v->kernel + done, v->kernel_len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_err("cannot read kernel %s: %s", path, n < 0 ? strerror(errno) : "short file");
+			r = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	r = bzimage_parse(v->kernel, v->kernel_len, &v->img, &why);
+	if (r < 0)
+		log_err("kernel %s: %s", path, why);
+out:
+	close(fd);
+	return r;
+}
+
+static int vmm_open_initrd(struct vmm *v)
+{
+	const char *path = v->o->initrd;
+	struct stat st;
+	uint8_t probe;
+	int r;
+
+	v->initrd_fd = -1;
+	if (!path)
+		return 0;
+	v->initrd_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (v->initrd_fd < 0) {
+		r = -errno;
+		log_err("cannot open initrd %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(v->initrd_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_err("initrd %s: not a regular file", path);
+		return -EINVAL;
+	}
+	/* Reading now, not after the VM is built, makes an unreadable file a clean early error. */
+	if (st.st_size > 0 && pread(v->initrd_fd, &probe, 1, 0) != 1) {
+		r = -errno;
+		log_err("cannot read initrd %s: %s", path, strerror(errno));
+		return r ? r : -EIO;
+	}
+	if (st.st_size == 0) {
+		log_err("initrd %s is empty", path);
+		return -EINVAL;
+	}
+	v->initrd_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int vmm_check_memory(const struct run_options *o)
+{
+	uint64_t host = guest_memory_host_total_mib();
+
+	if (o->mem_mib < RUN_MIN_MEM_MIB) {
+		log_err("--mem %u MiB is too small (at least %u MiB)", o->mem_mib, RUN_MIN_MEM_MIB);
+		return -EINVAL;
+	}
+	if (host && o->mem_mib > host) {
+		log_err("--mem %u MiB is more than this host has (%" PRIu64 " MiB)", o->mem_mib, host);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int vmm_signals(struct vmm *v)
+{
+	sigset_t set;
+
+	/* Handled in the main loop; every thread and the forked child inherit them blocked. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR1);	/* the vCPU kick: only vCPU threads unblock it */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	sigdelset(&set, SIGUSR1);
+	v->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (v->sig_fd < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return vcpu_signal_setup();
+}
+
+static int vmm_setup_devices(struct vmm *v)
+{
+	int r;
+
+	io_bus_init(&v->pio);
+	io_bus_init(&v->mmio);
+	serial_init(&v->serial, STDOUT_FILENO, vmm_serial_irq, v);
+	i8042_init(&v->i8042, vmm_reset, vmm_i8042_irq, v);
+	cmos_init(&v->cmos);
+	pci_bus_init(&v->pci);
+	if ((r = io_bus_add(&v->pio, SERIAL_COM1_BASE, SERIAL_PORTS, serial_io, &v->serial)) < 0 ||
+	    (r = io_bus_add(&v->pio, I8042_DATA_PORT, 1, i8042_data_io, &v->i8042)) < 0 ||
+	    (r = io_bus_add(&v->pio, I8042_CMD_PORT, 1, i8042_cmd_io, &v->i8042)) < 0 ||
+	    (r = io_bus_add(&v->pio, CMOS_PORT, 2, cmos_io, &v->cmos)) < 0 ||
+	    (r = io_bus_add(&v->pio, PCI_CONFIG_ADDRESS, 8, pci_bus_io, &v->pci)) < 0)
+		return r;
+	return 0;
+}
+
+/* The xHCI function: its process gets the memory, the proxy sets up BAR and interrupts. */
+static void vmm_setup_xhci(struct vmm *v)
+{
+	int r = device_process_send_memory(&v->dev, &v->mem);
+
+	if (r == 0)
+		r = pci_proxy_init(&v->proxy, &v->dev, &v->vm, &v->mmio);
+	if (r < 0) {
+		/* The guest still boots; the slot reads as empty (all-ones). */
+		device_process_mark_dead(&v->dev, "setup failed");
+		return;
+	}
+	v->proxy_ready = true;
+	v->usb.nports = v->proxy.nports;
+	pci_bus_register(&v->pci, LAYOUT_PCI_SLOT_XHCI, &pci_proxy_ops, &v->proxy);
+}
+
+static int vmm_build(struct vmm *v)
+{
+	const struct run_options *o = v->o;
+	const char *params = o->params[0] ? o->params : VMM_DEFAULT_PARAMS;
+	struct boot_entry entry;
+	char err[256];
+	void *mp;
+	int r;
+
+	if ((r = kvm_vm_create(&v->vm)) < 0)
+		return r;
+	v->vm_created = true;
+	if ((r = guest_memory_create(&v->mem, (uint64_t)o->mem_mib << 20)) < 0)
+		return r;
+	v->mem_created = true;
+	if ((r = guest_memory_register(&v->mem, v->vm.vm_fd)) < 0)
+		return r;
+	r = boot_linux_load(&v->mem, v->kernel, &v->img, v->initrd_fd, v->initrd_size, params,
+			    &entry, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		return r;
+	}
+	mp = guest_memory_ptr(&v->mem, LAYOUT_EBDA, LAYOUT_EBDA_END - LAYOUT_EBDA);
+	r = mptable_write(mp, LAYOUT_EBDA_END - LAYOUT_EBDA, (uint32_t)LAYOUT_EBDA, o->cpus);
+	if (r < 0) {
+		log_err("cannot build the MP table for %u CPUs", o->cpus);
+		return r;
+	}
+	log_debug("kernel command line: %s", params);
+	if ((r = vmm_setup_devices(v)) < 0) {
+		log_err("cannot set up the I/O buses: %s", strerror(-r));
+		return r;
+	}
+	/* Install our routing table (the legacy routes) once, before any MSI route. */
+	if ((r = kvm_vm_set_msi_route(&v->vm, 0, false, 0, 0)) < 0) {
+		log_err("KVM_SET_GSI_ROUTING: %s", strerror(-r));
+		return r;
+	}
+	vmm_setup_xhci(v);
+
+	v->env = (struct vcpu_env){
+		.vm = &v->vm, .pio = &v->pio, .mmio = &v->mmio, .ncpus = o->cpus,
+		.request_exit = vmm_request_exit, .opaque = v,
+	};
+	for (unsigned int i = 0; i < o->cpus; i++) {
+		if ((r = vcpu_create(&v->vcpus[i], &v->env, i, &entry)) < 0)
+			return r;
+		v->nvcpus++;
+	}
+	return 0;
+}
+
+/* Forked before the VM exists: the child inherits no KVM or guest memory fds at all. */
+static int vmm_start_xhci(struct vmm *v)
+{
+#ifdef VMM_HAVE_XHCI
+	int r = device_process_spawn(&v->dev, "xhci", xhci_process_main);
+
+	v->dev_spawned = v->dev.pid > 0;
+	if (!v->dev_spawned) {
+		log_err("cannot start the xHCI device process");
+		return r;
+	}
+	/* Started but does not speak: the VM runs without the controller. */
+	if (r < 0)
+		device_process_mark_dead(&v->dev, "no answer to HELLO");
+#else
+	log_warn("this build has no xHCI device process; the VM runs without USB");
+	v->dev.pid = -1;
+	v->dev.req_sock = v->dev.evt_sock = -1;
+	v->dev.dead = true;
+	pthread_mutex_init(&v->dev.lock, NULL);
+#endif
+	return 0;
+}
+
+static void vmm_handle_signals(struct vmm *v)
+{
+	struct signalfd_siginfo si;
+
+	while (read(v->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			if (device_process_reap(&v->dev) && v->proxy_ready)
+				pci_proxy_device_dead(&v->proxy);
+			continue;
+		}
+		char why[64];
+
+		snprintf(why, sizeof(why), "%s received, the VM ends", strsignal((int)si.ssi_signo));
+		vmm_request_exit(v, 128 + (int)si.ssi_signo, why);
+	}
+}
+
+static void vmm_handle_device_event(struct vmm *v)
+{
+	struct devproto_msg m;
+	const char *why = NULL;
+	int fd = -1;
+	int r = devproto_recv(v->dev.evt_sock, &m, &fd, &why);
+
+	if (fd >= 0)
+		close(fd);
+	if (r == 0) {
+		device_process_mark_dead(&v->dev, "closed its event socket");
+	} else if (r < 0) {
+		char reason[128];
+
+		snprintf(reason, sizeof(reason), "sent a malformed event (%s)", why ? why : "?");
+		device_process_mark_dead(&v->dev, reason);
+	} else if (v->proxy_ready) {
+		pci_proxy_event(&v->proxy, &m);
+		return;
+	} else {
+		return;
+	}
+	if (v->proxy_ready)
+		pci_proxy_device_dead(&v->proxy);
+}
+
+static void vmm_handle_stdin(struct vmm *v)
+{
+	uint8_t buf[SERIAL_FIFO_SIZE];
+	size_t room = serial_rx_room(&v->serial);
+	ssize_t n;
+
+	if (room > sizeof(buf))
+		room = sizeof(buf);
+	n = read(STDIN_FILENO, buf, room);
+	if (n > 0)
+		serial_receive(&v->serial, buf, (size_t)n);
+	else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+		v->stdin_open = false;
+}
+
+enum { PFD_SIGNAL, PFD_EXIT, PFD_STDIN, PFD_DEVICE, PFD_CONTROL, PFD_MAX = PFD_CONTROL + 1 + CONTROL_SERVER_MAX_CLIENTS };
+
+static void vmm_loop(struct vmm *v)
+{
+	while (!__atomic_load_n(&v->exit_requested, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd[PFD_MAX];
+		bool stdin_waits = v->stdin_open && serial_rx_room(&v->serial) == 0;
+		size_t nctl;
+		int r;
+
+		pfd[PFD_SIGNAL] = (struct pollfd){ .fd = v->sig_fd, .events = POLLIN };
+		pfd[PFD_EXIT] = (struct pollfd){ .fd = v->exit_fd, .events = POLLIN };
+		/* A full receive FIFO: leave the bytes in the tty until the guest reads some. */
+		pfd[PFD_STDIN] = (struct pollfd){
+			.fd = v->stdin_open && !stdin_waits ? STDIN_FILENO : -1, .events = POLLIN };
+		pfd[PFD_DEVICE] = (struct pollfd){
+			.fd = device_process_is_dead(&v->dev) ? -1 : v->dev.evt_sock, .events = POLLIN };
+		nctl = control_server_pollfds(&v->control, pfd + PFD_CONTROL, PFD_MAX - PFD_CONTROL);
+		r = poll(pfd, PFD_CONTROL + nctl, stdin_waits ? 20 : -1);
+		if (r < 0 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			vmm_request_exit(v, 1, "the main loop failed");
+			break;
+		}
+		if (r <= 0)
+			continue;
+		if (pfd[PFD_SIGNAL].revents)
+			vmm_handle_signals(v);
+		if (pfd[PFD_STDIN].revents)
+			vmm_handle_stdin(v);
+		if (pfd[PFD_DEVICE].revents)
+			vmm_handle_device_event(v);
+		control_server_service(&v->control, pfd + PFD_CONTROL, nctl);
+	}
+}
+
+static void vmm_teardown(struct vmm *v)
+{
+	terminal_restore(&v->term);
+	for (unsigned int i = 0; i < v->nvcpus; i++) {
+		v->vcpus[i].stopping = true;
+		if (v->vcpus[i].started)
+			pthread_kill(v->vcpus[i].thread, SIGUSR1);
+	}
+	for (unsigned int i = 0; i < v->nvcpus; i++)
+		vcpu_stop(&v->vcpus[i]);
+	if (v->dev_spawned)
+		device_process_shutdown(&v->dev);
+	if (v->proxy_ready)
+		pci_proxy_destroy(&v->proxy);
+	if (v->control_open)
+		control_server_close(&v->control);
+	for (unsigned int i = 0; i < v->nvcpus; i++)
+		vcpu_destroy(&v->vcpus[i]);
+	if (v->mem_created)
+		guest_memory_destroy(&v->mem);
+	if (v->vm_created)
+		kvm_vm_destroy(&v->vm);
+	if (v->initrd_fd >= 0)
+		close(v->initrd_fd);
+	if (v->sig_fd >= 0)
+		close(v->sig_fd);
+	if (v->exit_fd >= 0)
+		close(v->exit_fd);
+	free(v->kernel);
+}
 
 int vmm_main(const struct run_options *o)
 {
-	fprintf(stderr, "svmm run: %s: the VMM is being written (issue 6)\n", o->kernel);
-	return 1;
+	static struct vmm vmm;	/* large (vCPU array); one VM per process */
+	struct vmm *v = &vmm;
+	char err[512];
+	int status = 1;
+
+	log_set_role("vmm");
+	if (o->verbose)
+		log_set_level(LOG_LEVEL_DEBUG);
+	memset(v, 0, sizeof(*v));
+	v->o = o;
+	v->initrd_fd = v->sig_fd = v->exit_fd = -1;
+
+	/* Everything the user can get wrong is checked before anything starts. */
+	if (vmm_check_memory(o) < 0 || vmm_read_kernel(v) < 0 || vmm_open_initrd(v) < 0)
+		goto out;
+	if (o->broker || o->policy)
+		log_warn("--broker/--policy: the broker is not implemented yet; ignored");
+	v->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->exit_fd < 0 || vmm_signals(v) < 0) {
+		log_err("cannot set up signal handling: %s", strerror(errno));
+		goto out;
+	}
+	v->usb = (struct usb_control){ .dev = &v->dev, .stop = vmm_stop, .stop_opaque = v };
+	if (control_server_open(&v->control, o->control, &usb_control_ops, &v->usb, err,
+				sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	v->control_open = true;
+
+	if (vmm_start_xhci(v) < 0)
+		goto out;
+	if (vmm_build(v) < 0)
+		goto out;
+
+	v->stdin_open = terminal_raw(&v->term, STDIN_FILENO);
+	for (unsigned int i = 0; i < v->nvcpus; i++) {
+		if (vcpu_start(&v->vcpus[i]) < 0) {
+			vmm_request_exit(v, 1, "a vCPU could not start");
+			break;
+		}
+	}
+	vmm_loop(v);
+	status = v->exit_status;
+out:
+	vmm_teardown(v);
+	return status;
 }

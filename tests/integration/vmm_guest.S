@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tiny guest shaped like a bzImage, for testing `svmm run` where a real
+ * kernel cannot boot (see docs and vmm/boot_linux.h): a setup header that
+ * passes the checks, and at the 64-bit entry (load address + 0x200) code that
+ * reports, on the serial port, what a kernel would find: its command line
+ * and e820 map through boot_params, the PCI bus through 0xcf8/0xcfc, the MP
+ * table, the xHCI BAR through MMIO. It echoes one byte received on the
+ * serial port if asked to (cmdline contains "echo"), then resets through the
+ * i8042. Position independent: it runs wherever the payload is loaded.
+ */
+	.text
+	.code64
+	.globl _start
+_start:
+	.org 0x1f1
+	.byte 1			/* setup_sects: the payload starts at 0x400 */
+	.word 0			/* root_flags */
+	.long 0			/* syssize */
+	.word 0, 0xffff, 0	/* ram_size, vid_mode, root_dev */
+	.word 0xaa55		/* boot_flag */
+	.byte 0xeb, 0x66	/* jump: the header ends at 0x268 */
+	.ascii "HdrS"
+	.word 0x020f		/* protocol 2.15 */
+	.org 0x211
+	.byte 0x01		/* loadflags: LOADED_HIGH */
+	.org 0x22c
+	.long 0x7fffffff	/* initrd_addr_max */
+	.long 0x200000		/* kernel_alignment */
+	.byte 1, 0		/* relocatable, min_alignment */
+	.word 0x1		/* xloadflags: XLF_KERNEL_64 */
+	.long 0x7ff		/* cmdline_size */
+	.org 0x260
+	.long 0x10000		/* init_size */
+
+	.org 0x400		/* payload: loaded at 1 MiB */
+	.org 0x600		/* 64-bit entry: payload + 0x200 */
+entry64:
+	mov %rsi, %rbx			/* boot_params */
+	lea hello(%rip), %rdi
+	call puts
+	lea cmdline(%rip), %rdi
+	call puts
+	mov 0x228(%rbx), %edi		/* hdr.cmd_line_ptr */
+	call puts
+	call newline
+	lea e820(%rip), %rdi
+	call puts
+	movzbl 0x1e8(%rbx), %edi	/* e820_entries */
+	call puthex
+	lea sep(%rip), %rdi
+	call puts
+	mov 0x2d0 + 20 * 2 + 8(%rbx), %rdi	/* size of the third entry: RAM from 1 MiB */
+	shr $20, %rdi
+	call puthex
+	call newline
+
+	mov $0x80000000, %edi		/* 00:00.0 vendor/device */
+	lea pci0(%rip), %rsi
+	call pciline
+	mov $0x80000008, %edi		/* 00:00.0 class */
+	lea pci0c(%rip), %rsi
+	call pciline
+	mov $0x80000800, %edi		/* 00:01.0 */
+	lea pci1(%rip), %rsi
+	call pciline
+	mov $0x80001000, %edi		/* 00:02.0: empty */
+	lea pci2(%rip), %rsi
+	call pciline
+
+	lea mp(%rip), %rdi
+	call puts
+	mov 0x9fc00, %edi		/* "_MP_" */
+	call puthex
+	call newline
+
+	lea bar(%rip), %rdi
+	call puts
+	mov $0xc0000000, %rax		/* xHCI CAPLENGTH/HCIVERSION through MMIO */
+	mov (%rax), %edi
+	call puthex
+	call newline
+
+	mov 0x228(%rbx), %edi		/* "echo" anywhere in the command line? */
+	call has_echo
+	test %eax, %eax
+	jz 2f
+	lea waiting(%rip), %rdi
+	call puts
+1:	mov $0x3fd, %dx			/* LSR: wait for data ready */
+	in %dx, %al
+	test $1, %al
+	jz 1b
+	mov $0x3f8, %dx
+	in %dx, %al
+	movzbl %al, %edi
+	lea got(%rip), %rdi
+	push %rax
+	call puts
+	pop %rax
+	mov $0x3f8, %dx
+	out %al, %dx
+	call newline
+2:
+	lea bye(%rip), %rdi
+	call puts
+	mov $0xfe, %al			/* i8042: pulse the reset line */
+	out %al, $0x64
+3:	hlt
+	jmp 3b
+
+/* rdi: 0xcf8 address, rsi: label */
+pciline:
+	push %rdi
+	mov %rsi, %rdi
+	call puts
+	pop %rax
+	mov $0xcf8, %dx
+	out %eax, %dx
+	mov $0xcfc, %dx
+	in %dx, %eax
+	mov %eax, %edi
+	call puthex
+	jmp newline
+
+/* rdi: NUL-terminated string */
+puts:
+	mov $0x3f8, %dx
+1:	movb (%rdi), %al
+	test %al, %al
+	jz 2f
+	out %al, %dx
+	inc %rdi
+	jmp 1b
+2:	ret
+
+newline:
+	mov $0x3f8, %dx
+	mov $'\n', %al
+	out %al, %dx
+	ret
+
+/* edi: 32-bit value, printed as 8 hex digits */
+puthex:
+	mov $0x3f8, %dx
+	mov $8, %ecx
+1:	rol $4, %edi
+	mov %edi, %eax
+	and $0xf, %eax
+	lea hexdigits(%rip), %rsi
+	movb (%rsi,%rax), %al
+	out %al, %dx
+	dec %ecx
+	jnz 1b
+	ret
+
+/* edi: string; eax = 1 if it contains "echo" */
+has_echo:
+	mov %edi, %edi
+1:	cmpb $0, (%rdi)
+	je 2f
+	cmpl $0x6f686365, (%rdi)	/* "echo" little endian */
+	je 3f
+	inc %rdi
+	jmp 1b
+2:	xor %eax, %eax
+	ret
+3:	mov $1, %eax
+	ret
+
+hexdigits: .ascii "0123456789abcdef"
+hello:	.asciz "svmm-guest: hello from 64-bit mode\n"
+cmdline: .asciz "svmm-guest: cmdline: "
+e820:	.asciz "svmm-guest: e820 entries "
+sep:	.asciz " high-ram-mib "
+pci0:	.asciz "svmm-guest: pci 00:00.0 id "
+pci0c:	.asciz "svmm-guest: pci 00:00.0 class "
+pci1:	.asciz "svmm-guest: pci 00:01.0 id "
+pci2:	.asciz "svmm-guest: pci 00:02.0 id "
+mp:	.asciz "svmm-guest: mptable "
+bar:	.asciz "svmm-guest: xhci bar0 "
+waiting: .asciz "svmm-guest: waiting for a byte\n"
+got:	.asciz "svmm-guest: got "
+bye:	.asciz "svmm-guest: resetting\n"

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+#include "control_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* One byte more than a request, so that an oversized one shows as such (MSG_TRUNC). */
+#define CONTROL_RECV_SIZE (sizeof(struct control_request) + 1)
+
+static int control_prepare_path(const char *path, const struct sockaddr_un *addr, char *err,
+				size_t errlen)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "control socket path %s exists and is not a socket; not replacing it",
+			 path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return r;
+	}
+	r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "control socket path %s is in use by a running VM", path);
+		return -EADDRINUSE;
+	}
+	/* Nobody listens: a VM that ended without cleaning up left it. */
+	log_info("removing stale control socket %s", path);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		r = -errno;
+		snprintf(err, errlen, "cannot remove stale control socket %s: %s", path, strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+int control_server_open(struct control_server *cs, const char *path, const struct control_ops *ops,
+			void *opaque, char *err, size_t errlen)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old_umask;
+	int r;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->listen_fd = -1;
+	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++)
+		cs->clients[i] = -1;
+	cs->ops = ops;
+	cs->opaque = opaque;
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		snprintf(err, errlen, "control socket path too long (at most %zu bytes): %s",
+			 sizeof(addr.sun_path) - 1, path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	r = control_prepare_path(path, &addr, err, errlen);
+	if (r < 0)
+		return r;
+	cs->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (cs->listen_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return r;
+	}
+	/* The file is created 0600 from the start: no window where others could connect. */
+	old_umask = umask(0177);
+	r = bind(cs->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (r < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create control socket %s: %s", path,
+			 errno == EADDRINUSE ? "socket path in use" : strerror(errno));
+		goto fail;
+	}
+	strcpy(cs->path, path);
+	if (stat(path, &st) == 0) {
+		cs->dev = st.st_dev;
+		cs->ino = st.st_ino;
+	}
+	if (listen(cs->listen_fd, CONTROL_SERVER_MAX_CLIENTS) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	control_server_close(cs);
+	return r;
+}
+
+void control_server_close(struct control_server *cs)
+{
+	struct stat st;
+
+	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++) {
+		if (cs->clients[i] >= 0)
+			close(cs->clients[i]);
+		cs->clients[i] = -1;
+	}
+	if (cs->listen_fd >= 0)
+		close(cs->listen_fd);
+	cs->listen_fd = -1;
+	/* Only our own file: another VM may have taken the path since. */
+	if (cs->path[0] && stat(cs->path, &st) == 0 && st.st_dev == cs->dev && st.st_ino == cs->ino)
+		unlink(cs->path);
+	cs->path[0] = '\0';
+}
+
+size_t control_server_pollfds(const struct control_server *cs, struct pollfd *pfds, size_t max)
+{
+	size_t n = 0;
+
+	if (cs->listen_fd < 0 || max == 0)
+		return 0;
+	pfds[n++] = (struct pollfd){ .fd = cs->listen_fd, .events = POLLIN };
+	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS && n < max; i++) {
+		if (cs->clients[i] >= 0)
+			pfds[n++] = (struct pollfd){ .fd = cs->clients[i], .events = POLLIN };
+	}
+	return n;
+}
+
+static int reply_type(const void *buf, size_t len)
+{
+	uint16_t type;
+
+	/* The client checks the reply's type against its request's: echo it if it is one. */
+	if (len < offsetof(struct control_request, type) + sizeof(type))
+		return 0;
+	memcpy(&type, (const char *)buf + offsetof(struct control_request, type), sizeof(type));
+	return type < CONTROL_TYPE_END ? type : 0;
+}
+
+void control_server_handle(const struct control_ops *ops, void *opaque, const void *buf,
+			   size_t len, struct control_reply *rep)
+{
+	struct control_request req;
+	const char *why = NULL;
+
+	if (control_request_decode(buf, len, &req, &why) < 0) {
+		control_reply_init(rep, (enum control_type)reply_type(buf, len));
+		control_reply_error(rep, CONTROL_E_INVALID, "%s", why);
+		log_warn("control: refused a request: %s", why);
+		return;
+	}
+	control_reply_init(rep, (enum control_type)req.type);
+	switch (req.type) {
+	case CONTROL_USB_ATTACH:
+		ops->attach(opaque, &req, rep);
+		break;
+	case CONTROL_USB_DETACH:
+		ops->detach(opaque, &req, rep);
+		break;
+	case CONTROL_USB_LIST:
+		ops->list(opaque, &req, rep);
+		break;
+	case CONTROL_STOP:
+		ops->stop(opaque, &req, rep);
+		break;
+	default:
+		control_reply_error(rep, CONTROL_E_INVALID, "unknown request type");
+		break;
+	}
+}
+
+static void control_serve_client(struct control_server *cs, int slot)
+{
+	int fd = cs->clients[slot];
+	struct control_reply *rep = NULL;
+	void *buf = NULL;
+	ssize_t n;
+
+	buf = malloc(CONTROL_RECV_SIZE);
+	rep = malloc(sizeof(*rep));
+	if (!buf || !rep)
+		goto done;
+	n = recv(fd, buf, CONTROL_RECV_SIZE, MSG_TRUNC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		goto keep;
+	if (n <= 0)
+		goto done;	/* the client left without asking */
+	/* MSG_TRUNC gives the real length: an oversized message fails the size check. */
+	control_server_handle(cs->ops, cs->opaque, buf, (size_t)n, rep);
+	if (send(fd, rep, sizeof(*rep), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*rep))
+		log_debug("control: the client left before its reply");
+done:
+	close(fd);
+	cs->clients[slot] = -1;
+keep:
+	free(buf);
+	free(rep);
+}
+
+static void control_accept(struct control_server *cs)
+{
+	int fd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int slot = -1;
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++) {
+		if (cs->clients[i] < 0) {
+			slot = i;
+			break;
+		}
+	}
+	if (slot < 0) {
+		/* Full: the oldest connection has had its chance to send its request. */
+		close(cs->clients[0]);
+		memmove(cs->clients, cs->clients + 1, sizeof(cs->clients) - sizeof(cs->clients[0]));
+		slot = CONTROL_SERVER_MAX_CLIENTS - 1;
+	}
+	cs->clients[slot] = fd;
+}
+
+void control_server_service(struct control_server *cs, const struct pollfd *pfds, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (!pfds[i].revents)
+			continue;
+		for (int slot = 0; slot < CONTROL_SERVER_MAX_CLIENTS; slot++) {
+			if (cs->clients[slot] == pfds[i].fd) {
+				control_serve_client(cs, slot);
+				break;
+			}
+		}
+	}
+	if (n > 0 && (pfds[0].revents & POLLIN))
+		control_accept(cs);
+}

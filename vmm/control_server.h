@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket of a running VM: a unix SOCK_SEQPACKET socket at the
+ * --control path, owner-only (0600). Each client sends one request and gets
+ * one reply; clients are served in turn. A request that does not decode gets
+ * an invalid_request reply and changes nothing.
+ */
+#ifndef SVMM_CONTROL_SERVER_H
+#define SVMM_CONTROL_SERVER_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "control_protocol.h"
+
+#define CONTROL_SERVER_MAX_CLIENTS 8
+
+/* What the VM does for each request; each fills rep (status, port, list, message). */
+struct control_ops {
+	void (*attach)(void *opaque, const struct control_request *req, struct control_reply *rep);
+	void (*detach)(void *opaque, const struct control_request *req, struct control_reply *rep);
+	void (*list)(void *opaque, const struct control_request *req, struct control_reply *rep);
+	void (*stop)(void *opaque, const struct control_request *req, struct control_reply *rep);
+};
+
+struct control_server {
+	int listen_fd;
+	char path[108];
+	dev_t dev;		/* the socket file we made, to remove only ours */
+	ino_t ino;
+	int clients[CONTROL_SERVER_MAX_CLIENTS];
+	const struct control_ops *ops;
+	void *opaque;
+};
+
+/*
+ * Creates the socket at path. A live VM there (it accepts a connection) is
+ * -EADDRINUSE; a stale socket file is replaced; any other file is left alone
+ * (-EEXIST). Returns 0 or -errno with a reason in err.
+ */
+int control_server_open(struct control_server *cs, const char *path, const struct control_ops *ops,
+			void *opaque, char *err, size_t errlen);
+/* Closes every connection and removes the socket file if it is still ours. */
+void control_server_close(struct control_server *cs);
+
+/* Fills pfds with what to poll (listening socket, clients); returns the count. */
+size_t control_server_pollfds(const struct control_server *cs, struct pollfd *pfds, size_t max);
+/* Serves whatever the poll found ready in pfds (as filled by control_server_pollfds). */
+void control_server_service(struct control_server *cs, const struct pollfd *pfds, size_t n);
+
+/* Decodes len bytes of a request and answers it through ops (exposed for tests). */
+void control_server_handle(const struct control_ops *ops, void *opaque, const void *buf,
+			   size_t len, struct control_reply *rep);
+
+#endif

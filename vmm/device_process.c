@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+#include "device_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define DEVICE_SHUTDOWN_GRACE_MS 2000
+
+/* In the child: keep stderr, the two sockets (moved to 3 and 4); nothing else. */
+static void child_close_fds(int *req, int *evt)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* Everything out of the way first, so that no move clobbers another source. */
+	int hnull = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, 100) : -1;
+	int hreq = fcntl(*req, F_DUPFD_CLOEXEC, 100), hevt = fcntl(*evt, F_DUPFD_CLOEXEC, 100);
+
+	if (hreq < 0 || hevt < 0 || dup2(hreq, 3) < 0 || dup2(hevt, 4) < 0)
+		_exit(127);
+	*req = 3;
+	*evt = 4;
+	if (hnull >= 0) {
+		dup2(hnull, 0);
+		dup2(hnull, 1);
+	}
+	if (syscall(SYS_close_range, 5u, ~0u, 0u) < 0) {
+		for (int fd = 5; fd < 65536; fd++)
+			close(fd);
+	}
+}
+
+static void child_main(int req, int evt, pid_t parent, const char *name, device_main_fn main_fn)
+{
+	sigset_t all;
+
+	/* Die with the VMM, even if it is killed without a chance to clean up. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	log_set_role(name);
+	child_close_fds(&req, &evt);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_IGN);	/* Ctrl-C at the terminal is for the VMM to handle */
+	_exit(main_fn(req, evt) == 0 ? 0 : 1);
+}
+
+int device_process_spawn(struct device_process *d, const char *name, device_main_fn main_fn)
+{
+	int req[2] = { -1, -1 }, evt[2] = { -1, -1 };
+	struct devproto_msg hello;
+	struct devproto_reply reply;
+	pid_t parent = getpid();
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->name = name;
+	d->pid = -1;
+	d->req_sock = d->evt_sock = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, req) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, evt) < 0) {
+		r = -errno;
+		log_err("socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	d->pid = fork();
+	if (d->pid < 0) {
+		r = -errno;
+		log_err("cannot fork the %s device process: %s", name, strerror(errno));
+		goto fail;
+	}
+	if (d->pid == 0)
+		child_main(req[1], evt[1], parent, name, main_fn);
+	close(req[1]);
+	close(evt[1]);
+	req[1] = evt[1] = -1;
+	d->req_sock = req[0];
+	d->evt_sock = evt[0];
+	log_debug("%s device process is pid %d", name, (int)d->pid);
+
+	hello = devproto_msg_init(DEVPROTO_HELLO, 0);
+	hello.u.hello.version = DEVPROTO_VERSION;
+	r = device_process_request(d, &hello, -1, &reply);
+	if (r < 0 || reply.status != DEVPROTO_OK) {
+		log_err("the %s device process did not answer HELLO", name);
+		return r < 0 ? r : -EPROTO;
+	}
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (req[i] >= 0)
+			close(req[i]);
+		if (evt[i] >= 0)
+			close(evt[i]);
+	}
+	return r;
+}
+
+int device_process_send_memory(struct device_process *d, const struct guest_memory *mem)
+{
+	for (unsigned int i = 0; i < mem->nregions; i++) {
+		struct devproto_msg m = devproto_msg_init(DEVPROTO_MEM_REGION, 0);
+		struct devproto_reply reply;
+		int r;
+
+		m.u.mem.gpa = mem->regions[i].gpa;
+		m.u.mem.size = mem->regions[i].size;
+		m.u.mem.offset = mem->regions[i].offset;
+		r = device_process_request(d, &m, mem->memfd, &reply);
+		if (r < 0)
+			return r;
+		if (reply.status != DEVPROTO_OK) {
+			log_err("%s refused guest memory region %u: %s", d->name, i,
+				devproto_status_name(reply.status));
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+bool device_process_is_dead(const struct device_process *d)
+{
+	return __atomic_load_n(&d->dead, __ATOMIC_ACQUIRE);
+}
+
+void device_process_mark_dead(struct device_process *d, const char *why)
+{
+	if (__atomic_exchange_n(&d->dead, true, __ATOMIC_ACQ_REL))
+		return;
+	log_err("%s device process: %s; the controller is dead, the VM goes on without it",
+		d->name, why);
+	if (d->pid > 0 && !d->reaped)
+		kill(d->pid, SIGKILL);
+}
+
+/* Waits for the reply to seq; 0, or -errno with the device to be marked dead. */
+static int device_wait_reply(struct device_process *d, uint32_t seq, struct devproto_reply *reply,
+			     const char **why)
+{
+	struct pollfd pfd = { .fd = d->req_sock, .events = POLLIN };
+	struct devproto_msg m;
+	int fd = -1, r;
+
+	do {
+		r = poll(&pfd, 1, DEVICE_REPLY_TIMEOUT_MS);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		*why = "no reply within the time limit";
+		return -ETIMEDOUT;
+	}
+	if (r < 0) {
+		*why = "poll failed";
+		return -errno;
+	}
+	r = devproto_recv(d->req_sock, &m, &fd, why);
+	if (r == 0) {
+		*why = "closed its socket";
+		return -EPIPE;
+	}
+	if (r < 0)
+		return r;
+	if (fd >= 0)
+		close(fd);
+	if (m.type != DEVPROTO_REPLY || m.seq != seq) {
+		*why = "sent something other than the reply it owed";
+		return -EPROTO;
+	}
+	*reply = m.u.reply;
+	return 0;
+}
+
+int device_process_request(struct device_process *d, struct devproto_msg *req, int fd,
+			   struct devproto_reply *reply)
+{
+	const char *why = NULL;
+	char reason[160];
+	int r;
+
+	if (device_process_is_dead(d))
+		return -ENODEV;
+	pthread_mutex_lock(&d->lock);
+	if (device_process_is_dead(d)) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENODEV;
+	}
+	req->seq = ++d->seq;
+	r = devproto_send(d->req_sock, req, fd);
+	if (r < 0)
+		why = r == -EINVAL ? NULL : "cannot be written to";
+	else
+		r = device_wait_reply(d, req->seq, reply, &why);
+	pthread_mutex_unlock(&d->lock);
+	if (r == -EINVAL && !why) {
+		/* Our own request was malformed: a VMM bug, not the device's fault. */
+		log_err("refusing to send a malformed %s request", devproto_type_name(req->type));
+		return r;
+	}
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "%s request %s: %s", devproto_type_name(req->type),
+			 "failed", why ? why : strerror(-r));
+		device_process_mark_dead(d, reason);
+	}
+	return r;
+}
+
+static void device_log_status(const struct device_process *d, int status)
+{
+	if (WIFSIGNALED(status))
+		log_err("%s device process %d was killed by signal %d (%s)", d->name, (int)d->pid,
+			WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status) && WEXITSTATUS(status))
+		log_err("%s device process %d exited with status %d", d->name, (int)d->pid,
+			WEXITSTATUS(status));
+	else
+		log_info("%s device process %d exited", d->name, (int)d->pid);
+}
+
+bool device_process_reap(struct device_process *d)
+{
+	int status;
+	pid_t p;
+
+	if (d->pid <= 0 || d->reaped)
+		return false;
+	p = waitpid(d->pid, &status, WNOHANG);
+	if (p != d->pid)
+		return false;
+	d->reaped = true;
+	if (!device_process_is_dead(d)) {
+		device_log_status(d, status);
+		device_process_mark_dead(d, "ended while the VM runs");
+	}
+	return true;
+}
+
+static bool device_wait_exit(struct device_process *d, int timeout_ms)
+{
+	struct timespec step = { .tv_nsec = 10 * 1000 * 1000 };
+
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		int status;
+
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->reaped = true;
+			return true;
+		}
+		nanosleep(&step, NULL);
+	}
+	return false;
+}
+
+void device_process_shutdown(struct device_process *d)
+{
+	if (d->pid > 0 && !d->reaped) {
+		if (!device_process_is_dead(d)) {
+			struct devproto_msg m = devproto_msg_init(DEVPROTO_SHUTDOWN, 0);
+
+			pthread_mutex_lock(&d->lock);
+			m.seq = ++d->seq;
+			devproto_send(d->req_sock, &m, -1);
+			pthread_mutex_unlock(&d->lock);
+		}
+		/* Closing our ends is the second way of saying it. */
+		if (d->req_sock >= 0)
+			shutdown(d->req_sock, SHUT_RDWR);
+		if (!device_wait_exit(d, DEVICE_SHUTDOWN_GRACE_MS)) {
+			log_warn("%s device process %d did not stop; killing it", d->name, (int)d->pid);
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, NULL, 0);
+			d->reaped = true;
+		}
+	}
+	if (d->req_sock >= 0)
+		close(d->req_sock);
+	if (d->evt_sock >= 0)
+		close(d->evt_sock);
+	d->req_sock = d->evt_sock = -1;
+	__atomic_store_n(&d->dead, true, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device process, seen from the VMM: forking it with nothing but its two
+ * sockets, the device protocol's request/reply exchange (one at a time, with
+ * a time limit), its events, and its end. A device that dies, stalls or
+ * talks nonsense is marked dead and killed; the VM goes on without it.
+ */
+#ifndef SVMM_DEVICE_PROCESS_H
+#define SVMM_DEVICE_PROCESS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "device_protocol.h"
+#include "guest_memory.h"
+
+/* A reply that takes longer than this means the device is stuck. */
+#define DEVICE_REPLY_TIMEOUT_MS 10000
+
+typedef int (*device_main_fn)(int request_sock, int event_sock);
+
+struct device_process {
+	const char *name;		/* for the log, e.g. "xhci" */
+	pid_t pid;
+	int req_sock;
+	int evt_sock;
+	pthread_mutex_t lock;		/* one request in flight */
+	uint32_t seq;
+	bool dead;			/* atomic: read from vCPU threads */
+	bool reaped;
+};
+
+/*
+ * Forks the device process, which runs main_fn(request_sock, event_sock)
+ * with every other descriptor closed (stderr kept for its log) and dies with
+ * us. Then says HELLO. Returns 0 or -errno (logged).
+ */
+int device_process_spawn(struct device_process *d, const char *name, device_main_fn main_fn);
+
+/* Hands the device every guest RAM region. */
+int device_process_send_memory(struct device_process *d, const struct guest_memory *mem);
+
+/*
+ * Sends req (type and payload; seq is set here) with fd (or -1), waits for
+ * its reply. Returns 0 with *reply filled, -ENODEV if the device is dead, or
+ * -errno after marking it dead.
+ */
+int device_process_request(struct device_process *d, struct devproto_msg *req, int fd,
+			   struct devproto_reply *reply);
+
+bool device_process_is_dead(const struct device_process *d);
+/* Marks the device dead and kills it; why is logged once. */
+void device_process_mark_dead(struct device_process *d, const char *why);
+
+/*
+ * Collects the device's exit status if it has ended (SIGCHLD) and logs the
+ * cause. Returns true if it was reaped now.
+ */
+bool device_process_reap(struct device_process *d);
+
+/* Asks the device to stop (SHUTDOWN), waits a little, kills it otherwise, reaps it, closes the sockets. */
+void device_process_shutdown(struct device_process *d);
+
+#endif

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+#include "pci_proxy.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "log.h"
+
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_STATUS 0x06
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_BAR0 0x10
+#define PCI_BAR1 0x14
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_INTERRUPT_LINE 0x3c
+#define PCI_CAP_ID_MSIX 0x11
+#define PCI_BAR_MEM_TYPE_64 0x4
+#define PCI_BAR_MEM_MASK (~(uint64_t)0xf)
+
+/* xHCI capability registers (xHCI 1.2, 5.3). */
+#define XHCI_HCSPARAMS1 0x04
+#define XHCI_DBOFF 0x14
+
+static uint32_t all_ones(unsigned int size)
+{
+	return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+}
+
+static int proxy_cfg_read(struct pci_proxy *p, unsigned int offset, unsigned int size, uint32_t *v)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_CFG_READ, 0);
+	struct devproto_reply reply;
+	int r;
+
+	m.u.cfg.offset = offset;
+	m.u.cfg.size = size;
+	r = device_process_request(p->dev, &m, -1, &reply);
+	if (r < 0)
+		return r;
+	if (reply.status != DEVPROTO_OK)
+		return -EIO;
+	*v = (uint32_t)reply.value;
+	return 0;
+}
+
+static int proxy_cfg_write(struct pci_proxy *p, unsigned int offset, unsigned int size, uint32_t v)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_CFG_WRITE, 0);
+	struct devproto_reply reply;
+	int r;
+
+	m.u.cfg.offset = offset;
+	m.u.cfg.size = size;
+	m.u.cfg.value = v;
+	r = device_process_request(p->dev, &m, -1, &reply);
+	if (r < 0)
+		return r;
+	return reply.status == DEVPROTO_OK ? 0 : -EIO;
+}
+
+static int proxy_bar_access(struct pci_proxy *p, bool write, uint64_t offset, uint32_t size,
+			    uint64_t *value)
+{
+	struct devproto_msg m = devproto_msg_init(write ? DEVPROTO_BAR_WRITE : DEVPROTO_BAR_READ, 0);
+	struct devproto_reply reply;
+	int r;
+
+	m.u.bar.bar = 0;
+	m.u.bar.offset = offset;
+	m.u.bar.size = size;
+	if (write)
+		m.u.bar.value = *value;
+	r = device_process_request(p->dev, &m, -1, &reply);
+	if (r < 0)
+		return r;
+	if (reply.status != DEVPROTO_OK)
+		return -EIO;
+	if (!write)
+		*value = reply.value;
+	return 0;
+}
+
+static void proxy_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_proxy *p = opaque;
+	uint64_t v = 0;
+
+	/* The protocol takes naturally aligned 1/2/4/8-byte accesses only; x86 MMIO is that. */
+	if ((len != 1 && len != 2 && len != 4 && len != 8) || offset % len) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	if (is_write) {
+		memcpy(&v, data, len);
+		proxy_bar_access(p, true, offset, len, &v);
+		return;
+	}
+	if (proxy_bar_access(p, false, offset, len, &v) < 0)
+		v = ~(uint64_t)0;
+	memcpy(data, &v, len);
+}
+
+static void proxy_unmap_locked(struct pci_proxy *p)
+{
+	if (!p->mapped)
+		return;
+	for (unsigned int i = 0; i < p->ndoorbells; i++)
+		kvm_vm_ioeventfd(p->vm, p->db_fds[i], p->bar_addr + p->db_offset + 4 * i, 4, false);
+	io_bus_remove(p->mmio, p->bar_addr, p);
+	p->mapped = false;
+	log_debug("xHCI BAR 0 unmapped from 0x%" PRIx64, p->bar_addr);
+}
+
+static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
+{
+	int r = io_bus_add(p->mmio, addr, p->bar_size, proxy_mmio, p);
+
+	if (r < 0) {
+		log_warn("guest placed xHCI BAR 0 at 0x%" PRIx64 " where it cannot go: %s", addr,
+			 strerror(-r));
+		return;
+	}
+	p->mapped = true;
+	p->bar_addr = addr;
+	for (unsigned int i = 0; i < p->ndoorbells; i++) {
+		r = kvm_vm_ioeventfd(p->vm, p->db_fds[i], addr + p->db_offset + 4 * i, 4, true);
+		if (r < 0)
+			log_warn("doorbell %u ioeventfd: %s (it goes through the VMM instead)", i,
+				 strerror(-r));
+	}
+	log_debug("xHCI BAR 0 mapped at 0x%" PRIx64 " (%" PRIu64 " KiB)", addr, p->bar_size >> 10);
+}
+
+/* Follows the guest's BAR and command register programming. */
+static void proxy_update_bar(struct pci_proxy *p)
+{
+	uint32_t cmd = 0, lo = 0, hi = 0;
+	uint64_t addr;
+	bool decode;
+
+	if (proxy_cfg_read(p, PCI_COMMAND, 2, &cmd) < 0 || proxy_cfg_read(p, PCI_BAR0, 4, &lo) < 0 ||
+	    (p->bar64 && proxy_cfg_read(p, PCI_BAR1, 4, &hi) < 0))
+		return;
+	addr = (((uint64_t)hi << 32) | lo) & PCI_BAR_MEM_MASK;
+	/* While sizing, the BAR reads back its mask; decoding is off then (Linux makes sure). */
+	decode = (cmd & PCI_COMMAND_MEMORY) && addr != 0 && addr + p->bar_size > addr;
+	pthread_mutex_lock(&p->lock);
+	if (p->mapped && (!decode || addr != p->bar_addr))
+		proxy_unmap_locked(p);
+	if (decode && !p->mapped)
+		proxy_map_locked(p, addr);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static uint32_t pci_proxy_cfg_read(void *opaque, unsigned int offset, unsigned int size)
+{
+	struct pci_proxy *p = opaque;
+	uint32_t v;
+
+	if (proxy_cfg_read(p, offset, size, &v) < 0)
+		return all_ones(size);	/* a dead function reads as an empty slot */
+	return v;
+}
+
+static void pci_proxy_cfg_write(void *opaque, unsigned int offset, unsigned int size, uint32_t value)
+{
+	struct pci_proxy *p = opaque;
+	unsigned int end = offset + size;
+
+	if (proxy_cfg_write(p, offset, size, value) < 0)
+		return;
+	if ((offset < PCI_COMMAND + 2 && end > PCI_COMMAND) ||
+	    (offset < PCI_BAR0 + (p->bar64 ? 8 : 4) && end > PCI_BAR0))
+		proxy_update_bar(p);
+}
+
+const struct pci_function_ops pci_proxy_ops = {
+	.cfg_read = pci_proxy_cfg_read,
+	.cfg_write = pci_proxy_cfg_write,
+};
+
+/* What firmware does: find the BAR's size (write all-ones, read back the mask). */
+static int proxy_size_bar(struct pci_proxy *p)
+{
+	uint32_t lo, hi = 0xffffffffu, mask_lo, mask_hi = 0xffffffffu;
+	uint64_t mask;
+	int r;
+
+	if ((r = proxy_cfg_read(p, PCI_BAR0, 4, &lo)) < 0)
+		return r;
+	if (lo & 0x1) {
+		log_err("xHCI BAR 0 is an I/O BAR");
+		return -EPROTO;
+	}
+	p->bar64 = (lo & 0x6) == PCI_BAR_MEM_TYPE_64;
+	if ((r = proxy_cfg_write(p, PCI_BAR0, 4, 0xffffffffu)) < 0 ||
+	    (r = proxy_cfg_read(p, PCI_BAR0, 4, &mask_lo)) < 0 ||
+	    (r = proxy_cfg_write(p, PCI_BAR0, 4, lo)) < 0)
+		return r;
+	if (p->bar64) {
+		if ((r = proxy_cfg_read(p, PCI_BAR1, 4, &hi)) < 0 ||
+		    (r = proxy_cfg_write(p, PCI_BAR1, 4, 0xffffffffu)) < 0 ||
+		    (r = proxy_cfg_read(p, PCI_BAR1, 4, &mask_hi)) < 0 ||
+		    (r = proxy_cfg_write(p, PCI_BAR1, 4, hi)) < 0)
+			return r;
+	}
+	mask = (((uint64_t)mask_hi << 32) | mask_lo) & PCI_BAR_MEM_MASK;
+	p->bar_size = ~mask + 1;
+	if (!mask || p->bar_size > DEVPROTO_BAR_MAX_SIZE || (p->bar_size & (p->bar_size - 1))) {
+		log_err("xHCI BAR 0 has an impossible size (mask 0x%" PRIx64 ")", mask);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* MSI-X table size from the capability list, if the function has one. */
+static unsigned int proxy_msix_vectors(struct pci_proxy *p)
+{
+	uint32_t status, ptr, id, ctrl;
+
+	if (proxy_cfg_read(p, PCI_STATUS, 2, &status) < 0 || !(status & PCI_STATUS_CAP_LIST) ||
+	    proxy_cfg_read(p, PCI_CAPABILITY_LIST, 1, &ptr) < 0)
+		return 0;
+	/* At most 48 capabilities fit in 192 bytes: a loop in the list ends here. */
+	for (int i = 0; i < 48 && ptr >= 0x40 && ptr < PCI_CFG_SIZE; i++) {
+		ptr &= ~3u;
+		if (proxy_cfg_read(p, ptr, 1, &id) < 0)
+			return 0;
+		if (id == PCI_CAP_ID_MSIX) {
+			if (proxy_cfg_read(p, ptr + 2, 2, &ctrl) < 0)
+				return 0;
+			return (ctrl & 0x7ff) + 1;
+		}
+		if (proxy_cfg_read(p, ptr + 1, 1, &ptr) < 0)
+			return 0;
+	}
+	return 0;
+}
+
+static int proxy_send_fd(struct pci_proxy *p, enum devproto_type type, uint32_t index, int fd)
+{
+	struct devproto_msg m = devproto_msg_init(type, 0);
+	struct devproto_reply reply;
+	int r;
+
+	if (type == DEVPROTO_DOORBELL_FD)
+		m.u.doorbell.index = index;
+	else
+		m.u.irq.vector = index;
+	r = device_process_request(p->dev, &m, fd, &reply);
+	if (r < 0)
+		return r;
+	return reply.status == DEVPROTO_OK ? 0 : -EPROTO;
+}
+
+static int proxy_setup_doorbells(struct pci_proxy *p)
+{
+	uint64_t hcs = 0, dboff = 0;
+	int r;
+
+	if ((r = proxy_bar_access(p, false, XHCI_HCSPARAMS1, 4, &hcs)) < 0 ||
+	    (r = proxy_bar_access(p, false, XHCI_DBOFF, 4, &dboff)) < 0)
+		return r;
+	p->ndoorbells = (unsigned int)(hcs & 0xff) + 1;	/* MaxSlots, plus the command ring's */
+	p->nports = (unsigned int)(hcs >> 24);
+	p->db_offset = (uint32_t)dboff & ~3u;
+	if (p->ndoorbells > DEVPROTO_MAX_DOORBELLS ||
+	    p->db_offset + 4ull * p->ndoorbells > p->bar_size) {
+		log_err("xHCI doorbell array (offset 0x%x, %u) does not fit BAR 0", p->db_offset,
+			p->ndoorbells);
+		p->ndoorbells = 0;
+		return -EPROTO;
+	}
+	for (unsigned int i = 0; i < p->ndoorbells; i++) {
+		p->db_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->db_fds[i] < 0)
+			return -errno;
+		if ((r = proxy_send_fd(p, DEVPROTO_DOORBELL_FD, i, p->db_fds[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int proxy_setup_vectors(struct pci_proxy *p)
+{
+	int r;
+
+	p->nvectors = proxy_msix_vectors(p);
+	if (p->nvectors > DEVPROTO_MAX_VECTORS || p->nvectors > KVM_MSI_ROUTES_MAX)
+		p->nvectors = DEVPROTO_MAX_VECTORS;
+	for (unsigned int v = 0; v < p->nvectors; v++) {
+		p->irq_fds[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->irq_fds[v] < 0)
+			return -errno;
+		if ((r = kvm_vm_irqfd(p->vm, p->irq_fds[v], LAYOUT_GSI_MSI_BASE + v, true)) < 0) {
+			log_err("irqfd for MSI-X vector %u: %s", v, strerror(-r));
+			return r;
+		}
+		if ((r = proxy_send_fd(p, DEVPROTO_IRQ_FD, v, p->irq_fds[v])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int pci_proxy_init(struct pci_proxy *p, struct device_process *dev, struct kvm_vm *vm,
+		   struct io_bus *mmio)
+{
+	uint32_t cmd;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->dev = dev;
+	p->vm = vm;
+	p->mmio = mmio;
+	pthread_mutex_init(&p->lock, NULL);
+	for (unsigned int i = 0; i < DEVPROTO_MAX_DOORBELLS; i++)
+		p->db_fds[i] = -1;
+	for (unsigned int i = 0; i < DEVPROTO_MAX_VECTORS; i++)
+		p->irq_fds[i] = -1;
+
+	if ((r = proxy_size_bar(p)) < 0)
+		goto fail;
+	if ((r = proxy_setup_doorbells(p)) < 0)
+		goto fail;
+	if ((r = proxy_setup_vectors(p)) < 0)
+		goto fail;
+	/* Firmware's placement; Linux keeps an assignment that fits its windows. */
+	if ((r = proxy_cfg_write(p, PCI_BAR0, 4, (uint32_t)LAYOUT_XHCI_BAR0)) < 0 ||
+	    (p->bar64 && (r = proxy_cfg_write(p, PCI_BAR1, 4, (uint32_t)(LAYOUT_XHCI_BAR0 >> 32))) < 0) ||
+	    (r = proxy_cfg_write(p, PCI_INTERRUPT_LINE, 1, LAYOUT_IRQ_PCI_INTX)) < 0 ||
+	    (r = proxy_cfg_read(p, PCI_COMMAND, 2, &cmd)) < 0 ||
+	    (r = proxy_cfg_write(p, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY)) < 0)
+		goto fail;
+	proxy_update_bar(p);
+	if (!p->mapped) {
+		log_err("xHCI BAR 0 did not take its address");
+		r = -EPROTO;
+		goto fail;
+	}
+	log_info("xHCI at 00:%02x.0: BAR 0 at 0x%" PRIx64 " (%" PRIu64 " KiB), %u doorbells, "
+		 "%u MSI-X vectors, %u ports", LAYOUT_PCI_SLOT_XHCI, p->bar_addr, p->bar_size >> 10,
+		 p->ndoorbells, p->nvectors, p->nports);
+	return 0;
+fail:
+	if (r == -ENODEV || device_process_is_dead(dev))
+		log_err("the xHCI device process failed during setup");
+	pci_proxy_destroy(p);
+	return r;
+}
+
+void pci_proxy_destroy(struct pci_proxy *p)
+{
+	pthread_mutex_lock(&p->lock);
+	proxy_unmap_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned int i = 0; i < DEVPROTO_MAX_DOORBELLS; i++) {
+		if (p->db_fds[i] >= 0)
+			close(p->db_fds[i]);
+		p->db_fds[i] = -1;
+	}
+	for (unsigned int v = 0; v < DEVPROTO_MAX_VECTORS; v++) {
+		if (p->irq_fds[v] >= 0) {
+			kvm_vm_irqfd(p->vm, p->irq_fds[v], LAYOUT_GSI_MSI_BASE + v, false);
+			close(p->irq_fds[v]);
+		}
+		p->irq_fds[v] = -1;
+	}
+}
+
+void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m)
+{
+	int r;
+
+	switch (m->type) {
+	case DEVPROTO_MSIX_ROUTE:
+		if (m->u.msix.vector >= p->nvectors) {
+			log_warn("xHCI routed MSI-X vector %u, which it does not have", m->u.msix.vector);
+			return;
+		}
+		r = kvm_vm_set_msi_route(p->vm, m->u.msix.vector, !m->u.msix.masked,
+					 m->u.msix.address, m->u.msix.data);
+		if (r < 0)
+			log_warn("MSI-X vector %u route: %s", m->u.msix.vector, strerror(-r));
+		break;
+	case DEVPROTO_INTX_LEVEL:
+		p->intx_level = m->u.intx.level;
+		kvm_vm_irq_line(p->vm, LAYOUT_IRQ_PCI_INTX, (int)m->u.intx.level);
+		break;
+	case DEVPROTO_PORT_GONE:
+		log_info("USB device on port %u left", m->u.port.port);
+		break;
+	default:
+		log_warn("unexpected %s event from the xHCI device process", devproto_type_name(m->type));
+		break;
+	}
+}
+
+void pci_proxy_device_dead(struct pci_proxy *p)
+{
+	if (p->intx_level) {
+		p->intx_level = false;
+		kvm_vm_irq_line(p->vm, LAYOUT_IRQ_PCI_INTX, 0);
+	}
+}

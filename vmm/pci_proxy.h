@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The xHCI PCI function as the guest sees it on the VMM's bus, served by the
+ * device process: config space and BAR 0 accesses are forwarded over the
+ * request socket. The VMM plays firmware once (sizes BAR 0, places it at
+ * LAYOUT_XHCI_BAR0, enables memory decoding) and follows the guest's BAR
+ * programming after that. The hot paths bypass the VMM: each doorbell
+ * register is a KVM ioeventfd the device waits on, each MSI-X vector a KVM
+ * irqfd the device writes, routed from the device's MSIX_ROUTE events.
+ */
+#ifndef SVMM_PCI_PROXY_H
+#define SVMM_PCI_PROXY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device_process.h"
+#include "device_protocol.h"
+#include "io_bus.h"
+#include "kvm.h"
+#include "pci_bus.h"
+
+struct pci_proxy {
+	struct device_process *dev;
+	struct kvm_vm *vm;
+	struct io_bus *mmio;
+	pthread_mutex_t lock;		/* the BAR's placement */
+
+	uint64_t bar_size;
+	bool bar64;
+	bool mapped;
+	uint64_t bar_addr;		/* where it is mapped, when mapped */
+
+	uint32_t db_offset;		/* doorbell array in BAR 0 (xHCI DBOFF) */
+	unsigned int ndoorbells;
+	int db_fds[DEVPROTO_MAX_DOORBELLS];
+	unsigned int nvectors;
+	int irq_fds[DEVPROTO_MAX_VECTORS];
+	unsigned int nports;		/* root hub ports (xHCI HCSPARAMS1.MaxPorts) */
+	bool intx_level;
+};
+
+extern const struct pci_function_ops pci_proxy_ops;
+
+/*
+ * Sets the function up after the device's HELLO and memory: sizes and places
+ * BAR 0, creates and sends the doorbell and interrupt eventfds, and maps the
+ * BAR. Returns 0 or -errno (logged).
+ */
+int pci_proxy_init(struct pci_proxy *p, struct device_process *dev, struct kvm_vm *vm,
+		   struct io_bus *mmio);
+void pci_proxy_destroy(struct pci_proxy *p);
+
+/* Handles one event (MSIX_ROUTE, INTX_LEVEL, PORT_GONE) from the device. */
+void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m);
+/* The device died: drop its interrupt line. */
+void pci_proxy_device_dead(struct pci_proxy *p);
+
+#endif

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include "usb_control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum control_status usb_control_status(unsigned int s)
+{
+	switch (s) {
+	case DEVPROTO_OK: return CONTROL_OK;
+	case DEVPROTO_E_INVALID: return CONTROL_E_INVALID;
+	case DEVPROTO_E_NO_AVAILABLE_PORT: return CONTROL_E_NO_AVAILABLE_PORT;
+	case DEVPROTO_E_NO_SUCH_PORT: return CONTROL_E_NO_SUCH_PORT;
+	case DEVPROTO_E_NO_SUCH_DEVICE: return CONTROL_E_NO_SUCH_DEVICE;
+	case DEVPROTO_E_FAILED_TO_OPEN_DEVICE: return CONTROL_E_FAILED_TO_OPEN_DEVICE;
+	case DEVPROTO_E_DEVICE_DEAD: return CONTROL_E_DEVICE_DEAD;
+	default: return CONTROL_E_INTERNAL;
+	}
+}
+
+/* Sends req; on failure fills rep and returns false. */
+static bool usb_request(struct usb_control *u, struct devproto_msg *req, int fd,
+			struct devproto_reply *reply, struct control_reply *rep)
+{
+	int r = device_process_request(u->dev, req, fd, reply);
+
+	if (r == -ENODEV || (r < 0 && device_process_is_dead(u->dev))) {
+		control_reply_error(rep, CONTROL_E_DEVICE_DEAD, "the USB controller's process is dead");
+		return false;
+	}
+	if (r < 0) {
+		control_reply_error(rep, CONTROL_E_INTERNAL, "%s", strerror(-r));
+		return false;
+	}
+	if (reply->status != DEVPROTO_OK) {
+		control_reply_error(rep, usb_control_status(reply->status), "the controller refused: %s",
+				    devproto_status_name(reply->status));
+		return false;
+	}
+	return true;
+}
+
+static void usb_attach(void *opaque, const struct control_request *req, struct control_reply *rep)
+{
+	struct usb_control *u = opaque;
+	bool ro = req->flags & CONTROL_ATTACH_READONLY;
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
+	struct devproto_reply reply;
+	struct stat st;
+	int fd;
+
+	if (req->target != CONTROL_TARGET_IMAGE) {
+		/* usbfs nodes are opened by the broker (issue 7), never by the VMM itself. */
+		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE,
+				    "the broker is not implemented yet");
+		return;
+	}
+	fd = open(req->path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "%s: %s", req->path,
+				    strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE,
+				    "%s: not a regular file or block device", req->path);
+		close(fd);
+		return;
+	}
+	m.u.attach.kind = DEVPROTO_ATTACH_IMAGE;
+	m.u.attach.flags = ro ? DEVPROTO_ATTACH_READONLY : 0;
+	if (usb_request(u, &m, fd, &reply, rep)) {
+		rep->port = reply.port;
+		log_info("attached image %s%s on port %u", req->path, ro ? " (read-only)" : "",
+			 reply.port);
+	}
+	close(fd);	/* the device holds its own copy */
+}
+
+static void usb_detach(void *opaque, const struct control_request *req, struct control_reply *rep)
+{
+	struct usb_control *u = opaque;
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
+	struct devproto_reply reply;
+
+	if (req->port > DEVPROTO_MAX_PORTS || (u->nports && req->port > u->nports)) {
+		control_reply_error(rep, CONTROL_E_NO_SUCH_PORT, "port %u does not exist (%u ports)",
+				    req->port, u->nports);
+		return;
+	}
+	m.u.port.port = req->port;
+	if (usb_request(u, &m, -1, &reply, rep)) {
+		rep->port = req->port;
+		log_info("detached port %u", req->port);
+	}
+}
+
+static void usb_list(void *opaque, const struct control_request *req, struct control_reply *rep)
+{
+	struct usb_control *u = opaque;
+
+	(void)req;
+	rep->ports_total = u->nports;
+	for (unsigned int port = 1; port <= u->nports && port <= DEVPROTO_MAX_PORTS; port++) {
+		struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);
+		struct devproto_reply reply;
+		struct control_port_entry *e;
+		int r;
+
+		m.u.port.port = port;
+		r = device_process_request(u->dev, &m, -1, &reply);
+		if (r < 0) {
+			control_reply_error(rep, device_process_is_dead(u->dev) ? CONTROL_E_DEVICE_DEAD
+										   : CONTROL_E_INTERNAL,
+					    "cannot query port %u", port);
+			rep->count = 0;
+			return;
+		}
+		/* An empty port answers no_such_device, or ok with no speed. */
+		if (reply.status == DEVPROTO_E_NO_SUCH_DEVICE ||
+		    (reply.status == DEVPROTO_OK && reply.info.speed == DEVPROTO_SPEED_NONE))
+			continue;
+		if (reply.status != DEVPROTO_OK) {
+			control_reply_error(rep, usb_control_status(reply.status), "port %u: %s", port,
+					    devproto_status_name(reply.status));
+			rep->count = 0;
+			return;
+		}
+		if (rep->count == CONTROL_LIST_MAX)
+			break;
+		e = &rep->ports[rep->count++];
+		e->port = port;
+		e->vendor = reply.info.vendor;
+		e->product = reply.info.product;
+		e->speed = reply.info.speed;
+		e->kind = reply.info.kind;
+		e->busnum = (uint8_t)reply.info.busnum;
+		e->devnum = (uint8_t)reply.info.devnum;
+	}
+}
+
+static void usb_stop(void *opaque, const struct control_request *req, struct control_reply *rep)
+{
+	struct usb_control *u = opaque;
+
+	(void)req;
+	(void)rep;
+	log_info("stop requested on the control socket");
+	u->stop(u->stop_opaque);
+}
+
+const struct control_ops usb_control_ops = {
+	.attach = usb_attach,
+	.detach = usb_detach,
+	.list = usb_list,
+	.stop = usb_stop,
+};

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket's requests carried out on the xHCI device process:
+ * attach (a disk image the VMM opens; usbfs nodes wait for the broker),
+ * detach, list, and stop.
+ */
+#ifndef SVMM_USB_CONTROL_H
+#define SVMM_USB_CONTROL_H
+
+#include "control_server.h"
+#include "device_process.h"
+
+struct usb_control {
+	struct device_process *dev;
+	unsigned int nports;		/* root hub ports, for list */
+	void (*stop)(void *opaque);	/* ends the VM with status 0, after the reply */
+	void *stop_opaque;
+};
+
+extern const struct control_ops usb_control_ops;
+
+/* The control status for a device reply status. */
+enum control_status usb_control_status(unsigned int devproto_status);
+
+#endif

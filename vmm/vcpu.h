@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A virtual CPU: its KVM fd and shared kvm_run page, its CPUID (what KVM
+ * supports, with this vCPU's APIC id and the VM's topology), its MSRs and
+ * boot registers, and the thread that runs it and dispatches its exits to
+ * the port-I/O and MMIO buses.
+ */
+#ifndef SVMM_VCPU_H
+#define SVMM_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "boot_linux.h"
+#include "io_bus.h"
+#include "kvm.h"
+
+/* What every vCPU shares. */
+struct vcpu_env {
+	struct kvm_vm *vm;
+	struct io_bus *pio;
+	struct io_bus *mmio;
+	unsigned int ncpus;
+	/* Called once per vCPU that wants the VM to end, with the exit status. */
+	void (*request_exit)(void *opaque, int status, const char *why);
+	void *opaque;
+};
+
+struct vcpu {
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	volatile bool stopping;
+	const struct vcpu_env *env;
+};
+
+/* Installs the signal that kicks a vCPU out of KVM_RUN; once, before any vCPU runs. */
+int vcpu_signal_setup(void);
+
+/* Creates vCPU id with CPUID, MSRs and LAPIC set; the BSP (id 0) also gets the boot registers. */
+int vcpu_create(struct vcpu *v, const struct vcpu_env *env, unsigned int id,
+		const struct boot_entry *entry);
+int vcpu_start(struct vcpu *v);
+/* Makes the vCPU leave KVM_RUN and its thread end; then joins it. */
+void vcpu_stop(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+/* Adjusts KVM's supported CPUID for vCPU apic_id of ncpus (exposed for tests). */
+void vcpu_cpuid_fixup(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int ncpus);
+
+#endif
