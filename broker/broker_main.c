@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* `svmm broker --socket PATH [--policy FILE] [--verbose]`, and the service loop it shares with a VM's own broker. */
+#include "broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_server.h"
+#include "broker_socket.h"
+#include "log.h"
+#include "privileges.h"
+#include "usb_policy.h"
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;	/* only there so ppoll returns EINTR instead of the process dying mid-request */
+}
+
+/*
+ * SIGTERM and SIGINT stay blocked except inside ppoll, so a request being
+ * answered is always finished, and the devices released, before the exit.
+ */
+static int stop_signals(sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &block, wait_mask) < 0)
+		return -errno;
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -errno;
+	/* A peer gone mid-reply must not kill the broker; sends use MSG_NOSIGNAL too. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int broker_serve(const struct broker_config *c, const struct usb_policy *policy, int listen_fd,
+		 int peer_fd)
+{
+	struct broker_server *s;
+	sigset_t wait_mask;
+	int err;
+
+	s = malloc(sizeof(*s));
+	if (!s) {
+		if (peer_fd >= 0)
+			close(peer_fd);
+		return -ENOMEM;
+	}
+	broker_server_init(s, c, policy, listen_fd);
+	err = stop_signals(&wait_mask);
+	if (!err)
+		err = broker_drop_privileges();
+	if (err) {
+		log_err("cannot start serving: %s", strerror(-err));
+		if (peer_fd >= 0)
+			close(peer_fd);
+		free(s);
+		return err;
+	}
+	if (peer_fd >= 0) {
+		s->exit_when_alone = true;
+		/* Non-blocking like every peer: a VMM that stops reading cannot wedge its broker. */
+		if (fcntl(peer_fd, F_SETFL, fcntl(peer_fd, F_GETFL) | O_NONBLOCK) < 0 ||
+		    broker_server_add_peer(s, peer_fd) < 0) {
+			free(s);
+			return -EIO;
+		}
+	}
+	err = broker_server_run(s, &wait_mask);
+	if (err)
+		log_err("serving failed: %s", strerror(-err));
+	broker_server_shutdown(s);
+	free(s);
+	return err;
+}
+
+int broker_main(const struct broker_options *o)
+{
+	char err[USB_POLICY_ERR_MAX], why[256];
+	struct broker_config cfg;
+	struct usb_policy *policy;
+	ino_t ino = 0;
+	int fd, r;
+
+	log_set_role("broker");
+	if (o->verbose)
+		log_set_level(LOG_LEVEL_DEBUG);
+	broker_config_init(&cfg);
+	if (o->policy) {
+		/* A malformed policy stops the broker before it listens: never half a policy. */
+		if (usb_policy_load(o->policy, &policy, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			return 1;
+		}
+	} else {
+		policy = usb_policy_builtin();
+		if (!policy) {
+			log_err("out of memory");
+			return 1;
+		}
+	}
+	fd = broker_socket_listen(o->socket, &ino, why, sizeof(why));
+	if (fd < 0) {
+		log_err("%s", why);
+		usb_policy_free(policy);
+		return 1;
+	}
+	log_info("listening socket=%s policy=%s rules=%u", o->socket,
+		 o->policy ? o->policy : USB_POLICY_BUILTIN_NAME, usb_policy_count(policy));
+	r = broker_serve(&cfg, policy, fd, -1);
+	close(fd);
+	broker_socket_remove(o->socket, ino);
+	usb_policy_free(policy);
+	log_info("stopped");
+	return r ? 1 : 0;
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+#include "broker_request.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "usb_identity.h"
+#include "usb_node.h"
+#include "usb_policy.h"
+#include "usb_resolve.h"
+#include "usbfs.h"
+
+/* USBDEVFS_DROP_PRIVILEGES's mask when only detaching is forbidden: every interface. */
+#define ALL_INTERFACES 0xffffffffu
+
+/* Resolves an id to a node path; 0, or a refusal already in the reply. */
+static int resolve(struct broker_server *s, const struct broker_request *r, struct usb_spec *spec,
+		   char *path, size_t pathlen, struct broker_reply *p)
+{
+	char why[BROKER_REASON_MAX];
+	int err;
+
+	if (usb_spec_parse(r->path, spec) < 0) {
+		broker_reply_error(p, BROKER_E_INVALID,
+				   "'%.64s' is neither VID:PID[:SERIAL] nor a port path like 1-2.3",
+				   r->path);
+		return -EINVAL;
+	}
+	err = usb_resolve(&s->cfg, spec, path, pathlen, why, sizeof(why));
+	if (err)
+		broker_reply_error(p, err == -ENOENT ? BROKER_E_NO_SUCH_DEVICE :
+				   err == -EEXIST ? BROKER_E_INVALID : BROKER_E_INTERNAL, "%s", why);
+	return err;
+}
+
+/*
+ * Applies the verdict to the two fresh opens. Detaching is the broker's own
+ * act only when interfaces are restricted (the VM's fd then cannot do it);
+ * otherwise an allow-detach VM detaches what it claims itself, and the broker
+ * re-attaches every interface at release. Without detach, the VM's fd loses
+ * the right to detach (and to claim anything outside the mask) for good.
+ */
+static int lock_down(const struct usb_verdict *v, const struct broker_device *dev, int vm_fd,
+		     int keep_fd, uint32_t *reattach, struct broker_reply *p)
+{
+	uint32_t detached = 0;
+	int err;
+
+	*reattach = 0;
+	if (v->detach && !v->restricted) {
+		p->flags |= BROKER_FLAG_MAY_DETACH;
+		*reattach = dev->interfaces;
+		return 0;
+	}
+	if (v->detach) {
+		err = usbfs_detach_drivers(keep_fd, v->allowed, &detached);
+		if (err) {
+			usbfs_attach_drivers(keep_fd, detached);
+			broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+					   "cannot detach the host drivers: %s", strerror(-err));
+			return err;
+		}
+	}
+	err = usbfs_drop_privileges(vm_fd, v->restricted ? v->allowed : ALL_INTERFACES);
+	if (err) {
+		/* Fail closed: a device the policy limits is never handed out unlimited. */
+		usbfs_attach_drivers(keep_fd, detached);
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "cannot lock the device down (USBDEVFS_DROP_PRIVILEGES needs Linux >= 4.17): %s",
+				   strerror(-err));
+		return err;
+	}
+	p->flags |= BROKER_FLAG_RESTRICTED;
+	*reattach = detached;
+	return 0;
+}
+
+static void refuse_held(const struct held_device *h, const struct broker_peer *peer,
+			struct broker_reply *p)
+{
+	if (h->client == peer->id)
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "already attached to this VM (handle %u)", h->handle);
+	else
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "already attached to another VM (pid %d)", (int)h->pid);
+}
+
+static void handle_open(struct broker_server *s, const struct broker_peer *peer,
+			const struct broker_request *r, struct broker_reply *p, int *vm_fd,
+			struct broker_decision *d)
+{
+	char why[BROKER_REASON_MAX], node_path[PATH_MAX];
+	const char *path = r->path;
+	const struct held_device *holder;
+	struct usb_node node = { .path_fd = -1 };
+	struct usb_verdict v;
+	struct usb_spec spec;
+	uint32_t reattach, handle;
+	int keep_fd = -1, err;
+
+	if (r->target == BROKER_TARGET_ID) {
+		if (resolve(s, r, &spec, node_path, sizeof(node_path), p))
+			return;
+		snprintf(d->node, sizeof(d->node), "%.120s", node_path);
+		path = node_path;
+	}
+	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
+	if (err) {
+		broker_reply_error(p, err == -ENOENT ? BROKER_E_NO_SUCH_DEVICE :
+				   BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
+		return;
+	}
+	err = usb_identity_read(&s->cfg, node.rdev, &p->device, why, sizeof(why));
+	if (err) {
+		memset(&p->device, 0, sizeof(p->device));
+		broker_reply_error(p, err == -ENODEV ? BROKER_E_NO_SUCH_DEVICE :
+				   BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
+		goto out;
+	}
+	d->found = 1;
+	if (r->target == BROKER_TARGET_ID && !usb_spec_matches(&spec, &p->device)) {
+		broker_reply_error(p, BROKER_E_NO_SUCH_DEVICE,
+				   "the device changed while its name was resolved");
+		goto out;
+	}
+	usb_policy_evaluate(s->policy, &p->device, &v);
+	snprintf(d->rule, sizeof(d->rule), "%s", v.rule);
+	if (!v.allow) {
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", v.reason);
+		goto out;
+	}
+	holder = exclusive_holder(&s->held, node.rdev);
+	if (holder) {
+		snprintf(d->rule, sizeof(d->rule), "held");
+		refuse_held(holder, peer, p);
+		goto out;
+	}
+	if (exclusive_count(&s->held, peer->id) >= EXCLUSIVE_MAX_PER_CLIENT) {
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "this VM already holds %u devices, the most one may",
+				   EXCLUSIVE_MAX_PER_CLIENT);
+		goto out;
+	}
+	/* Two opens of the one checked inode: the VM's (maybe locked down) and the broker's own. */
+	err = usb_node_open(&node, vm_fd, why, sizeof(why));
+	if (!err)
+		err = usb_node_open(&node, &keep_fd, why, sizeof(why));
+	if (err) {
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
+		goto out;
+	}
+	if (lock_down(&v, &p->device, *vm_fd, keep_fd, &reattach, p))
+		goto out;
+	err = exclusive_hold(&s->held, peer->id, peer->pid, node.rdev, keep_fd, reattach,
+			     &p->device, &handle);
+	if (err) {
+		usbfs_attach_drivers(keep_fd, reattach);
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "the broker holds %u devices, the most it may", EXCLUSIVE_MAX_HELD);
+		goto out;
+	}
+	keep_fd = -1;	/* the hold owns it now */
+	p->handle = handle;
+	p->allowed = v.restricted ? v.allowed : p->device.interfaces;
+	snprintf(p->reason, sizeof(p->reason), "%s", v.reason);
+	usb_node_close(&node);
+	return;
+out:
+	if (*vm_fd >= 0)
+		close(*vm_fd);
+	*vm_fd = -1;
+	if (keep_fd >= 0)
+		close(keep_fd);
+	p->flags = 0;
+	usb_node_close(&node);
+}
+
+static void handle_release(struct broker_server *s, const struct broker_peer *peer,
+			   const struct broker_request *r, struct broker_reply *p,
+			   struct broker_decision *d)
+{
+	struct held_device h;
+
+	p->handle = r->handle;
+	if (exclusive_release(&s->held, peer->id, r->handle, &h)) {
+		broker_reply_error(p, BROKER_E_INVALID, "handle %u is not held by this VM", r->handle);
+		return;
+	}
+	p->device = h.device;
+	d->found = 1;
+	snprintf(p->reason, sizeof(p->reason), "released%s",
+		 h.reattach ? "; host drivers re-attached" : "");
+}
+
+void broker_request_handle(struct broker_server *s, const struct broker_peer *peer,
+			   const struct broker_request *r, struct broker_reply *p, int *fd,
+			   struct broker_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	*fd = -1;
+	if (r->type == BROKER_OPEN)
+		handle_open(s, peer, r, p, fd, d);
+	else
+		handle_release(s, peer, r, p, d);
+}
+
+void broker_request_undo(struct broker_server *s, const struct broker_peer *peer,
+			 const struct broker_reply *p)
+{
+	if (p->type == BROKER_OPEN && p->status == BROKER_OK)
+		exclusive_release(&s->held, peer->id, p->handle, NULL);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What one decoded request does. OPEN runs every check, in this order, and
+ * stops at the first that fails:
+ *   resolve a VID:PID[:SERIAL] or port path to a node (usb_resolve.c);
+ *   look the node up without following links and check it is usbfs (usb_node.c);
+ *   read its identity from sysfs, for the node's own device number (usb_identity.c);
+ *   refuse hubs and apply the policy (usb_policy.c);
+ *   refuse a device another (or the same) VM holds (exclusive.c);
+ *   open it twice through the checked handle: one fd for the VM, one kept;
+ *   lock it down as the verdict says (usbfs.c) and record the hold.
+ * RELEASE ends a hold of the requesting VM.
+ */
+#ifndef SVMM_BROKER_REQUEST_H
+#define SVMM_BROKER_REQUEST_H
+
+#include <stddef.h>
+
+#include "broker_server.h"
+
+/* What the log line says besides the reply: the deciding rule, whether the device was found. */
+struct broker_decision {
+	char rule[64];		/* "FILE:LINE", "hub", "default", "held", or "" before the policy */
+	char node[128];		/* the node path an id resolved to, or "" */
+	int found;		/* reply->device describes the device */
+};
+
+/* Fills *p (initialised by the caller) and *fd (-1 unless an OPEN succeeded). */
+void broker_request_handle(struct broker_server *s, const struct broker_peer *peer,
+			   const struct broker_request *r, struct broker_reply *p, int *fd,
+			   struct broker_decision *d);
+
+/* A reply that will not reach the peer: gives back the hold an OPEN just made. */
+void broker_request_undo(struct broker_server *s, const struct broker_peer *peer,
+			 const struct broker_reply *p);
+
+#endif

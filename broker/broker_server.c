@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+#include "broker_server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker_request.h"
+#include "log.h"
+
+void broker_server_init(struct broker_server *s, const struct broker_config *c,
+			const struct usb_policy *policy, int listen_fd)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = *c;
+	s->policy = policy;
+	s->listen_fd = listen_fd;
+	exclusive_init(&s->held);
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
+		s->peers[i].fd = -1;
+}
+
+unsigned int broker_server_peers(const struct broker_server *s)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
+		n += s->peers[i].fd >= 0;
+	return n;
+}
+
+int broker_server_add_peer(struct broker_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	/* Who asks is what the kernel says, read once at connect time; nothing the peer sends. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+		int err = -errno;
+
+		log_warn("connection refused: no peer credentials: %s", strerror(errno));
+		close(fd);
+		return err ? err : -EINVAL;
+	}
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+		struct broker_peer *p = &s->peers[i];
+
+		if (p->fd >= 0)
+			continue;
+		p->fd = fd;
+		p->id = ++s->last_peer_id;
+		p->pid = cred.pid;
+		p->uid = cred.uid;
+		p->gid = cred.gid;
+		log_info("connect peer=%u pid=%d uid=%u gid=%u", p->id, (int)p->pid,
+			 (unsigned int)p->uid, (unsigned int)p->gid);
+		return (int)i;
+	}
+	log_warn("connection refused: pid=%d uid=%u: %u connections already", (int)cred.pid,
+		 (unsigned int)cred.uid, BROKER_MAX_PEERS);
+	close(fd);
+	return -EMFILE;
+}
+
+static void drop_peer(struct broker_server *s, struct broker_peer *p, const char *why)
+{
+	unsigned int n = exclusive_release_client(&s->held, p->id);
+
+	log_info("disconnect peer=%u pid=%d uid=%u released=%u reason=\"%s\"", p->id, (int)p->pid,
+		 (unsigned int)p->uid, n, why);
+	close(p->fd);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+}
+
+/*
+ * Copies s into out between double quotes, at most max input bytes. A quote,
+ * a backslash and every byte outside printable ASCII is written as \xNN: the
+ * path comes from a requester and the serial from a device, and neither may
+ * forge a log line or a field.
+ */
+static void quote(char *out, size_t size, const char *s, size_t max)
+{
+	size_t o = 0, i;
+
+	out[o++] = '"';
+	for (i = 0; s[i] && i < max && o + 6 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (s[i] && o + 4 < size) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* The one line a decision gets: who asked, for what, what was found, the verdict and why. */
+static void log_decision(const struct broker_peer *peer, const struct broker_request *r,
+			 const struct broker_reply *p, const struct broker_decision *d)
+{
+	char path[200], node[160], serial[120], reason[300], device[256];
+
+	quote(path, sizeof(path), r->path, 48);
+	quote(node, sizeof(node), d->node, 40);
+	quote(reason, sizeof(reason), p->reason, 72);
+	if (d->found) {
+		quote(serial, sizeof(serial), p->device.serial, 24);
+		snprintf(device, sizeof(device), "device=%04x:%04x serial=%s port=%s bus=%u dev=%u",
+			 p->device.vendor, p->device.product, serial, p->device.port_path,
+			 p->device.busnum, p->device.devnum);
+	} else {
+		snprintf(device, sizeof(device), "device=-");
+	}
+	log_info("decision peer=%u pid=%d uid=%u op=%s id=%u target=%s path=%s node=%s %s "
+		 "verdict=%s status=%s rule=%s handle=%u flags=0x%x allowed=0x%x reason=%s",
+		 peer->id, (int)peer->pid, (unsigned int)peer->uid, broker_type_name(r->type), r->id,
+		 r->type != BROKER_OPEN ? "-" : r->target == BROKER_TARGET_NODE ? "node" : "id",
+		 path, node, device, p->status == BROKER_OK ? "allow" : "deny",
+		 broker_status_name(p->status), d->rule[0] ? d->rule : "-", p->handle, p->flags,
+		 p->allowed, reason);
+}
+
+/* A message the decoder refused: answered, and logged as a decision like any other. */
+static int refuse_malformed(struct broker_peer *peer, const char *why)
+{
+	struct broker_request none;
+	struct broker_reply p;
+	struct broker_decision d;
+
+	memset(&none, 0, sizeof(none));
+	memset(&d, 0, sizeof(d));
+	broker_reply_init(&p, &none);
+	/* Nothing of it can be trusted, not even its id: the reply is to OPEN 0. */
+	p.type = BROKER_OPEN;
+	broker_reply_error(&p, BROKER_E_INVALID, "malformed request: %s", why);
+	log_decision(peer, &none, &p, &d);
+	return broker_reply_send(peer->fd, &p, -1);
+}
+
+int broker_server_handle(struct broker_server *s, unsigned int slot)
+{
+	struct broker_peer *peer = &s->peers[slot];
+	struct broker_request r;
+	struct broker_reply p;
+	struct broker_decision d;
+	const char *why = "?";
+	int fd, err;
+
+	err = broker_request_recv(peer->fd, &r, &why);
+	if (err == -EAGAIN)
+		return 1;
+	if (err == 0) {
+		drop_peer(s, peer, "closed");
+		return 0;
+	}
+	if (err < 0) {
+		/* A transport failure ends the connection; a malformed message only gets refused. */
+		if (err != -EMSGSIZE && err != -EPROTO && err != -EBADMSG && err != -EBADF) {
+			drop_peer(s, peer, "receive failed");
+			return 0;
+		}
+		if (refuse_malformed(peer, why) < 0) {
+			drop_peer(s, peer, "reply failed");
+			return 0;
+		}
+		return 1;
+	}
+	broker_reply_init(&p, &r);
+	broker_request_handle(s, peer, &r, &p, &fd, &d);
+	log_decision(peer, &r, &p, &d);
+	err = broker_reply_send(peer->fd, &p, fd);
+	if (fd >= 0)
+		close(fd);	/* passed (the peer has its own copy) or not: the broker keeps none */
+	if (err < 0) {
+		/* The fd never arrived: the hold it made is undone before anything else. */
+		broker_request_undo(s, peer, &p);
+		drop_peer(s, peer, "reply failed");
+		return 0;
+	}
+	return 1;
+}
+
+static void accept_peer(struct broker_server *s)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept: %s", strerror(errno));
+		return;
+	}
+	/*
+	 * Non-blocking: a peer that never reads its replies makes a send fail
+	 * (and loses its connection) instead of stalling the broker for everyone.
+	 */
+	broker_server_add_peer(s, fd);
+}
+
+int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
+{
+	for (;;) {
+		struct pollfd pfd[BROKER_MAX_PEERS + 1];
+		unsigned int slot[BROKER_MAX_PEERS + 1];
+		nfds_t n = 0;
+		int r;
+
+		if (s->exit_when_alone && broker_server_peers(s) == 0)
+			return 0;
+		if (s->listen_fd >= 0) {
+			pfd[n].fd = s->listen_fd;
+			pfd[n].events = POLLIN;
+			slot[n++] = BROKER_MAX_PEERS;
+		}
+		for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+			if (s->peers[i].fd < 0)
+				continue;
+			pfd[n].fd = s->peers[i].fd;
+			pfd[n].events = POLLIN;
+			slot[n++] = i;
+		}
+		r = ppoll(pfd, n, NULL, wait_mask);
+		if (r < 0) {
+			if (errno == EINTR)
+				return 0;	/* the signal that stops the broker */
+			return -errno;
+		}
+		/* One request at a time: each is answered before the next is read. */
+		for (nfds_t i = 0; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (slot[i] == BROKER_MAX_PEERS)
+				accept_peer(s);
+			else if (s->peers[slot[i]].fd == pfd[i].fd)
+				broker_server_handle(s, slot[i]);
+		}
+	}
+}
+
+void broker_server_shutdown(struct broker_server *s)
+{
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+		if (s->peers[i].fd >= 0)
+			drop_peer(s, &s->peers[i], "broker stopping");
+	}
+	exclusive_release_all(&s->held);
+}

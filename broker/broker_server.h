@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker's service loop: connections, one request at a time, and one log
+ * line per decision.
+ *
+ * Each connection is a requester the broker does not trust. It is known by
+ * what the kernel says of it (SO_PEERCRED, read when it connected), by a
+ * connection number that is never reused, and by the devices it holds. When
+ * it closes, the VM behind it is gone: its devices are released and their
+ * host drivers re-attached.
+ */
+#ifndef SVMM_BROKER_SERVER_H
+#define SVMM_BROKER_SERVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "broker_config.h"
+#include "broker_protocol.h"
+#include "exclusive.h"
+
+struct usb_policy;
+
+#define BROKER_MAX_PEERS 64u	/* connections at once; more are closed at accept */
+
+struct broker_peer {
+	int fd;			/* -1: free slot */
+	unsigned int id;	/* connection number, from 1, never reused */
+	pid_t pid;		/* SO_PEERCRED at connect time */
+	uid_t uid;
+	gid_t gid;
+};
+
+struct broker_server {
+	struct broker_config cfg;
+	const struct usb_policy *policy;
+	struct exclusive held;
+	int listen_fd;			/* the system broker's socket, or -1 */
+	bool exit_when_alone;		/* a VM's own broker: stop when its VMM has gone */
+	unsigned int last_peer_id;
+	struct broker_peer peers[BROKER_MAX_PEERS];
+};
+
+/* A server with no peers; policy must outlive it. */
+void broker_server_init(struct broker_server *s, const struct broker_config *c,
+			const struct usb_policy *policy, int listen_fd);
+
+/* Adds a connected socket as a peer (takes fd). Returns the slot, or -errno (fd closed). */
+int broker_server_add_peer(struct broker_server *s, int fd);
+
+/*
+ * Reads and answers one message of the peer in slot. Returns 1, or 0 when the
+ * peer closed (or broke the protocol's transport), in which case its devices
+ * have been released and its slot freed.
+ */
+int broker_server_handle(struct broker_server *s, unsigned int slot);
+
+/* Number of connected peers. */
+unsigned int broker_server_peers(const struct broker_server *s);
+
+/*
+ * Serves until a signal blocked in the caller's mask and unblocked in
+ * wait_mask arrives (ppoll), or, with exit_when_alone, until no peer is left.
+ * Returns 0, or -errno if polling fails.
+ */
+int broker_server_run(struct broker_server *s, const sigset_t *wait_mask);
+
+/* Closes every peer, releases every device. */
+void broker_server_shutdown(struct broker_server *s);
+
+#endif

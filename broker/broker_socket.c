@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+#include "broker_socket.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int fill_addr(struct sockaddr_un *a, const char *path)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(a->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a->sun_path, path);
+	return 0;
+}
+
+/* A socket file nobody listens on is what a dead broker leaves; anything else stays. */
+static int remove_stale(const struct sockaddr_un *a, char *why, size_t whylen)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(a->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(why, whylen, "%s: %s", a->sun_path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, whylen, "%s exists and is not a socket", a->sun_path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	r = connect(fd, (const struct sockaddr *)a, sizeof(*a));
+	close(fd);
+	if (r == 0) {
+		snprintf(why, whylen, "%s: another broker is listening there", a->sun_path);
+		return -EADDRINUSE;
+	}
+	if (errno != ECONNREFUSED) {
+		snprintf(why, whylen, "%s: cannot tell whether it is stale: %s", a->sun_path,
+			 strerror(errno));
+		return -errno;
+	}
+	if (unlink(a->sun_path) < 0 && errno != ENOENT) {
+		snprintf(why, whylen, "cannot remove stale %s: %s", a->sun_path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int broker_socket_listen(const char *path, ino_t *ino, char *why, size_t whylen)
+{
+	struct sockaddr_un a;
+	struct stat st;
+	mode_t old;
+	int fd, r, err;
+
+	if (fill_addr(&a, path)) {
+		snprintf(why, whylen, "%s: path too long for a socket", path);
+		return -ENAMETOOLONG;
+	}
+	err = remove_stale(&a, why, whylen);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	old = umask(0777 & ~BROKER_SOCKET_MODE);
+	r = bind(fd, (const struct sockaddr *)&a, sizeof(a));
+	err = -errno;
+	umask(old);
+	if (r < 0) {
+		snprintf(why, whylen, "bind %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	if (stat(path, &st) < 0 || listen(fd, 16) < 0) {
+		err = -errno;
+		snprintf(why, whylen, "listen %s: %s", path, strerror(-err));
+		unlink(path);
+		close(fd);
+		return err;
+	}
+	*ino = st.st_ino;
+	return fd;
+}
+
+void broker_socket_remove(const char *path, ino_t ino)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ino)
+		unlink(path);
+}

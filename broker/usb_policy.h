@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The USB access policy (docs/policy.md): a chain of rules in the style of
+ * ChromeOS permission_broker. Each rule either applies to a device or not;
+ * one that applies says allow, allow-detach, deny, allow-interface or
+ * deny-interface. Hubs are refused before any rule is read. The first deny
+ * that applies refuses the device; otherwise the first allow or allow-detach
+ * that applies admits it (and says whether host drivers may be detached);
+ * with none the device is refused. Interface rules narrow what the VM may
+ * claim. Every verdict names the rule (FILE:LINE) that made it.
+ *
+ * The parser is strict and bounded: a malformed file is refused whole with
+ * "FILE:LINE: reason", never half-applied.
+ */
+#ifndef SVMM_USB_POLICY_H
+#define SVMM_USB_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker_protocol.h"
+
+#define USB_POLICY_MAX_SIZE 65536u	/* bytes in a policy file */
+#define USB_POLICY_MAX_LINE 511u	/* characters in a line, without the newline */
+#define USB_POLICY_MAX_RULES 256u
+#define USB_POLICY_ERR_MAX 512u		/* room for "FILE:LINE: reason" */
+
+/* The policy used when no file is given: any device that is not a hub, host drivers detachable. */
+#define USB_POLICY_BUILTIN_NAME "built-in"
+#define USB_POLICY_BUILTIN_TEXT "allow-detach all\n"
+
+struct usb_policy;
+
+struct usb_verdict {
+	bool allow;
+	bool detach;			/* the VM may detach host kernel drivers */
+	bool restricted;		/* an interface rule applied: limit the fd to `allowed` */
+	uint32_t allowed;		/* interfaces the VM may claim */
+	char rule[64];			/* "FILE:LINE" of the deciding rule, or "hub" / "default" */
+	char reason[BROKER_REASON_MAX];	/* one line for the reply and the log */
+};
+
+/*
+ * Parses len bytes of text; name is what errors and verdicts call the file.
+ * Returns 0 and a policy to free with usb_policy_free(), or -EINVAL (-ENOMEM)
+ * with "NAME:LINE: reason" in err.
+ */
+int usb_policy_parse(const char *name, const char *text, size_t len, struct usb_policy **out,
+		     char *err, size_t errlen);
+
+/*
+ * Loads a policy file: a regular file, at most USB_POLICY_MAX_SIZE bytes,
+ * owned by root or by us and writable by nobody else (whoever can write the
+ * policy owns the broker). -errno with "FILE: reason" or "FILE:LINE: reason".
+ */
+int usb_policy_load(const char *path, struct usb_policy **out, char *err, size_t errlen);
+
+/* The built-in policy (USB_POLICY_BUILTIN_TEXT); NULL only when out of memory. */
+struct usb_policy *usb_policy_builtin(void);
+
+void usb_policy_free(struct usb_policy *p);
+
+/* Number of rules, for logs and tests. */
+unsigned int usb_policy_count(const struct usb_policy *p);
+
+/* Applies the chain to device d. */
+void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
+			 struct usb_verdict *v);
+
+#endif

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+#include "broker_protocol.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fdpass.h"
+
+static const char *const type_names[BROKER_TYPE_END] = {
+	[BROKER_OPEN] = "OPEN",
+	[BROKER_RELEASE] = "RELEASE",
+};
+
+static const char *const status_names[BROKER_STATUS_END] = {
+	[BROKER_OK] = "ok",
+	[BROKER_E_INVALID] = "invalid_request",
+	[BROKER_E_NO_SUCH_DEVICE] = "no_such_device",
+	[BROKER_E_FAILED_TO_OPEN_DEVICE] = "failed_to_open_device",
+	[BROKER_E_INTERNAL] = "internal_error",
+};
+
+const char *broker_type_name(unsigned int type)
+{
+	if (type == 0 || type >= BROKER_TYPE_END)
+		return "?";
+	return type_names[type];
+}
+
+const char *broker_status_name(unsigned int status)
+{
+	if (status >= BROKER_STATUS_END)
+		return "?";
+	return status_names[status];
+}
+
+static int bad(const char **why, const char *reason, int err)
+{
+	if (why)
+		*why = reason;
+	return err;
+}
+
+static int all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* A string field: NUL-terminated inside its array, and zero after the NUL (no hidden bytes). */
+static int string_ok(const char *s, size_t size)
+{
+	const char *nul = memchr(s, '\0', size);
+
+	return nul && all_zero(nul, size - (size_t)(nul - s));
+}
+
+static void request_init(struct broker_request *r, uint32_t id, enum broker_type type)
+{
+	memset(r, 0, sizeof(*r));
+	r->version = BROKER_VERSION;
+	r->type = type;
+	r->id = id;
+}
+
+int broker_request_open(struct broker_request *r, uint32_t id, enum broker_target target,
+			const char *path)
+{
+	size_t len = strlen(path);
+
+	request_init(r, id, BROKER_OPEN);
+	if (len == 0 || (target != BROKER_TARGET_NODE && target != BROKER_TARGET_ID))
+		return -EINVAL;
+	if (len >= BROKER_PATH_MAX)
+		return -ENAMETOOLONG;
+	r->target = target;
+	r->path_len = (uint32_t)len;
+	memcpy(r->path, path, len);
+	return 0;
+}
+
+int broker_request_release(struct broker_request *r, uint32_t id, uint32_t handle)
+{
+	request_init(r, id, BROKER_RELEASE);
+	if (handle == 0)
+		return -EINVAL;
+	r->handle = handle;
+	return 0;
+}
+
+void broker_reply_init(struct broker_reply *p, const struct broker_request *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = BROKER_VERSION;
+	p->type = r->type;
+	p->id = r->id;
+	p->status = BROKER_OK;
+}
+
+void broker_reply_error(struct broker_reply *p, enum broker_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->status = status;
+	memset(p->reason, 0, sizeof(p->reason));
+	va_start(ap, fmt);
+	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	va_end(ap);
+}
+
+int broker_request_decode(const void *buf, size_t len, size_t nfds, struct broker_request *out,
+			  const char **why)
+{
+	const struct broker_request *r = buf;
+
+	if (len != sizeof(*r))
+		return bad(why, "request has the wrong size", -EMSGSIZE);
+	/* Nothing is ever handed to the broker: a descriptor is refused before any field is read. */
+	if (nfds)
+		return bad(why, "a descriptor was sent to the broker", -EBADF);
+	if (r->version != BROKER_VERSION)
+		return bad(why, "unsupported protocol version", -EPROTO);
+	if (r->type == 0 || r->type >= BROKER_TYPE_END)
+		return bad(why, "unknown request type", -EBADMSG);
+	if (r->reserved)
+		return bad(why, "reserved field is not zero", -EBADMSG);
+	if (r->path_len >= BROKER_PATH_MAX)
+		return bad(why, "path length out of range", -EBADMSG);
+	if (!all_zero(r->path + r->path_len, BROKER_PATH_MAX - r->path_len))
+		return bad(why, "bytes after the path are not zero", -EBADMSG);
+	if (memchr(r->path, '\0', r->path_len))
+		return bad(why, "path contains a NUL byte", -EBADMSG);
+
+	if (r->type == BROKER_OPEN) {
+		if (r->target != BROKER_TARGET_NODE && r->target != BROKER_TARGET_ID)
+			return bad(why, "unknown open target", -EBADMSG);
+		if (r->path_len == 0)
+			return bad(why, "open without a path", -EBADMSG);
+		if (r->handle)
+			return bad(why, "open carries a handle", -EBADMSG);
+	} else {
+		if (r->handle == 0)
+			return bad(why, "release of handle 0", -EBADMSG);
+		if (r->target || r->path_len)
+			return bad(why, "release carries a target or path", -EBADMSG);
+	}
+	memcpy(out, r, sizeof(*r));
+	return 0;
+}
+
+static int device_ok(const struct broker_device *d, const char **why)
+{
+	if (d->speed > BROKER_SPEED_MAX)
+		return bad(why, "speed out of range", -EBADMSG);
+	if (!string_ok(d->serial, sizeof(d->serial)))
+		return bad(why, "serial not terminated or followed by bytes", -EBADMSG);
+	if (!string_ok(d->port_path, sizeof(d->port_path)))
+		return bad(why, "port path not terminated or followed by bytes", -EBADMSG);
+	for (unsigned int i = 0; i < BROKER_MAX_INTERFACES; i++) {
+		if (!(d->interfaces & (1u << i)) && d->interface_class[i])
+			return bad(why, "class of an interface the device does not have", -EBADMSG);
+	}
+	return 0;
+}
+
+int broker_reply_decode(const void *buf, size_t len, size_t nfds, uint16_t expect_type,
+			uint32_t expect_id, struct broker_reply *out, const char **why)
+{
+	const struct broker_reply *p = buf;
+	int opened;
+	int err;
+
+	if (len != sizeof(*p))
+		return bad(why, "reply has the wrong size", -EMSGSIZE);
+	if (p->version != BROKER_VERSION)
+		return bad(why, "unsupported protocol version", -EPROTO);
+	if (p->type != expect_type || p->id != expect_id)
+		return bad(why, "reply to another request", -EBADMSG);
+	if (p->status >= BROKER_STATUS_END)
+		return bad(why, "unknown status", -EBADMSG);
+	opened = p->type == BROKER_OPEN && p->status == BROKER_OK;
+	if (nfds != (opened ? 1u : 0u))
+		return bad(why, opened ? "open reply without its descriptor" :
+			   "descriptor on a reply that takes none", -EBADF);
+	if (!string_ok(p->reason, sizeof(p->reason)))
+		return bad(why, "reason not terminated or followed by bytes", -EBADMSG);
+	if (p->flags & ~BROKER_FLAGS_ALL)
+		return bad(why, "unknown reply flags", -EBADMSG);
+	if (opened) {
+		if (p->handle == 0)
+			return bad(why, "open reply without a handle", -EBADMSG);
+		if (p->allowed & ~p->device.interfaces)
+			return bad(why, "allowed interfaces the device does not have", -EBADMSG);
+	} else if (p->flags || p->allowed || (p->type == BROKER_OPEN && p->handle)) {
+		return bad(why, "grant fields on a reply that grants nothing", -EBADMSG);
+	}
+	err = device_ok(&p->device, why);
+	if (err)
+		return err;
+	memcpy(out, p, sizeof(*p));
+	return 0;
+}
+
+int broker_request_send(int sock, const struct broker_request *r)
+{
+	struct broker_request check;
+
+	if (broker_request_decode(r, sizeof(*r), 0, &check, NULL) < 0)
+		return -EINVAL;
+	return fdpass_send(sock, r, sizeof(*r), NULL, 0);
+}
+
+/*
+ * Receives one message into buf (one byte larger than the message, so a longer
+ * one shows as the wrong size rather than cut to fit). Returns its length, 0
+ * when the peer closed, or -errno with *why set.
+ */
+static ssize_t recv_message(int sock, void *buf, size_t size, int *fds, size_t *nfds,
+			    const char **why)
+{
+	ssize_t n = fdpass_recv(sock, buf, size, fds, FDPASS_MAX_FDS, nfds);
+
+	if (n < 0)
+		return bad(why, n == -EMSGSIZE ? "message larger than the protocol's" :
+			   n == -EBADMSG ? "more descriptors or control data than a message carries" :
+			   "receive failed", (int)n);
+	return n;
+}
+
+int broker_request_recv(int sock, struct broker_request *r, const char **why)
+{
+	unsigned char buf[sizeof(struct broker_request) + 1];
+	int fds[FDPASS_MAX_FDS];
+	size_t nfds = 0;
+	ssize_t n = recv_message(sock, buf, sizeof(buf), fds, &nfds, why);
+	int err;
+
+	if (n <= 0 && nfds == 0)
+		return (int)n;
+	err = broker_request_decode(buf, (size_t)n, nfds, r, why);
+	/* The broker takes no descriptor, whether the message was otherwise good or not. */
+	fdpass_close_all(fds, nfds);
+	return err ? err : 1;
+}
+
+int broker_reply_send(int sock, const struct broker_reply *p, int fd)
+{
+	struct broker_reply check;
+	size_t nfds = fd >= 0 ? 1 : 0;
+
+	if (broker_reply_decode(p, sizeof(*p), nfds, p->type, p->id, &check, NULL) < 0)
+		return -EINVAL;
+	return fdpass_send(sock, p, sizeof(*p), &fd, nfds);
+}
+
+int broker_reply_recv(int sock, uint16_t type, uint32_t id, struct broker_reply *p, int *fd,
+		      const char **why)
+{
+	unsigned char buf[sizeof(struct broker_reply) + 1];
+	int fds[FDPASS_MAX_FDS];
+	size_t nfds = 0;
+	ssize_t n = recv_message(sock, buf, sizeof(buf), fds, &nfds, why);
+	int err;
+
+	*fd = -1;
+	if (n <= 0 && nfds == 0)
+		return (int)n;
+	err = broker_reply_decode(buf, (size_t)n, nfds, type, id, p, why);
+	if (err) {
+		fdpass_close_all(fds, nfds);
+		return err;
+	}
+	if (nfds)
+		*fd = fds[0];
+	return 1;
+}
