@@ -250,8 +250,9 @@ static size_t mode_page(uint8_t page, uint8_t pc, uint8_t *p)
 	}
 }
 
-static void mode_sense(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb, bool ten)
+static void mode_sense(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb)
 {
+	bool ten = cdb[0] == MODE_SENSE_10;
 	uint8_t pc = cdb[2] >> 6, page = cdb[2] & 0x3f, subpage = cdb[3];
 	bool dbd = cdb[1] & 0x08;
 	size_t hdr = ten ? 8 : 4, n, pg;
@@ -335,11 +336,12 @@ static void read_format_capacities(struct scsi_disk *d, struct scsi_request *r, 
 	respond(r, 12, get_be16(cdb + 7));
 }
 
-static void read_capacity_10(struct scsi_disk *d, struct scsi_request *r)
+static void read_capacity_10(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb)
 {
 	uint64_t last = d->blocks - 1;
 	uint8_t *p = r->response;
 
+	(void)cdb;	/* PMI is obsolete: always the last LBA */
 	if (!medium_ready(d, r))
 		return;
 	/* FFFFFFFFh tells the host to ask READ CAPACITY(16). */
@@ -352,8 +354,9 @@ static void read_capacity_16(struct scsi_disk *d, struct scsi_request *r, const 
 {
 	uint8_t *p = r->response;
 
+	/* Other service actions of SERVICE ACTION IN(16) are not implemented. */
 	if ((cdb[1] & 0x1f) != SAI_READ_CAPACITY_16) {
-		fail(d, r, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_INVALID_OPCODE);
+		invalid_field(d, r);
 		return;
 	}
 	if (!medium_ready(d, r))
@@ -393,8 +396,10 @@ static bool range_ok(struct scsi_disk *d, struct scsi_request *r, uint64_t lba, 
 	return true;
 }
 
-static void read_write(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb, bool write)
+static void read_write(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb)
 {
+	bool write = cdb[0] == WRITE_6 || cdb[0] == WRITE_10 || cdb[0] == WRITE_12 ||
+		     cdb[0] == WRITE_16;
 	uint64_t lba;
 	uint32_t count;
 	bool fua = false;
@@ -512,17 +517,48 @@ static void synchronize_cache(struct scsi_disk *d, struct scsi_request *r, const
 		fail(d, r, SCSI_SENSE_MEDIUM_ERROR, SCSI_ASC_WRITE_ERROR);
 }
 
-/* Bytes of CDB each opcode group needs (SAM: the group is opcode >> 5). */
-static size_t cdb_size(uint8_t opcode)
+static void test_unit_ready(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb)
 {
-	static const uint8_t sizes[8] = { 6, 10, 10, 16, 16, 12, 16, 16 };
-
-	return sizes[opcode >> 5];
+	(void)cdb;
+	medium_ready(d, r);
 }
+
+struct scsi_command {
+	uint8_t opcode;
+	uint8_t cdb_size;
+	void (*run)(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb);
+};
+
+static const struct scsi_command commands[] = {
+	{ TEST_UNIT_READY, 6, test_unit_ready },
+	{ REQUEST_SENSE, 6, request_sense },
+	{ READ_6, 6, read_write },
+	{ WRITE_6, 6, read_write },
+	{ INQUIRY, 6, inquiry },
+	{ MODE_SENSE_6, 6, mode_sense },
+	{ START_STOP_UNIT, 6, start_stop_unit },
+	{ PREVENT_ALLOW_MEDIUM_REMOVAL, 6, prevent_allow },
+	{ READ_FORMAT_CAPACITIES, 10, read_format_capacities },
+	{ READ_CAPACITY_10, 10, read_capacity_10 },
+	{ READ_10, 10, read_write },
+	{ WRITE_10, 10, read_write },
+	{ VERIFY_10, 10, verify },
+	{ SYNCHRONIZE_CACHE_10, 10, synchronize_cache },
+	{ MODE_SENSE_10, 10, mode_sense },
+	{ READ_16, 16, read_write },
+	{ WRITE_16, 16, read_write },
+	{ VERIFY_16, 16, verify },
+	{ SYNCHRONIZE_CACHE_16, 16, synchronize_cache },
+	{ SERVICE_ACTION_IN_16, 16, read_capacity_16 },
+	{ REPORT_LUNS, 12, report_luns },
+	{ READ_12, 12, read_write },
+	{ WRITE_12, 12, read_write },
+};
 
 void scsi_disk_start(struct scsi_disk *d, struct scsi_request *r, const uint8_t *cdb_in,
 		     size_t cdb_len)
 {
+	const struct scsi_command *cmd = NULL;
 	uint8_t cdb[SCSI_CDB_MAX] = { 0 };
 	uint8_t op;
 
@@ -541,67 +577,20 @@ void scsi_disk_start(struct scsi_disk *d, struct scsi_request *r, const uint8_t 
 	/* These report state and must not lose the sense of an earlier failure (SPC). */
 	if (op != REQUEST_SENSE && op != INQUIRY && op != REPORT_LUNS)
 		d->sense = (struct scsi_sense){ 0 };
-	if (cdb_len < cdb_size(op)) {
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].opcode == op)
+			cmd = &commands[i];
+	}
+	if (!cmd) {
+		fail(d, r, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_INVALID_OPCODE);
+		return;
+	}
+	/* The CBW said fewer CDB bytes than the command has. */
+	if (cdb_len < cmd->cdb_size) {
 		invalid_field(d, r);
 		return;
 	}
-
-	switch (op) {
-	case TEST_UNIT_READY:
-		medium_ready(d, r);
-		break;
-	case REQUEST_SENSE:
-		request_sense(d, r, cdb);
-		break;
-	case INQUIRY:
-		inquiry(d, r, cdb);
-		break;
-	case MODE_SENSE_6:
-	case MODE_SENSE_10:
-		mode_sense(d, r, cdb, op == MODE_SENSE_10);
-		break;
-	case START_STOP_UNIT:
-		start_stop_unit(d, r, cdb);
-		break;
-	case PREVENT_ALLOW_MEDIUM_REMOVAL:
-		prevent_allow(d, r, cdb);
-		break;
-	case READ_FORMAT_CAPACITIES:
-		read_format_capacities(d, r, cdb);
-		break;
-	case READ_CAPACITY_10:
-		read_capacity_10(d, r);
-		break;
-	case SERVICE_ACTION_IN_16:
-		read_capacity_16(d, r, cdb);
-		break;
-	case REPORT_LUNS:
-		report_luns(d, r, cdb);
-		break;
-	case READ_6:
-	case READ_10:
-	case READ_12:
-	case READ_16:
-		read_write(d, r, cdb, false);
-		break;
-	case WRITE_6:
-	case WRITE_10:
-	case WRITE_12:
-	case WRITE_16:
-		read_write(d, r, cdb, true);
-		break;
-	case VERIFY_10:
-	case VERIFY_16:
-		verify(d, r, cdb);
-		break;
-	case SYNCHRONIZE_CACHE_10:
-	case SYNCHRONIZE_CACHE_16:
-		synchronize_cache(d, r, cdb);
-		break;
-	default:
-		fail(d, r, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_INVALID_OPCODE);
-		break;
-	}
+	cmd->run(d, r, cdb);
 }
 
 /* The data phase may only touch [0, r->length) of what the command announced. */
