@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Doorbells. Doorbell 0 is the command ring's; doorbell n (1..MaxSlots) is
+ * device slot n's, its DB Target naming the endpoint (DCI) and DB Stream ID
+ * the stream. A doorbell may come as a BAR write (value known) or as a KVM
+ * ioeventfd firing (value unknown): then every endpoint of the slot is
+ * kicked, which is harmless because a kick only reads TRBs the guest has
+ * handed over (their cycle bit says so).
+ */
+#include "log.h"
+#include "xhci.h"
+
+#define DB_TARGET(v) ((v) & 0xff)
+#define DB_STREAM(v) ((v) >> 16)
+
+void xhci_doorbell(struct xhci *x, unsigned int index, uint32_t value)
+{
+	struct xhci_slot *s;
+	unsigned int target = DB_TARGET(value);
+
+	if (!xhci_running(x))
+		return;
+	if (index == 0) {
+		/* Target 0 is the only valid one for the host controller doorbell. */
+		if (target == 0)
+			xhci_cmd_doorbell(x);
+		return;
+	}
+	s = xhci_slot_get(x, index);
+	if (!s || !s->enabled || target == 0 || target >= XHCI_NUM_EPS) {
+		log_debug("xhci: doorbell %u target %u ignored", index, target);
+		return;
+	}
+	xhci_ep_doorbell(&s->ep[target], DB_STREAM(value));
+}
+
+void xhci_doorbell_kick_slot(struct xhci *x, unsigned int index)
+{
+	struct xhci_slot *s;
+
+	if (!xhci_running(x))
+		return;
+	if (index == 0) {
+		xhci_cmd_doorbell(x);
+		return;
+	}
+	s = xhci_slot_get(x, index);
+	if (!s || !s->enabled)
+		return;
+	for (unsigned int d = 1; d < XHCI_NUM_EPS; d++) {
+		if (s->ep[d].state == EP_RUNNING || s->ep[d].state == EP_STOPPED)
+			xhci_ep_doorbell(&s->ep[d], 0);
+	}
+}

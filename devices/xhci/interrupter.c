@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interrupters: IMAN (IP, IE), IMOD moderation, ERSTSZ/ERSTBA/ERDP (EHB).
+ *
+ * An event that asks for an interrupt makes one "pending". It is asserted
+ * (IP and EHB set, message sent or INTx raised) when EHB is clear and no
+ * moderation interval is running. Asserting starts the interval (IMODI x
+ * 250 ns) on a timerfd; when it ends, an interrupt held back meanwhile is
+ * delivered, so moderation delays interrupts but never loses one. When the
+ * guest clears EHB while events it has not consumed remain, it is owed
+ * another interrupt.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xhci.h"
+
+#define IMAN_IP		0x1u
+#define IMAN_IE		0x2u
+#define ERDP_EHB	0x8ull
+
+#define IR_IMAN		0x00
+#define IR_IMOD		0x04
+#define IR_ERSTSZ	0x08
+#define IR_ERSTBA_LO	0x10
+#define IR_ERSTBA_HI	0x14
+#define IR_ERDP_LO	0x18
+#define IR_ERDP_HI	0x1c
+
+#define IMOD_DEFAULT	4000u	/* 1 ms, the spec's reset value */
+
+static void try_fire(struct xhci_interrupter *ir);
+
+static void on_timer(void *opaque, uint32_t events)
+{
+	struct xhci_interrupter *ir = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(ir->timerfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("xhci: timerfd read: %d", errno);
+	ir->timer_armed = false;
+	try_fire(ir);
+}
+
+void xhci_intr_init(struct xhci *x, unsigned int i)
+{
+	struct xhci_interrupter *ir = &x->intr[i];
+
+	memset(ir, 0, sizeof(*ir));
+	ir->x = x;
+	ir->index = i;
+	ir->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ir->timerfd < 0)
+		return;
+	if (event_loop_add_fd(x->loop, ir->timerfd, EPOLLIN, on_timer, ir) < 0) {
+		close(ir->timerfd);
+		ir->timerfd = -1;
+	}
+}
+
+void xhci_intr_release(struct xhci_interrupter *ir)
+{
+	if (ir->timerfd < 0)
+		return;
+	event_loop_del_fd(ir->x->loop, ir->timerfd);
+	close(ir->timerfd);
+	ir->timerfd = -1;
+}
+
+static void disarm(struct xhci_interrupter *ir)
+{
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+	if (ir->timer_armed && ir->timerfd >= 0)
+		timerfd_settime(ir->timerfd, 0, &its, NULL);
+	ir->timer_armed = false;
+}
+
+void xhci_intr_reset(struct xhci_interrupter *ir)
+{
+	disarm(ir);
+	ir->iman = 0;
+	ir->imod = IMOD_DEFAULT;
+	ir->erstsz = 0;
+	ir->erstba = 0;
+	ir->erdp = 0;
+	ir->ring_ok = false;
+	ir->full = false;
+	ir->pending = false;
+	ir->nseg = 0;
+}
+
+static void arm(struct xhci_interrupter *ir)
+{
+	uint64_t ns = (uint64_t)(ir->imod & 0xffff) * 250u;
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+	if (ns == 0 || ir->timerfd < 0)
+		return;
+	its.it_value.tv_sec = (time_t)(ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(ns % 1000000000u);
+	if (timerfd_settime(ir->timerfd, 0, &its, NULL) == 0)
+		ir->timer_armed = true;
+}
+
+static void signal_irq(struct xhci_interrupter *ir)
+{
+	struct xhci *x = ir->x;
+
+	if (!xhci_pci_msix_enabled(x)) {
+		xhci_irq_update_intx(x);
+		return;
+	}
+	if ((ir->iman & IMAN_IE) && (x->usbcmd & USBCMD_INTE))
+		xhci_irq_interrupt(x, ir->index);
+}
+
+static void try_fire(struct xhci_interrupter *ir)
+{
+	struct xhci *x = ir->x;
+
+	if (!ir->pending || (ir->erdp & ERDP_EHB) || ir->timer_armed)
+		return;
+	ir->pending = false;
+	ir->iman |= IMAN_IP;
+	ir->erdp |= ERDP_EHB;
+	x->usbsts |= USBSTS_EINT;
+	signal_irq(ir);
+	arm(ir);
+}
+
+void xhci_event(struct xhci *x, unsigned int intr, struct xhci_trb *ev, bool irq)
+{
+	struct xhci_interrupter *ir;
+	int err;
+
+	if (!xhci_running(x))
+		return;
+	/* An interrupter target the controller does not have falls back to the primary. */
+	ir = &x->intr[intr < XHCI_NUM_INTRS ? intr : 0];
+	err = xhci_event_ring_post(ir, ev);
+	if (err == -EFAULT) {
+		xhci_die(x, "event ring dequeue pointer outside the event ring");
+		return;
+	}
+	if (err == -ENODEV) {
+		if (ir->index == 0)
+			xhci_die(x, "event for the primary interrupter before its event ring exists");
+		return;
+	}
+	/* A full ring still owes the guest an interrupt for what it holds. */
+	if (irq || err == -ENOSPC) {
+		ir->pending = true;
+		try_fire(ir);
+	}
+}
+
+void xhci_intr_update_all(struct xhci *x)
+{
+	xhci_irq_update_intx(x);
+	for (unsigned int i = 0; i < XHCI_NUM_INTRS; i++) {
+		struct xhci_interrupter *ir = &x->intr[i];
+
+		if ((ir->iman & IMAN_IP) && (ir->iman & IMAN_IE) && (x->usbcmd & USBCMD_INTE) &&
+		    xhci_pci_msix_enabled(x))
+			xhci_irq_interrupt(x, i);
+	}
+}
+
+uint32_t xhci_intr_read(struct xhci_interrupter *ir, uint32_t reg)
+{
+	switch (reg) {
+	case IR_IMAN: return ir->iman;
+	case IR_IMOD: return ir->imod;
+	case IR_ERSTSZ: return ir->erstsz;
+	case IR_ERSTBA_LO: return (uint32_t)ir->erstba;
+	case IR_ERSTBA_HI: return (uint32_t)(ir->erstba >> 32);
+	case IR_ERDP_LO: return (uint32_t)ir->erdp;
+	case IR_ERDP_HI: return (uint32_t)(ir->erdp >> 32);
+	default: return 0;
+	}
+}
+
+static void erdp_written(struct xhci_interrupter *ir)
+{
+	xhci_event_ring_dequeue_moved(ir);
+	if (!(ir->erdp & ERDP_EHB) && xhci_event_ring_busy(ir)) {
+		ir->pending = true;
+		try_fire(ir);
+	}
+}
+
+void xhci_intr_write(struct xhci_interrupter *ir, uint32_t reg, uint32_t value)
+{
+	struct xhci *x = ir->x;
+
+	switch (reg) {
+	case IR_IMAN: {
+		bool was_ie = ir->iman & IMAN_IE;
+
+		ir->iman &= ~(value & IMAN_IP);		/* IP is write-1-to-clear */
+		ir->iman = (ir->iman & ~IMAN_IE) | (value & IMAN_IE);
+		xhci_irq_update_intx(x);
+		if (!was_ie && (ir->iman & IMAN_IE) && (ir->iman & IMAN_IP))
+			signal_irq(ir);
+		break;
+	}
+	case IR_IMOD:
+		ir->imod = value;
+		break;
+	case IR_ERSTSZ:
+		ir->erstsz = value & 0xffff;
+		break;
+	case IR_ERSTBA_LO:
+		ir->erstba = (ir->erstba & 0xffffffff00000000ull) | (value & ~0x3fu);
+		break;
+	case IR_ERSTBA_HI:
+		/* The high half completes the 64-bit write (low, then high): set the ring up. */
+		ir->erstba = (ir->erstba & 0xffffffffull) | ((uint64_t)value << 32);
+		if (xhci_event_ring_setup(ir) < 0)
+			xhci_die(x, "invalid event ring segment table");
+		break;
+	case IR_ERDP_LO:
+		/* EHB is write-1-to-clear; DESI and the pointer are the guest's. */
+		ir->erdp = (ir->erdp & 0xffffffff00000000ull) | (ir->erdp & ERDP_EHB & ~(uint64_t)value) |
+			   (value & ~0xfu) | (value & 0x7u);
+		erdp_written(ir);
+		break;
+	case IR_ERDP_HI:
+		ir->erdp = (ir->erdp & 0xffffffffull) | ((uint64_t)value << 32);
+		erdp_written(ir);
+		break;
+	default:
+		break;
+	}
+}

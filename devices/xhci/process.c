@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device process: one event loop over the request socket, the doorbell
+ * eventfds, the interrupters' timerfds and whatever the USB devices watch.
+ * Every request gets exactly one reply. USB devices are made through a
+ * table keyed by attach kind, so usbfs passthrough can be added beside the
+ * emulated mass-storage device without touching the controller.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mass_storage.h"
+#include "xhci.h"
+#include "xhci_process.h"
+
+/* Rounds of the loop SHUTDOWN allows devices to return cancelled transfers. */
+#define SHUTDOWN_DRAIN_ROUNDS 16
+
+struct doorbell_watch {
+	struct xhci_process *p;
+	unsigned int index;
+	int fd;
+};
+
+struct xhci_process {
+	struct event_loop *loop;
+	struct xhci x;
+	int request_sock;
+	struct doorbell_watch doorbells[DEVPROTO_MAX_DOORBELLS];
+	uint32_t gone_ports;			/* bit per port index: device left on its own */
+	struct event_deferred gone_later;
+};
+
+static struct usb_device *attach_image(struct event_loop *loop, int fd,
+				       const struct devproto_attach *a,
+				       enum devproto_usb_speed preferred)
+{
+	return mass_storage_new(loop, fd, a->flags & DEVPROTO_ATTACH_READONLY, preferred);
+}
+
+static xhci_attach_fn attach_table[DEVPROTO_ATTACH_IMAGE + 1] = {
+	[DEVPROTO_ATTACH_USBFS] = NULL,		/* libusb passthrough: a later issue */
+	[DEVPROTO_ATTACH_IMAGE] = attach_image,
+};
+
+void xhci_process_set_attach(enum devproto_attach_kind kind, xhci_attach_fn fn)
+{
+	if (kind == DEVPROTO_ATTACH_USBFS || kind == DEVPROTO_ATTACH_IMAGE)
+		attach_table[kind] = fn;
+}
+
+static void reply(struct xhci_process *p, const struct devproto_msg *req, struct devproto_reply r)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_REPLY, req->seq);
+	int err;
+
+	m.u.reply = r;
+	err = devproto_send(p->request_sock, &m, -1);
+	if (err < 0)
+		log_warn("xhci: reply to %s: %d", devproto_type_name(req->type), err);
+}
+
+static struct devproto_reply status(enum devproto_status st)
+{
+	struct devproto_reply r = { .status = st };
+
+	return r;
+}
+
+static void release_device(struct xhci_process *p, unsigned int port)
+{
+	struct xhci_port *xp = xhci_port_get(&p->x, port);
+	struct usb_device *dev = xp ? xp->dev : NULL;
+
+	if (!dev)
+		return;
+	xhci_port_disconnect(&p->x, port);
+	dev->ops->destroy(dev);
+}
+
+/* A device left by itself; it is destroyed later, not from inside its own callback. */
+static void on_device_gone(struct usb_device *dev, void *opaque)
+{
+	struct xhci_process *p = opaque;
+
+	for (unsigned int i = 0; i < XHCI_NUM_PORTS; i++) {
+		if (p->x.ports[i].dev == dev)
+			p->gone_ports |= 1u << i;
+	}
+	event_loop_defer(p->loop, &p->gone_later);
+}
+
+static void gone_deferred(void *opaque)
+{
+	struct xhci_process *p = opaque;
+	uint32_t gone = p->gone_ports;
+
+	p->gone_ports = 0;
+	for (unsigned int i = 0; i < XHCI_NUM_PORTS; i++) {
+		if (!(gone & (1u << i)))
+			continue;
+		release_device(p, i + 1);
+		xhci_notify_port_gone(&p->x, i + 1);
+	}
+}
+
+static bool port_kind_free(struct xhci *x, bool usb3)
+{
+	for (unsigned int i = 0; i < XHCI_NUM_PORTS; i++) {
+		if (x->ports[i].usb3 == usb3 && !x->ports[i].dev)
+			return true;
+	}
+	return false;
+}
+
+static struct devproto_reply do_attach(struct xhci_process *p, const struct devproto_attach *a,
+				       int fd)
+{
+	struct devproto_reply r = status(DEVPROTO_OK);
+	enum devproto_usb_speed preferred;
+	struct usb_device *dev;
+	int port;
+
+	if (a->kind >= sizeof(attach_table) / sizeof(attach_table[0]) || !attach_table[a->kind]) {
+		close(fd);
+		return status(DEVPROTO_E_FAILED_TO_OPEN_DEVICE);
+	}
+	if (port_kind_free(&p->x, true))
+		preferred = DEVPROTO_SPEED_SUPER;
+	else if (port_kind_free(&p->x, false))
+		preferred = DEVPROTO_SPEED_HIGH;
+	else {
+		close(fd);
+		return status(DEVPROTO_E_NO_AVAILABLE_PORT);
+	}
+	dev = attach_table[a->kind](p->loop, fd, a, preferred);
+	if (!dev) {
+		close(fd);
+		return status(DEVPROTO_E_FAILED_TO_OPEN_DEVICE);
+	}
+	dev->kind = a->kind;
+	dev->gone = on_device_gone;
+	dev->gone_opaque = p;
+	port = xhci_port_connect(&p->x, dev);
+	if (port < 0) {
+		dev->ops->destroy(dev);
+		return status(DEVPROTO_E_NO_AVAILABLE_PORT);
+	}
+	r.port = (uint32_t)port;
+	return r;
+}
+
+static struct devproto_reply do_port_info(struct xhci_process *p, unsigned int port)
+{
+	struct xhci_port *xp = xhci_port_get(&p->x, port);
+	struct devproto_reply r = status(DEVPROTO_OK);
+
+	if (!xp)
+		return status(DEVPROTO_E_NO_SUCH_PORT);
+	if (!xp->dev)
+		return status(DEVPROTO_E_NO_SUCH_DEVICE);
+	r.port = port;
+	r.info.vendor = xp->dev->vendor;
+	r.info.product = xp->dev->product;
+	r.info.speed = (uint8_t)xp->dev->speed;
+	r.info.kind = (uint8_t)xp->dev->kind;
+	r.info.busnum = xp->dev->busnum;
+	r.info.devnum = xp->dev->devnum;
+	return r;
+}
+
+static void on_doorbell(void *opaque, uint32_t events)
+{
+	struct doorbell_watch *w = opaque;
+	uint64_t v;
+
+	(void)events;
+	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	xhci_doorbell_kick_slot(&w->p->x, w->index);
+}
+
+static struct devproto_reply do_doorbell_fd(struct xhci_process *p, unsigned int index, int fd)
+{
+	struct doorbell_watch *w = &p->doorbells[index];
+
+	if (index > XHCI_MAX_SLOTS) {
+		close(fd);
+		return status(DEVPROTO_E_INVALID);
+	}
+	if (w->fd >= 0) {
+		event_loop_del_fd(p->loop, w->fd);
+		close(w->fd);
+		w->fd = -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (event_loop_add_fd(p->loop, fd, EPOLLIN, on_doorbell, w) < 0) {
+		close(fd);
+		return status(DEVPROTO_E_INTERNAL);
+	}
+	w->fd = fd;
+	return status(DEVPROTO_OK);
+}
+
+static struct devproto_reply do_request(struct xhci_process *p, const struct devproto_msg *m,
+					int fd)
+{
+	struct devproto_reply r = status(DEVPROTO_OK);
+
+	switch (m->type) {
+	case DEVPROTO_HELLO:
+		return r;
+	case DEVPROTO_MEM_REGION: {
+		int err = guest_memory_add(&p->x.mem, fd, m->u.mem.gpa, m->u.mem.size,
+					   m->u.mem.offset);
+
+		close(fd);
+		return status(err < 0 ? DEVPROTO_E_INVALID : DEVPROTO_OK);
+	}
+	case DEVPROTO_CFG_READ:
+		r.value = xhci_pci_read(&p->x, m->u.cfg.offset, m->u.cfg.size);
+		return r;
+	case DEVPROTO_CFG_WRITE:
+		xhci_pci_write(&p->x, m->u.cfg.offset, m->u.cfg.size, (uint32_t)m->u.cfg.value);
+		return r;
+	case DEVPROTO_BAR_READ:
+		r.value = xhci_bar_read(&p->x, m->u.bar.offset, m->u.bar.size);
+		return r;
+	case DEVPROTO_BAR_WRITE:
+		xhci_bar_write(&p->x, m->u.bar.offset, m->u.bar.size, m->u.bar.value);
+		return r;
+	case DEVPROTO_DOORBELL_FD:
+		return do_doorbell_fd(p, m->u.doorbell.index, fd);
+	case DEVPROTO_IRQ_FD:
+		if (m->u.irq.vector != DEVPROTO_IRQ_INTX && m->u.irq.vector >= XHCI_NUM_INTRS) {
+			close(fd);
+			return status(DEVPROTO_E_INVALID);
+		}
+		xhci_irq_set_fd(&p->x, m->u.irq.vector, fd);
+		return r;
+	case DEVPROTO_USB_ATTACH:
+		return do_attach(p, &m->u.attach, fd);
+	case DEVPROTO_USB_DETACH:
+		if (!xhci_port_get(&p->x, m->u.port.port))
+			return status(DEVPROTO_E_NO_SUCH_PORT);
+		if (!xhci_port_get(&p->x, m->u.port.port)->dev)
+			return status(DEVPROTO_E_NO_SUCH_DEVICE);
+		release_device(p, m->u.port.port);
+		r.port = m->u.port.port;
+		return r;
+	case DEVPROTO_USB_PORT_INFO:
+		return do_port_info(p, m->u.port.port);
+	case DEVPROTO_SHUTDOWN:
+		event_loop_stop(p->loop);
+		return r;
+	default:
+		/* Events and replies are not requests. */
+		if (fd >= 0)
+			close(fd);
+		return status(DEVPROTO_E_INVALID);
+	}
+}
+
+static void on_request(void *opaque, uint32_t events)
+{
+	struct xhci_process *p = opaque;
+	struct devproto_msg m;
+	const char *why = NULL;
+	int fd = -1;
+	int n;
+
+	(void)events;
+	n = devproto_recv(p->request_sock, &m, &fd, &why);
+	if (n == 0 || n == -ECONNRESET || n == -ENOTCONN) {
+		event_loop_stop(p->loop);
+		return;
+	}
+	if (n < 0) {
+		/* A malformed message has no trustworthy seq to answer; it is dropped. */
+		if (n != -EAGAIN && n != -EINTR)
+			log_warn("xhci: bad request: %s", why ? why : "?");
+		return;
+	}
+	reply(p, &m, do_request(p, &m, fd));
+}
+
+static void shutdown_all(struct xhci_process *p)
+{
+	for (unsigned int port = 1; port <= XHCI_NUM_PORTS; port++)
+		release_device(p, port);
+	/* Devices return cancelled transfers through deferred calls: let them run. */
+	for (int i = 0; i < SHUTDOWN_DRAIN_ROUNDS; i++)
+		event_loop_run_once(p->loop, 0);
+	for (unsigned int i = 0; i < DEVPROTO_MAX_DOORBELLS; i++) {
+		if (p->doorbells[i].fd < 0)
+			continue;
+		event_loop_del_fd(p->loop, p->doorbells[i].fd);
+		close(p->doorbells[i].fd);
+	}
+	event_loop_cancel_deferred(p->loop, &p->gone_later);
+	xhci_release(&p->x);
+}
+
+int xhci_process_main(int request_sock, int event_sock)
+{
+	struct xhci_process *p;
+	int ret = 0;
+
+	log_set_role("xhci");
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return 1;
+	p->request_sock = request_sock;
+	p->loop = event_loop_new();
+	if (!p->loop) {
+		free(p);
+		return 1;
+	}
+	for (unsigned int i = 0; i < DEVPROTO_MAX_DOORBELLS; i++) {
+		p->doorbells[i].p = p;
+		p->doorbells[i].index = i;
+		p->doorbells[i].fd = -1;
+	}
+	p->gone_later.fn = gone_deferred;
+	p->gone_later.opaque = p;
+	/* A VMM that does not read its events must not block the controller. */
+	if (event_sock >= 0)
+		fcntl(event_sock, F_SETFL, fcntl(event_sock, F_GETFL) | O_NONBLOCK);
+	if (xhci_init(&p->x, p->loop, event_sock) < 0 ||
+	    event_loop_add_fd(p->loop, request_sock, EPOLLIN, on_request, p) < 0) {
+		ret = 1;
+	} else {
+		if (event_loop_run(p->loop) < 0)
+			ret = 1;
+		event_loop_del_fd(p->loop, request_sock);
+		shutdown_all(p);
+	}
+	event_loop_free(p->loop);
+	free(p);
+	return ret;
+}

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The xHCI controller's state, shared by the files of devices/xhci/. Each
+ * file owns one concept (see the comment at its top); this header only
+ * declares the state and the calls between them.
+ *
+ * Everything here runs on the device process's single thread. Guest memory
+ * is only ever touched through guest_memory.h.
+ */
+#ifndef SVMM_XHCI_H
+#define SVMM_XHCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event_loop.h"
+#include "guest_memory.h"
+#include "trb.h"
+#include "usb_device.h"
+
+/* BAR 0 layout. */
+#define XHCI_BAR_SIZE		0x10000u
+#define XHCI_CAP_LENGTH		0x40u
+#define XHCI_OP_BASE		XHCI_CAP_LENGTH
+#define XHCI_OP_SIZE		0x400u
+#define XHCI_PORT_BASE		(XHCI_OP_BASE + XHCI_OP_SIZE)
+#define XHCI_XECP_BASE		0x1000u
+#define XHCI_RT_BASE		0x2000u
+#define XHCI_DB_BASE		0x3000u
+#define XHCI_MSIX_TABLE		0x4000u
+#define XHCI_MSIX_PBA		0x5000u
+
+/* What the controller offers. */
+#define XHCI_MAX_SLOTS		64u
+#define XHCI_NUM_INTRS		4u
+#define XHCI_USB2_PORTS		8u
+#define XHCI_USB3_PORTS		8u
+#define XHCI_NUM_PORTS		(XHCI_USB2_PORTS + XHCI_USB3_PORTS)
+/* Ports 1..8 speak USB 2, 9..16 USB 3 (the Supported Protocol capabilities say so). */
+#define XHCI_USB3_FIRST_PORT	(XHCI_USB2_PORTS + 1)
+#define XHCI_ERST_MAX_LOG2	4u
+#define XHCI_ERST_MAX		(1u << XHCI_ERST_MAX_LOG2)
+#define XHCI_NUM_EPS		32u	/* DCI 1..31; 0 is the slot context */
+
+/*
+ * Hostile-guest limits. A ring walk never follows more than XHCI_LINK_MAX
+ * Link TRBs in a row, never reads more than XHCI_WALK_BUDGET TRBs between
+ * two doorbells, a TD has at most XHCI_TD_MAX_TRBS TRBs and XHCI_TD_MAX_BYTES
+ * bytes: every loop the guest drives ends.
+ */
+#define XHCI_LINK_MAX		32u
+#define XHCI_WALK_BUDGET	(1u << 16)
+#define XHCI_TD_MAX_TRBS	1024u
+#define XHCI_TD_MAX_BYTES	(4u << 20)
+#define XHCI_EP_MAX_INFLIGHT	16u
+/* Commands run per round before yielding to the event loop. */
+#define XHCI_CMD_BATCH		64u
+
+/* USBCMD */
+#define USBCMD_RS		(1u << 0)
+#define USBCMD_HCRST		(1u << 1)
+#define USBCMD_INTE		(1u << 2)
+#define USBCMD_HSEE		(1u << 3)
+#define USBCMD_LHCRST		(1u << 7)
+#define USBCMD_CSS		(1u << 8)
+#define USBCMD_CRS		(1u << 9)
+#define USBCMD_EWE		(1u << 10)
+#define USBCMD_EU3S		(1u << 11)
+/* USBSTS */
+#define USBSTS_HCH		(1u << 0)
+#define USBSTS_HSE		(1u << 2)
+#define USBSTS_EINT		(1u << 3)
+#define USBSTS_PCD		(1u << 4)
+#define USBSTS_SSS		(1u << 8)
+#define USBSTS_RSS		(1u << 9)
+#define USBSTS_SRE		(1u << 10)
+#define USBSTS_CNR		(1u << 11)
+#define USBSTS_HCE		(1u << 12)
+/* CRCR */
+#define CRCR_RCS		(1u << 0)
+#define CRCR_CS			(1u << 1)
+#define CRCR_CA			(1u << 2)
+#define CRCR_CRR		(1u << 3)
+
+/* Slot and endpoint context states. */
+enum xhci_slot_state {
+	SLOT_DISABLED_ENABLED = 0,
+	SLOT_DEFAULT = 1,
+	SLOT_ADDRESSED = 2,
+	SLOT_CONFIGURED = 3,
+};
+
+enum xhci_ep_state {
+	EP_DISABLED = 0,
+	EP_RUNNING = 1,
+	EP_HALTED = 2,
+	EP_STOPPED = 3,
+	EP_ERROR = 4,
+};
+
+enum xhci_ep_type {
+	EP_TYPE_INVALID = 0,
+	EP_TYPE_ISOCH_OUT = 1,
+	EP_TYPE_BULK_OUT = 2,
+	EP_TYPE_INT_OUT = 3,
+	EP_TYPE_CONTROL = 4,
+	EP_TYPE_ISOCH_IN = 5,
+	EP_TYPE_BULK_IN = 6,
+	EP_TYPE_INT_IN = 7,
+};
+
+struct xhci;
+struct xhci_td;
+
+/* A position in a ring: the next TRB to read and the cycle state it must carry. */
+struct xhci_ring {
+	uint64_t dequeue;
+	bool ccs;
+};
+
+/* Context dwords, kept by the controller; the guest's output context is a copy. */
+#define XHCI_CTX_DWORDS 8
+
+struct xhci_endpoint {
+	struct xhci *x;
+	unsigned int slot_id;
+	unsigned int dci;
+	uint32_t ctx[XHCI_CTX_DWORDS];
+	enum xhci_ep_state state;
+	enum xhci_ep_type type;
+	uint16_t max_packet;
+	struct xhci_ring ring;		/* next TRB to fetch */
+	uint32_t budget;		/* TRBs it may still read before the next doorbell */
+	struct xhci_td *head, *tail;	/* TDs fetched, in ring order */
+	unsigned int inflight;
+	/* Stop Endpoint waiting for the device to return cancelled TDs. */
+	bool stopping;
+	bool stop_reported;		/* the Stopped event went out */
+	uint64_t stop_cmd;		/* the command TRB to complete */
+	struct event_deferred kick_later;
+};
+
+struct xhci_slot {
+	unsigned int id;
+	bool enabled;
+	enum xhci_slot_state state;
+	unsigned int port;		/* root port number, 0 before Address Device */
+	uint64_t out_ctx;		/* guest address of the output device context */
+	uint32_t ctx[XHCI_CTX_DWORDS];
+	struct xhci_endpoint ep[XHCI_NUM_EPS];
+};
+
+struct xhci_interrupter {
+	struct xhci *x;
+	unsigned int index;
+	uint32_t iman, imod, erstsz;
+	uint64_t erstba, erdp;
+	/* The event ring, cached at the ERSTBA write. */
+	bool ring_ok;
+	unsigned int nseg;
+	uint64_t seg_base[XHCI_ERST_MAX];
+	uint32_t seg_size[XHCI_ERST_MAX];
+	unsigned int enq_seg, enq_idx;
+	bool pcs;
+	bool full;			/* Event Ring Full posted; waiting for ERDP to move */
+	uint64_t dropped;
+	/* Moderation. */
+	bool pending;			/* an interrupt is owed */
+	bool timer_armed;
+	int timerfd;
+};
+
+struct xhci_port {
+	unsigned int num;		/* 1-based */
+	bool usb3;
+	struct usb_device *dev;
+	uint32_t portsc;
+	uint32_t pmsc, li, hlpmc;
+};
+
+struct xhci_msix_entry {
+	uint64_t address;
+	uint32_t data;
+	uint32_t ctrl;			/* bit 0: masked */
+};
+
+struct xhci {
+	struct event_loop *loop;
+	struct guest_memory mem;
+
+	/* PCI */
+	uint8_t cfg[DEVPROTO_CFG_SPACE_SIZE];
+	struct xhci_msix_entry msix[XHCI_NUM_INTRS];
+	uint32_t msix_pba;
+	int irq_fd[XHCI_NUM_INTRS];
+	int intx_fd;
+	bool intx_level;
+
+	/* Operational registers */
+	uint32_t usbcmd, usbsts, dnctrl, config;
+	uint64_t dcbaap;
+	uint64_t mfindex_start_ns;	/* MFINDEX 0 when RS was set */
+	uint32_t mfindex_frozen;
+	bool dead;			/* HCE: nothing runs until HCRST */
+
+	/* Command ring */
+	struct xhci_ring cmd;
+	bool crr;
+	uint32_t cmd_budget;
+	bool cmd_blocked;		/* a Stop Endpoint waits for the device */
+	struct event_deferred cmd_later;
+
+	struct xhci_interrupter intr[XHCI_NUM_INTRS];
+	struct xhci_port ports[XHCI_NUM_PORTS];
+	struct xhci_slot slots[XHCI_MAX_SLOTS + 1];	/* [0] unused */
+
+	/* Event socket notices (event_socket.c) */
+	int event_sock;
+	bool event_sock_watched;
+	uint32_t msix_dirty;
+	bool intx_dirty;
+	uint32_t gone_dirty;		/* bit per port index */
+};
+
+/* controller.c */
+int xhci_init(struct xhci *x, struct event_loop *loop, int event_sock);
+void xhci_release(struct xhci *x);
+void xhci_reset(struct xhci *x);
+void xhci_die(struct xhci *x, const char *why);
+bool xhci_running(const struct xhci *x);
+void xhci_write_usbcmd(struct xhci *x, uint32_t val);
+uint32_t xhci_mfindex(struct xhci *x);
+
+/* pci_config.c */
+void xhci_pci_init(struct xhci *x);
+uint32_t xhci_pci_read(struct xhci *x, uint32_t offset, uint32_t size);
+void xhci_pci_write(struct xhci *x, uint32_t offset, uint32_t size, uint32_t value);
+bool xhci_pci_msix_enabled(const struct xhci *x);
+bool xhci_pci_msix_function_masked(const struct xhci *x);
+bool xhci_pci_intx_disabled(const struct xhci *x);
+
+/* msix.c */
+void xhci_msix_reset(struct xhci *x);
+uint32_t xhci_msix_read(struct xhci *x, uint32_t offset);
+void xhci_msix_write(struct xhci *x, uint32_t offset, uint32_t value, uint32_t size);
+void xhci_msix_control_changed(struct xhci *x);
+bool xhci_msix_vector_masked(const struct xhci *x, unsigned int v);
+void xhci_msix_send(struct xhci *x, unsigned int v);
+
+/* irq.c: how an interrupter's interrupt leaves the process. */
+/* An interrupter asserts its interrupt: MSI-X message or INTx level. */
+void xhci_irq_interrupt(struct xhci *x, unsigned int intr);
+/* Signals vector's irq eventfd (MSI-X, unmasked). */
+void xhci_irq_raise(struct xhci *x, unsigned int vector);
+void xhci_irq_update_intx(struct xhci *x);
+void xhci_irq_set_fd(struct xhci *x, unsigned int vector, int fd);
+
+/* event_socket.c */
+void xhci_notify_msix(struct xhci *x, unsigned int vector);
+void xhci_notify_intx(struct xhci *x);
+void xhci_notify_port_gone(struct xhci *x, unsigned int port);
+void xhci_notify_flush(struct xhci *x);
+
+/* mmio.c */
+uint64_t xhci_bar_read(struct xhci *x, uint64_t offset, unsigned int size);
+void xhci_bar_write(struct xhci *x, uint64_t offset, unsigned int size, uint64_t value);
+
+/* regs_capability.c */
+uint32_t xhci_cap_read(struct xhci *x, uint32_t offset);
+uint32_t xhci_xecp_read(struct xhci *x, uint32_t offset);
+
+/* regs_operational.c */
+uint32_t xhci_op_read(struct xhci *x, uint32_t offset);
+void xhci_op_write(struct xhci *x, uint32_t offset, uint32_t value);
+
+/* regs_runtime.c */
+uint32_t xhci_rt_read(struct xhci *x, uint32_t offset);
+void xhci_rt_write(struct xhci *x, uint32_t offset, uint32_t value);
+
+/* doorbell.c */
+void xhci_doorbell(struct xhci *x, unsigned int index, uint32_t value);
+void xhci_doorbell_kick_slot(struct xhci *x, unsigned int index);
+
+/* interrupter.c */
+void xhci_intr_init(struct xhci *x, unsigned int i);
+void xhci_intr_reset(struct xhci_interrupter *ir);
+void xhci_intr_release(struct xhci_interrupter *ir);
+uint32_t xhci_intr_read(struct xhci_interrupter *ir, uint32_t reg);
+void xhci_intr_write(struct xhci_interrupter *ir, uint32_t reg, uint32_t value);
+/* Posts ev (cycle bit filled in) to interrupter i; irq: ask for an interrupt. */
+void xhci_event(struct xhci *x, unsigned int intr, struct xhci_trb *ev, bool irq);
+/* Re-evaluates the interrupt line/messages after IE, INTE or masks changed. */
+void xhci_intr_update_all(struct xhci *x);
+
+/* event_ring.c */
+int xhci_event_ring_setup(struct xhci_interrupter *ir);
+int xhci_event_ring_post(struct xhci_interrupter *ir, const struct xhci_trb *ev);
+bool xhci_event_ring_busy(const struct xhci_interrupter *ir);
+void xhci_event_ring_dequeue_moved(struct xhci_interrupter *ir);
+
+/* ring.c: reading TRBs from a producer ring. */
+int xhci_ring_fetch(struct xhci *x, struct xhci_ring *r, uint32_t *budget,
+		    struct xhci_trb *trb, uint64_t *addr);
+void xhci_ring_advance(struct xhci_ring *r);
+
+/* command_ring.c */
+void xhci_cmd_write_crcr(struct xhci *x, uint32_t reg, uint32_t value);
+uint32_t xhci_cmd_read_crcr(struct xhci *x, uint32_t reg);
+void xhci_cmd_doorbell(struct xhci *x);
+void xhci_cmd_reset(struct xhci *x);
+void xhci_cmd_complete(struct xhci *x, uint64_t trb_addr, enum xhci_cc cc, unsigned int slot);
+void xhci_cmd_resume(struct xhci *x);
+
+/* device_slot.c */
+struct xhci_slot *xhci_slot_get(struct xhci *x, unsigned int id);
+int xhci_slot_enable(struct xhci *x);
+void xhci_slot_disable(struct xhci *x, struct xhci_slot *s);
+void xhci_slot_reset_all(struct xhci *x);
+struct usb_device *xhci_slot_device(struct xhci *x, const struct xhci_slot *s);
+int xhci_slot_write_out(struct xhci *x, struct xhci_slot *s, unsigned int dci);
+void xhci_slot_port_gone(struct xhci *x, unsigned int port);
+void xhci_slot_update_configured(struct xhci_slot *s);
+
+/* contexts.c: the guest's input contexts, read once and validated. */
+struct xhci_input_ctx {
+	uint32_t drop, add;
+	uint32_t slot[XHCI_CTX_DWORDS];
+	uint32_t ep[XHCI_NUM_EPS][XHCI_CTX_DWORDS];	/* [dci], only the added ones read */
+};
+int xhci_ctx_read_input(struct xhci *x, uint64_t addr, uint32_t max_dci_mask,
+			struct xhci_input_ctx *in);
+enum xhci_cc xhci_ctx_check_ep(const uint32_t *ctx, unsigned int dci);
+int xhci_ctx_read_dcbaa(struct xhci *x, unsigned int slot, uint64_t *out);
+unsigned int xhci_slot_ctx_port(const uint32_t *slot_ctx);
+
+/* endpoint.c */
+void xhci_ep_init(struct xhci *x, struct xhci_endpoint *ep, unsigned int slot, unsigned int dci);
+void xhci_ep_enable(struct xhci_endpoint *ep, const uint32_t *ctx);
+void xhci_ep_disable(struct xhci_endpoint *ep);
+void xhci_ep_kick(struct xhci_endpoint *ep);
+void xhci_ep_doorbell(struct xhci_endpoint *ep, unsigned int stream);
+void xhci_ep_set_state(struct xhci_endpoint *ep, enum xhci_ep_state st);
+void xhci_ep_set_dequeue(struct xhci_endpoint *ep, uint64_t ptr, bool dcs);
+/* 0: stopped now; 1: the command completes later (xhci_cmd_complete) */
+int xhci_ep_stop(struct xhci_endpoint *ep, uint64_t cmd_trb);
+void xhci_ep_orphan_all(struct xhci_endpoint *ep);
+void xhci_ep_complete(struct xhci_endpoint *ep);
+
+/* transfer_ring.c */
+struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep);
+int xhci_td_submit(struct xhci_td *td, struct usb_device *dev);
+enum xhci_cc xhci_td_report(struct xhci_td *td);
+void xhci_td_free(struct xhci_td *td);
+bool xhci_td_is_done(const struct xhci_td *td);
+bool xhci_td_failed(const struct xhci_td *td);
+void xhci_td_cancel(struct xhci_td *td, struct usb_device *dev);
+void xhci_td_orphan(struct xhci_td *td);
+struct xhci_td *xhci_td_next(const struct xhci_td *td);
+void xhci_td_set_next(struct xhci_td *td, struct xhci_td *next);
+const struct xhci_ring *xhci_td_start(const struct xhci_td *td);
+const struct xhci_ring *xhci_td_end(const struct xhci_td *td);
+bool xhci_td_cancelled(const struct xhci_td *td);
+void xhci_td_report_stopped(struct xhci_td *td);
+
+/* port.c */
+void xhci_port_init(struct xhci *x);
+void xhci_port_reset_all(struct xhci *x);
+uint32_t xhci_port_read(struct xhci *x, unsigned int index, uint32_t reg);
+void xhci_port_write(struct xhci *x, unsigned int index, uint32_t reg, uint32_t value);
+int xhci_port_connect(struct xhci *x, struct usb_device *dev);
+int xhci_port_disconnect(struct xhci *x, unsigned int port);
+struct xhci_port *xhci_port_get(struct xhci *x, unsigned int port);
+void xhci_port_notify_running(struct xhci *x);
+
+#endif

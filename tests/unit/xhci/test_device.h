@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tiny USB device for the controller tests: GET_DESCRIPTOR(DEVICE) answers
+ * an 18-byte descriptor, request 0xff stalls, other control requests succeed
+ * with no data; bulk OUT (endpoint 2) stores what it gets, bulk IN (0x81)
+ * returns it. Completions are deferred through the event loop, as the
+ * interface demands. The image's first byte picks the speed ('S' SuperSpeed,
+ * else high speed); a second byte 'H' holds bulk IN transfers until cancelled.
+ */
+#ifndef SVMM_TEST_XHCI_DEVICE_H
+#define SVMM_TEST_XHCI_DEVICE_H
+
+#include "xhci_process.h"
+
+#define TEST_DEV_VENDOR 0x1234
+#define TEST_DEV_PRODUCT 0x5678
+#define TEST_REQ_STALL 0xff
+
+struct usb_device *test_device_attach(struct event_loop *loop, int fd,
+				      const struct devproto_attach *a,
+				      enum devproto_usb_speed preferred);
+/* An image fd (memfd) for test_device_attach. */
+int test_device_image(char speed, char mode);
+
+#endif

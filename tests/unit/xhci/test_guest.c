@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The controller as a well-behaved guest (the Linux xhci driver's sequence)
+ * sees it, over the real wire protocol against the real forked process.
+ */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "test_device.h"
+#include "xhci_driver.h"
+
+static struct drv d;
+
+static unsigned int attach_test(char speed, char mode, unsigned int want_port)
+{
+	struct devproto_reply r = drv_attach(&d, test_device_image(speed, mode), 0);
+
+	cr_assert_eq(r.status, DEVPROTO_OK, "attach: %s", devproto_status_name(r.status));
+	cr_assert_eq(r.port, want_port);
+	return r.port;
+}
+
+/* Port reset + Enable Slot + Address Device on the test device. */
+static unsigned int bring_up(unsigned int port, unsigned int speed)
+{
+	unsigned int cc;
+	unsigned int slot;
+
+	drv_port_reset(&d, port, speed >= 4);
+	slot = drv_enable_address(&d, port, speed, false, &cc);
+	cr_assert_eq(cc, 1, "Address Device: cc %u", cc);
+	return slot;
+}
+
+static uint32_t out_ctx_dword(unsigned int slot, unsigned int dci, unsigned int dw)
+{
+	uint32_t v;
+
+	memcpy(&v, (uint8_t *)drv_ptr(&d, d.out_ctx[slot]) + 32 * dci + 4 * dw, 4);
+	return v;
+}
+
+Test(xhci_guest, pci_config_and_capabilities)
+{
+	drv_start(&d, test_device_attach);
+	cr_assert_eq(drv_cfg_read(&d, 0, 4), 0x000d1b36u);
+	cr_assert_eq(drv_cfg_read(&d, 8, 4) >> 8, 0x0c0330u);
+	cr_assert_eq(drv_cfg_read(&d, 0x60, 1), 0x30u, "SBRN");
+	/* BAR sizing: 64 KiB, 64-bit memory. */
+	drv_cfg_write(&d, 0x10, 4, 0xffffffffu);
+	cr_assert_eq(drv_cfg_read(&d, 0x10, 4), 0xffff0004u);
+	drv_cfg_write(&d, 0x14, 4, 0xffffffffu);
+	cr_assert_eq(drv_cfg_read(&d, 0x14, 4), 0xffffffffu);
+	/* MSI-X capability: 4 vectors, table at 0x4000 and PBA at 0x5000 of BAR 0. */
+	cr_assert_eq(drv_cfg_read(&d, 0x34, 1), 0x70u);
+	cr_assert_eq(drv_cfg_read(&d, 0x70, 4) & 0x07ff00ffu, 0x00030011u);
+	cr_assert_eq(drv_cfg_read(&d, 0x74, 4), 0x4000u);
+	cr_assert_eq(drv_cfg_read(&d, 0x78, 4), 0x5000u);
+
+	cr_assert_eq(drv_read(&d, 0, 1), 0x40u, "CAPLENGTH");
+	cr_assert_eq(drv_read(&d, 2, 2), 0x0120u, "HCIVERSION");
+	cr_assert_eq(drv_read(&d, 4, 4), 64u | (4u << 8) | (16u << 24), "HCSPARAMS1");
+	cr_assert_eq(drv_read(&d, 0x10, 4) & 0x5u, 1u, "AC64, CSZ=0");
+	/* xECP: USB 2.0 ports 1-8, then USB 3.0 ports 9-16. */
+	uint32_t xecp = (uint32_t)(drv_read(&d, 0x10, 4) >> 16) * 4;
+
+	cr_assert_eq(drv_read(&d, xecp, 4) & 0xff0000ffu, 0x02000002u);
+	cr_assert_eq(drv_read(&d, xecp + 8, 4) & 0xffffu, 0x0801u);
+	xecp += ((drv_read(&d, xecp, 4) >> 8) & 0xff) * 4;
+	cr_assert_eq(drv_read(&d, xecp, 4) & 0xff00ffffu, 0x03000002u, "last capability");
+	cr_assert_eq(drv_read(&d, xecp + 8, 4) & 0xffffu, 0x0809u);
+	/* 64-bit registers take both a 64-bit access and two 32-bit ones. */
+	drv_write(&d, 0x40 + 0x30, 8, 0x123456789abcdec0ull);
+	cr_assert_eq(drv_read(&d, 0x40 + 0x30, 8), 0x123456789abcdec0ull);
+	drv_write(&d, 0x40 + 0x30, 4, 0x1000);
+	drv_write(&d, 0x40 + 0x34, 4, 0x2);
+	cr_assert_eq(drv_read(&d, 0x40 + 0x30, 8), 0x200001000ull);
+	drv_stop(&d);
+}
+
+Test(xhci_guest, init_noop_and_hcrst)
+{
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1, "No-Op");
+	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1, "No-Op");
+	/* An unknown command type is a TRB Error, not a crash. */
+	cr_assert_eq(drv_command(&d, 0, 0, 1u << 10, NULL), 5);
+	/* CRCR reads 0 but for CRR. */
+	cr_assert_eq(drv_read(&d, 0x58, 8), 8u);
+	drv_init(&d);	/* HCRST again, and the sequence works again */
+	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1, "No-Op after HCRST");
+	drv_stop(&d);
+}
+
+Test(xhci_guest, usb2_enumeration_control_and_bulk)
+{
+	uint64_t buf = 0, big = 0;
+	uint32_t res = 0;
+	unsigned int port, slot;
+	struct drv_event ev;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	port = attach_test('H', 0, 1);
+	cr_assert(drv_wait_event(&d, 34, &ev, 2000), "no port status change event");
+	cr_assert_eq(ev.param >> 24, port);
+	uint32_t sc = drv_portsc(&d, port);
+
+	cr_assert(sc & 1, "CCS");
+	cr_assert(sc & (1u << 17), "CSC");
+	cr_assert_eq((sc >> 10) & 0xf, 3, "high speed");
+	cr_assert_eq(sc & 2, 0, "USB 2 port enabled before reset");
+	slot = bring_up(port, 3);
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 2, "slot Addressed");
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) & 0xff, slot, "USB address");
+	cr_assert_eq(out_ctx_dword(slot, 1, 0) & 7, 1, "EP0 Running");
+
+	buf = drv_alloc(&d, 64, 64);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 64, buf, 64, &res), 13, "short");
+	cr_assert_eq(res, 64 - 18);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, buf))[0], 18);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, buf))[8], TEST_DEV_VENDOR & 0xff);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, &res), 1);
+	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), 1, "SET_CONFIGURATION");
+
+	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 512), 1, "Configure Endpoint");
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 3, "slot Configured");
+	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, 1, "bulk IN Running");
+	big = drv_alloc(&d, 8192, 64);
+	for (int i = 0; i < 4096; i++)
+		((uint8_t *)drv_ptr(&d, big))[i] = (uint8_t)(i * 7);
+	cr_assert_eq(drv_bulk(&d, slot, 4, big, 4096, &res), 1, "bulk OUT");
+	cr_assert_eq(res, 0);
+	memset(drv_ptr(&d, big), 0, 8192);
+	cr_assert_eq(drv_bulk(&d, slot, 3, big, 8192, &res), 13, "bulk IN short");
+	cr_assert_eq(res, 4096);
+	for (int i = 0; i < 4096; i++)
+		cr_assert_eq(((uint8_t *)drv_ptr(&d, big))[i], (uint8_t)(i * 7));
+
+	/* Deconfigure, then Disable Slot. */
+	cr_assert_eq(drv_command(&d, 0, 0, (12u << 10) | (1u << 9) | (slot << 24), NULL), 1);
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 2, "back to Addressed");
+	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (slot << 24), NULL), 1);
+	drv_stop(&d);
+}
+
+Test(xhci_guest, usb3_warm_reset_bsr_and_port_info)
+{
+	uint64_t buf;
+	unsigned int port, slot, cc;
+	uint64_t in;
+	uint32_t *ctx;
+	struct devproto_msg m;
+	struct devproto_reply r;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	port = attach_test('S', 0, 9);
+	cr_assert(drv_portsc(&d, port) & 2, "USB 3 port enabled on connect");
+	cr_assert_eq((drv_portsc(&d, port) >> 10) & 0xf, 4, "SuperSpeed");
+	m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);
+	m.u.port.port = port;
+	r = drv_request(&d, &m, -1);
+	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert_eq(r.info.vendor, TEST_DEV_VENDOR);
+	cr_assert_eq(r.info.speed, DEVPROTO_SPEED_SUPER);
+	drv_port_reset(&d, port, true);
+	/* BSR=1: Default state, no address; then BSR=0. */
+	slot = drv_enable_address(&d, port, 4, true, &cc);
+	cr_assert_eq(cc, 1);
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 1, "Default");
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) & 0xff, 0);
+	in = drv_alloc(&d, 33 * 32, 64);
+	ctx = drv_ptr(&d, in);
+	ctx[1] = 3;
+	ctx[8] = (1u << 27) | (4u << 20);
+	ctx[9] = port << 16;
+	ctx[17] = (3u << 1) | (4u << 3) | (512u << 16);
+	ctx[18] = (uint32_t)d.ep_ring[slot][1].base | 1;
+	cc = drv_command(&d, in, 0, (11u << 10) | (slot << 24), NULL);
+	cr_assert_eq(cc, 1);
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 2, "Addressed");
+	/* Address Device again: Context State Error. */
+	cr_assert_eq(drv_command(&d, in, 0, (11u << 10) | (slot << 24), NULL), 19);
+	/* Evaluate Context changes EP0's max packet size. */
+	ctx[1] = 2;
+	ctx[17] = (4u << 3) | (9u << 16);
+	cr_assert_eq(drv_command(&d, in, 0, (13u << 10) | (slot << 24), NULL), 1);
+	cr_assert_eq(out_ctx_dword(slot, 1, 1) >> 16, 9);
+	buf = drv_alloc(&d, 18, 64);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), 1);
+	/* Reset Device: back to Default. */
+	cr_assert_eq(drv_command(&d, 0, 0, (17u << 10) | (slot << 24), NULL), 1);
+	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 1);
+	drv_stop(&d);
+}
+
+Test(xhci_guest, stall_halts_and_reset_endpoint_recovers)
+{
+	unsigned int slot;
+	uint64_t buf;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	slot = bring_up(attach_test('H', 0, 1), 3);
+	cr_assert_eq(drv_control(&d, slot, 0x80, TEST_REQ_STALL, 0, 0, 8, drv_alloc(&d, 8, 64), 8, NULL), 6);
+	cr_assert_eq(out_ctx_dword(slot, 1, 0) & 7, 2, "EP0 Halted");
+	/* A doorbell on a halted endpoint does nothing. */
+	drv_doorbell(&d, slot, 1);
+	/* Reset Endpoint only applies to a Halted endpoint. */
+	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (1u << 16) | (slot << 24), NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (1u << 16) | (slot << 24), NULL), 19);
+	cr_assert_eq(out_ctx_dword(slot, 1, 0) & 7, 3, "EP0 Stopped");
+	/* Set TR Dequeue to where the driver will continue. */
+	struct drv_ring *r = &d.ep_ring[slot][1];
+	uint64_t deq = r->base + 16ull * r->idx;
+
+	cr_assert_eq(drv_command(&d, deq | r->cycle, 0, (16u << 10) | (1u << 16) | (slot << 24), NULL), 1);
+	buf = drv_alloc(&d, 18, 64);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), 1);
+	drv_stop(&d);
+}
+
+Test(xhci_guest, pipelined_tds_complete_in_order)
+{
+	unsigned int slot;
+	uint64_t tds[12];
+	struct drv_event ev;
+	uint64_t buf;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	slot = bring_up(attach_test('S', 0, 9), 4);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
+	buf = drv_alloc(&d, 12 * 1024, 64);
+	/* Twelve OUT TDs, one doorbell: all go to the device at once, report in ring order. */
+	for (int i = 0; i < 12; i++)
+		tds[i] = drv_ring_push(&d, &d.ep_ring[slot][2], buf + 1024ull * i, 1024, (1u << 10) | (1u << 5));
+	drv_doorbell(&d, slot, 2);
+	for (int i = 0; i < 12; i++) {
+		cr_assert(drv_wait_event(&d, 32, &ev, 5000), "TD %d not reported", i);
+		cr_assert_eq(ev.param, tds[i], "TD %d reported out of order", i);
+		cr_assert_eq(ev.status >> 24, 1);
+	}
+	drv_stop(&d);
+}
+
+Test(xhci_guest, stop_endpoint_waits_for_cancelled_td)
+{
+	unsigned int slot;
+	uint64_t td;
+	struct drv_event ev;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	/* 'H': the device holds bulk IN transfers until they are cancelled. */
+	slot = bring_up(attach_test('S', 'H', 9), 4);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
+	td = drv_ring_push(&d, &d.ep_ring[slot][3], drv_alloc(&d, 512, 64), 512, (1u << 10) | (1u << 5));
+	drv_doorbell(&d, slot, 3);
+	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (3u << 16) | (slot << 24));
+	drv_doorbell(&d, 0, 0);
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no Stopped transfer event");
+	cr_assert_eq(ev.param, td);
+	cr_assert_eq(ev.status >> 24, 27, "Stopped - Length Invalid");
+	cr_assert(drv_wait_event(&d, 33, &ev, 5000));
+	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, 3, "Stopped");
+	/* The dequeue pointer is back at the cancelled TD. */
+	cr_assert_eq(out_ctx_dword(slot, 3, 2) & ~0xfu, (uint32_t)td);
+	drv_stop(&d);
+}
+
+static void enable_msix(void)
+{
+	/* Unmask vector 0 with an address/data, then enable MSI-X. */
+	drv_write(&d, 0x4000, 4, 0xfee00000u);
+	drv_write(&d, 0x4008, 4, 0x41);
+	drv_write(&d, 0x400c, 4, 0);
+	drv_cfg_write(&d, 0x72, 2, 0x8000);
+}
+
+static bool irq_within(int ms)
+{
+	struct pollfd p = { .fd = d.irq_fd, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	cr_assert_eq(read(d.irq_fd, &v, sizeof(v)), 8);
+	return true;
+}
+
+Test(xhci_guest, msix_route_and_interrupt)
+{
+	struct devproto_msg m;
+	int fd = -1;
+	const char *why;
+	bool routed = false;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	enable_msix();
+	/* The VMM heard of vector 0's route, unmasked. */
+	for (int i = 0; i < 16 && devproto_recv(d.ev, &m, &fd, &why) == 1; i++) {
+		if (m.type == DEVPROTO_MSIX_ROUTE && m.u.msix.vector == 0 && !m.u.msix.masked &&
+		    m.u.msix.address == 0xfee00000u && m.u.msix.data == 0x41) {
+			routed = true;
+			break;
+		}
+	}
+	cr_assert(routed, "no MSIX_ROUTE for vector 0");
+	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	cr_assert(irq_within(2000), "no MSI-X interrupt");
+	cr_assert(drv_read(&d, 0x2020, 4) & 1, "IMAN.IP");
+	/* Masked: held in the PBA, delivered on unmask. */
+	drv_write(&d, 0x2020, 4, 3);	/* clear IP, keep IE */
+	drv_write(&d, 0x400c, 4, 1);
+	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	cr_assert_not(irq_within(50));
+	cr_assert_eq(drv_read(&d, 0x5000, 4) & 1, 1, "PBA bit");
+	drv_write(&d, 0x400c, 4, 0);
+	cr_assert(irq_within(2000), "pending message not sent on unmask");
+	drv_stop(&d);
+}
+
+Test(xhci_guest, imod_delivers_held_back_interrupt)
+{
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	enable_msix();
+	drv_write(&d, 0x2024, 4, 0xffff);	/* IMODI max: 16.4 ms */
+	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	cr_assert(irq_within(2000));
+	/* Within the interval: held back, then delivered when it ends. */
+	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	cr_assert_not(irq_within(1), "moderation ignored");
+	cr_assert(irq_within(2000), "held-back interrupt never delivered");
+	drv_stop(&d);
+}
+
+Test(xhci_guest, detach_and_reattach)
+{
+	struct devproto_msg m;
+	struct devproto_reply r;
+	struct drv_event ev;
+	unsigned int port;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	port = attach_test('H', 0, 1);
+	cr_assert(drv_wait_event(&d, 34, &ev, 2000));
+	bring_up(port, 3);
+	m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
+	m.u.port.port = port;
+	r = drv_request(&d, &m, -1);
+	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert(drv_wait_event(&d, 34, &ev, 2000), "no event for the disconnect");
+	cr_assert_eq(drv_portsc(&d, port) & 3, 0, "CCS/PED after detach");
+	cr_assert(drv_portsc(&d, port) & (1u << 17), "CSC after detach");
+	r = drv_request(&d, &m, -1);
+	cr_assert_eq(r.status, DEVPROTO_E_NO_SUCH_DEVICE);
+	m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);
+	m.u.port.port = port;
+	cr_assert_eq(drv_request(&d, &m, -1).status, DEVPROTO_E_NO_SUCH_DEVICE);
+	attach_test('H', 0, 1);
+	drv_stop(&d);
+}
+
+Test(xhci_guest, mass_storage_inquiry_over_bot)
+{
+	int img = memfd_create("disk", MFD_CLOEXEC);
+	struct devproto_reply r;
+	unsigned int slot;
+	uint64_t cbw, data, csw;
+	uint8_t *p;
+	uint32_t res;
+
+	cr_assert_eq(ftruncate(img, 1 << 20), 0);
+	drv_start(&d, NULL);
+	drv_init(&d);
+	r = drv_attach(&d, img, 0);
+	cr_assert_eq(r.status, DEVPROTO_OK, "%s", devproto_status_name(r.status));
+	cr_assert_eq(r.port, 9, "mass storage on the first USB 3 port");
+	slot = bring_up(r.port, 4);
+	data = drv_alloc(&d, 512, 64);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, data, 18, NULL), 1);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, data))[4], 0, "class at interface level");
+	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), 1);
+	/* Bulk IN 0x81 is DCI 3, bulk OUT 0x02 DCI 4. */
+	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 1024), 1);
+	cbw = drv_alloc(&d, 31, 64);
+	p = drv_ptr(&d, cbw);
+	memcpy(p, "USBC", 4);
+	p[4] = 0x42;			/* tag */
+	p[8] = 36;			/* data length */
+	p[12] = 0x80;			/* IN */
+	p[14] = 6;			/* CDB length */
+	p[15] = 0x12;			/* INQUIRY */
+	p[19] = 36;
+	cr_assert_eq(drv_bulk(&d, slot, 4, cbw, 31, NULL), 1, "CBW");
+	cr_assert_eq(drv_bulk(&d, slot, 3, data, 36, &res), 1, "INQUIRY data");
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, data))[0] & 0x1f, 0, "direct-access device");
+	csw = drv_alloc(&d, 13, 64);
+	cr_assert_eq(drv_bulk(&d, slot, 3, csw, 13, NULL), 1, "CSW");
+	cr_assert_eq(memcmp(drv_ptr(&d, csw), "USBS", 4), 0);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[4], 0x42);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[12], 0, "command passed");
+	drv_stop(&d);
+}
