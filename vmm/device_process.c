@@ -268,13 +268,13 @@ void device_process_shutdown(struct device_process *d)
 	if (d->pid > 0 && !d->reaped) {
 		if (!device_process_is_dead(d)) {
 			struct devproto_msg m = devproto_msg_init(DEVPROTO_SHUTDOWN, 0);
+			struct devproto_reply reply;
 
-			pthread_mutex_lock(&d->lock);
-			m.seq = ++d->seq;
-			devproto_send(d->req_sock, &m, -1);
-			pthread_mutex_unlock(&d->lock);
+			/* Its reply (or its socket closing) says it is on its way out. */
+			if (device_process_request(d, &m, -1, &reply) < 0)
+				log_debug("%s device process: no reply to SHUTDOWN", d->name);
 		}
-		/* Closing our ends is the second way of saying it. */
+		/* Closing our end is the second way of saying it. */
 		if (d->req_sock >= 0)
 			shutdown(d->req_sock, SHUT_RDWR);
 		if (!device_wait_exit(d, DEVICE_SHUTDOWN_GRACE_MS)) {

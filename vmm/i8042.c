@@ -6,6 +6,7 @@
 #define STATUS_OBF 0x01
 #define STATUS_SYS 0x04
 #define STATUS_CMD 0x08
+#define STATUS_UNLOCKED 0x10	/* set: the keyboard is not inhibited by a keylock */
 #define STATUS_AUXDATA 0x20
 #define CTR_KBDINT 0x01
 #define CTR_AUXINT 0x02
@@ -107,7 +108,7 @@ static bool i8042_data(struct i8042 *k, uint8_t v, unsigned int *irq)
 
 static uint8_t i8042_status(const struct i8042 *k)
 {
-	return (k->out_full ? STATUS_OBF : 0) | (k->out_full && k->out_aux ? STATUS_AUXDATA : 0) |
+	return STATUS_UNLOCKED | (k->out_full ? STATUS_OBF : 0) | (k->out_full && k->out_aux ? STATUS_AUXDATA : 0) |
 	       (k->ctr & CTR_SYS ? STATUS_SYS : 0) | (k->last_was_cmd ? STATUS_CMD : 0);
 }
 

@@ -9,7 +9,8 @@
  *   0x0000_8ff0  initial stack (grows down)
  *   0x0000_9000  PML4, 0xa000 PDPT, 0xb000-0xefff four PDs: 4 GiB identity map
  *   0x0002_0000  kernel command line
- *   0x0009_fc00  MP floating pointer + MP table (last KiB of base memory, e820 reserved)
+ *   0x0009_f000  EBDA: MP floating pointer + MP table (e820 reserved; the BIOS data
+ *                area's EBDA pointer at 0x40e says so, which is where Linux looks)
  *   0x0010_0000  protected-mode kernel (bzImage payload), 64-bit entry at +0x200
  *   ...          initrd at the top of the RAM below 4 GiB (under initrd_addr_max)
  *   0xc000_0000  PCI hole (1 GiB): xHCI BAR 0 at its start, IOAPIC, LAPIC, KVM's TSS
@@ -26,7 +27,8 @@
 #define LAYOUT_PD		0xb000ull	/* 4 pages */
 #define LAYOUT_CMDLINE		0x20000ull
 #define LAYOUT_CMDLINE_MAX	0x10000ull
-#define LAYOUT_EBDA		0x9fc00ull
+#define LAYOUT_BDA_EBDA_PTR	0x40eull	/* BIOS data area: EBDA segment */
+#define LAYOUT_EBDA		0x9f000ull	/* 4 KiB: room for the MP table of 64 CPUs */
 #define LAYOUT_EBDA_END		0xa0000ull
 #define LAYOUT_HIGH_RAM		0x100000ull	/* 1 MiB: the kernel is loaded here */
 

@@ -2,8 +2,8 @@
 /*
  * The Intel MultiProcessor Specification 1.4 table: how Linux, without ACPI,
  * learns the CPUs (their APIC ids), the IOAPIC and where each ISA and PCI
- * interrupt arrives on it. Placed in the last KiB of base memory, one of the
- * places Linux scans for the floating pointer "_MP_".
+ * interrupt arrives on it. Placed at the start of the EBDA, one of the places
+ * Linux scans for the floating pointer "_MP_".
  */
 #ifndef SVMM_MPTABLE_H
 #define SVMM_MPTABLE_H

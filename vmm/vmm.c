@@ -289,6 +289,7 @@ static int vmm_build(struct vmm *v)
 	const struct run_options *o = v->o;
 	const char *params = o->params[0] ? o->params : VMM_DEFAULT_PARAMS;
 	struct boot_entry entry;
+	uint16_t ebda_segment;
 	char err[256];
 	void *mp;
 	int r;
@@ -307,6 +308,8 @@ static int vmm_build(struct vmm *v)
 		log_err("%s", err);
 		return r;
 	}
+	ebda_segment = (uint16_t)(LAYOUT_EBDA >> 4);
+	memcpy(guest_memory_ptr(&v->mem, LAYOUT_BDA_EBDA_PTR, 2), &ebda_segment, 2);
 	mp = guest_memory_ptr(&v->mem, LAYOUT_EBDA, LAYOUT_EBDA_END - LAYOUT_EBDA);
 	r = mptable_write(mp, LAYOUT_EBDA_END - LAYOUT_EBDA, (uint32_t)LAYOUT_EBDA, o->cpus);
 	if (r < 0) {

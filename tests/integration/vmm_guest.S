@@ -70,7 +70,9 @@ entry64:
 
 	lea mp(%rip), %rdi
 	call puts
-	mov 0x9fc00, %edi		/* "_MP_" */
+	movzwl 0x40e, %eax		/* the EBDA segment, from the BIOS data area */
+	shl $4, %eax
+	mov (%rax), %edi		/* "_MP_" */
 	call puthex
 	call newline
 

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# `svmm run` as a user meets it: bad input is refused with a clear message and
+# a non-zero status, leaving nothing behind; and, where /dev/kvm works, the
+# test guest (vmm_guest.S) boots, sees its devices, serves the control socket,
+# and the VM ends cleanly on reset, `svmm stop` and SIGTERM, even after the
+# device process died.
+set -u
+. "$(dirname "$0")/tap.sh"
+: "${SVMM:?set SVMM to the svmm binary}"
+: "${SVMM_TEST_GUEST:?set SVMM_TEST_GUEST to the test guest (vmm_guest.bin)}"
+TAP_TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/svmm-vmm.XXXXXX")
+T=$TAP_TMP
+trap 'pkill -KILL -f -- "--control $T/" 2>/dev/null; rm -rf "$T"' EXIT
+sock=$T/vm.sock
+
+# nothing_left DESCRIPTION: no process runs with our socket path, no socket file stays.
+nothing_left() {
+	local left
+	sleep 0.2
+	left=$(pgrep -af -- "--control $T/" || true)
+	if [ -z "$left" ] && [ ! -S "$sock" ]; then
+		tap_ok "$1: nothing left running, no socket file"
+	else
+		tap_not_ok "$1: something was left" "processes: $left" "$(ls -l "$sock" 2>&1)"
+	fi
+}
+
+# --- bad input ---------------------------------------------------------------
+expect_run "a missing kernel is refused" 1 "cannot open kernel $T/nope: No such file" stderr -- \
+	"$SVMM" run --control "$sock" "$T/nope"
+nothing_left "missing kernel"
+
+printf 'just some text, certainly not a kernel\n%.0s' $(seq 100) >"$T/text"
+expect_run "a file that is not a bzImage is refused" 1 'not a bzImage' stderr -- \
+	"$SVMM" run --control "$sock" "$T/text"
+nothing_left "not a bzImage"
+
+head -c 1024 "$SVMM_TEST_GUEST" >"$T/truncated"
+expect_run "a truncated bzImage is refused" 1 'truncated' stderr -- \
+	"$SVMM" run --control "$sock" "$T/truncated"
+nothing_left "truncated bzImage"
+
+expect_run "too little memory is refused" 2 "mem.*between 64" stderr -- \
+	"$SVMM" run --control "$sock" --mem 32 "$SVMM_TEST_GUEST"
+host_mib=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+expect_run "more memory than the host has is refused" 1 "more than this host has \\($host_mib MiB\\)" stderr -- \
+	"$SVMM" run --control "$sock" --mem $((host_mib + 1024)) "$SVMM_TEST_GUEST"
+nothing_left "too much memory"
+
+expect_run "a missing initrd is refused" 1 "cannot open initrd $T/no-initrd: No such file" stderr -- \
+	"$SVMM" run --control "$sock" --initrd "$T/no-initrd" "$SVMM_TEST_GUEST"
+mkdir "$T/dir"
+expect_run "an initrd that cannot be read as a file is refused" 1 "initrd $T/dir: not a regular file" stderr -- \
+	"$SVMM" run --control "$sock" --initrd "$T/dir" "$SVMM_TEST_GUEST"
+nothing_left "bad initrd"
+
+# A live listener on the path: another VM.
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[2], "w").close()
+time.sleep(30)' "$T/busy.sock" "$T/busy.ready" &
+listener=$!
+for _ in $(seq 50); do [ -e "$T/busy.ready" ] && break; sleep 0.1; done
+expect_run "a socket path in use by a live VM is refused" 1 "$T/busy.sock is in use" stderr -- \
+	"$SVMM" run --control "$T/busy.sock" "$SVMM_TEST_GUEST"
+if [ -S "$T/busy.sock" ]; then tap_ok "the live VM's socket is left alone"; else tap_not_ok "the live VM's socket was removed"; fi
+kill "$listener"; wait "$listener" 2>/dev/null
+
+echo precious >"$T/file.sock"
+expect_run "a path holding another file is refused" 1 'exists and is not a socket' stderr -- \
+	"$SVMM" run --control "$T/file.sock" "$SVMM_TEST_GUEST"
+if [ "$(cat "$T/file.sock")" = precious ]; then tap_ok "the other file is left alone"; else tap_not_ok "the other file was touched"; fi
+
+# --- a running VM (needs a usable /dev/kvm) ------------------------------------
+kvm_ok() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP no usable /dev/kvm"; }
+
+# wait_for FILE REGEX: up to 10 s.
+wait_for() {
+	for _ in $(seq 100); do grep -Eq -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+if ! kvm_ok; then
+	for t in boot control sigterm stale device-death; do skip "$t"; done
+	tap_done
+	exit
+fi
+
+# A stale socket file (a VM that was killed) is replaced.
+python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1])' "$sock"
+timeout 30 "$SVMM" run --control "$sock" --params "hello params" "$SVMM_TEST_GUEST" >"$T/boot.out" 2>"$T/boot.err" </dev/null
+status=$?
+want="svmm-guest: hello from 64-bit mode
+svmm-guest: cmdline: hello params
+svmm-guest: e820 entries 00000003 high-ram-mib 000001ff
+svmm-guest: pci 00:00.0 id 00081b36
+svmm-guest: pci 00:00.0 class 06000000"
+if [ "$status" -eq 0 ] && [ "$(head -5 "$T/boot.out")" = "$want" ] &&
+	grep -q '^svmm-guest: mptable 5f504d5f$' "$T/boot.out" &&
+	grep -q '^svmm-guest: pci 00:02.0 id ffffffff$' "$T/boot.out" &&
+	grep -q '^svmm-guest: resetting$' "$T/boot.out" && grep -q 'removing stale control socket' "$T/boot.err"; then
+	tap_ok "the test guest boots over a stale socket, sees boot_params, PCI and MP table, and its reset ends the VM with 0"
+else
+	tap_not_ok "the test guest run" "status $status" "$(cat "$T/boot.out" "$T/boot.err")"
+fi
+# With the xHCI process in the build, its function answers at 00:01.0 and BAR 0 through MMIO.
+if grep -q '^svmm-guest: pci 00:01.0 id 000d1b36$' "$T/boot.out" &&
+	grep -q '^svmm-guest: xhci bar0 01200040$' "$T/boot.out"; then
+	tap_ok "the xHCI function answers config reads at 00:01.0 and BAR 0 reads (CAPLENGTH, HCIVERSION 1.2)"
+else
+	tap_not_ok "xHCI config/BAR through the proxy" "$(grep -E 'pci 00:01|bar0' "$T/boot.out")" "$(cat "$T/boot.err")"
+fi
+nothing_left "reset"
+
+# start_waiting_guest: the guest that waits for a serial byte (it never gets one).
+start_waiting_guest() {
+	"$SVMM" run --control "$sock" --params echo "$SVMM_TEST_GUEST" >"$T/vm.out" 2>"$T/vm.err" </dev/null &
+	vm=$!
+	wait_for "$T/vm.out" 'waiting for a byte'
+}
+
+start_waiting_guest
+expect_run "usb list on a running VM" 0 '^$' stdout -- "$SVMM" usb list "$sock"
+big=$(python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])
+s.send(b"\x01" * 5000); r = s.recv(65536)
+print(len(r), int.from_bytes(r[4:8], "little"), r[24:24 + 256].split(b"\0")[0].decode())' "$sock")
+case "$big" in
+*" 1 request has the wrong size") tap_ok "an oversized request gets invalid_request ($big)" ;;
+*) tap_not_ok "oversized request" "reply: $big" ;;
+esac
+expect_run "the VM still answers after the bad request" 0 '^$' stdout -- "$SVMM" usb list "$sock"
+expect_run "usb attach of a usbfs node waits for the broker" 1 '^failed_to_open_device: the broker is not implemented yet' stderr -- \
+	"$SVMM" usb attach 00:00:00:00 /dev/bus/usb/001/001 "$sock"
+truncate -s 8M "$T/disk.img"
+expect_run "usb attach --image puts the image on a port" 0 '^ok [0-9]+$' stdout -- \
+	"$SVMM" usb attach --image 00:00:00:00 "$T/disk.img" "$sock"
+expect_run "usb list shows it" 0 '^[0-9]+ [0-9a-f]{4}:[0-9a-f]{4} [a-z-]+ image ' stdout -- "$SVMM" usb list "$sock"
+port=$("$SVMM" usb list "$sock" | awk '{ print $1; exit }')
+expect_run "usb detach frees the port" 0 "^ok $port\$" stdout -- "$SVMM" usb detach "${port:-1}" "$sock"
+expect_run "usb detach of an empty port is refused" 1 '^no_such_device|^no_such_port' stderr -- \
+	"$SVMM" usb detach "${port:-1}" "$sock"
+expect_run "svmm stop answers ok" 0 '^ok$' stdout -- "$SVMM" stop "$sock"
+wait "$vm"
+status=$?
+if [ "$status" -eq 0 ]; then tap_ok "svmm stop ends the VM with 0"; else tap_not_ok "svmm stop" "status $status" "$(cat "$T/vm.err")"; fi
+nothing_left "stop"
+
+start_waiting_guest
+kill -TERM "$vm"
+wait "$vm"
+status=$?
+if [ "$status" -eq 143 ]; then tap_ok "SIGTERM ends the VM (status 128+15)"; else tap_not_ok "SIGTERM" "status $status" "$(cat "$T/vm.err")"; fi
+nothing_left "SIGTERM"
+
+# The device process dies: the VM goes on, the controller reads as dead.
+start_waiting_guest
+child=$(pgrep -P "$vm" | head -n1)
+kill -KILL "$child"
+wait_for "$T/vm.err" 'killed by signal 9'
+if grep -q "device process $child was killed by signal 9" "$T/vm.err" && kill -0 "$vm" 2>/dev/null; then
+	tap_ok "the device process's death is logged with its cause; the VM keeps running"
+else
+	tap_not_ok "device death" "$(cat "$T/vm.err")"
+fi
+expect_run "usb list says the controller is dead" 1 '^device_dead' stderr -- "$SVMM" usb list "$sock"
+expect_run "svmm stop still works" 0 '^ok$' stdout -- "$SVMM" stop "$sock"
+wait "$vm"
+status=$?
+if [ "$status" -eq 0 ]; then tap_ok "the VM without its controller stops with 0"; else tap_not_ok "stop after device death" "status $status"; fi
+nothing_left "device death"
+
+tap_done

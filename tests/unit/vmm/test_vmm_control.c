@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket: request handling, bad and oversized requests, the socket file's life. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control_server.h"
+#include "device_process.h"
+#include "usb_control.h"
+
+static int calls_stop, calls_list;
+
+static void fake_attach(void *o, const struct control_request *q, struct control_reply *r)
+{
+	(void)o;
+	(void)q;
+	r->port = 3;
+}
+
+static void fake_detach(void *o, const struct control_request *q, struct control_reply *r)
+{
+	(void)o;
+	r->port = q->port;
+}
+
+static void fake_list(void *o, const struct control_request *q, struct control_reply *r)
+{
+	(void)o;
+	(void)q;
+	calls_list++;
+	r->ports_total = 16;
+}
+
+static void fake_stop(void *o, const struct control_request *q, struct control_reply *r)
+{
+	(void)o;
+	(void)q;
+	(void)r;
+	calls_stop++;
+}
+
+static const struct control_ops fake_ops = { fake_attach, fake_detach, fake_list, fake_stop };
+
+Test(control_handle, good_requests_reach_their_op)
+{
+	struct control_request req;
+	struct control_reply rep;
+
+	calls_stop = 0;
+	control_request_simple(&req, CONTROL_STOP, 0);
+	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_OK);
+	cr_assert_eq(rep.type, CONTROL_STOP);
+	cr_assert_eq(calls_stop, 1);
+	control_request_simple(&req, CONTROL_USB_DETACH, 7);
+	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.port, 7);
+	cr_assert_eq(control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/x.img"), 0);
+	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_OK);
+	cr_assert_eq(rep.port, 3);
+}
+
+Test(control_handle, bad_requests_get_invalid_and_run_nothing)
+{
+	struct control_request req;
+	struct control_reply rep;
+	struct control_reply decoded;
+	const char *why;
+	uint8_t big[sizeof(req) + 100];
+
+	calls_stop = 0;
+	control_request_simple(&req, CONTROL_STOP, 0);
+	/* Short. */
+	control_server_handle(&fake_ops, NULL, &req, 10, &rep);
+	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert(strstr(rep.message, "size"), "%s", rep.message);
+	/* The client can still decode the reply to its (stop) request. */
+	cr_assert_eq(control_reply_decode(&rep, sizeof(rep), CONTROL_STOP, &decoded, &why), 0);
+	/* Oversized. */
+	memset(big, 0, sizeof(big));
+	memcpy(big, &req, sizeof(req));
+	control_server_handle(&fake_ops, NULL, big, sizeof(big), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	/* Wrong version, unknown type, garbage after the path. */
+	req.version = 99;
+	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	control_request_simple(&req, CONTROL_STOP, 0);
+	req.type = 77;
+	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.type, 0);
+	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/x");
+	req.path[100] = 'z';
+	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(calls_stop, 0, "no bad request may stop the VM");
+}
+
+Test(usb_control, node_targets_wait_for_the_broker_and_a_dead_device_says_so)
+{
+	struct device_process dev = { .name = "xhci", .pid = -1, .req_sock = -1, .evt_sock = -1,
+				      .dead = true };
+	struct usb_control u = { .dev = &dev, .nports = 16 };
+	struct control_request req;
+	struct control_reply rep;
+	char path[] = "/var/tmp/svmm-test-image-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	pthread_mutex_init(&dev.lock, NULL);
+	control_request_attach(&req, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002");
+	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert(strstr(rep.message, "broker"), "%s", rep.message);
+	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/nonexistent/disk.img");
+	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert(strstr(rep.message, "No such file"), "%s", rep.message);
+	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, path);
+	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
+	control_request_simple(&req, CONTROL_USB_DETACH, 17);
+	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_NO_SUCH_PORT);
+	control_request_simple(&req, CONTROL_USB_LIST, 0);
+	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
+	close(fd);
+	unlink(path);
+}
+
+static void sock_path(char *buf, size_t len, const char *tag)
+{
+	snprintf(buf, len, "/var/tmp/svmm-test-ctl-%d-%s.sock", (int)getpid(), tag);
+	unlink(buf);
+}
+
+static int client(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	strcpy(a.sun_path, path);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s", strerror(errno));
+	return fd;
+}
+
+/* Runs the server's poll loop until fd has a reply to read. */
+static void pump(struct control_server *cs, int fd)
+{
+	for (int i = 0; i < 20; i++) {
+		struct pollfd p[1 + CONTROL_SERVER_MAX_CLIENTS], c = { .fd = fd, .events = POLLIN };
+		size_t n = control_server_pollfds(cs, p, 1 + CONTROL_SERVER_MAX_CLIENTS);
+
+		if (poll(&c, 1, 0) == 1)
+			return;
+		poll(p, n, 100);
+		control_server_service(cs, p, n);
+	}
+}
+
+Test(control_server, serves_clients_in_turn_and_survives_garbage)
+{
+	struct control_server cs;
+	struct control_request req;
+	struct control_reply rep;
+	char path[108], err[256];
+	struct stat st;
+	uint8_t big[sizeof(req) + 64] = { 0 };
+	int fd;
+
+	calls_list = 0;
+	sock_path(path, sizeof(path), "serve");
+	cr_assert_eq(control_server_open(&cs, path, &fake_ops, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+
+	fd = client(path);
+	cr_assert_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	pump(&cs, fd);
+	cr_assert_eq(recv(fd, &rep, sizeof(rep), 0), (ssize_t)sizeof(rep));
+	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	close(fd);
+
+	fd = client(path);
+	close(fd);	/* a client that leaves without asking */
+
+	for (int i = 0; i < 3; i++) {
+		fd = client(path);
+		control_request_simple(&req, CONTROL_USB_LIST, 0);
+		cr_assert_eq(send(fd, &req, sizeof(req), 0), (ssize_t)sizeof(req));
+		pump(&cs, fd);
+		cr_assert_eq(recv(fd, &rep, sizeof(rep), 0), (ssize_t)sizeof(rep));
+		cr_assert_eq(rep.status, CONTROL_OK);
+		cr_assert_eq(rep.ports_total, 16);
+		close(fd);
+	}
+	cr_assert_eq(calls_list, 3);
+	control_server_close(&cs);
+	cr_assert_lt(stat(path, &st), 0, "the socket file is removed");
+}
+
+Test(control_server, refuses_a_live_path_replaces_a_stale_one_keeps_other_files)
+{
+	struct control_server a, b;
+	char path[108], err[256];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int stale, f;
+
+	sock_path(path, sizeof(path), "live");
+	cr_assert_eq(control_server_open(&a, path, &fake_ops, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(control_server_open(&b, path, &fake_ops, NULL, err, sizeof(err)), -EADDRINUSE);
+	cr_assert(strstr(err, "in use"), "%s", err);
+	cr_assert_eq(stat(path, &st), 0, "the live VM keeps its socket");
+	control_server_close(&a);
+
+	/* A socket file nobody listens on. */
+	strcpy(sa.sun_path, path);
+	stale = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	cr_assert_eq(bind(stale, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(stale);
+	cr_assert_eq(control_server_open(&a, path, &fake_ops, NULL, err, sizeof(err)), 0, "%s", err);
+	control_server_close(&a);
+
+	f = open(path, O_CREAT | O_WRONLY, 0644);
+	cr_assert_geq(f, 0);
+	close(f);
+	cr_assert_eq(control_server_open(&a, path, &fake_ops, NULL, err, sizeof(err)), -EEXIST);
+	cr_assert(strstr(err, "not a socket"), "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISREG(st.st_mode), "a regular file is never removed");
+	unlink(path);
+}
