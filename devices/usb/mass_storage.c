@@ -327,6 +327,9 @@ static struct usb_transfer *step_bulk(struct mass_storage *ms, struct usb_queue 
 
 	if (!t)
 		return NULL;
+	/* Cancelled while others were ahead of it: its turn has come. */
+	if (t->status == USB_TRANSFER_CANCELLED)
+		return usb_queue_pop(q);
 	switch (usb_std_ep_gate(&ms->std, ep)) {
 	case USB_EP_STALL:
 		t->status = USB_TRANSFER_STALL;
@@ -345,7 +348,8 @@ static struct usb_transfer *step(struct mass_storage *ms)
 	struct usb_transfer *t = usb_queue_pop(&ms->ctrl);
 
 	if (t) {
-		control(ms, t);
+		if (t->status != USB_TRANSFER_CANCELLED)
+			control(ms, t);
 		return t;
 	}
 	t = step_bulk(ms, &ms->in, MASS_STORAGE_EP_IN, step_in);
@@ -417,24 +421,42 @@ static int ms_submit(struct usb_device *dev, struct usb_transfer *t)
 	return 0;
 }
 
+/* The queue t waits in, or NULL if the device does not hold it (any more). */
+static struct usb_queue *queue_of(struct mass_storage *ms, struct usb_transfer *t)
+{
+	struct usb_queue *queues[] = { &ms->ctrl, &ms->in, &ms->out };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (usb_queue_contains(queues[i], t))
+			return queues[i];
+	}
+	return NULL;
+}
+
 static void ms_cancel(struct usb_device *dev, struct usb_transfer *t)
 {
 	struct mass_storage *ms = to_ms(dev);
+	struct usb_queue *q;
 
 	if (ms->dying || !t)
 		return;
 	/*
 	 * Queued transfers have not been started (each is worked whole, at
 	 * once), so cancelling one has no effect on the device. One already
-	 * in finished keeps its real result.
+	 * in finished keeps its real result. A cancelled transfer still
+	 * completes after those ahead of it on its endpoint: it is marked and
+	 * left in place until it reaches the head.
 	 */
-	if (usb_queue_remove(&ms->ctrl, t) || usb_queue_remove(&ms->in, t) ||
-	    usb_queue_remove(&ms->out, t)) {
-		t->status = USB_TRANSFER_CANCELLED;
-		t->actual = 0;
+	q = queue_of(ms, t);
+	if (!q)
+		return;
+	t->status = USB_TRANSFER_CANCELLED;
+	t->actual = 0;
+	if (usb_queue_peek(q) == t) {
+		usb_queue_pop(q);
 		usb_queue_push(&ms->finished, t);
-		kick(ms);
 	}
+	kick(ms);
 }
 
 static void cancel_all(struct mass_storage *ms, bool bulk_only)

@@ -31,21 +31,11 @@ struct usb_transfer *usb_queue_pop(struct usb_queue *q)
 	return t;
 }
 
-bool usb_queue_remove(struct usb_queue *q, struct usb_transfer *t)
+bool usb_queue_contains(const struct usb_queue *q, const struct usb_transfer *t)
 {
-	struct usb_transfer *prev = NULL;
-
-	for (struct usb_transfer *cur = q->head; cur; prev = cur, cur = cur->device_priv) {
-		if (cur != t)
-			continue;
-		if (prev)
-			prev->device_priv = cur->device_priv;
-		else
-			q->head = cur->device_priv;
-		if (q->tail == cur)
-			q->tail = prev;
-		cur->device_priv = NULL;
-		return true;
+	for (const struct usb_transfer *cur = q->head; cur; cur = cur->device_priv) {
+		if (cur == t)
+			return true;
 	}
 	return false;
 }

@@ -21,8 +21,8 @@ void usb_queue_push(struct usb_queue *q, struct usb_transfer *t);
 struct usb_transfer *usb_queue_peek(const struct usb_queue *q);
 /* Takes the head off, or NULL. */
 struct usb_transfer *usb_queue_pop(struct usb_queue *q);
-/* Takes t off wherever it is; false if t is not in q. */
-bool usb_queue_remove(struct usb_queue *q, struct usb_transfer *t);
+/* Whether t waits in q. */
+bool usb_queue_contains(const struct usb_queue *q, const struct usb_transfer *t);
 /* Appends every transfer of src to dst, in order, with status set; src ends empty. */
 void usb_queue_drain(struct usb_queue *dst, struct usb_queue *src, enum usb_transfer_status status);
 

@@ -344,6 +344,33 @@ Test(bulk_only, cancel_a_waiting_transfer)
 	h_teardown(&h);
 }
 
+/* A cancelled transfer still completes after the ones ahead of it on its endpoint. */
+Test(bulk_only, cancel_keeps_endpoint_order)
+{
+	struct harness h;
+	uint8_t b[13];
+	struct xfer x, y;
+
+	h_setup(&h, MIB, false, DEVPROTO_SPEED_HIGH, true);
+	cr_assert_eq(h_submit(&h, &x, USB_TRANSFER_BULK, MASS_STORAGE_EP_IN, b, 13), 0);
+	cr_assert_eq(h_submit(&h, &y, USB_TRANSFER_BULK, MASS_STORAGE_EP_IN, b, 13), 0);
+	h.dev->ops->cancel(h.dev, &y.t);
+	h_run(&h);
+	cr_assert_eq(y.done_calls, 0, "y completed before x, which is ahead of it");
+	/* x gets the CSW of a command; then y's cancellation is delivered. */
+	uint8_t cbw[31];
+	h_cbw(cbw, 3, 0, false, 0, tur, 6);
+	cr_assert_eq(h_bulk(&h, MASS_STORAGE_EP_OUT, cbw, 31, NULL), USB_TRANSFER_OK);
+	h_run(&h);
+	cr_assert_eq(x.done_calls, 1);
+	cr_assert_eq(x.t.status, USB_TRANSFER_OK);
+	cr_assert_eq(x.t.actual, 13);
+	cr_assert_eq(y.done_calls, 1);
+	cr_assert_eq(y.t.status, USB_TRANSFER_CANCELLED);
+	assert_works(&h);
+	h_teardown(&h);
+}
+
 Test(bulk_only, destroy_with_transfers_pending)
 {
 	struct harness h;
