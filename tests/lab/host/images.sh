@@ -2,7 +2,8 @@
 # tests/lab/images/<name>/:
 #   init      becomes /init (a busybox sh script)
 #   modules   kernel module names, one a line; they and their dependencies
-#             are copied in, and /lab/modules lists them in load order
+#             are copied in, and /lab/modules lists them in load order;
+#             "!name" leaves out a module a dependency would pull in
 #   other     any other file is copied to /lab/<file>
 # plus the static busybox from busybox-static. An image is rebuilt only when
 # the kernel, busybox, its directory or this file change: the cache key is a
@@ -20,12 +21,16 @@ lab_image_key() {
 # Prints the insmod paths (relative to lib/modules/$LAB_KVER) for the modules
 # listed in $1, dependencies first, each once.
 lab_image_module_paths() {
-	local list=$1 mod
-	sed 's/#.*//' "$list" | while read -r mod; do
+	local list=$1 mod skip
+	skip=$(sed -n 's/^!\([^ #]*\).*/\1/p' "$list" | tr - _)
+	sed -e 's/#.*//' -e '/^!/d' "$list" | while read -r mod; do
 		[ -n "$mod" ] || continue
 		modprobe --show-depends -d "$LAB_KROOT" -S "$LAB_KVER" "$mod" ||
 			lab_die "module $mod (from $list) not found in $LAB_KID"
-	done | sed -n "s|^insmod $LAB_KROOT/lib/modules/$LAB_KVER/\([^ ]*\).*|\1|p" | awk '!seen[$0]++'
+	done | sed -n "s|^insmod $LAB_KROOT/lib/modules/$LAB_KVER/\([^ ]*\).*|\1|p" |
+		awk -v skip="$skip" 'BEGIN { n = split(skip, s, "\n"); for (i = 1; i <= n; i++) drop[s[i] ".ko"] = 1 }
+			{ base = $0; sub(/.*\//, "", base); gsub(/-/, "_", base) }
+			!drop[base] && !seen[$0]++'
 }
 
 lab_image_assemble() {
