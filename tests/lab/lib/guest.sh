@@ -1,0 +1,155 @@
+# Guests for lab scenarios (sourced by scenario.sh): boots the lab guest
+# (Debian's kernel and images/guest, whose init prints "LAB: ..." lines) with
+# a VMM, follows its serial console and hot-plugs USB devices into it.
+#
+#   lab_guest_boot NAME [--vmm V] [--mem MIB] [--actions A,B] [--params TEXT]
+#       starts the guest in the background with VMM V (default $LAB_VMM);
+#       --actions becomes lab.actions= (see images/guest/init), --params is
+#       added to the kernel command line. The console goes to
+#       $LAB_OUT/guest-NAME.log and, each line prefixed with the lab host's
+#       clock in microseconds, $LAB_OUT/guest-NAME.stamped.
+#   lab_guest_wait NAME REGEX [SECS] [FROM]
+#       prints the first console line matching REGEX (extended) after line
+#       FROM (default 0); fails after SECS (default 60) or if the VMM exits.
+#   lab_guest_when_ms NAME REGEX [FROM]   the lab-host time (ms) that line arrived
+#   lab_guest_mark NAME                   the number of console lines so far, for FROM
+#   lab_guest_started_ms NAME             when the VMM was started
+#   lab_guest_attach NAME ID BUS DEV      hot-plug the lab host's USB device BUS/DEV as ID
+#   lab_guest_detach NAME ID
+#   lab_guest_wait_exit NAME [SECS]       waits for the VMM to exit; returns its status
+#   lab_guest_stop NAME                   kills the VMM (done for every guest at exit)
+#
+# A VMM backend is lib/vmm-V.sh defining
+#   lab_vmm_V_start NAME KERNEL INITRD PARAMS MEM CTL   exec the VMM: console on
+#       stdout, its control socket (QMP, svmm's --control...) at CTL
+#   lab_vmm_V_attach CTL ID BUS DEV
+#   lab_vmm_V_detach CTL ID
+
+declare -A LAB_GUEST_PID=() LAB_GUEST_VMM=() LAB_GUEST_T0_US=()
+
+lab__guest_known() { [ -n "${LAB_GUEST_PID[$1]:-}" ] || lab_fail "no guest named $1"; }
+lab__guest_ctl() { echo "$LAB_TMP/guest-$1.ctl"; }
+lab__guest_stamped() { echo "$LAB_OUT/guest-$1.stamped"; }
+
+# Copies the console from stdin to the raw log ($1) and the stamped log ($2).
+lab__guest_console() {
+	local line
+	exec 3>>"$1" 4>>"$2"
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		printf '%s\n' "$line" >&3
+		printf '%s %s\n' "${EPOCHREALTIME/./}" "$line" >&4
+	done
+}
+
+lab_guest_boot() {
+	local name=$1 vmm=$LAB_VMM mem=512 actions= params= cmdline
+	shift
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--vmm) vmm=$2; shift ;;
+		--mem) mem=$2; shift ;;
+		--actions) actions=$2; shift ;;
+		--params) params=$2; shift ;;
+		*) lab_fail "lab_guest_boot: unknown argument $1" ;;
+		esac
+		shift
+	done
+	[ -z "${LAB_GUEST_PID[$name]:-}" ] || lab_fail "guest $name is already running"
+	[ -f "$LAB_LIB/vmm-$vmm.sh" ] || lab_fail "no VMM backend $LAB_LIB/vmm-$vmm.sh"
+	source "$LAB_LIB/vmm-$vmm.sh"
+	# LAB_GUEST_VERBOSE=1 shows the guest kernel's messages (slower: each
+	# console byte is a trap to the VMM).
+	cmdline="console=ttyS0${LAB_GUEST_VERBOSE:+ earlyprintk=ttyS0}"
+	[ "${LAB_GUEST_VERBOSE:-0}" = 1 ] || cmdline+=" quiet"
+	cmdline+=" panic=-1${actions:+ lab.actions=$actions}${params:+ $params}"
+	rm -f "$(lab__guest_ctl "$name")" "$LAB_OUT/guest-$name.log" "$(lab__guest_stamped "$name")"
+	: >"$(lab__guest_stamped "$name")"
+	lab_log "guest $name: booting with $vmm: $cmdline"
+	LAB_GUEST_T0_US[$name]=$(lab_now_us)
+	("lab_vmm_${vmm}_start" "$name" "$LAB_GUEST_KERNEL" "$LAB_GUEST_INITRD" "$cmdline" "$mem" \
+		"$(lab__guest_ctl "$name")") \
+		> >(lab__guest_console "$LAB_OUT/guest-$name.log" "$(lab__guest_stamped "$name")") \
+		2>"$LAB_OUT/guest-$name.vmm.log" </dev/null &
+	LAB_GUEST_PID[$name]=$!
+	LAB_GUEST_VMM[$name]=$vmm
+	lab_on_exit lab_guest_stop "$name"
+}
+
+# lab__guest_find NAME REGEX FROM: prints "USEC LINE" of the first match.
+lab__guest_find() {
+	RE=$2 awk -v from="$3" 'NR > from {
+		line = substr($0, index($0, " ") + 1)
+		if (line ~ ENVIRON["RE"]) { print; found = 1; exit }
+	} END { exit !found }' "$(lab__guest_stamped "$1")"
+}
+
+lab__guest_alive() { kill -0 "${LAB_GUEST_PID[$1]}" 2>/dev/null; }
+
+lab_guest_wait() {
+	local name=$1 re=$2 secs=${3:-60} from=${4:-0} end found
+	lab__guest_known "$name"
+	end=$((SECONDS + secs))
+	while :; do
+		if found=$(lab__guest_find "$name" "$re" "$from"); then
+			echo "${found#* }"
+			return 0
+		fi
+		if ! lab__guest_alive "$name"; then
+			sleep 1 # the console copy may lag behind the VMM's exit
+			if found=$(lab__guest_find "$name" "$re" "$from"); then
+				echo "${found#* }"
+				return 0
+			fi
+			lab_log "guest $name: the VMM exited before /$re/ appeared on the console (see $LAB_OUT/guest-$name.log, .vmm.log)"
+			return 1
+		fi
+		if [ "$SECONDS" -ge "$end" ]; then
+			lab_log "guest $name: timed out after ${secs}s waiting for /$re/ on the console (see $LAB_OUT/guest-$name.log)"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+lab_guest_when_ms() {
+	local found
+	found=$(lab__guest_find "$1" "$2" "${3:-0}") || lab_fail "guest $1: no console line matches /$2/"
+	echo $((${found%% *} / 1000))
+}
+
+lab_guest_mark() { wc -l <"$(lab__guest_stamped "$1")"; }
+
+lab_guest_started_ms() { lab__guest_known "$1"; echo $((LAB_GUEST_T0_US[$1] / 1000)); }
+
+lab_guest_attach() {
+	local name=$1 id=$2 bus=$3 dev=$4
+	lab__guest_known "$name"
+	lab_log "guest $name: attaching USB $bus/$dev as $id"
+	"lab_vmm_${LAB_GUEST_VMM[$name]}_attach" "$(lab__guest_ctl "$name")" "$id" "$bus" "$dev" ||
+		lab_fail "guest $name: attaching $bus/$dev failed"
+}
+
+lab_guest_detach() {
+	lab__guest_known "$1"
+	lab_log "guest $1: detaching $2"
+	"lab_vmm_${LAB_GUEST_VMM[$1]}_detach" "$(lab__guest_ctl "$1")" "$2" ||
+		lab_fail "guest $1: detaching $2 failed"
+}
+
+lab_guest_wait_exit() {
+	local name=$1 secs=${2:-60} rc=0
+	lab__guest_known "$name"
+	lab_wait_until "$secs" "guest $name to power off" eval '! lab__guest_alive "$name"' || return 1
+	wait "${LAB_GUEST_PID[$name]}" || rc=$?
+	lab_log "guest $name: VMM exited with status $rc"
+	return "$rc"
+}
+
+lab_guest_stop() {
+	local pid=${LAB_GUEST_PID[$1]:-}
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+	kill "$pid" 2>/dev/null || true
+	lab_wait_until 10 "guest $1's VMM to exit" eval '! kill -0 "$pid" 2>/dev/null' ||
+		kill -KILL "$pid" 2>/dev/null || true
+}

@@ -1,0 +1,23 @@
+# The QEMU backend of lab_guest_boot (see guest.sh): the reference VMM, with
+# KVM, a qemu-xhci controller with nothing on it, and QMP at CTL.
+
+lab_vmm_qemu_start() {
+	local name=$1 kernel=$2 initrd=$3 params=$4 mem=$5 ctl=$6
+	exec qemu-system-x86_64 -name "lab-$name" -machine q35 -accel kvm -smp 1 -m "$mem" \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-kernel "$kernel" -initrd "$initrd" -append "$params" \
+		-device qemu-xhci,id=xhci \
+		-chardev stdio,id=console,signal=off -serial chardev:console \
+		-qmp "unix:$ctl,server=on,wait=off" \
+		-d guest_errors,cpu_reset -D "$LAB_OUT/guest-$name.qemu-debug.log"
+}
+
+lab_vmm_qemu_attach() {
+	local ctl=$1 id=$2 bus=$3 dev=$4
+	lab_qmp "$ctl" device_add \
+		"{\"driver\":\"usb-host\",\"id\":\"$id\",\"bus\":\"xhci.0\",\"hostbus\":$bus,\"hostaddr\":$dev}" >/dev/null
+}
+
+lab_vmm_qemu_detach() {
+	lab_qmp "$1" device_del "{\"id\":\"$2\"}" >/dev/null
+}
