@@ -30,8 +30,6 @@ static int open_component(int dirfd, const char *name, int last, struct stat *st
 {
 	int fd;
 
-	if (!strcmp(name, "..") || !strcmp(name, "."))
-		return reason_fail(why, whylen, -EPERM, "'%s' component in the path", name);
 	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int err = -errno;
@@ -58,6 +56,28 @@ static int open_component(int dirfd, const char *name, int last, struct stat *st
 	return fd;
 }
 
+/*
+ * Refuses '.', '..' and empty components before anything is looked up, so a
+ * path that tries to climb is refused as such, whatever exists on the way.
+ */
+static int check_components(const char *rel, char *why, size_t whylen)
+{
+	for (const char *p = rel;;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 0)
+			return reason_fail(why, whylen, -EINVAL, "empty component in the path");
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return reason_fail(why, whylen, -EPERM, "'%.*s' component in the path",
+					   (int)len, p);
+		if (len > NAME_MAX)
+			return reason_fail(why, whylen, -ENAMETOOLONG, "path component too long");
+		if (p[len] == '\0')
+			return 0;
+		p += len + 1;
+	}
+}
+
 /* Walks rel (relative to the root, no leading '/') component by component. */
 static int walk(int rootfd, const char *rel, struct stat *st, char *why, size_t whylen)
 {
@@ -70,15 +90,10 @@ static int walk(int rootfd, const char *rel, struct stat *st, char *why, size_t 
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 		int fd;
 
-		if (len == 0) {
-			fd = reason_fail(why, whylen, -EINVAL, "empty component in the path");
-		} else if (len > NAME_MAX) {
-			fd = reason_fail(why, whylen, -ENAMETOOLONG, "path component too long");
-		} else {
-			memcpy(name, p, len);
-			name[len] = '\0';
-			fd = open_component(dirfd, name, !slash, st, why, whylen);
-		}
+		/* check_components() bounded len and ruled out empty, '.' and '..'. */
+		memcpy(name, p, len);
+		name[len] = '\0';
+		fd = open_component(dirfd, name, !slash, st, why, whylen);
 		if (dirfd != rootfd)
 			close(dirfd);
 		if (fd < 0 || !slash)
@@ -131,6 +146,9 @@ int usb_node_lookup(const struct broker_config *c, const char *path, struct usb_
 	if (strncmp(path, c->dev_root, rl) != 0 || path[rl] != '/' || path[rl + 1] == '\0')
 		return reason_fail(why, whylen, -EPERM, "not a device node under %s", c->dev_root);
 
+	err = check_components(path + rl + 1, why, whylen);
+	if (err)
+		return err;
 	rootfd = open(c->dev_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
 		err = -errno;

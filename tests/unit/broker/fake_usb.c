@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#define _XOPEN_SOURCE 700
+#include "fake_usb.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static void mkdirs(const char *path)
+{
+	char tmp[512];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0755);
+			*p = '/';
+		}
+	}
+	cr_assert(mkdir(tmp, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", tmp, strerror(errno));
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+void fake_usb_path(const struct fake_usb *f, const char *rel, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s", f->root, rel);
+}
+
+void fake_usb_setup(struct fake_usb *f, unsigned int major)
+{
+	char p[256];
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->root, sizeof(f->root), "/var/tmp/svmm-broker-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(f->root));
+	snprintf(f->dev, sizeof(f->dev), "%s/dev", f->root);
+	snprintf(f->sys, sizeof(f->sys), "%s/sys", f->root);
+	mkdirs(f->dev);
+	fake_usb_path(f, "sys/dev/char", p, sizeof(p));
+	mkdirs(p);
+	fake_usb_path(f, "sys/bus/usb/devices", p, sizeof(p));
+	mkdirs(p);
+	fake_usb_path(f, "sys/devices", p, sizeof(p));
+	mkdirs(p);
+	f->major = major;
+	f->cfg.dev_root = f->dev;
+	f->cfg.sys_root = f->sys;
+	f->cfg.usb_major = major;
+}
+
+static void attr(const char *dir, const char *name, const char *value)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	write_file(p, value);
+}
+
+void fake_usb_add(struct fake_usb *f, const struct fake_dev *d)
+{
+	unsigned int minor = (d->bus - 1) * 128 + (d->dev - 1);
+	char port[64], devdir[512], p[1024], v[300], link[1024];
+
+	snprintf(port, sizeof(port), "%u-%s", d->bus, d->devpath);
+	snprintf(devdir, sizeof(devdir), "%s/devices/%s", f->sys, port);
+	mkdirs(devdir);
+	snprintf(v, sizeof(v), "%04x\n", d->vendor);
+	attr(devdir, "idVendor", v);
+	snprintf(v, sizeof(v), "%04x\n", d->product);
+	attr(devdir, "idProduct", v);
+	snprintf(v, sizeof(v), "%02x\n", d->device_class);
+	attr(devdir, "bDeviceClass", v);
+	snprintf(v, sizeof(v), "%u\n", d->bus);
+	attr(devdir, "busnum", v);
+	snprintf(v, sizeof(v), "%u\n", d->dev);
+	attr(devdir, "devnum", v);
+	snprintf(v, sizeof(v), "%s\n", d->devpath);
+	attr(devdir, "devpath", v);
+	snprintf(v, sizeof(v), "%s\n", d->speed ? d->speed : "480");
+	attr(devdir, "speed", v);
+	snprintf(v, sizeof(v), "%u:%u\n", f->major, minor);
+	attr(devdir, "dev", v);
+	if (d->serial) {
+		snprintf(v, sizeof(v), "%s\n", d->serial);
+		attr(devdir, "serial", v);
+	}
+	for (unsigned int i = 0; i < d->nif; i++) {
+		unsigned int num = d->if_num[0] || d->if_num[1] ? d->if_num[i] : i;
+		char ifdir[768];
+
+		snprintf(ifdir, sizeof(ifdir), "%s/%s:1.%u", devdir, port, num);
+		mkdirs(ifdir);
+		snprintf(v, sizeof(v), "%02x\n", num);
+		attr(ifdir, "bInterfaceNumber", v);
+		snprintf(v, sizeof(v), "%02x\n", d->if_class[i]);
+		attr(ifdir, "bInterfaceClass", v);
+	}
+	/* The links the kernel makes: dev/char/MAJ:MIN and bus/usb/devices/PORT to the device. */
+	snprintf(p, sizeof(p), "%s/dev/char/%u:%u", f->sys, f->major, minor);
+	snprintf(link, sizeof(link), "../../devices/%s", port);
+	cr_assert_eq(symlink(link, p), 0, "%s: %s", p, strerror(errno));
+	snprintf(p, sizeof(p), "%s/bus/usb/devices/%s", f->sys, port);
+	snprintf(link, sizeof(link), "../../../devices/%s", port);
+	cr_assert_eq(symlink(link, p), 0, "%s: %s", p, strerror(errno));
+
+	snprintf(p, sizeof(p), "%s/%03u", f->dev, d->bus);
+	mkdirs(p);
+	snprintf(p, sizeof(p), "%s/%03u/%03u", f->dev, d->bus, d->dev);
+	cr_assert_eq(mknod(p, S_IFCHR | 0664, makedev(f->major, minor)), 0, "mknod %s: %s", p,
+		     strerror(errno));
+}
+
+void fake_usb_attr(struct fake_usb *f, const char *port, const char *name, const char *value)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/devices/%s/%s", f->sys, port, name);
+	if (value)
+		write_file(p, value);
+	else
+		unlink(p);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void fake_usb_teardown(struct fake_usb *f)
+{
+	if (f->root[0])
+		nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	f->root[0] = '\0';
+}
+
+struct fake_dev fake_usb_plain(unsigned int dev)
+{
+	static char devpaths[128][4];
+	struct fake_dev d = {
+		.bus = 1, .dev = dev, .vendor = 0x1050, .product = 0x0407, .device_class = 0,
+		.serial = NULL, .nif = 1, .if_class = { 0x08 },
+	};
+
+	snprintf(devpaths[dev % 128], sizeof(devpaths[0]), "%u", dev);
+	d.devpath = devpaths[dev % 128];
+	return d;
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker end to end, in process: requests over real SOCK_SEQPACKET
+ * sockets to a server on fake trees whose nodes (stand-in major 1) really
+ * open. Proves what a VM gets, what it is refused and why, exclusivity, and
+ * release on RELEASE and on disconnect; then the same through broker_spawn.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "broker_client.h"
+#include "broker_server.h"
+#include "fake_usb.h"
+#include "fdpass.h"
+#include "usb_policy.h"
+
+static struct fake_usb f;
+static struct broker_server srv;
+static struct usb_policy *policy;
+
+static void setup_with(const char *text)
+{
+	char err[USB_POLICY_ERR_MAX] = "";
+	struct fake_dev a = fake_usb_plain(4), b = fake_usb_plain(6), hub = fake_usb_plain(8);
+
+	fake_usb_setup(&f, 1);
+	a.serial = "AAA";
+	b.vendor = 0x0781;
+	b.product = 0x5567;
+	b.nif = 2;
+	b.if_class[0] = 0x03;
+	b.if_class[1] = 0x08;
+	hub.device_class = 0x09;
+	fake_usb_add(&f, &a);
+	fake_usb_add(&f, &b);
+	fake_usb_add(&f, &hub);
+	if (text)
+		cr_assert_eq(usb_policy_parse("test.policy", text, strlen(text), &policy, err,
+					      sizeof(err)), 0, "%s", err);
+	else
+		policy = usb_policy_builtin();
+	broker_server_init(&srv, &f.cfg, policy, -1);
+}
+
+static void setup(void)
+{
+	setup_with(NULL);
+}
+
+static void teardown(void)
+{
+	broker_server_shutdown(&srv);
+	usb_policy_free(policy);
+	fake_usb_teardown(&f);
+}
+
+/* A connected client: returns its end; *slot is the server's slot for it. */
+static int client(unsigned int *slot)
+{
+	int sv[2], s;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	s = broker_server_add_peer(&srv, sv[1]);
+	cr_assert_geq(s, 0);
+	*slot = (unsigned int)s;
+	return sv[0];
+}
+
+/* One request through the server; returns the reply's status, *fd the passed node or -1. */
+static uint32_t ask(int sock, unsigned int slot, const struct broker_request *r,
+		    struct broker_reply *p, int *fd)
+{
+	const char *why = NULL;
+
+	cr_assert_eq(broker_request_send(sock, r), 0);
+	cr_assert_eq(broker_server_handle(&srv, slot), 1);
+	cr_assert_eq(broker_reply_recv(sock, r->type, r->id, p, fd, &why), 1, "%s", why);
+	return p->status;
+}
+
+static uint32_t open_node(int sock, unsigned int slot, const char *rel, struct broker_reply *p,
+			  int *fd)
+{
+	struct broker_request r;
+	char path[512];
+
+	fake_usb_path(&f, rel, path, sizeof(path));
+	cr_assert_eq(broker_request_open(&r, 1, BROKER_TARGET_NODE, path), 0);
+	return ask(sock, slot, &r, p, fd);
+}
+
+static uint32_t open_id(int sock, unsigned int slot, const char *id, struct broker_reply *p, int *fd)
+{
+	struct broker_request r;
+
+	cr_assert_eq(broker_request_open(&r, 2, BROKER_TARGET_ID, id), 0);
+	return ask(sock, slot, &r, p, fd);
+}
+
+static uint32_t release(int sock, unsigned int slot, uint32_t handle, struct broker_reply *p)
+{
+	struct broker_request r;
+	int fd;
+
+	cr_assert_eq(broker_request_release(&r, 3, handle), 0);
+	return ask(sock, slot, &r, p, &fd);
+}
+
+Test(broker_server, a_good_node_gives_an_fd_and_the_identity, .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	struct stat st;
+	unsigned int slot;
+	int c = client(&slot), fd;
+
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_rdev, makedev(1, 3));
+	cr_assert_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	cr_assert_eq(p.device.vendor, 0x1050);
+	cr_assert_eq(p.device.product, 0x0407);
+	cr_assert_eq(p.device.busnum, 1);
+	cr_assert_eq(p.device.devnum, 4);
+	cr_assert_str_eq(p.device.serial, "AAA");
+	cr_assert_str_eq(p.device.port_path, "1-4");
+	cr_assert_neq(p.handle, 0);
+	cr_assert_eq(p.flags, BROKER_FLAG_MAY_DETACH);
+	cr_assert_eq(p.allowed, 0x1);
+	cr_assert_str_eq(p.reason, "allowed by built-in:1 (allow-detach all)");
+	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 1);
+	close(fd);
+	close(c);
+}
+
+Test(broker_server, refusals_say_why, .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c = client(&slot), fd;
+	char p2[512];
+
+	cr_assert_eq(open_node(c, slot, "dev/001/008", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(fd, -1);
+	cr_assert_not_null(strstr(p.reason, "hub"), "%s", p.reason);
+	cr_assert_eq(p.device.device_class, 0x09);	/* what was refused is described */
+	cr_assert_eq(open_node(c, slot, "dev/001/077", &p, &fd), BROKER_E_NO_SUCH_DEVICE);
+	cr_assert_str_eq(p.reason, "no such device node");
+	cr_assert_eq(open_node(c, slot, "dev/001/../001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	fake_usb_path(&f, "dev/001/099", p2, sizeof(p2));
+	cr_assert_eq(symlink("004", p2), 0);
+	cr_assert_eq(open_node(c, slot, "dev/001/099", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(p.reason, "symbolic link"), "%s", p.reason);
+	{
+		struct broker_request r;
+
+		cr_assert_eq(broker_request_open(&r, 9, BROKER_TARGET_NODE, "/dev/null"), 0);
+		cr_assert_eq(ask(c, slot, &r, &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+		cr_assert_not_null(strstr(p.reason, "not a device node under"), "%s", p.reason);
+	}
+	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
+	close(c);
+}
+
+Test(broker_server, a_held_device_is_refused_until_released, .init = setup, .fini = teardown)
+{
+	struct broker_reply p, q;
+	unsigned int s1, s2;
+	int c1 = client(&s1), c2 = client(&s2), fd, fd2;
+
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &q, &fd2), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(q.reason, "already attached to another VM"), "%s", q.reason);
+	cr_assert_eq(fd2, -1);
+	/* The same VM asking twice is refused too: one device, one port. */
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &q, &fd2), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(q.reason, "already attached to this VM"), "%s", q.reason);
+	/* Resolving by name reaches the same device and the same refusal. */
+	cr_assert_eq(open_id(c2, s2, "1050:0407:AAA", &q, &fd2), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(q.reason, "already attached"), "%s", q.reason);
+	/* Another VM cannot release it: handles are per VM. */
+	cr_assert_eq(release(c2, s2, p.handle, &q), BROKER_E_INVALID);
+	cr_assert_eq(release(c1, s1, p.handle, &q), BROKER_OK, "%s", q.reason);
+	cr_assert_eq(q.device.vendor, 0x1050);
+	cr_assert_eq(release(c1, s1, p.handle, &q), BROKER_E_INVALID);	/* not twice */
+	close(fd);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &q, &fd2), BROKER_OK, "%s", q.reason);
+	cr_assert_neq(q.handle, p.handle);
+	close(fd2);
+	close(c1);
+	close(c2);
+}
+
+Test(broker_server, a_closed_connection_releases_its_devices, .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int s1, s2;
+	int c1 = client(&s1), c2 = client(&s2), fd, fd2;
+
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/006", &p, &fd2), BROKER_OK, "%s", p.reason);
+	close(fd);
+	close(fd2);
+	cr_assert_eq(exclusive_count(&srv.held, srv.peers[s1].id), 2);
+	close(c1);	/* the VM died */
+	cr_assert_eq(broker_server_handle(&srv, s1), 0);
+	cr_assert_eq(srv.peers[s1].fd, -1);
+	cr_assert_eq(broker_server_peers(&srv), 1);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	close(c2);
+}
+
+Test(broker_server, names_resolve_and_are_checked, .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c = client(&slot), fd;
+
+	cr_assert_eq(open_id(c, slot, "1050:0407:AAA", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.device.devnum, 4);
+	close(fd);
+	cr_assert_eq(open_id(c, slot, "1-6", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.device.vendor, 0x0781);
+	close(fd);
+	cr_assert_eq(open_id(c, slot, "dead:beef", &p, &fd), BROKER_E_NO_SUCH_DEVICE);
+	cr_assert_eq(open_id(c, slot, "1-2/../x", &p, &fd), BROKER_E_INVALID);
+	cr_assert_eq(open_id(c, slot, "1-8", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);	/* the hub */
+	close(c);
+}
+
+Test(broker_server, policy_refusals_name_the_rule)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c, fd;
+
+	setup_with("deny interface-class 03\nallow-detach id 1050:*\n");
+	c = client(&slot);
+	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_str_eq(p.reason, "refused by test.policy:1 (deny interface-class 03)");
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	close(c);
+	teardown();
+}
+
+Test(broker_server, a_limited_device_that_cannot_be_locked_down_is_refused)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c, fd;
+
+	/* Plain allow forbids detaching, which takes USBDEVFS_DROP_PRIVILEGES: not on a stand-in node. */
+	setup_with("allow all\n");
+	c = client(&slot);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(p.reason, "cannot lock the device down"), "%s", p.reason);
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(p.flags, 0);
+	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
+	close(c);
+	teardown();
+	/* The same for an interface rule. */
+	setup_with("deny-interface interface-class 03\nallow-detach all\n");
+	c = client(&slot);
+	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
+	close(c);
+	teardown();
+}
+
+Test(broker_server, malformed_requests_are_answered_and_fds_closed, .init = setup, .fini = teardown)
+{
+	struct broker_request r;
+	struct broker_reply p;
+	unsigned int slot;
+	int c = client(&slot), fd = -1, pipefd[2];
+	const char *why = NULL;
+	char junk[10] = "junk", ch;
+
+	cr_assert_eq(fdpass_send(c, junk, sizeof(junk), NULL, 0), 0);
+	cr_assert_eq(broker_server_handle(&srv, slot), 1);
+	cr_assert_eq(broker_reply_recv(c, BROKER_OPEN, 0, &p, &fd, &why), 1, "%s", why);
+	cr_assert_eq(p.status, BROKER_E_INVALID);
+	cr_assert_not_null(strstr(p.reason, "malformed request"), "%s", p.reason);
+
+	cr_assert_eq(broker_request_open(&r, 5, BROKER_TARGET_NODE, "/dev/bus/usb/001/002"), 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	cr_assert_eq(fdpass_send(c, &r, sizeof(r), &pipefd[1], 1), 0);
+	close(pipefd[1]);
+	cr_assert_eq(broker_server_handle(&srv, slot), 1);
+	cr_assert_eq(broker_reply_recv(c, BROKER_OPEN, 0, &p, &fd, &why), 1, "%s", why);
+	cr_assert_not_null(strstr(p.reason, "a descriptor was sent to the broker"), "%s", p.reason);
+	cr_assert_eq(read(pipefd[0], &ch, 1), 0, "the broker kept the descriptor it was sent");
+	close(pipefd[0]);
+	/* The connection still serves good requests. */
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	close(c);
+}
+
+Test(broker_client, spawn_open_release_stop)
+{
+	struct broker_child child;
+	struct broker_reply p;
+	char err[USB_POLICY_ERR_MAX] = "", path[512];
+	int fd, fd2;
+
+	fake_usb_setup(&f, 1);
+	{
+		struct fake_dev a = fake_usb_plain(4);
+
+		fake_usb_add(&f, &a);
+	}
+	cr_assert_eq(broker_spawn(NULL, &f.cfg, &child, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(child.pid, 0);
+	fake_usb_path(&f, "dev/001/004", path, sizeof(path));
+	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, path, &p, &fd), 0);
+	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, path, &p, &fd2), 0);
+	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(broker_control_status(p.status), CONTROL_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(fd2, -1);
+	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_ID, "1050:0407", &p, &fd2), 0);
+	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);
+	close(fd);
+	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, "/dev/bus/usb/001/002", &p, &fd2), 0);
+	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);	/* not under the fake root */
+	cr_assert_eq(broker_release(child.sock, 1, &p), 0);
+	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(broker_release(child.sock, 1, &p), 0);
+	cr_assert_eq(p.status, BROKER_E_INVALID);
+	/* The VMM closing its end stops its broker, cleanly. */
+	cr_assert_eq(broker_stop(&child), 0);
+	fake_usb_teardown(&f);
+}
+
+Test(broker_client, spawn_reports_a_malformed_policy_with_its_line)
+{
+	char dir[] = "/var/tmp/svmm-spawn-test.XXXXXX", path[128], err[USB_POLICY_ERR_MAX] = "";
+	struct broker_child child;
+	FILE *file;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p", dir);
+	file = fopen(path, "w");
+	cr_assert_not_null(file);
+	fputs("allow-detach all\nallow id 1050:zzzz\n", file);
+	fclose(file);
+	cr_assert_eq(broker_spawn(path, NULL, &child, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(child.pid, -1);
+	cr_assert_not_null(strstr(err, "/p:2: bad id '1050:zzzz'"), "%s", err);
+	unlink(path);
+	rmdir(dir);
+}
+
+Test(broker_client, connect_to_nothing_fails)
+{
+	cr_assert_eq(broker_connect("/var/tmp/svmm-no-such-broker.sock"), -ENOENT);
+	cr_assert_eq(broker_control_status(BROKER_E_NO_SUCH_DEVICE), CONTROL_E_NO_SUCH_DEVICE);
+	cr_assert_eq(broker_control_status(BROKER_E_INTERNAL), CONTROL_E_INTERNAL);
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/* The USB policy: every rule kind, every refusal of the parser with its line, and the rule chain's verdicts. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "usb_policy.h"
+
+static struct usb_policy *parse_ok(const char *text)
+{
+	struct usb_policy *p = NULL;
+	char err[USB_POLICY_ERR_MAX] = "";
+
+	cr_assert_eq(usb_policy_parse("t.policy", text, strlen(text), &p, err, sizeof(err)), 0,
+		     "%s", err);
+	return p;
+}
+
+/* The parse fails and the message is exactly "t.policy:LINE: " followed by something containing what. */
+static void parse_fails(const char *text, unsigned int line, const char *what)
+{
+	struct usb_policy *p = (struct usb_policy *)1;
+	char err[USB_POLICY_ERR_MAX] = "", prefix[32];
+
+	cr_assert_eq(usb_policy_parse("t.policy", text, strlen(text), &p, err, sizeof(err)), -EINVAL,
+		     "accepted: %s", text);
+	cr_assert_null(p);
+	snprintf(prefix, sizeof(prefix), "t.policy:%u: ", line);
+	cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0, "want %s, got %s", prefix, err);
+	cr_assert_not_null(strstr(err, what), "want '%s' in %s", what, err);
+}
+
+static struct broker_device storage(void)
+{
+	struct broker_device d;
+
+	memset(&d, 0, sizeof(d));
+	d.vendor = 0x0781;
+	d.product = 0x5567;
+	d.device_class = 0;
+	d.interfaces = 0x1;
+	d.interface_class[0] = 0x08;
+	strcpy(d.serial, "SER 1");
+	strcpy(d.port_path, "1-2.3");
+	return d;
+}
+
+/* A keyboard-and-storage composite: interface 0 HID, 1 storage, 2 vendor. */
+static struct broker_device composite(void)
+{
+	struct broker_device d = storage();
+
+	d.vendor = 0x1050;
+	d.product = 0x0407;
+	d.interfaces = 0x7;
+	d.interface_class[0] = 0x03;
+	d.interface_class[1] = 0x08;
+	d.interface_class[2] = 0xff;
+	d.serial[0] = '\0';
+	strcpy(d.port_path, "2-1");
+	return d;
+}
+
+static struct usb_verdict eval(const char *text, const struct broker_device *d)
+{
+	struct usb_policy *p = parse_ok(text);
+	struct usb_verdict v;
+
+	usb_policy_evaluate(p, d, &v);
+	usb_policy_free(p);
+	return v;
+}
+
+Test(usb_policy, every_rule_kind_parses)
+{
+	struct usb_policy *p = parse_ok(
+		"# comment line\n"
+		"\n"
+		"   # indented comment\n"
+		"allow id 0781:5567\n"
+		"allow-detach id 1050:*   # trailing comment\n"
+		"deny class e0\n"
+		"deny interface-class 03\n"
+		"allow port 1-2.3\n"
+		"allow serial \"SER 1\"\n"
+		"allow serial ABC123\n"
+		"allow id 0781:5567 serial \"SER 1\" port 1-2.3 class 00 interface-class 08\n"
+		"allow-interface interface-class 08\n"
+		"deny-interface id 1050:0407 interface-class ff\n"
+		"allow-detach all\r\n"
+		"\tdeny\tid\tdead:beef\n");
+
+	cr_assert_eq(usb_policy_count(p), 12);
+	usb_policy_free(p);
+}
+
+Test(usb_policy, malformed_files_are_refused_with_their_line)
+{
+	char longline[700], many[(USB_POLICY_MAX_RULES + 1) * 16];
+	size_t n = 0;
+
+	parse_fails("allow all\npermit all\n", 2, "unknown action 'permit'");
+	parse_fails("allow vendor 1050\n", 1, "unexpected 'vendor'");
+	parse_fails("# x\nallow id 12g4:0001\n", 2, "bad id '12g4:0001'");
+	parse_fails("allow id 1050\n", 1, "bad id");
+	parse_fails("allow id 1050:04070\n", 1, "bad id");
+	parse_fails("allow id 1050:0407x\n", 1, "bad id");
+	parse_fails("allow id 0x1050:0407\n", 1, "bad id");
+	parse_fails("deny class 3\n", 1, "bad class '3'");
+	parse_fails("deny class zz\n", 1, "bad class");
+	parse_fails("deny interface-class 0x3\n", 1, "bad interface-class");
+	parse_fails("allow port 1-0\n", 1, "bad port");
+	parse_fails("allow port 1-2.3.4.5.6.7.8\n", 1, "bad port");
+	parse_fails("allow port ../1\n", 1, "bad port");
+	parse_fails("\n\nallow id\n", 3, "missing value after 'id'");
+	parse_fails("allow serial\n", 1, "missing value after 'serial'");
+	parse_fails("allow\n", 1, "rule without a condition");
+	parse_fails("allow all junk\n", 1, "unexpected 'junk'");
+	parse_fails("allow id 1050:0407 trailing\n", 1, "unexpected 'trailing'");
+	parse_fails("allow all id 1050:0407\n", 1, "'all' cannot be combined");
+	parse_fails("allow class 08 class 09\n", 1, "'class' given twice");
+	parse_fails("deny-interface id 1050:*\n", 1, "needs an interface-class");
+	parse_fails("allow serial \"abc\n", 1, "unterminated quote");
+	parse_fails("allow serial \"abc\"def\n", 1, "after a closing quote");
+	parse_fails("allow serial ab\"c\n", 1, "quote inside a word");
+	parse_fails("allow serial \"\"\n", 1, "bad serial");
+	parse_fails("allow all\nallow\x01 all\n", 2, "control character 0x01");
+	parse_fails("allow all\r junk\n", 1, "carriage return");
+
+	memset(longline, 'x', sizeof(longline) - 1);
+	longline[0] = '#';
+	longline[sizeof(longline) - 1] = '\0';
+	{
+		char text[800];
+
+		snprintf(text, sizeof(text), "allow all\n%s\n", longline);
+		parse_fails(text, 2, "line longer than 511");
+	}
+	for (unsigned int i = 0; i <= USB_POLICY_MAX_RULES; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "deny class %02x\n", i & 0xff);
+	parse_fails(many, USB_POLICY_MAX_RULES + 1, "more than 256 rules");
+}
+
+Test(usb_policy, the_size_and_nul_bytes_are_bounded)
+{
+	struct usb_policy *p = NULL;
+	char err[USB_POLICY_ERR_MAX];
+	char *big = calloc(1, USB_POLICY_MAX_SIZE + 2);
+
+	memset(big, '\n', USB_POLICY_MAX_SIZE + 1);
+	cr_assert_eq(usb_policy_parse("t.policy", big, USB_POLICY_MAX_SIZE + 1, &p, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "t.policy: larger than 65536 bytes");
+	free(big);
+	cr_assert_eq(usb_policy_parse("t.policy", "allow all\n\0x\n", 13, &p, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "t.policy:2: NUL byte");
+}
+
+Test(usb_policy, hubs_are_refused_whatever_the_rules)
+{
+	struct broker_device hub = storage(), hubif = storage();
+	struct usb_verdict v;
+
+	hub.device_class = 0x09;
+	v = eval("allow-detach all\nallow class 09\n", &hub);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "hub");
+	cr_assert_not_null(strstr(v.reason, "hub"));
+	/* A hub interface in a device that says class 0 is still a hub. */
+	hubif.interfaces = 0x3;
+	hubif.interface_class[1] = 0x09;
+	v = eval("allow-detach all\n", &hubif);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "hub");
+}
+
+Test(usb_policy, the_first_deny_wins)
+{
+	struct broker_device d = storage();
+	struct usb_verdict v;
+
+	/* A deny after an allow still refuses; the reason names the first deny that applies. */
+	v = eval("allow all\ndeny id 0781:*\ndeny interface-class 08\n", &d);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "t.policy:2");
+	cr_assert_str_eq(v.reason, "refused by t.policy:2 (deny id 0781:*)");
+	/* A deny that does not apply changes nothing. */
+	v = eval("deny id 0781:0001\nallow all\n", &d);
+	cr_assert(v.allow);
+	cr_assert_str_eq(v.rule, "t.policy:2");
+	/* No rule that applies: refused by default. */
+	v = eval("allow id 1234:5678\n", &d);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "default");
+}
+
+Test(usb_policy, each_condition_matches_what_it_says)
+{
+	struct broker_device d = storage(), c = composite();
+
+	cr_assert(eval("allow id 0781:5567\n", &d).allow);
+	cr_assert(eval("allow id 0781:*\n", &d).allow);
+	cr_assert_not(eval("allow id 0781:5568\n", &d).allow);
+	cr_assert(eval("allow class 00\n", &d).allow);
+	cr_assert_not(eval("allow class 08\n", &d).allow);	/* the device class, not an interface's */
+	cr_assert(eval("allow interface-class 08\n", &d).allow);
+	cr_assert(eval("allow interface-class 03\n", &c).allow);	/* any interface */
+	cr_assert_not(eval("allow interface-class 03\n", &d).allow);
+	cr_assert(eval("allow port 1-2.3\n", &d).allow);
+	cr_assert_not(eval("allow port 1-2\n", &d).allow);
+	cr_assert(eval("allow serial \"SER 1\"\n", &d).allow);
+	cr_assert_not(eval("allow serial SER\n", &d).allow);
+	/* A device with no serial never matches one, not even an empty-looking rule. */
+	cr_assert_not(eval("allow serial X\n", &c).allow);
+	/* Every condition of a rule must hold. */
+	cr_assert(eval("allow id 0781:5567 port 1-2.3 serial \"SER 1\"\n", &d).allow);
+	cr_assert_not(eval("allow id 0781:5567 port 1-2.4\n", &d).allow);
+	cr_assert(eval("deny interface-class 03\nallow all\n", &d).allow);
+	cr_assert_not(eval("deny interface-class 03\nallow all\n", &c).allow);
+}
+
+Test(usb_policy, detach_is_decided_by_the_first_allow)
+{
+	struct broker_device d = storage();
+	struct usb_verdict v;
+
+	v = eval("allow-detach all\n", &d);
+	cr_assert(v.allow);
+	cr_assert(v.detach);
+	cr_assert_not(v.restricted);
+	cr_assert_eq(v.allowed, 0x1);
+	v = eval("allow id 0781:5567\nallow-detach all\n", &d);
+	cr_assert(v.allow);
+	cr_assert_not(v.detach);
+	cr_assert_str_eq(v.reason, "allowed by t.policy:1 (allow id 0781:5567)");
+	v = eval("allow-detach id 0781:5567\nallow all\n", &d);
+	cr_assert(v.detach);
+}
+
+Test(usb_policy, interface_rules_narrow_what_the_vm_may_claim)
+{
+	struct broker_device c = composite();
+	struct usb_verdict v;
+
+	v = eval("deny-interface interface-class 03\nallow-detach all\n", &c);
+	cr_assert(v.allow);
+	cr_assert(v.restricted);
+	cr_assert_eq(v.allowed, 0x6);
+	v = eval("allow-interface interface-class 08\nallow all\n", &c);
+	cr_assert(v.allow);
+	cr_assert(v.restricted);
+	cr_assert_eq(v.allowed, 0x2);
+	v = eval("allow-interface interface-class 08\nallow-interface interface-class ff\n"
+		 "deny-interface interface-class ff\nallow all\n", &c);
+	cr_assert_eq(v.allowed, 0x2);
+	/* Interface rules apply only to the devices their other conditions name. */
+	v = eval("deny-interface id 0781:* interface-class 03\nallow all\n", &c);
+	cr_assert_not(v.restricted);
+	cr_assert_eq(v.allowed, 0x7);
+	/* Nothing left to claim: refused, naming the interface rule. */
+	v = eval("allow-interface interface-class 07\nallow all\n", &c);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "t.policy:1");
+	cr_assert_not_null(strstr(v.reason, "no interface left"));
+	/* Interface rules never admit a device on their own. */
+	v = eval("allow-interface interface-class 08\n", &c);
+	cr_assert_not(v.allow);
+}
+
+Test(usb_policy, the_builtin_policy_allows_any_non_hub_with_detach)
+{
+	struct usb_policy *p = usb_policy_builtin();
+	struct broker_device d = composite(), hub = storage();
+	struct usb_verdict v;
+
+	cr_assert_not_null(p);
+	usb_policy_evaluate(p, &d, &v);
+	cr_assert(v.allow);
+	cr_assert(v.detach);
+	cr_assert_not(v.restricted);
+	cr_assert_str_eq(v.rule, "built-in:1");
+	hub.device_class = 0x09;
+	usb_policy_evaluate(p, &hub, &v);
+	cr_assert_not(v.allow);
+	usb_policy_free(p);
+}
+
+Test(usb_policy, the_shipped_policy_file_loads_and_matches_the_builtin)
+{
+	struct usb_policy *p = NULL, *b = usb_policy_builtin();
+	struct broker_device devs[3] = { storage(), composite(), storage() };
+	char err[USB_POLICY_ERR_MAX] = "";
+
+	devs[2].device_class = 0x09;
+	cr_assert_eq(usb_policy_load(SHIPPED_POLICY, &p, err, sizeof(err)), 0, "%s", err);
+	for (unsigned int i = 0; i < 3; i++) {
+		struct usb_verdict a, w;
+
+		usb_policy_evaluate(p, &devs[i], &a);
+		usb_policy_evaluate(b, &devs[i], &w);
+		cr_assert_eq(a.allow, w.allow);
+		cr_assert_eq(a.detach, w.detach);
+		cr_assert_eq(a.allowed, w.allowed);
+	}
+	usb_policy_free(p);
+	usb_policy_free(b);
+}
+
+static void write_policy(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(chmod(path, mode), 0);
+}
+
+Test(usb_policy, load_refuses_files_others_could_change)
+{
+	char dir[] = "/var/tmp/svmm-policy-test.XXXXXX", path[128], err[USB_POLICY_ERR_MAX];
+	struct usb_policy *p = NULL;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/usb.policy", dir);
+	write_policy(path, "allow all\n", 0644);
+	cr_assert_eq(usb_policy_load(path, &p, err, sizeof(err)), 0, "%s", err);
+	usb_policy_free(p);
+	write_policy(path, "allow all\n", 0664);
+	cr_assert_eq(usb_policy_load(path, &p, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "writable by group or others"), "%s", err);
+	write_policy(path, "allow all\nallow nothing\n", 0600);
+	cr_assert_eq(usb_policy_load(path, &p, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "usb.policy:2: unexpected 'nothing'"), "%s", err);
+	unlink(path);
+	cr_assert_eq(usb_policy_load(path, &p, err, sizeof(err)), -ENOENT);
+	cr_assert_eq(usb_policy_load(dir, &p, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "not a regular file"), "%s", err);
+	rmdir(dir);
+}
