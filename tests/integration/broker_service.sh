@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The real `svmm broker` as a service: a malformed policy stops it with FILE:LINE: reason;
+# it starts, makes its socket 0660, refuses a second broker, answers a request from a
+# client with one logged decision line, refuses malformed requests and descriptors sent
+# to it, replaces a stale socket, never touches a file that is not a socket, and
+# exits 0 on SIGTERM, removing its socket.
+set -u
+. "$(dirname "$0")/tap.sh"
+: "${SVMM:?set SVMM to the svmm binary}"
+TAP_TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/svmm-broker.XXXXXX")
+broker_pid=
+cleanup() {
+	[ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null
+	rm -rf "$TAP_TMP"
+}
+trap cleanup EXIT
+
+sock=$TAP_TMP/broker.sock
+log=$TAP_TMP/broker.log
+policy=$TAP_TMP/usb.policy
+
+# A client speaking the broker protocol (common/broker_protocol.h) from outside svmm:
+# client.py SOCK KIND [ARG]; prints the reply's status and reason.
+cat >"$TAP_TMP/client.py" <<'PY'
+import os, socket, struct, sys
+PATH_MAX, REPLY_SIZE = 4096, 24 + 332 + 256
+def request(rtype, rid, target, handle, path):
+    p = path.encode()
+    return struct.pack("=HHIIIII", 1, rtype, rid, target, handle, len(p), 0) + p.ljust(PATH_MAX, b"\0")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+kind = sys.argv[2]
+if kind == "open":
+    s.send(request(1, 42, 1, 0, sys.argv[3]))
+elif kind == "junk":
+    s.send(b"junk")
+elif kind == "fd":
+    r, w = os.pipe()
+    socket.send_fds(s, [request(1, 43, 1, 0, sys.argv[3])], [w])
+msg, fds, _, _ = socket.recv_fds(s, REPLY_SIZE + 1, 4)
+status = struct.unpack_from("=I", msg, 8)[0]
+reason = msg[24 + 332:].split(b"\0")[0].decode()
+names = ["ok", "invalid_request", "no_such_device", "failed_to_open_device", "internal_error"]
+print(len(msg), len(fds), names[status] if status < len(names) else status, reason)
+PY
+
+wait_for_socket() {
+	for _ in $(seq 50); do
+		[ -S "$sock" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_broker() {	# start_broker [ARGS...]: runs the broker in the background, logging to $log
+	"$SVMM" broker --socket "$sock" "$@" 2>>"$log" &
+	broker_pid=$!
+	wait_for_socket
+}
+
+stop_broker() {	# stop_broker: SIGTERM; sets stop_status to the exit status
+	kill -TERM "$broker_pid"
+	wait "$broker_pid"
+	stop_status=$?
+	broker_pid=
+}
+
+# --- A malformed policy never gets as far as a socket. ---
+printf 'allow-detach all\n# the next rule is wrong\nallow id 12g4:0001\n' >"$policy"
+expect_run "a malformed policy is refused with FILE:LINE: reason" 1 \
+	"$policy:3: bad id '12g4:0001'" stderr -- "$SVMM" broker --socket "$sock" --policy "$policy"
+printf 'permit all\n' >"$policy"
+expect_run "an unknown keyword is refused with its line" 1 "$policy:1: unknown action 'permit'" \
+	stderr -- "$SVMM" broker --socket "$sock" --policy "$policy"
+if [ -e "$sock" ]; then tap_not_ok "no socket after a refused policy"; else tap_ok "no socket after a refused policy"; fi
+printf 'allow-detach all\n' >"$policy"
+chmod 0666 "$policy"
+expect_run "a policy others may write is refused" 1 "$policy: writable by group or others" stderr -- \
+	"$SVMM" broker --socket "$sock" --policy "$policy"
+chmod 0644 "$policy"
+expect_run "a missing policy file is refused" 1 "$TAP_TMP/none: No such file or directory" stderr -- \
+	"$SVMM" broker --socket "$sock" --policy "$TAP_TMP/none"
+
+# --- Start, serve, stop. ---
+printf '# test policy\ndeny interface-class 03\nallow-detach all\n' >"$policy"
+if start_broker --policy "$policy"; then tap_ok "the broker starts and listens"; else tap_not_ok "the broker starts and listens" "$(cat "$log")"; fi
+mode=$(stat -c %a "$sock" 2>/dev/null)
+if [ "$mode" = 660 ]; then tap_ok "the socket is mode 0660"; else tap_not_ok "the socket is mode 0660" "mode $mode"; fi
+if grep -q "listening socket=$sock policy=$policy rules=2" "$log"; then tap_ok "the start is logged with the policy"; else tap_not_ok "the start is logged with the policy" "$(cat "$log")"; fi
+expect_run "a second broker on a live socket is refused" 1 "another broker is listening there" stderr -- \
+	"$SVMM" broker --socket "$sock"
+
+# This machine has no /dev/bus/usb: the request is answered no_such_device; in the lab it opens.
+expect_run "a client's OPEN is answered" 0 "^612 0 (no_such_device|ok|failed_to_open_device) " stdout -- \
+	python3 "$TAP_TMP/client.py" "$sock" open /dev/bus/usb/001/002
+if grep -Eq 'decision peer=[0-9]+ pid=[0-9]+ uid=[0-9]+ op=OPEN id=42 target=node path="/dev/bus/usb/001/002" .* verdict=(deny|allow) status=[a-z_]+ rule=[^ ]+ .*reason="[^"]*"$' "$log"; then
+	tap_ok "the decision is one structured log line"
+else
+	tap_not_ok "the decision is one structured log line" "$(tail -3 "$log")"
+fi
+expect_run "an OPEN outside /dev/bus/usb is refused" 0 "^612 0 failed_to_open_device not a device node under /dev/bus/usb" \
+	stdout -- python3 "$TAP_TMP/client.py" "$sock" open /dev/null
+if grep -q 'path="/dev/null" .*verdict=deny status=failed_to_open_device' "$log"; then tap_ok "the refusal is logged"; else tap_not_ok "the refusal is logged" "$(tail -2 "$log")"; fi
+expect_run "a malformed request is answered invalid_request" 0 "^612 0 invalid_request malformed request: request has the wrong size" \
+	stdout -- python3 "$TAP_TMP/client.py" "$sock" junk
+expect_run "a descriptor sent to the broker is refused" 0 "^612 0 invalid_request malformed request: a descriptor was sent to the broker" \
+	stdout -- python3 "$TAP_TMP/client.py" "$sock" fd /dev/bus/usb/001/002
+n=$(grep -c 'decision ' "$log")
+if [ "$n" -eq 4 ]; then tap_ok "every request got exactly one decision line"; else tap_not_ok "every request got exactly one decision line" "$n lines"; fi
+# A log line cannot be forged through the path: control characters are escaped.
+python3 "$TAP_TMP/client.py" "$sock" open "$(printf '/dev/bus/usb/001/002\nbroker: info: decision forged')" >/dev/null
+if grep -q '^broker: info: decision forged' "$log"; then tap_not_ok "a newline in a path cannot forge a log line"; else tap_ok "a newline in a path cannot forge a log line"; fi
+stop_broker
+if [ "$stop_status" = 0 ]; then tap_ok "SIGTERM stops the broker with status 0"; else tap_not_ok "SIGTERM stops the broker with status 0" "status $stop_status"; fi
+if [ -e "$sock" ]; then tap_not_ok "the socket is removed on exit"; else tap_ok "the socket is removed on exit"; fi
+if grep -q "broker: info: stopped" "$log"; then tap_ok "the stop is logged"; else tap_not_ok "the stop is logged"; fi
+
+# --- A stale socket (a broker killed hard) is replaced; a plain file is never touched. ---
+start_broker
+kill -KILL "$broker_pid"
+wait "$broker_pid" 2>/dev/null
+broker_pid=
+if [ -S "$sock" ] && start_broker; then tap_ok "a stale socket is replaced"; else tap_not_ok "a stale socket is replaced" "$(tail -3 "$log")"; fi
+stop_broker
+if [ "$stop_status" = 0 ]; then tap_ok "the restarted broker stops cleanly"; else tap_not_ok "the restarted broker stops cleanly" "status $stop_status"; fi
+echo "precious" >"$sock"
+expect_run "a file that is not a socket is left alone" 1 "exists and is not a socket" stderr -- \
+	"$SVMM" broker --socket "$sock"
+if [ "$(cat "$sock")" = precious ]; then tap_ok "the file is intact"; else tap_not_ok "the file is intact"; fi
+tap_done
