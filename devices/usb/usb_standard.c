@@ -11,9 +11,15 @@ static bool is_super(const struct usb_std *s)
 	return s->speed >= DEVPROTO_SPEED_SUPER;
 }
 
+/* Index of an endpoint address in usb_std.ep: OUT 0..15, IN 16..31. */
+static unsigned int ep_index(uint8_t endpoint)
+{
+	return USB_ENDPOINT_NUMBER(endpoint) + ((endpoint & USB_DIR_IN) ? 16 : 0);
+}
+
 static struct usb_ep_halt *ep_halt(struct usb_std *s, uint8_t endpoint)
 {
-	return &s->ep[USB_ENDPOINT_NUMBER(endpoint) + ((endpoint & USB_DIR_IN) ? 16 : 0)];
+	return &s->ep[ep_index(endpoint)];
 }
 
 void usb_std_init(struct usb_std *s, const struct usb_function_info *info,
@@ -77,7 +83,7 @@ void usb_std_ep_clear_halt(struct usb_std *s, uint8_t endpoint)
 
 bool usb_std_ep_halted(const struct usb_std *s, uint8_t endpoint)
 {
-	return ep_halt((struct usb_std *)s, endpoint)->halted;
+	return s->ep[ep_index(endpoint)].halted;
 }
 
 /* SET_CONFIGURATION and SET_INTERFACE put every endpoint back to un-halted. */
