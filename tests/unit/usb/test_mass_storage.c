@@ -450,3 +450,30 @@ Test(mass_storage, unknown_opcode_and_invalid_fields)
 	cr_assert_eq(h_sense(&h), 0);
 	h_teardown(&h);
 }
+
+/* The image shrinks under the device (the host truncated it): a read error, not garbage. */
+Test(mass_storage, read_error_is_medium_error)
+{
+	struct harness h;
+	uint8_t cdb[10], buf[4096];
+	bool stalled;
+	size_t moved;
+	struct csw c;
+
+	h_setup(&h, MIB, false, DEVPROTO_SPEED_HIGH, true);
+	cr_assert_eq(ftruncate(h.image, MIB / 2), 0);
+	/* Straddling the new end: the first block reads, then the data phase stalls. */
+	rw10(cdb, 0x28, MIB / 2 / 512 - 1, 8);
+	c = h_command(&h, cdb, 10, true, sizeof(buf), buf, 0, &moved, &stalled);
+	cr_assert(stalled);
+	cr_assert_eq(moved, 512);
+	cr_assert_eq(c.status, 1);
+	cr_assert_eq(c.residue, sizeof(buf) - 512);
+	cr_assert_eq(h_sense(&h), 0x031100, "MEDIUM ERROR, UNRECOVERED READ ERROR");
+	/* Before the end all is well. */
+	rw10(cdb, 0x28, 0, 8);
+	c = h_command(&h, cdb, 10, true, sizeof(buf), buf, 0, &moved, &stalled);
+	cr_assert_eq(c.status, 0);
+	cr_assert_eq(c.residue, 0);
+	h_teardown(&h);
+}
