@@ -3,10 +3,15 @@
 
 Prints "NAME PASSED FAILED". A TAP test that crashed or timed out after its
 last line still counts one failure, so a crash can never look like a pass.
+A sanitizer report (ASan, LeakSanitizer, UBSan) in a test's output counts one
+more failure and is printed: Criterion runs each case in a child process and
+does not fail a case whose child reported a leak on exit.
 """
 import json
 import re
 import sys
+
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ")
 
 path, name = sys.argv[1], sys.argv[2]
 passed = failed = 0
@@ -27,4 +32,11 @@ with open(path) as f:
             passed += 1
         else:
             failed += 1
+        both = out + (t.get("stderr") or "")
+        m = SANITIZER_REPORT.search(both)
+        if m:
+            failed += 1
+            start = max(0, m.start() - 200)
+            print("sanitizer report in %s:\n%s" % (t["name"], both[start:m.start() + 1500]),
+                  file=sys.stderr)
 print(name, passed, failed)
