@@ -23,6 +23,9 @@ static void on_stop_signal(int sig)
 /*
  * SIGTERM and SIGINT stay blocked except inside ppoll, so a request being
  * answered is always finished, and the devices released, before the exit.
+ * Idempotent: `svmm broker` calls it before its socket exists (a SIGTERM
+ * that comes while it starts still ends in a clean exit), broker_serve()
+ * again for a VM's own broker.
  */
 static int stop_signals(sigset_t *wait_mask)
 {
@@ -92,6 +95,7 @@ int broker_main(const struct broker_options *o)
 	char err[USB_POLICY_ERR_MAX], why[256];
 	struct broker_config cfg;
 	struct usb_policy *policy;
+	sigset_t wait_mask;
 	ino_t ino = 0;
 	int fd, r;
 
@@ -99,6 +103,10 @@ int broker_main(const struct broker_options *o)
 	if (o->verbose)
 		log_set_level(LOG_LEVEL_DEBUG);
 	broker_config_init(&cfg);
+	if (stop_signals(&wait_mask) < 0) {
+		log_err("cannot set up signals: %s", strerror(errno));
+		return 1;
+	}
 	if (o->policy) {
 		/* A malformed policy stops the broker before it listens: never half a policy. */
 		if (usb_policy_load(o->policy, &policy, err, sizeof(err)) < 0) {

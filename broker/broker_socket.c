@@ -82,14 +82,14 @@ int broker_socket_listen(const char *path, ino_t *ino, char *why, size_t whylen)
 	err = -errno;
 	umask(old);
 	if (r < 0) {
-		snprintf(why, whylen, "bind %s: %s", path, strerror(-err));
+		snprintf(why, whylen, "bind %s: %s", a.sun_path, strerror(-err));
 		close(fd);
 		return err;
 	}
-	if (stat(path, &st) < 0 || listen(fd, 16) < 0) {
+	if (stat(a.sun_path, &st) < 0 || listen(fd, 16) < 0) {
 		err = -errno;
-		snprintf(why, whylen, "listen %s: %s", path, strerror(-err));
-		unlink(path);
+		snprintf(why, whylen, "listen %s: %s", a.sun_path, strerror(-err));
+		unlink(a.sun_path);
 		close(fd);
 		return err;
 	}

@@ -44,18 +44,21 @@ names = ["ok", "invalid_request", "no_such_device", "failed_to_open_device", "in
 print(len(msg), len(fds), names[status] if status < len(names) else status, reason)
 PY
 
-wait_for_socket() {
-	for _ in $(seq 50); do
-		[ -S "$sock" ] && return 0
-		sleep 0.1
-	done
-	return 1
+listening() {
+	grep -c 'listening socket=' "$log" 2>/dev/null
 }
 
 start_broker() {	# start_broker [ARGS...]: runs the broker in the background, logging to $log
+	local before
+	before=$(listening)
 	"$SVMM" broker --socket "$sock" "$@" 2>>"$log" &
 	broker_pid=$!
-	wait_for_socket
+	# Ready when it says so: a stale socket from a killed broker exists before it listens.
+	for _ in $(seq 100); do
+		[ "$(listening)" -gt "${before:-0}" ] && [ -S "$sock" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 stop_broker() {	# stop_broker: SIGTERM; sets stop_status to the exit status
