@@ -75,7 +75,7 @@ if [ "$(cat "$T/file.sock")" = precious ]; then tap_ok "the other file is left a
 
 # --- a running VM (needs a usable /dev/kvm) ------------------------------------
 kvm_ok() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
-skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP no usable /dev/kvm"; }
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP ${2:-no usable /dev/kvm}"; }
 
 # wait_for FILE REGEX: up to 10 s.
 wait_for() {
@@ -84,7 +84,7 @@ wait_for() {
 }
 
 if ! kvm_ok; then
-	for t in boot control sigterm stale device-death; do skip "$t"; done
+	for t in boot control sigterm stale terminal device-death; do skip "$t"; done
 	tap_done
 	exit
 fi
@@ -156,6 +156,21 @@ wait "$vm"
 status=$?
 if [ "$status" -eq 143 ]; then tap_ok "SIGTERM ends the VM (status 128+15)"; else tap_not_ok "SIGTERM" "status $status" "$(cat "$T/vm.err")"; fi
 nothing_left "SIGTERM"
+
+# On a terminal: raw mode, keys reach the guest's serial port, the terminal is restored.
+if command -v script >/dev/null; then
+	(sleep 1; printf 'Z') | timeout 20 script -q -c "stty -g >'$T/tty.before'; '$SVMM' run --control '$sock' --params echo '$SVMM_TEST_GUEST' 2>'$T/tty.err'; echo status=\$? >'$T/tty.status'; stty -g >'$T/tty.after'" /dev/null >"$T/tty.out"
+	if grep -q 'svmm-guest: got Z' "$T/tty.out" && grep -qx 'status=0' "$T/tty.status" &&
+		cmp -s "$T/tty.before" "$T/tty.after"; then
+		tap_ok "a key typed on the terminal reaches the guest; the terminal settings are restored"
+	else
+		tap_not_ok "terminal" "$(tr -d '\r' <"$T/tty.out" | tail -3)" "$(cat "$T/tty.status" "$T/tty.err" 2>&1)" \
+			"before $(cat "$T/tty.before") after $(cat "$T/tty.after")"
+	fi
+	nothing_left "terminal"
+else
+	skip terminal "no script(1)"
+fi
 
 # The device process dies: the VM goes on, the controller reads as dead.
 start_waiting_guest
