@@ -387,6 +387,12 @@ void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m)
 					 m->u.msix.address, m->u.msix.data);
 		if (r < 0)
 			log_warn("MSI-X vector %u route: %s", m->u.msix.vector, strerror(-r));
+		else if (!m->u.msix.masked && !p->msix_seen) {
+			p->msix_seen = true;
+			log_info("the guest enabled xHCI MSI-X (vector %u to 0x%" PRIx64 "/0x%x): "
+				 "interrupts go through KVM irqfds", m->u.msix.vector, m->u.msix.address,
+				 m->u.msix.data);
+		}
 		break;
 	case DEVPROTO_INTX_LEVEL:
 		p->intx_level = m->u.intx.level;

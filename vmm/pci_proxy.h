@@ -39,6 +39,7 @@ struct pci_proxy {
 	int irq_fds[DEVPROTO_MAX_VECTORS];
 	unsigned int nports;		/* root hub ports (xHCI HCSPARAMS1.MaxPorts) */
 	bool intx_level;
+	bool msix_seen;			/* a vector has been unmasked once (logged) */
 };
 
 extern const struct pci_function_ops pci_proxy_ops;
