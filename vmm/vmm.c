@@ -37,14 +37,7 @@
 #include "terminal.h"
 #include "usb_control.h"
 #include "vcpu.h"
-/*
- * The xHCI process is written alongside; until its entry point lands the VMM
- * builds and boots without the controller, and says so.
- */
-#if __has_include("xhci_process.h")
 #include "xhci_process.h"
-#define VMM_HAVE_XHCI 1
-#endif
 
 /* Used when --params is not given: the console on our serial port, reboot through the i8042. */
 #define VMM_DEFAULT_PARAMS "console=ttyS0 reboot=k panic=-1"
@@ -343,7 +336,6 @@ static int vmm_build(struct vmm *v)
 /* Forked before the VM exists: the child inherits no KVM or guest memory fds at all. */
 static int vmm_start_xhci(struct vmm *v)
 {
-#ifdef VMM_HAVE_XHCI
 	int r = device_process_spawn(&v->dev, "xhci", xhci_process_main);
 
 	v->dev_spawned = v->dev.pid > 0;
@@ -354,13 +346,6 @@ static int vmm_start_xhci(struct vmm *v)
 	/* Started but does not speak: the VM runs without the controller. */
 	if (r < 0)
 		device_process_mark_dead(&v->dev, "no answer to HELLO");
-#else
-	log_warn("this build has no xHCI device process; the VM runs without USB");
-	v->dev.pid = -1;
-	v->dev.req_sock = v->dev.evt_sock = -1;
-	v->dev.dead = true;
-	pthread_mutex_init(&v->dev.lock, NULL);
-#endif
 	return 0;
 }
 
