@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "mass_storage.h"
+#include "passthrough.h"
 #include "xhci.h"
 #include "xhci_process.h"
 
@@ -43,7 +44,7 @@ static struct usb_device *attach_image(struct event_loop *loop, int fd,
 }
 
 static xhci_attach_fn attach_table[DEVPROTO_ATTACH_IMAGE + 1] = {
-	[DEVPROTO_ATTACH_USBFS] = NULL,		/* libusb passthrough: a later issue */
+	[DEVPROTO_ATTACH_USBFS] = passthrough_new,
 	[DEVPROTO_ATTACH_IMAGE] = attach_image,
 };
 
