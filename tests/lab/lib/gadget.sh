@@ -70,14 +70,13 @@ lab__gadget_new() {
 	echo 100 >"$g/configs/c.1/MaxPower"
 }
 
-# lab__gadget_add_function NAME FUNCTION.INSTANCE: creates it, links it in c.1,
-# prints its directory.
+# lab__gadget_add_function NAME FUNCTION.INSTANCE: creates it and prints its
+# directory. Its attributes must be set before lab_gadget_plug links it into
+# the configuration (most are read-only after that).
 lab__gadget_add_function() {
-	local g f
-	g=$(lab__gadget_dir "$1")
-	f="$g/functions/$2"
+	local f
+	f="$(lab__gadget_dir "$1")/functions/$2"
 	mkdir "$f" || lab_fail "gadget $1: cannot create function $2 (module not loaded?)"
-	ln -s "$f" "$g/configs/c.1/"
 	echo "$f"
 }
 
@@ -91,22 +90,28 @@ lab__free_udc() {
 }
 
 # lab__gadget_sysfs NAME: the lab host's sysfs directory of the device.
+# (bash's read, not cat: each fork costs under TCG)
 lab__gadget_sysfs() {
-	local g d vid pid
+	local g d vid pid v p s
 	g=$(lab__gadget_dir "$1")
-	vid=$(sed 's/^0x//' "$g/idVendor")
-	pid=$(sed 's/^0x//' "$g/idProduct")
+	read -r vid <"$g/idVendor"
+	read -r pid <"$g/idProduct"
 	for d in /sys/bus/usb/devices/*; do
-		[ -f "$d/idVendor" ] && [ -f "$d/serial" ] || continue
-		[ "$(cat "$d/idVendor")" = "$vid" ] && [ "$(cat "$d/idProduct")" = "$pid" ] &&
-			[ "$(cat "$d/serial")" = "lab-$1" ] && { echo "$d"; return 0; }
+		[ -f "$d/serial" ] || continue
+		read -r v <"$d/idVendor"
+		read -r p <"$d/idProduct"
+		read -r s <"$d/serial"
+		[ "0x$v" = "$vid" ] && [ "0x$p" = "$pid" ] && [ "$s" = "lab-$1" ] && { echo "$d"; return 0; }
 	done
 	return 1
 }
 
 lab_gadget_plug() {
-	local g udc d
+	local g udc d f
 	g=$(lab__gadget_dir "$1")
+	for f in "$g"/functions/*; do
+		[ -e "$g/configs/c.1/${f##*/}" ] || ln -s "$f" "$g/configs/c.1/"
+	done
 	udc=$(cat "$LAB_TMP/gadget-$1.udc" 2>/dev/null || lab__free_udc) ||
 		lab_fail "gadget $1: no free UDC (lab_udc_setup --udcs N for more)"
 	echo "$udc" >"$g/UDC" || lab_fail "gadget $1: cannot bind to $udc"

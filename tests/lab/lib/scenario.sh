@@ -10,7 +10,9 @@
 #   LAB_VMM              the VMM lab_guest_boot uses unless told (qemu, svmm)
 #   LAB_SCENARIO LAB_TIMEOUT, and any LAB_* variable given to tests/lab/run
 # This file sources gadget.sh (USB gadgets), guest.sh (guests) and qmp.sh.
-set -euo pipefail
+set -eEuo pipefail
+# A command that fails outside a condition ends the scenario: say which.
+trap 'lab_log "FAIL: \"$BASH_COMMAND\" failed with status $? (${BASH_SOURCE[0]##*/}:$LINENO)"' ERR
 
 LAB_LIB=${LAB_LIB:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 LAB_T0_US=${EPOCHREALTIME/./}
@@ -27,6 +29,7 @@ lab_log() {
 }
 # lab_fail MSG: the scenario failed.
 lab_fail() {
+	trap - ERR
 	lab_log "FAIL: $*"
 	exit 1
 }

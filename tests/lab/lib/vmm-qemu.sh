@@ -1,12 +1,14 @@
 # The QEMU backend of lab_guest_boot (see guest.sh): the reference VMM, with
-# KVM, a qemu-xhci controller with nothing on it, and QMP at CTL.
+# KVM, a qemu-xhci controller with nothing on it, and QMP at CTL. The xHCI
+# gets 8 ports (QEMU's default is 4 USB 2 + 4 USB 3 sharing 4 bus ports, and
+# it plugs a full-speed hub into the last free one).
 
 lab_vmm_qemu_start() {
 	local name=$1 kernel=$2 initrd=$3 params=$4 mem=$5 ctl=$6
 	exec qemu-system-x86_64 -name "lab-$name" -machine q35 -accel kvm -smp 1 -m "$mem" \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-kernel "$kernel" -initrd "$initrd" -append "$params" \
-		-device qemu-xhci,id=xhci \
+		-device qemu-xhci,id=xhci,p2=8,p3=8 \
 		-chardev stdio,id=console,signal=off -serial chardev:console \
 		-qmp "unix:$ctl,server=on,wait=off" \
 		-d guest_errors,cpu_reset -D "$LAB_OUT/guest-$name.qemu-debug.log"
