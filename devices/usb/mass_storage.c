@@ -617,6 +617,8 @@ struct usb_device *mass_storage_new(struct event_loop *loop, int image_fd, bool 
 		.kind = DEVPROTO_ATTACH_IMAGE,
 		.vendor = MS_VENDOR,
 		.product = MS_PRODUCT,
+		/* Each transfer is worked whole in ms_run; a cancelled one is never worked. */
+		.direct_in = true,
 	};
 	return &ms->dev;
 }

@@ -118,6 +118,15 @@ struct usb_device {
 	 */
 	void (*gone)(struct usb_device *dev, void *opaque);
 	void *gone_opaque;
+	/*
+	 * The device writes an IN transfer's buffer only while it works that
+	 * transfer (never after cancel(), reset() or destroy() took it back)
+	 * and never reads it: the controller may then give it the guest's own
+	 * memory as buffer, sparing the copy out of a bounce buffer. A device
+	 * that completes asynchronously (the kernel writing later) leaves it
+	 * false.
+	 */
+	bool direct_in;
 };
 
 #endif

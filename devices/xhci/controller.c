@@ -69,6 +69,7 @@ void xhci_release(struct xhci *x)
 		event_loop_del_fd(x->loop, x->event_sock);
 	x->event_sock_watched = false;
 	event_loop_cancel_deferred(x->loop, &x->cmd_later);
+	xhci_bounce_release(x);
 	guest_memory_release(&x->mem);
 }
 

@@ -186,7 +186,7 @@ void xhci_ep_kick(struct xhci_endpoint *ep)
 		return;
 	dev = xhci_slot_device(x, ep_slot(ep));
 	while (ep->inflight < XHCI_EP_MAX_INFLIGHT) {
-		struct xhci_td *td = xhci_td_fetch(ep);
+		struct xhci_td *td = xhci_td_fetch(ep, dev);
 
 		if (!td)
 			break;

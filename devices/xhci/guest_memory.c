@@ -95,3 +95,8 @@ int guest_memory_write(const struct guest_memory *gm, uint64_t gpa, const void *
 		memcpy(p, buf, len);
 	return 0;
 }
+
+uint8_t *guest_memory_host(const struct guest_memory *gm, uint64_t gpa, uint64_t len)
+{
+	return len ? lookup(gm, gpa, len) : NULL;
+}

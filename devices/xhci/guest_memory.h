@@ -35,5 +35,12 @@ void guest_memory_release(struct guest_memory *gm);
 bool guest_memory_valid(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
 int guest_memory_read(const struct guest_memory *gm, uint64_t gpa, void *buf, size_t len);
 int guest_memory_write(const struct guest_memory *gm, uint64_t gpa, const void *buf, size_t len);
+/*
+ * The host address of [gpa, gpa + len) when it lies inside one region, else
+ * NULL. Only for handing a device an IN buffer it writes (transfer_ring.c):
+ * nothing may read guest data through it, since the guest can change it at
+ * any moment.
+ */
+uint8_t *guest_memory_host(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
 
 #endif

@@ -11,7 +11,12 @@
  * A TD that breaks a rule becomes a TRB Error event and halts the endpoint.
  * Data moves through a bounce buffer of exactly the TD's length: the device
  * never sees guest memory, and a SETUP wLength larger than the data stage
- * (CVE-2020-14364) is clamped to it.
+ * (CVE-2020-14364) is clamped to it. The one exception is a bulk or
+ * interrupt IN TD whose data TRBs form one contiguous range inside one
+ * guest memory region, for a device that only ever writes its IN buffers
+ * while working them (usb_device.direct_in): the device writes that range
+ * in place, which spares a copy of every byte a disk reads. The range is
+ * checked like any buffer, and nothing reads through it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,7 +41,9 @@ struct xhci_td {
 	enum xhci_cc error;		/* CC_SUCCESS unless the TD itself is bad */
 	uint64_t error_trb;
 	bool in, has_data, submitted, done, cancel_asked;
+	bool direct;			/* t.buffer is guest memory, buf unused */
 	uint8_t *buf;
+	size_t buf_cap;
 	struct usb_iso_packet iso;
 	struct usb_transfer t;
 };
@@ -56,7 +63,7 @@ bool xhci_td_cancelled(const struct xhci_td *td)
 void xhci_td_free(struct xhci_td *td)
 {
 	free(td->trbs);
-	free(td->buf);
+	xhci_bounce_put(td->x, td->buf, td->buf_cap);
 	free(td);
 }
 
@@ -166,8 +173,36 @@ static enum usb_transfer_type transfer_type(enum xhci_ep_type t)
 	}
 }
 
+/*
+ * The host address of the TD's data when the device may write it in place:
+ * an IN TD on a bulk or interrupt endpoint, every data TRB (no immediate
+ * data) continuing where the previous one ended, all inside one region.
+ */
+static uint8_t *direct_buffer(struct xhci *x, const struct xhci_td *td, uint64_t total)
+{
+	uint64_t start = 0, next = 0;
+	bool first = true;
+
+	for (unsigned int i = 0; i < td->ntrbs; i++) {
+		const struct xhci_trb *t = &td->trbs[i].trb;
+
+		if (!is_data(trb_type(t)) || !trb_len(t))
+			continue;
+		if (t->control & TRB_IDT)
+			return NULL;
+		if (first) {
+			start = next = t->param;
+			first = false;
+		}
+		if (t->param != next)
+			return NULL;
+		next += trb_len(t);
+	}
+	return first ? NULL : guest_memory_host(&x->mem, start, total);
+}
+
 /* Checks the TRBs, sizes the bounce buffer and fills it for OUT. */
-static void build(struct xhci_endpoint *ep, struct xhci_td *td)
+static void build(struct xhci_endpoint *ep, struct xhci_td *td, const struct usb_device *dev)
 {
 	struct xhci *x = ep->x;
 	uint64_t total = 0, off = 0;
@@ -217,12 +252,20 @@ static void build(struct xhci_endpoint *ep, struct xhci_td *td)
 	}
 	if (td->error != CC_SUCCESS)
 		return;
-	td->buf = malloc(total ? total : 1);
+	td->t.length = total;
+	if (td->in && dev && dev->direct_in && total &&
+	    (ep->type == EP_TYPE_BULK_IN || ep->type == EP_TYPE_INT_IN)) {
+		td->t.buffer = direct_buffer(x, td, total);
+		td->direct = td->t.buffer != NULL;
+		if (td->direct)
+			return;
+	}
+	td->buf = xhci_bounce_get(x, total, &td->buf_cap);
 	if (!td->buf) {
 		fail(td, td->trbs[0].addr);
 		return;
 	}
-	td->t.length = total;
+	td->t.buffer = td->buf;
 	if (!td->in) {
 		for (unsigned int i = 0; i < td->ntrbs; i++) {
 			const struct xhci_trb *t = &td->trbs[i].trb;
@@ -242,7 +285,7 @@ static void build(struct xhci_endpoint *ep, struct xhci_td *td)
 }
 
 /* The next TD on ep's ring, or NULL if there is none yet (or no memory). */
-struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep)
+struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep, const struct usb_device *dev)
 {
 	struct xhci_td *td = calloc(1, sizeof(*td));
 
@@ -256,13 +299,12 @@ struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep)
 		return NULL;
 	}
 	if (td->error == CC_SUCCESS)
-		build(ep, td);
+		build(ep, td, dev);
 	ep->ring = td->end;
 	td->t.type = transfer_type(ep->type);
 	td->t.endpoint = (uint8_t)(ep->dci / 2) | (td->in && ep->dci > 1 ? USB_DIR_IN : 0);
 	if (ep->type == EP_TYPE_CONTROL)
 		td->t.endpoint = (uint8_t)(ep->dci / 2);
-	td->t.buffer = td->buf;
 	if (td->t.type == USB_TRANSFER_ISOCH) {
 		td->iso.length = (uint32_t)td->t.length;
 		td->t.num_iso_packets = 1;
@@ -401,23 +443,20 @@ enum xhci_cc xhci_td_report(struct xhci_td *td)
 	bool shortpkt = false, reported = false;
 
 	if (td->error != CC_SUCCESS) {
-		const struct xhci_trb *at = &td->trbs[0].trb;
+		/* No TRB at all when the very first fetch failed (trbs is NULL then). */
+		static const struct xhci_trb none;
+		const struct xhci_trb *at = td->ntrbs ? &td->trbs[0].trb : &none;
 
 		for (unsigned int i = 0; i < td->ntrbs; i++) {
 			if (td->trbs[i].addr == td->error_trb)
 				at = &td->trbs[i].trb;
-		}
-		if (td->ntrbs == 0) {
-			static const struct xhci_trb none;
-
-			at = &none;
 		}
 		post(td, at, td->error_trb, 0, td->error, false);
 		return td->error;
 	}
 	dcc = device_cc(td->t.status);
 	actual = td->t.actual < td->t.length ? td->t.actual : td->t.length;
-	if (td->in && dcc != CC_BABBLE)
+	if (td->in && dcc != CC_BABBLE && !td->direct)
 		scatter(td, actual);
 	left = actual;
 	for (unsigned int i = 0; i < td->ntrbs; i++) {

@@ -185,9 +185,24 @@ struct xhci_msix_entry {
 	uint32_t ctrl;			/* bit 0: masked */
 };
 
+/* Freed bounce buffers kept for the next TDs (bounce.c). */
+#define XHCI_BOUNCE_CACHE	16u
+#define XHCI_BOUNCE_CACHE_BYTES	(16u << 20)
+
+struct xhci_bounce_cache {
+	unsigned int n;
+	size_t bytes;
+	bool closed;
+	struct {
+		uint8_t *p;
+		size_t cap;
+	} e[XHCI_BOUNCE_CACHE];
+};
+
 struct xhci {
 	struct event_loop *loop;
 	struct guest_memory mem;
+	struct xhci_bounce_cache bounce;
 
 	/* PCI */
 	uint8_t cfg[DEVPROTO_CFG_SPACE_SIZE];
@@ -348,7 +363,7 @@ void xhci_ep_orphan_all(struct xhci_endpoint *ep);
 void xhci_ep_complete(struct xhci_endpoint *ep);
 
 /* transfer_ring.c */
-struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep);
+struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep, const struct usb_device *dev);
 int xhci_td_submit(struct xhci_td *td, struct usb_device *dev);
 enum xhci_cc xhci_td_report(struct xhci_td *td);
 void xhci_td_free(struct xhci_td *td);
@@ -362,6 +377,11 @@ const struct xhci_ring *xhci_td_start(const struct xhci_td *td);
 const struct xhci_ring *xhci_td_end(const struct xhci_td *td);
 bool xhci_td_cancelled(const struct xhci_td *td);
 void xhci_td_report_stopped(struct xhci_td *td);
+
+/* bounce.c: TD data buffers; *cap is what must be handed back to put. */
+uint8_t *xhci_bounce_get(struct xhci *x, size_t len, size_t *cap);
+void xhci_bounce_put(struct xhci *x, uint8_t *p, size_t cap);
+void xhci_bounce_release(struct xhci *x);
 
 /* port.c */
 void xhci_port_init(struct xhci *x);
