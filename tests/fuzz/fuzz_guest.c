@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "mass_storage.h"
+#include "trb_ring.h"
 
 #define OP 0x40u
 #define USBCMD (OP + 0x00)
@@ -54,17 +55,6 @@ uint8_t *fg_ptr(struct fg *g, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-static void put_trb(struct fg *g, uint64_t at, uint64_t param, uint32_t status, uint32_t control)
-{
-	uint8_t *p = fg_ptr(g, at, 16);
-
-	if (!p)
-		return;
-	memcpy(p, &param, 8);
-	memcpy(p + 8, &status, 4);
-	memcpy(p + 12, &control, 4);
-}
-
 static void ring_init(struct fg *g, struct fg_ring *r, uint64_t base, unsigned int size)
 {
 	r->base = base;
@@ -77,18 +67,10 @@ static void ring_init(struct fg *g, struct fg_ring *r, uint64_t base, unsigned i
 uint64_t fg_push(struct fg *g, struct fg_ring *r, uint64_t param, uint32_t status,
 		 uint32_t control, bool withhold)
 {
-	uint64_t at = r->base + 16ull * r->idx;
-	bool c = withhold ? !r->cycle : r->cycle;
+	uint8_t *host = fg_ptr(g, r->base, 16ull * r->size);
 
-	put_trb(g, at, param, status, (control & ~1u) | (c ? 1u : 0u));
-	if (++r->idx == r->size - 1) {
-		/* The last TRB links back to the start and toggles the cycle. */
-		put_trb(g, r->base + 16ull * r->idx, r->base, 0,
-			trb_type_bits(TRB_LINK) | TRB_LINK_TC | (r->cycle ? 1u : 0u));
-		r->idx = 0;
-		r->cycle = !r->cycle;
-	}
-	return at;
+	return host ? trb_ring_put(host, r->base, r->size, &r->idx, &r->cycle, param, status,
+				   control, withhold) : 0;
 }
 
 void fg_bar_write(struct fg *g, uint64_t off, unsigned int size, uint64_t v)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "xhci_driver.h"
+#include "trb_ring.h"
 
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -185,30 +186,11 @@ void drv_ring_init(struct drv *d, struct drv_ring *r, unsigned int size)
 	r->cycle = true;
 }
 
-static void put_trb(struct drv *d, uint64_t addr, uint64_t param, uint32_t status, uint32_t control)
-{
-	uint8_t *p = drv_ptr(d, addr);
-
-	memcpy(p, &param, 8);
-	memcpy(p + 8, &status, 4);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(p + 12, &control, 4);
-}
-
 uint64_t drv_ring_push(struct drv *d, struct drv_ring *r, uint64_t param, uint32_t status,
 		       uint32_t control)
 {
-	uint64_t at = r->base + 16ull * r->idx;
-
-	put_trb(d, at, param, status, (control & ~1u) | (r->cycle ? 1u : 0u));
-	if (++r->idx == r->size - 1) {
-		/* Link back to the start, toggling the cycle. */
-		put_trb(d, r->base + 16ull * r->idx, r->base, 0,
-			(6u << 10) | 2u | (r->cycle ? 1u : 0u));
-		r->idx = 0;
-		r->cycle = !r->cycle;
-	}
-	return at;
+	return trb_ring_put(drv_ptr(d, r->base), r->base, r->size, &r->idx, &r->cycle, param,
+			    status, control, false);
 }
 
 void drv_doorbell(struct drv *d, unsigned int index, uint32_t target)
