@@ -413,3 +413,73 @@ Test(xhci_guest, mass_storage_inquiry_over_bot)
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[12], 0, "command passed");
 	drv_stop(&d);
 }
+
+/* READ(10) of 2 blocks at lba 3: CBW, data as two chained 512-byte TRBs at a and b, CSW. */
+static void read_two_trbs(unsigned int slot, uint64_t a, uint64_t b, uint8_t tag)
+{
+	uint64_t cbw = drv_alloc(&d, 31, 64), csw = drv_alloc(&d, 13, 64);
+	uint8_t *p = drv_ptr(&d, cbw);
+	struct drv_event ev;
+
+	memcpy(p, "USBC", 4);
+	p[4] = tag;
+	p[9] = 4;			/* 1024 bytes */
+	p[12] = 0x80;
+	p[14] = 10;
+	p[15] = 0x28;			/* READ(10) */
+	p[20] = 3;			/* LBA 3 */
+	p[23] = 2;			/* 2 blocks */
+	cr_assert_eq(drv_bulk(&d, slot, 4, cbw, 31, NULL), 1, "CBW");
+	drv_ring_push(&d, &d.ep_ring[slot][3], a, 512, (1u << 10) | (1u << 4));
+	drv_ring_push(&d, &d.ep_ring[slot][3], b, 512, (1u << 10) | (1u << 5));
+	drv_doorbell(&d, slot, 3);
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no data event");
+	cr_assert_eq(ev.status >> 24, 1, "data cc %u", ev.status >> 24);
+	cr_assert_eq(ev.status & 0xffffff, 0, "residual");
+	cr_assert_eq(drv_bulk(&d, slot, 3, csw, 13, NULL), 1, "CSW");
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[4], tag);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[12], 0, "command passed");
+}
+
+static void assert_blocks(uint64_t a, uint64_t b)
+{
+	for (int i = 0; i < 512; i++) {
+		cr_assert_eq(((uint8_t *)drv_ptr(&d, a))[i], (uint8_t)(3 * 512 + i) * 7 % 256);
+		cr_assert_eq(((uint8_t *)drv_ptr(&d, b))[i], (uint8_t)(4 * 512 + i) * 7 % 256);
+	}
+}
+
+/*
+ * Bulk IN data lands right whether the device writes it in place (the TRBs
+ * continue each other) or through a bounce buffer (they do not).
+ */
+Test(xhci_guest, mass_storage_read_in_place_and_bounced)
+{
+	int img = memfd_create("disk", MFD_CLOEXEC);
+	uint8_t block[1 << 12];
+	struct devproto_reply r;
+	unsigned int slot;
+	uint64_t buf;
+
+	for (unsigned int i = 0; i < sizeof(block); i++)
+		block[i] = (uint8_t)((uint8_t)i * 7 % 256);
+	cr_assert_eq(ftruncate(img, 1 << 20), 0);
+	cr_assert_eq(pwrite(img, block, sizeof(block), 0), (ssize_t)sizeof(block));
+	drv_start(&d, NULL);
+	drv_init(&d);
+	r = drv_attach(&d, img, 0);
+	cr_assert_eq(r.status, DEVPROTO_OK);
+	slot = bring_up(r.port, 4);
+	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), 1);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 1024), 1);
+	buf = drv_alloc(&d, 4096, 4096);
+	memset(drv_ptr(&d, buf), 0xee, 4096);
+	read_two_trbs(slot, buf, buf + 512, 1);
+	assert_blocks(buf, buf + 512);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, buf))[1024], 0xee, "written past the TD");
+	memset(drv_ptr(&d, buf), 0xee, 4096);
+	read_two_trbs(slot, buf + 2048, buf, 2);
+	assert_blocks(buf + 2048, buf);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, buf))[512], 0xee, "written between the TRBs");
+	drv_stop(&d);
+}
