@@ -147,6 +147,15 @@ static enum xhci_cc cmd_address_device(struct xhci *x, const struct xhci_trb *tr
 	/* No hubs behind the root ports: a route string names nothing. */
 	if (!p || (in.slot[0] & 0xfffff))
 		return CC_PARAMETER_ERROR;
+	/*
+	 * One slot per root port: a second slot on the same device would mix
+	 * two guests' views of one BOT state machine and multiply what the
+	 * device holds queued (QEMU refuses it the same way).
+	 */
+	for (unsigned int id = 1; id <= XHCI_MAX_SLOTS; id++) {
+		if (id != s->id && x->slots[id].enabled && x->slots[id].port == port)
+			return CC_TRB_ERROR;
+	}
 	cc = xhci_ctx_check_ep(in.ep[1], 1);
 	if (cc != CC_SUCCESS)
 		return cc;

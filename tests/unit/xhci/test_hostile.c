@@ -197,6 +197,23 @@ Test(xhci_hostile, slot_and_endpoint_ids_out_of_range)
 	drv_stop(&d);
 }
 
+/* A second slot addressed to a port that already has one is refused; the first keeps working. */
+Test(xhci_hostile, two_slots_on_one_port)
+{
+	unsigned int slot = setup_device('H', 0), other, cc;
+	uint64_t buf = drv_alloc(&d, 18, 64);
+
+	other = drv_enable_address(&d, 1, 3, false, &cc);
+	cr_assert_neq(other, slot);
+	cr_assert_eq(cc, CC_TRB_ERROR, "second slot on port 1: cc %u", cc);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), CC_SUCCESS);
+	/* Once the first slot is gone the port is free again. */
+	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (slot << 24), NULL), CC_SUCCESS);
+	drv_enable_address(&d, 1, 3, false, &cc);
+	cr_assert_eq(cc, CC_SUCCESS);
+	drv_stop(&d);
+}
+
 Test(xhci_hostile, erst_size_zero)
 {
 	drv_start(&d, test_device_attach);
