@@ -133,21 +133,32 @@ static void set_limits(const struct jail_config *cfg)
 		child_die("PR_SET_DUMPABLE");
 }
 
+/* The lowest fd at or above from that the child keeps, or ~0u: listed fds, and stdin/stdout when replaced. */
+static unsigned int next_kept(const struct jail_config *cfg, unsigned int from)
+{
+	unsigned int next = ~0u;
+
+	if (cfg->null_fd > STDERR_FILENO && from <= STDOUT_FILENO)
+		return from;
+	for (size_t i = 0; i < cfg->n_keep_fds; i++) {
+		int k = cfg->keep_fds[i];
+
+		if (k >= 0 && (unsigned int)k >= from && (unsigned int)k < next)
+			next = (unsigned int)k;
+	}
+	return next;
+}
+
 /* Closes every fd but the kept ones: close_range() over each gap between them. */
 static void close_other_fds(const struct jail_config *cfg)
 {
 	unsigned int from = 0;
 
+	if (cfg->null_fd > STDERR_FILENO && (dup2(cfg->null_fd, STDIN_FILENO) < 0 || dup2(cfg->null_fd, STDOUT_FILENO) < 0))
+		child_die("replace stdin and stdout");
 	for (;;) {
-		unsigned int next = ~0u;
+		unsigned int next = next_kept(cfg, from);
 
-		/* The lowest kept fd at or above from. */
-		for (size_t i = 0; i < cfg->n_keep_fds; i++) {
-			int k = cfg->keep_fds[i];
-
-			if (k >= 0 && (unsigned int)k >= from && (unsigned int)k < next)
-				next = (unsigned int)k;
-		}
 		if (next > from && syscall(SYS_close_range, from, next == ~0u ? ~0u : next - 1, 0) < 0)
 			child_die("close_range");
 		if (next == ~0u)

@@ -9,7 +9,8 @@
  *   3. pivots to an empty, read-only tmpfs root: no host filesystem;
  *   4. rlimits: no core dumps, no new processes, bounded file writes, few fds;
  *      not dumpable;
- *   5. closes every descriptor except the ones it was told to keep;
+ *   5. closes every descriptor except the ones it was told to keep (stdin and
+ *      stdout replaced by null_fd, so the caller's terminal is not among them);
  *   6. drops every capability from the effective, permitted, inheritable,
  *      ambient and bounding sets, locks the securebits, sets no_new_privs;
  *   7. loads the seccomp filter (compiled by the parent: the child has no
@@ -30,6 +31,9 @@ struct jail_config {
 	const char *hostname;		/* the child's hostname, e.g. "svmm-xhci" */
 	const int *keep_fds;		/* descriptors the child keeps open */
 	size_t n_keep_fds;
+	int null_fd;			/* if > 2 (0, the default, means none): an fd of /dev/null that
+					 * becomes the child's stdin and stdout, so that it never holds
+					 * the caller's terminal */
 	void *seccomp;			/* from seccomp_policy_compile(); NULL: none (tests only) */
 	uint64_t max_file_bytes;	/* RLIMIT_FSIZE: writes at or past this offset fail */
 	unsigned int max_fds;		/* RLIMIT_NOFILE */

@@ -8,54 +8,74 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "death_report.h"
+#include "jail.h"
 #include "log.h"
+#include "seccomp_policies.h"
 
 #define DEVICE_SHUTDOWN_GRACE_MS 2000
 
-/* In the child: keep stderr, the two sockets (moved to 3 and 4); nothing else. */
-static void child_close_fds(int *req, int *evt)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	/* Everything out of the way first, so that no move clobbers another source. */
-	int hnull = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, 100) : -1;
-	int hreq = fcntl(*req, F_DUPFD_CLOEXEC, 100), hevt = fcntl(*evt, F_DUPFD_CLOEXEC, 100);
+/* The device process's fd limit: doorbells (65), vectors (5), ports' devices and libusb's own. */
+#define DEVICE_MAX_FDS 256
+/* RLIMIT_FSIZE: the largest disk image it may write (docs/security.md, "File size"). */
+#define DEVICE_MAX_FILE_BYTES (2ull << 40)
 
-	if (hreq < 0 || hevt < 0 || dup2(hreq, 3) < 0 || dup2(hevt, 4) < 0)
-		_exit(127);
-	*req = 3;
-	*evt = 4;
-	if (hnull >= 0) {
-		dup2(hnull, 0);
-		dup2(hnull, 1);
-	}
-	if (syscall(SYS_close_range, 5u, ~0u, 0u) < 0) {
-		for (int fd = 5; fd < 65536; fd++)
-			close(fd);
-	}
+struct device_child {
+	const char *name;
+	device_main_fn main_fn;
+	int req, evt;
+};
+
+/* Runs in the jailed child: nothing of the VMM's is left but these two sockets and stderr. */
+static int device_child_main(void *opaque)
+{
+	struct device_child *c = opaque;
+
+	log_set_role(c->name);
+	return c->main_fn(c->req, c->evt) == 0 ? 0 : 1;
 }
 
-static void child_main(int req, int evt, pid_t parent, const char *name, device_main_fn main_fn)
+/* Forks the device process into its jail (jail/jail.h) under the xHCI seccomp policy. */
+static pid_t spawn_jailed(const char *name, device_main_fn main_fn, int req, int evt)
 {
-	sigset_t all;
+	static struct seccomp_policy policy;
+	struct device_child child = { .name = name, .main_fn = main_fn, .req = req, .evt = evt };
+	int keep[] = { STDERR_FILENO, req, evt };
+	struct jail_config cfg = {
+		.hostname = "svmm-xhci",
+		.keep_fds = keep,
+		.n_keep_fds = 3,
+		.max_file_bytes = DEVICE_MAX_FILE_BYTES,
+		.max_fds = DEVICE_MAX_FDS,
+	};
+	char err[256];
+	pid_t pid;
 
-	/* Die with the VMM, even if it is killed without a chance to clean up. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(1);
-	log_set_role(name);
-	child_close_fds(&req, &evt);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_IGN);	/* Ctrl-C at the terminal is for the VMM to handle */
-	_exit(main_fn(req, evt) == 0 ? 0 : 1);
+	if (seccomp_policies_xhci_device(&policy, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	cfg.seccomp = seccomp_policy_compile(&policy, err, sizeof(err));
+	if (!cfg.seccomp) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	/* The VMM's stdin and stdout are the guest's console: the device process gets /dev/null. */
+	cfg.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (cfg.null_fd < 0) {
+		pid = -errno;
+		log_err("/dev/null: %s", strerror(errno));
+	} else {
+		pid = jail_spawn(&cfg, device_child_main, &child);
+		close(cfg.null_fd);
+	}
+	seccomp_policy_release(cfg.seccomp);
+	return pid;
 }
 
 int device_process_spawn(struct device_process *d, const char *name, device_main_fn main_fn)
@@ -63,13 +83,14 @@ int device_process_spawn(struct device_process *d, const char *name, device_main
 	int req[2] = { -1, -1 }, evt[2] = { -1, -1 };
 	struct devproto_msg hello;
 	struct devproto_reply reply;
-	pid_t parent = getpid();
 	int r;
 
 	memset(d, 0, sizeof(*d));
 	d->name = name;
 	d->pid = -1;
 	d->req_sock = d->evt_sock = -1;
+	/* Opened while the VMM still may: a later seccomp kill is reported with its syscall. */
+	d->kmsg_fd = jail_kmsg_open();
 	pthread_mutex_init(&d->lock, NULL);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, req) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, evt) < 0) {
@@ -77,14 +98,12 @@ int device_process_spawn(struct device_process *d, const char *name, device_main
 		log_err("socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	d->pid = fork();
+	d->pid = spawn_jailed(name, main_fn, req[1], evt[1]);
 	if (d->pid < 0) {
-		r = -errno;
-		log_err("cannot fork the %s device process: %s", name, strerror(errno));
+		r = d->pid;
+		log_err("cannot start the jailed %s device process: %s", name, strerror(-r));
 		goto fail;
 	}
-	if (d->pid == 0)
-		child_main(req[1], evt[1], parent, name, main_fn);
 	close(req[1]);
 	close(evt[1]);
 	req[1] = evt[1] = -1;
@@ -219,14 +238,16 @@ int device_process_request(struct device_process *d, struct devproto_msg *req, i
 
 static void device_log_status(const struct device_process *d, int status)
 {
-	if (WIFSIGNALED(status))
-		log_err("%s device process %d was killed by signal %d (%s)", d->name, (int)d->pid,
-			WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else if (WIFEXITED(status) && WEXITSTATUS(status))
-		log_err("%s device process %d exited with status %d", d->name, (int)d->pid,
-			WEXITSTATUS(status));
-	else
+	char how[192];
+
+	jail_describe_exit(d->pid, status, d->kmsg_fd, how, sizeof(how));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == JAIL_EXIT_SETUP_FAILED)
+		log_err("%s device process %d could not enter its jail (its log says which step)",
+			d->name, (int)d->pid);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_info("%s device process %d exited", d->name, (int)d->pid);
+	else
+		log_err("%s device process %d %s", d->name, (int)d->pid, how);
 }
 
 bool device_process_reap(struct device_process *d)
@@ -288,6 +309,8 @@ void device_process_shutdown(struct device_process *d)
 		close(d->req_sock);
 	if (d->evt_sock >= 0)
 		close(d->evt_sock);
-	d->req_sock = d->evt_sock = -1;
+	if (d->kmsg_fd >= 0)
+		close(d->kmsg_fd);
+	d->req_sock = d->evt_sock = d->kmsg_fd = -1;
 	__atomic_store_n(&d->dead, true, __ATOMIC_RELEASE);
 }

@@ -30,6 +30,7 @@ struct device_process {
 	uint32_t seq;
 	bool dead;			/* atomic: read from vCPU threads */
 	bool reaped;
+	int kmsg_fd;			/* kernel log, opened at spawn: names a seccomp kill's syscall */
 };
 
 /*

@@ -63,6 +63,9 @@ static struct jailed spawn_keeping(attempt_fn attempt, bool with_seccomp, int ex
 	char err[256];
 	void *filter = NULL;
 
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	cr_assert_gt(null_fd, STDERR_FILENO);
 	cr_assert_eq(pipe2(report, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
 	if (with_seccomp) {
@@ -74,6 +77,7 @@ static struct jailed spawn_keeping(attempt_fn attempt, bool with_seccomp, int ex
 		.hostname = "svmm-test",
 		.keep_fds = keep,
 		.n_keep_fds = extra_fd >= 0 ? 4 : 3,
+		.null_fd = null_fd,
 		.seccomp = filter,
 		.max_file_bytes = 0,
 		.max_fds = 32,
@@ -82,6 +86,7 @@ static struct jailed spawn_keeping(attempt_fn attempt, bool with_seccomp, int ex
 	j.pid = jail_spawn(&cfg, run_attempt, &arg);
 	cr_assert_gt(j.pid, 0, "jail_spawn: %s", strerror(-j.pid));
 	seccomp_policy_release(filter);
+	close(null_fd);
 	close(report[1]);
 	close(hold[0]);
 	j.report_fd = report[0];
@@ -335,7 +340,15 @@ Test(jail_outside, root_is_empty_and_only_kept_fds_are_open)
 			fds++;
 	}
 	closedir(d);
-	cr_assert_eq(fds, 3, "open fds: %d, want stderr, report and hold", fds);
+	cr_assert_eq(fds, 5, "open fds: %d, want stdin, stdout, stderr, report and hold", fds);
+	/* stdin and stdout are /dev/null, not the test's (a VMM's: the terminal). */
+	for (int fd = 0; fd <= 1; fd++) {
+		char link[64], target[64] = "";
+
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", j.pid, fd);
+		cr_assert_gt(readlink(link, target, sizeof(target) - 1), 0);
+		cr_assert_str_eq(target, "/dev/null", "fd %d is %s", fd, target);
+	}
 	finish(&j);
 }
 
