@@ -5,6 +5,8 @@ Each seed is a guest session in the encoding fuzz_xhci.c documents: a setup
 byte, then operations. The seeds walk the paths the fuzzer should start
 from (init, commands, enumeration, control and bulk transfers, BOT commands,
 hot-plug, MSI-X and moderation), so mutations begin deep in the controller.
+The bug-* files beside them are fuzzer findings kept as reproducers, not
+written by this script.
 
 Usage: make_corpus.py OUTDIR
 """
@@ -85,6 +87,8 @@ def seeds():
                          .context(0, 1, 3, port=9, speed=4, mps=512)
                          .control(1, 0x80, 6, 0x100, 0, 18).turns(2)
                          .control(1, 0x80, 6, 0x200, 0, 64).turns(2)
+                         .control(1, 0x80, 6, 0xF00, 0, 64).turns(2)
+                         .control(1, 0x80, 6, 0x303, 0x409, 64).turns(2)
                          .control(1, 0x00, 9, 1, 0, 0, True).turns(2)
                          .context(1, 1, 1 | 8 | 16, mps=1024).op(EVENTS))
     s["enumerate-hs"] = (Seed(INIT | HS_DISK)
@@ -93,7 +97,9 @@ def seeds():
                          .context(4, 1, 3, port=1, speed=3, mps=64)
                          .context(0, 1, 3, port=1, speed=3, mps=64)
                          .context(2, 1, 2, mps=64)
-                         .control(1, 0x80, 6, 0x300, 0, 255).turns(3).op(EVENTS))
+                         .control(1, 0x80, 6, 0x300, 0, 255).turns(3)
+                         .control(1, 0x80, 6, 0x600, 0, 10).control(1, 0x80, 6, 0x700, 0, 64)
+                         .turns(3).op(EVENTS))
     # BOT commands on a configured device: INQUIRY, READ CAPACITY, READ(10), WRITE(10).
     s["bot-read-write"] = (Seed(BRING_UP)
                            .bot(1, [0x12, 0, 0, 0, 36, 0], 36, True).turns(3)
@@ -107,6 +113,36 @@ def seeds():
                            .bot(1, [0x1A, 0, 0x3F, 0, 192, 0], 192, True).turns(3)
                            .bot(1, [0x28, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 8, 0], 4096, True)
                            .turns(3).op(EVENTS))
+    # The rest of the SCSI command set the disk knows.
+    s["bot-commands"] = (Seed(BRING_UP)
+                         .bot(1, [0x1E, 0, 0, 0, 1, 0], 0, False)
+                         .bot(1, [0x1B, 0, 0, 0, 2, 0], 0, False)
+                         .bot(1, [0x1E, 0, 0, 0, 0, 0], 0, False)
+                         .bot(1, [0x1B, 0, 0, 0, 2, 0], 0, False)
+                         .bot(1, [0x25] + [0] * 9, 0, False)
+                         .bot(1, [0x1B, 0, 0, 0, 3, 0], 0, False).turns(4).op(EVENTS)
+                         .bot(1, [0x2F, 0, 0, 0, 0, 0, 0, 0, 8, 0], 0, False)
+                         .bot(1, [0x9E, 0x10] + [0] * 8 + [0, 0, 0, 32, 0, 0], 32, True)
+                         .bot(1, [0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0], 16, True).turns(4).op(EVENTS)
+                         .bot(1, [0x35] + [0] * 9, 0, False)
+                         .bot(1, [0x5A, 0, 0x3F, 0, 0, 0, 0, 0, 192, 0], 192, True)
+                         .bot(1, [0x23, 0, 0, 0, 0, 0, 0, 0, 12, 0], 12, True).turns(4).op(EVENTS)
+                         .bot(1, [0x12, 1, 0xB0, 0, 64, 0], 64, True)
+                         .bot(1, [0x12, 1, 0x83, 0, 64, 0], 64, True)
+                         .bot(1, [0x08, 0, 0, 4, 2, 0], 1024, True).turns(4).op(EVENTS)
+                         .bot(1, [0x8A, 0] + [0] * 7 + [2, 0, 0, 0, 1, 0, 0], 512, False)
+                         .bot(1, [0x88, 0] + [0] * 7 + [2, 0, 0, 0, 1, 0, 0], 512, True)
+                         .turns(4).op(EVENTS))
+    # An invalid CBW stalls both pipes until Reset Recovery (class reset, CLEAR_FEATURE(HALT)).
+    s["bot-reset-recovery"] = (Seed(BRING_UP)
+                               .transfer(1, 4, 1 | 4, 0x5000, 31, trb_type(NORMAL) | IOC).turns(2)
+                               .transfer(1, 3, 1 | 4, 0x6000, 13, trb_type(NORMAL) | IOC).turns(2)
+                               .op(EVENTS)
+                               .command(trb_type(RESET_EP) | 3 << 16 | 1 << 24)
+                               .control(1, 0x21, 0xFF, 0, 0, 0, True).turns(2)
+                               .control(1, 0x02, 1, 0, 0x81, 0, True).turns(2)
+                               .control(1, 0x02, 1, 0, 0x02, 0, True).turns(2)
+                               .bot(1, [0x12, 0, 0, 0, 36, 0], 36, True).turns(4).op(EVENTS))
     # Stop Endpoint with TDs held, Reset Endpoint, Set TR Dequeue.
     s["stop-reset-ep"] = (Seed(BRING_UP)
                           .transfer(1, 3, 1 | 4, 0, 512, trb_type(NORMAL) | IOC)
