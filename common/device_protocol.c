@@ -173,8 +173,15 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 	case DEVPROTO_USB_ATTACH:
 		if (m->u.attach.kind != DEVPROTO_ATTACH_USBFS && m->u.attach.kind != DEVPROTO_ATTACH_IMAGE)
 			return bad(why, "unknown attach kind", -EBADMSG);
-		if (m->u.attach.flags & ~DEVPROTO_ATTACH_READONLY)
+		if (m->u.attach.flags & ~DEVPROTO_ATTACH_FLAGS_ALL)
 			return bad(why, "unknown attach flags", -EBADMSG);
+		if (m->u.attach.kind == DEVPROTO_ATTACH_IMAGE &&
+		    (m->u.attach.flags & (DEVPROTO_ATTACH_MAY_DETACH | DEVPROTO_ATTACH_RESTRICTED)))
+			return bad(why, "usbfs flags on an image attach", -EBADMSG);
+		if (m->u.attach.kind == DEVPROTO_ATTACH_USBFS && (m->u.attach.flags & DEVPROTO_ATTACH_READONLY))
+			return bad(why, "read-only flag on a usbfs attach", -EBADMSG);
+		if (m->u.attach.allowed_interfaces && !(m->u.attach.flags & DEVPROTO_ATTACH_RESTRICTED))
+			return bad(why, "allowed interfaces without RESTRICTED", -EBADMSG);
 		if (m->u.attach.busnum > 255 || m->u.attach.devnum > 255)
 			return bad(why, "usb bus or device number out of range", -EBADMSG);
 		return 0;

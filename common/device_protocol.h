@@ -78,6 +78,10 @@ enum devproto_attach_kind {
 };
 
 #define DEVPROTO_ATTACH_READONLY 0x1u	/* image: refuse guest writes */
+#define DEVPROTO_ATTACH_MAY_DETACH 0x2u	/* usbfs: the policy lets host kernel drivers be detached */
+#define DEVPROTO_ATTACH_RESTRICTED 0x4u	/* usbfs: only allowed_interfaces may be claimed */
+#define DEVPROTO_ATTACH_FLAGS_ALL (DEVPROTO_ATTACH_READONLY | DEVPROTO_ATTACH_MAY_DETACH | \
+				   DEVPROTO_ATTACH_RESTRICTED)
 
 /* USB speeds, as xHCI PORTSC speed IDs (default Protocol Speed IDs). */
 enum devproto_usb_speed {
@@ -128,6 +132,7 @@ struct devproto_attach {
 	uint32_t flags;		/* DEVPROTO_ATTACH_* */
 	uint32_t busnum;	/* usbfs: the node's bus and device number, for usb list */
 	uint32_t devnum;
+	uint32_t allowed_interfaces;	/* RESTRICTED: bit n allows interface n; else 0 */
 };
 
 struct devproto_port {

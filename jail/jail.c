@@ -207,6 +207,9 @@ static void __attribute__((noreturn)) child_main(const struct jail_config *cfg, 
 	become_unprivileged_user();
 	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
 		child_die("sethostname");
+	/* The same name as the process's comm, so that ps and tests can tell it from its parent. */
+	if (cfg->hostname && prctl(PR_SET_NAME, cfg->hostname, 0, 0, 0) < 0)
+		child_die("PR_SET_NAME");
 	enter_empty_root();
 	/* close_range() reaches fds above any later RLIMIT_NOFILE too. */
 	close_other_fds(cfg);

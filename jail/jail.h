@@ -28,7 +28,7 @@
 #include <sys/types.h>
 
 struct jail_config {
-	const char *hostname;		/* the child's hostname, e.g. "svmm-xhci" */
+	const char *hostname;		/* the child's hostname and process name, e.g. "svmm-xhci" */
 	const int *keep_fds;		/* descriptors the child keeps open */
 	size_t n_keep_fds;
 	int null_fd;			/* if > 2 (0, the default, means none): an fd of /dev/null that

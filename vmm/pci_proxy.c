@@ -400,6 +400,8 @@ void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m)
 		break;
 	case DEVPROTO_PORT_GONE:
 		log_info("USB device on port %u left", m->u.port.port);
+		if (p->port_gone)
+			p->port_gone(p->port_gone_opaque, m->u.port.port);
 		break;
 	default:
 		log_warn("unexpected %s event from the xHCI device process", devproto_type_name(m->type));

@@ -40,6 +40,9 @@ struct pci_proxy {
 	unsigned int nports;		/* root hub ports (xHCI HCSPARAMS1.MaxPorts) */
 	bool intx_level;
 	bool msix_seen;			/* a vector has been unmasked once (logged) */
+	/* Called when a USB device left a port by itself (host unplug); may be NULL. */
+	void (*port_gone)(void *opaque, unsigned int port);
+	void *port_gone_opaque;
 };
 
 extern const struct pci_function_ops pci_proxy_ops;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker_client.h"
 #include "log.h"
 
 enum control_status usb_control_status(unsigned int s)
@@ -45,21 +46,32 @@ static bool usb_request(struct usb_control *u, struct devproto_msg *req, int fd,
 	return true;
 }
 
-static void usb_attach(void *opaque, const struct control_request *req, struct control_reply *rep)
+/* Tells the broker this VM no longer holds the device on port (detached, gone, or refused). */
+static void release_port(struct usb_control *u, unsigned int port)
 {
-	struct usb_control *u = opaque;
+	struct broker_reply reply;
+	uint32_t handle;
+	int r;
+
+	if (port == 0 || port > DEVPROTO_MAX_PORTS || !u->broker_handle[port])
+		return;
+	handle = u->broker_handle[port];
+	u->broker_handle[port] = 0;
+	r = broker_release(u->broker_sock, handle, &reply);
+	if (r < 0 || reply.status != BROKER_OK)
+		log_warn("the broker did not release port %u's device: %s", port,
+			 r < 0 ? strerror(-r) : reply.reason);
+}
+
+/* A disk image: opened here, the VMM's user having named it on its own control socket. */
+static void attach_image(struct usb_control *u, const struct control_request *req, struct control_reply *rep)
+{
 	bool ro = req->flags & CONTROL_ATTACH_READONLY;
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
 	struct devproto_reply reply;
 	struct stat st;
 	int fd;
 
-	if (req->target != CONTROL_TARGET_IMAGE) {
-		/* usbfs nodes are opened by the broker (issue 7), never by the VMM itself. */
-		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE,
-				    "the broker is not implemented yet");
-		return;
-	}
 	fd = open(req->path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "%s: %s", req->path,
@@ -82,6 +94,67 @@ static void usb_attach(void *opaque, const struct control_request *req, struct c
 	close(fd);	/* the device holds its own copy */
 }
 
+/* A host device: the broker checks it against the policy and opens it; the VMM only relays the fd. */
+static void attach_host_device(struct usb_control *u, const struct control_request *req,
+			       struct control_reply *rep)
+{
+	enum broker_target target = req->target == CONTROL_TARGET_ID ? BROKER_TARGET_ID : BROKER_TARGET_NODE;
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
+	struct devproto_reply reply;
+	struct broker_reply br;
+	int fd = -1, r;
+
+	if (u->broker_sock < 0) {
+		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "no broker to open %s", req->path);
+		return;
+	}
+	r = broker_open(u->broker_sock, target, req->path, &br, &fd);
+	if (r < 0) {
+		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "the broker did not answer: %s",
+				    strerror(-r));
+		return;
+	}
+	if (br.status != BROKER_OK) {
+		control_reply_error(rep, broker_control_status(br.status), "%s", br.reason);
+		return;
+	}
+	m.u.attach.kind = DEVPROTO_ATTACH_USBFS;
+	m.u.attach.busnum = br.device.busnum;
+	m.u.attach.devnum = br.device.devnum;
+	if (br.flags & BROKER_FLAG_MAY_DETACH)
+		m.u.attach.flags |= DEVPROTO_ATTACH_MAY_DETACH;
+	if (br.flags & BROKER_FLAG_RESTRICTED) {
+		m.u.attach.flags |= DEVPROTO_ATTACH_RESTRICTED;
+		m.u.attach.allowed_interfaces = br.allowed;
+	}
+	if (usb_request(u, &m, fd, &reply, rep) && reply.port >= 1 && reply.port <= DEVPROTO_MAX_PORTS) {
+		rep->port = reply.port;
+		u->broker_handle[reply.port] = br.handle;
+		log_info("attached %s (%04x:%04x, bus %u device %u) on port %u", req->path,
+			 br.device.vendor, br.device.product, br.device.busnum, br.device.devnum,
+			 reply.port);
+	} else {
+		struct broker_reply rr;
+
+		/* Not attached after all: the device is free again for this or another VM. */
+		if (rep->status == CONTROL_OK)
+			control_reply_error(rep, CONTROL_E_INTERNAL, "the controller gave port %u", reply.port);
+		if (broker_release(u->broker_sock, br.handle, &rr) < 0)
+			log_warn("the broker did not take %s back", req->path);
+	}
+	close(fd);	/* the device process holds its own copy */
+}
+
+static void usb_attach(void *opaque, const struct control_request *req, struct control_reply *rep)
+{
+	struct usb_control *u = opaque;
+
+	if (req->target == CONTROL_TARGET_IMAGE)
+		attach_image(u, req, rep);
+	else
+		attach_host_device(u, req, rep);
+}
+
 static void usb_detach(void *opaque, const struct control_request *req, struct control_reply *rep)
 {
 	struct usb_control *u = opaque;
@@ -97,7 +170,13 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 	if (usb_request(u, &m, -1, &reply, rep)) {
 		rep->port = req->port;
 		log_info("detached port %u", req->port);
+		release_port(u, req->port);
 	}
+}
+
+void usb_control_port_gone(void *opaque, unsigned int port)
+{
+	release_port(opaque, port);
 }
 
 static void usb_list(void *opaque, const struct control_request *req, struct control_reply *rep)

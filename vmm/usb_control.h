@@ -13,11 +13,16 @@
 struct usb_control {
 	struct device_process *dev;
 	unsigned int nports;		/* root hub ports, for list */
+	int broker_sock;		/* the broker that opens usbfs nodes; -1: none */
+	uint32_t broker_handle[DEVPROTO_MAX_PORTS + 1];	/* by port: the broker's handle, 0 if none */
 	void (*stop)(void *opaque);	/* ends the VM with status 0, after the reply */
 	void *stop_opaque;
 };
 
 extern const struct control_ops usb_control_ops;
+
+/* A device left port on its own: the broker may give it to another VM. */
+void usb_control_port_gone(void *opaque, unsigned int port);
 
 /* The control status for a device reply status. */
 enum control_status usb_control_status(unsigned int devproto_status);

@@ -33,6 +33,7 @@
 #include "mptable.h"
 #include "pci_bus.h"
 #include "pci_proxy.h"
+#include "broker_client.h"
 #include "serial.h"
 #include "terminal.h"
 #include "usb_control.h"
@@ -71,6 +72,8 @@ struct vmm {
 	struct pci_proxy proxy;
 	bool proxy_ready;
 	struct usb_control usb;
+	struct broker_child broker;	/* our own broker; pid 0 with a system broker */
+	int broker_sock;		/* either broker's socket, -1 before it exists */
 	struct control_server control;
 	bool control_open;
 	struct terminal term;
@@ -274,6 +277,8 @@ static void vmm_setup_xhci(struct vmm *v)
 	}
 	v->proxy_ready = true;
 	v->usb.nports = v->proxy.nports;
+	v->proxy.port_gone = usb_control_port_gone;
+	v->proxy.port_gone_opaque = &v->usb;
 	pci_bus_register(&v->pci, LAYOUT_PCI_SLOT_XHCI, &pci_proxy_ops, &v->proxy);
 }
 
@@ -330,6 +335,32 @@ static int vmm_build(struct vmm *v)
 			return r;
 		v->nvcpus++;
 	}
+	return 0;
+}
+
+/*
+ * The broker that opens USB device nodes for this VM: a system broker
+ * (--broker SOCK), or our own, forked now, before any thread exists and while
+ * the VMM still has the privileges the broker needs; its policy (--policy, or
+ * the built-in default) is checked here, so a malformed file stops svmm run.
+ */
+static int vmm_start_broker(struct vmm *v, char *err, size_t errlen)
+{
+	int r;
+
+	if (v->o->broker) {
+		v->broker_sock = broker_connect(v->o->broker);
+		if (v->broker_sock < 0) {
+			snprintf(err, errlen, "cannot connect to the broker at %s: %s", v->o->broker,
+				 strerror(-v->broker_sock));
+			return v->broker_sock;
+		}
+		return 0;
+	}
+	r = broker_spawn(v->o->policy, NULL, &v->broker, err, errlen);
+	if (r < 0)
+		return r;
+	v->broker_sock = v->broker.sock;
 	return 0;
 }
 
@@ -459,6 +490,11 @@ static void vmm_teardown(struct vmm *v)
 		pci_proxy_destroy(&v->proxy);
 	if (v->control_open)
 		control_server_close(&v->control);
+	/* Closing the connection releases what the VM held; our own broker then exits. */
+	if (v->broker.pid > 0)
+		broker_stop(&v->broker);
+	else if (v->broker_sock >= 0)
+		close(v->broker_sock);
 	for (unsigned int i = 0; i < v->nvcpus; i++)
 		vcpu_destroy(&v->vcpus[i]);
 	if (v->mem_created)
@@ -486,19 +522,22 @@ int vmm_main(const struct run_options *o)
 		log_set_level(LOG_LEVEL_DEBUG);
 	memset(v, 0, sizeof(*v));
 	v->o = o;
-	v->initrd_fd = v->sig_fd = v->exit_fd = -1;
+	v->initrd_fd = v->sig_fd = v->exit_fd = v->broker_sock = -1;
 
 	/* Everything the user can get wrong is checked before anything starts. */
 	if (vmm_check_memory(o) < 0 || vmm_read_kernel(v) < 0 || vmm_open_initrd(v) < 0)
 		goto out;
-	if (o->broker || o->policy)
-		log_warn("--broker/--policy: the broker is not implemented yet; ignored");
+	if (vmm_start_broker(v, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	v->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->exit_fd < 0 || vmm_signals(v) < 0) {
 		log_err("cannot set up signal handling: %s", strerror(errno));
 		goto out;
 	}
-	v->usb = (struct usb_control){ .dev = &v->dev, .stop = vmm_stop, .stop_opaque = v };
+	v->usb = (struct usb_control){ .dev = &v->dev, .broker_sock = v->broker_sock, .stop = vmm_stop,
+				       .stop_opaque = v };
 	if (control_server_open(&v->control, o->control, &usb_control_ops, &v->usb, err,
 				sizeof(err)) < 0) {
 		log_err("%s", err);

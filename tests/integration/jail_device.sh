@@ -21,7 +21,7 @@ for _ in $(seq 100); do
 	grep -q 'waiting for a byte' "$T/vm.out" 2>/dev/null && break
 	sleep 0.1
 done
-dev=$(pgrep -P "$vm" | head -n1)
+dev=$(pgrep -x -P "$vm" svmm-xhci)
 if [ -z "$dev" ]; then
 	tap_not_ok "the VMM forked a device process" "$(cat "$T/vm.err")"
 	tap_done

@@ -54,6 +54,14 @@ expect_run "an initrd that cannot be read as a file is refused" 1 "initrd $T/dir
 	"$SVMM" run --control "$sock" --initrd "$T/dir" "$SVMM_TEST_GUEST"
 nothing_left "bad initrd"
 
+printf 'allow id 1234:5678\nallow frobnicate\n' >"$T/bad.policy"
+chmod 600 "$T/bad.policy"
+expect_run "a malformed policy stops svmm run with its line" 1 "$T/bad.policy:2: " stderr -- \
+	"$SVMM" run --control "$sock" --policy "$T/bad.policy" "$SVMM_TEST_GUEST"
+expect_run "an unreachable system broker stops svmm run" 1 "cannot connect to the broker at $T/no-broker.sock" stderr -- \
+	"$SVMM" run --control "$sock" --broker "$T/no-broker.sock" "$SVMM_TEST_GUEST"
+nothing_left "bad policy or broker"
+
 # A live listener on the path: another VM.
 python3 -c '
 import socket, sys, time
@@ -134,8 +142,24 @@ case "$big" in
 *) tap_not_ok "oversized request" "reply: $big" ;;
 esac
 expect_run "the VM still answers after the bad request" 0 '^$' stdout -- "$SVMM" usb list "$sock"
-expect_run "usb attach of a usbfs node waits for the broker" 1 '^failed_to_open_device: the broker is not implemented yet' stderr -- \
+expect_run "usb attach of a node this host lacks is refused by the broker" 1 '^no_such_device: cannot open /dev/bus/usb' stderr -- \
 	"$SVMM" usb attach 00:00:00:00 /dev/bus/usb/001/001 "$sock"
+# The broker refuses whatever is not a usbfs node, and says why; the VM is unharmed.
+for bad in /dev/null /dev/kvm /etc/passwd "$T" /nonexistent; do
+	expect_run "usb attach of $bad is refused by the broker" 1 '^failed_to_open_device: not a device node under /dev/bus/usb$' stderr -- \
+		"$SVMM" usb attach 00:00:00:00 "$bad" "$sock"
+done
+expect_run "usb attach of a path with '..' is refused" 1 "^failed_to_open_device: '..' component in the path$" stderr -- \
+	"$SVMM" usb attach 00:00:00:00 /dev/bus/usb/../../kvm "$sock"
+ln -s /dev/kvm "$T/link"
+expect_run "usb attach of a symlink out of /dev/bus/usb is refused" 1 '^failed_to_open_device: ' stderr -- \
+	"$SVMM" usb attach 00:00:00:00 "$T/link" "$sock"
+if grep -q 'broker: info: decision .* path="/dev/kvm" .* verdict=deny .* reason="not a device node under /dev/bus/usb"' "$T/vm.err"; then
+	tap_ok "the broker logged its decision as one structured line"
+else
+	tap_not_ok "the broker's decision line" "$(grep broker "$T/vm.err" | tail -3)"
+fi
+expect_run "the VM still answers after the refusals" 0 '^$' stdout -- "$SVMM" usb list "$sock"
 truncate -s 8M "$T/disk.img"
 expect_run "usb attach --image puts the image on a port" 0 '^ok [0-9]+$' stdout -- \
 	"$SVMM" usb attach --image 00:00:00:00 "$T/disk.img" "$sock"
@@ -174,7 +198,7 @@ fi
 
 # The device process dies: the VM goes on, the controller reads as dead.
 start_waiting_guest
-child=$(pgrep -P "$vm" | head -n1)
+child=$(pgrep -x -P "$vm" svmm-xhci)
 kill -KILL "$child"
 wait_for "$T/vm.err" 'killed by signal 9'
 if grep -q "device process $child killed by signal 9" "$T/vm.err" && kill -0 "$vm" 2>/dev/null; then

@@ -175,6 +175,16 @@ Test(devproto, ids_out_of_range_are_refused)
 	m.u.attach.kind = DEVPROTO_ATTACH_USBFS;
 	m.u.attach.flags = 0x80;
 	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m.u.attach.flags = DEVPROTO_ATTACH_READONLY;	/* only images are read-only */
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m.u.attach.flags = DEVPROTO_ATTACH_MAY_DETACH | DEVPROTO_ATTACH_RESTRICTED;
+	m.u.attach.allowed_interfaces = 0x5;
+	cr_assert_eq(decode(&m, 1, NULL), 0);
+	m.u.attach.flags = DEVPROTO_ATTACH_MAY_DETACH;	/* a mask without RESTRICTED */
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m.u.attach.kind = DEVPROTO_ATTACH_IMAGE;	/* usbfs flags on an image */
+	m.u.attach.allowed_interfaces = 0;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
 	m = devproto_msg_init(DEVPROTO_REPLY, 1);
 	m.u.reply.status = DEVPROTO_STATUS_END;
 	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
