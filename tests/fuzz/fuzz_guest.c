@@ -160,6 +160,7 @@ int fg_start(struct fg *g)
 	ring_init(g, &g->cmd, FG_CMD_RING, FG_CMD_TRBS);
 	g->evt_idx = 0;
 	g->evt_cycle = true;
+	g->turns_left = FG_MAX_TURNS;
 	return 0;
 fail_x:
 	xhci_release(&g->x);
@@ -176,6 +177,7 @@ void fg_stop(struct fg *g)
 	for (unsigned int port = 1; port <= XHCI_NUM_PORTS; port++)
 		detach(g, port);
 	/* Devices return cancelled transfers through deferred calls: let them run. */
+	g->turns_left = 16;
 	fg_turns(g, 16);
 	xhci_release(&g->x);
 	event_loop_free(g->loop);
@@ -185,7 +187,8 @@ void fg_stop(struct fg *g)
 
 void fg_turns(struct fg *g, unsigned int n)
 {
-	for (unsigned int i = 0; i < n; i++) {
+	for (unsigned int i = 0; i < n && g->turns_left; i++) {
+		g->turns_left--;
 		if (event_loop_run_once(g->loop, 0) < 0)
 			break;
 	}
@@ -205,8 +208,10 @@ void fg_fire_timers(struct fg *g)
 		}
 	}
 	/* A 1 ns timer has fired by the time epoll looks, or within the millisecond. */
-	if (any)
+	if (any && g->turns_left) {
+		g->turns_left--;
 		event_loop_run_once(g->loop, 1);
+	}
 }
 
 void fg_init_sequence(struct fg *g, bool moderate)

@@ -58,7 +58,17 @@ struct fg {
 	unsigned int evt_idx;
 	bool evt_cycle;
 	unsigned int dev_port[FG_MAX_DEVICES];	/* 0: none */
+	unsigned int turns_left;
 };
+
+/*
+ * Event-loop turns one input may run. The controller bounds what one
+ * doorbell can start (XHCI_WALK_BUDGET TRBs per endpoint), but a kick of a
+ * slot's 31 endpoints over rings of empty TDs is millions of TDs worked a
+ * turn at a time; capping the turns keeps every input well inside
+ * libFuzzer's -timeout without hiding any path (teardown's turns are extra).
+ */
+#define FG_MAX_TURNS 32u
 
 /* One-time setup of the guest RAM memfds and their mappings; 0 or -1. */
 int fg_global_init(void);
