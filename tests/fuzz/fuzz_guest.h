@@ -84,6 +84,8 @@ uint8_t *fg_ptr(struct fg *g, uint64_t gpa, uint64_t len);
 void fg_hotplug(struct fg *g, unsigned int i);
 /* Runs up to n turns of the event loop without sleeping. */
 void fg_turns(struct fg *g, unsigned int n);
+/* Reads what the controller sent on the event socket, then runs a turn (it flushes its backlog). */
+void fg_drain_event_socket(struct fg *g);
 /* Makes every armed interrupter moderation timer expire now and runs its handler. */
 void fg_fire_timers(struct fg *g);
 

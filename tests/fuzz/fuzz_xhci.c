@@ -41,6 +41,8 @@
  *                 flags bit 0: IN, bits 1-4: CDB length - 1 (0: 10 bytes)
  *     HOTPLUG     which:u8                    attach or detach device which % 4
  *     PORT        port:u8 value:u32           PORTSC write of port (port % 16) + 1
+ *     DRAIN                                   the VMM reads its event socket (the
+ *                                            controller's backlog flushes)
  *
  * At most MAX_OPS operations run per input, each bounded by the
  * controller's own walk budgets, so no input can hang.
@@ -81,6 +83,7 @@ enum op {
 	OP_BOT,
 	OP_HOTPLUG,
 	OP_PORT,
+	OP_DRAIN,
 	OP_COUNT,
 };
 
@@ -259,6 +262,9 @@ static void run_op(struct fg *g, struct input *in)
 		fg_bar_write(g, 0x440u + 0x10u * ((port % XHCI_NUM_PORTS)), 4, u32(in));
 		break;
 	}
+	case OP_DRAIN:
+		fg_drain_event_socket(g);
+		break;
 	}
 }
 

@@ -19,7 +19,7 @@ INIT, SS_DISK, HS_DISK, BRING_UP, MSIX, MODERATE = 1, 2, 4, 8, 16, 32
 
 # Opcodes, in fuzz_xhci.c's enum order.
 (BAR_WRITE, BAR_READ, CFG_WRITE, CFG_READ, MEM_WRITE, DOORBELL, DOORBELL_FD, TURNS, TIMERS,
- EVENTS, COMMAND, CONTEXT, TRANSFER, CONTROL, BOT, HOTPLUG, PORT) = range(17)
+ EVENTS, COMMAND, CONTEXT, TRANSFER, CONTROL, BOT, HOTPLUG, PORT, DRAIN) = range(18)
 
 # TRB types and bits.
 NORMAL, SETUP, DATA, STATUS, LINK, NOOP = 1, 2, 3, 4, 6, 8
@@ -158,7 +158,7 @@ def seeds():
                       .op(BAR_WRITE, "IBQ", 0x400C, 2, 1).command(trb_type(CMD_NOOP))
                       .op(BAR_READ, "IB", 0x5000, 2).op(BAR_WRITE, "IBQ", 0x400C, 2, 0)
                       .op(CFG_WRITE, "HBI", 0x72, 1, 0xC003).op(CFG_READ, "HB", 0x70, 2)
-                      .op(EVENTS).op(TIMERS))
+                      .op(EVENTS).op(TIMERS).op(DRAIN))
     # Hot-plug while enumerated, doorbells through the eventfd path.
     s["hotplug"] = (Seed(BRING_UP | HS_DISK)
                     .op(DOORBELL_FD, "B", 1).op(HOTPLUG, "B", 0).turns(2).op(HOTPLUG, "B", 0)
