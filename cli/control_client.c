@@ -2,6 +2,7 @@
 #include "control_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "control_protocol.h"
+#include "fdpass.h"
 #include "device_protocol.h"
 
 /* An attach may wait on the broker and on the device's first descriptors. */
@@ -39,8 +41,9 @@ static int connect_control(const char *path)
 	return fd;
 }
 
-/* Sends req to the VM at path and waits for its reply; 0 or -1 (reported). */
-static int transact(const char *path, const struct control_request *req, struct control_reply *rep)
+/* Sends req (with fd, or -1) to the VM at path and waits for its reply; 0 or -1 (reported). */
+static int transact(const char *path, const struct control_request *req, int image_fd,
+		    struct control_reply *rep)
 {
 	struct control_reply raw;
 	struct pollfd pfd;
@@ -51,8 +54,9 @@ static int transact(const char *path, const struct control_request *req, struct 
 	fd = connect_control(path);
 	if (fd < 0)
 		return -1;
-	if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req)) {
-		fprintf(stderr, "svmm: cannot send to %s: %s\n", path, strerror(errno));
+	r = fdpass_send(fd, req, sizeof(*req), &image_fd, image_fd >= 0 ? 1 : 0);
+	if (r < 0) {
+		fprintf(stderr, "svmm: cannot send to %s: %s\n", path, strerror(-r));
 		close(fd);
 		return -1;
 	}
@@ -95,11 +99,24 @@ int control_client_attach(const struct usb_attach_options *o)
 	struct control_reply rep;
 	uint32_t flags = o->read_only ? CONTROL_ATTACH_READONLY : 0;
 
+	int image_fd = -1, r;
+
 	if (control_request_attach(&req, o->target, flags, o->path) < 0) {
 		fprintf(stderr, "svmm: invalid path: %s\n", o->path);
 		return CLI_EXIT_USAGE;
 	}
-	if (transact(o->socket, &req, &rep) < 0)
+	if (o->target == CONTROL_TARGET_IMAGE) {
+		/* Opened here, with the user's own rights; the VMM only receives the fd. */
+		image_fd = open(o->path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+		if (image_fd < 0) {
+			fprintf(stderr, "failed_to_open_device: %s: %s\n", o->path, strerror(errno));
+			return 1;
+		}
+	}
+	r = transact(o->socket, &req, image_fd, &rep);
+	if (image_fd >= 0)
+		close(image_fd);
+	if (r < 0)
 		return 1;
 	if (rep.status != CONTROL_OK)
 		return report_error(&rep);
@@ -113,7 +130,7 @@ int control_client_detach(const struct usb_detach_options *o)
 	struct control_reply rep;
 
 	control_request_simple(&req, CONTROL_USB_DETACH, o->port);
-	if (transact(o->socket, &req, &rep) < 0)
+	if (transact(o->socket, &req, -1, &rep) < 0)
 		return 1;
 	if (rep.status != CONTROL_OK)
 		return report_error(&rep);
@@ -144,7 +161,7 @@ int control_client_list(const struct usb_list_options *o)
 	struct control_reply rep;
 
 	control_request_simple(&req, CONTROL_USB_LIST, 0);
-	if (transact(o->socket, &req, &rep) < 0)
+	if (transact(o->socket, &req, -1, &rep) < 0)
 		return 1;
 	if (rep.status != CONTROL_OK)
 		return report_error(&rep);
@@ -173,7 +190,7 @@ int control_client_stop(const struct stop_options *o)
 	struct control_reply rep;
 
 	control_request_simple(&req, CONTROL_STOP, 0);
-	if (transact(o->socket, &req, &rep) < 0)
+	if (transact(o->socket, &req, -1, &rep) < 0)
 		return 1;
 	if (rep.status != CONTROL_OK)
 		return report_error(&rep);

@@ -67,7 +67,12 @@ int control_request_attach(struct control_request *r, enum control_target target
 	return 0;
 }
 
-int control_request_decode(const void *buf, size_t len, struct control_request *out,
+unsigned int control_request_fds_expected(const struct control_request *r)
+{
+	return r->type == CONTROL_USB_ATTACH && r->target == CONTROL_TARGET_IMAGE ? 1 : 0;
+}
+
+int control_request_decode(const void *buf, size_t len, size_t nfds, struct control_request *out,
 			   const char **why)
 {
 	const struct control_request *r = buf;
@@ -97,6 +102,8 @@ int control_request_decode(const void *buf, size_t len, struct control_request *
 			return bad(why, "unknown attach flags", -EBADMSG);
 		if (r->port)
 			return bad(why, "attach carries a port", -EBADMSG);
+		if (r->flags && r->target != CONTROL_TARGET_IMAGE)
+			return bad(why, "read-only applies to images only", -EBADMSG);
 	} else {
 		if (r->path_len || r->target || r->flags)
 			return bad(why, "path or attach fields on a request that takes none", -EBADMSG);
@@ -105,6 +112,9 @@ int control_request_decode(const void *buf, size_t len, struct control_request *
 		if (r->type != CONTROL_USB_DETACH && r->port)
 			return bad(why, "port on a request that takes none", -EBADMSG);
 	}
+	if (nfds != control_request_fds_expected(r))
+		return bad(why, nfds ? "a descriptor on a request that takes none" :
+			   "an image attach without the image's descriptor", -EBADF);
 	memcpy(out, r, sizeof(*r));
 	return 0;
 }

@@ -2,8 +2,9 @@
 /*
  * The control socket protocol between `svmm usb|stop` (the client) and a
  * running `svmm run` (docs/protocol.md). One request, one reply, each a fixed
- * size SOCK_SEQPACKET message; no descriptors cross this socket, so a local
- * user who can reach it can ask, never hand the VMM something to hold.
+ * size SOCK_SEQPACKET message. Exactly one descriptor crosses it: the disk
+ * image of an image attach, opened by the client with the user's own rights,
+ * so that the VMM never opens a path on someone's behalf.
  */
 #ifndef SVMM_CONTROL_PROTOCOL_H
 #define SVMM_CONTROL_PROTOCOL_H
@@ -88,8 +89,11 @@ int control_request_attach(struct control_request *r, enum control_target target
 			   uint32_t flags, const char *path);
 void control_request_simple(struct control_request *r, enum control_type type, uint32_t port);
 
-/* Validates len bytes as a request (0, or -errno with *why). */
-int control_request_decode(const void *buf, size_t len, struct control_request *out,
+/* Descriptors a request must carry: 1 for an image attach, else 0. */
+unsigned int control_request_fds_expected(const struct control_request *r);
+
+/* Validates len bytes, that arrived with nfds descriptors, as a request (0, or -errno with *why). */
+int control_request_decode(const void *buf, size_t len, size_t nfds, struct control_request *out,
 			   const char **why);
 /* Validates len bytes as a reply to a request of type expect_type. */
 int control_reply_decode(const void *buf, size_t len, enum control_type expect_type,

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "log.h"
 
 /* One byte more than a request, so that an oversized one shows as such (MSG_TRUNC). */
@@ -154,13 +155,13 @@ static int reply_type(const void *buf, size_t len)
 	return type < CONTROL_TYPE_END ? type : 0;
 }
 
-void control_server_handle(const struct control_ops *ops, void *opaque, const void *buf,
+void control_server_handle(const struct control_ops *ops, void *opaque, const void *buf, int fd,
 			   size_t len, struct control_reply *rep)
 {
 	struct control_request req;
 	const char *why = NULL;
 
-	if (control_request_decode(buf, len, &req, &why) < 0) {
+	if (control_request_decode(buf, len, fd >= 0 ? 1 : 0, &req, &why) < 0) {
 		control_reply_init(rep, (enum control_type)reply_type(buf, len));
 		control_reply_error(rep, CONTROL_E_INVALID, "%s", why);
 		log_warn("control: refused a request: %s", why);
@@ -169,7 +170,7 @@ void control_server_handle(const struct control_ops *ops, void *opaque, const vo
 	control_reply_init(rep, (enum control_type)req.type);
 	switch (req.type) {
 	case CONTROL_USB_ATTACH:
-		ops->attach(opaque, &req, rep);
+		ops->attach(opaque, &req, fd, rep);
 		break;
 	case CONTROL_USB_DETACH:
 		ops->detach(opaque, &req, rep);
@@ -191,19 +192,31 @@ static void control_serve_client(struct control_server *cs, int slot)
 	int fd = cs->clients[slot];
 	struct control_reply *rep = NULL;
 	void *buf = NULL;
+	int image_fd = -1;
+	size_t nfds = 0;
 	ssize_t n;
 
 	buf = malloc(CONTROL_RECV_SIZE);
 	rep = malloc(sizeof(*rep));
 	if (!buf || !rep)
 		goto done;
-	n = recv(fd, buf, CONTROL_RECV_SIZE, MSG_TRUNC | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	/* At most one fd (an image); more, or an oversized message, is refused whole, fds closed. */
+	n = fdpass_recv(fd, buf, CONTROL_RECV_SIZE, &image_fd, 1, &nfds);
+	if (n == -EAGAIN || n == -EINTR)
 		goto keep;
+	if (n == -EMSGSIZE || n == -EBADMSG) {
+		control_reply_init(rep, (enum control_type)reply_type(buf, CONTROL_RECV_SIZE));
+		control_reply_error(rep, CONTROL_E_INVALID, "%s", n == -EMSGSIZE ?
+				    "request has the wrong size" : "more descriptors than a request carries");
+		log_warn("control: refused a request: %s", rep->message);
+		goto reply;
+	}
 	if (n <= 0)
 		goto done;	/* the client left without asking */
-	/* MSG_TRUNC gives the real length: an oversized message fails the size check. */
-	control_server_handle(cs->ops, cs->opaque, buf, (size_t)n, rep);
+	control_server_handle(cs->ops, cs->opaque, buf, nfds ? image_fd : -1, (size_t)n, rep);
+	if (nfds)
+		close(image_fd);
+reply:
 	if (send(fd, rep, sizeof(*rep), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*rep))
 		log_debug("control: the client left before its reply");
 done:

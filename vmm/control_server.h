@@ -19,7 +19,9 @@
 
 /* What the VM does for each request; each fills rep (status, port, list, message). */
 struct control_ops {
-	void (*attach)(void *opaque, const struct control_request *req, struct control_reply *rep);
+	/* image_fd: the image of an image attach (the caller closes it), else -1. */
+	void (*attach)(void *opaque, const struct control_request *req, int image_fd,
+		       struct control_reply *rep);
 	void (*detach)(void *opaque, const struct control_request *req, struct control_reply *rep);
 	void (*list)(void *opaque, const struct control_request *req, struct control_reply *rep);
 	void (*stop)(void *opaque, const struct control_request *req, struct control_reply *rep);
@@ -51,7 +53,7 @@ size_t control_server_pollfds(const struct control_server *cs, struct pollfd *pf
 void control_server_service(struct control_server *cs, const struct pollfd *pfds, size_t n);
 
 /* Decodes len bytes of a request and answers it through ops (exposed for tests). */
-void control_server_handle(const struct control_ops *ops, void *opaque, const void *buf,
+void control_server_handle(const struct control_ops *ops, void *opaque, const void *buf, int fd,
 			   size_t len, struct control_reply *rep);
 
 #endif

@@ -63,25 +63,29 @@ static void release_port(struct usb_control *u, unsigned int port)
 			 r < 0 ? strerror(-r) : reply.reason);
 }
 
-/* A disk image: opened here, the VMM's user having named it on its own control socket. */
-static void attach_image(struct usb_control *u, const struct control_request *req, struct control_reply *rep)
+/*
+ * A disk image: the client opened it with its user's rights and passed the fd,
+ * so the VMM resolves no path on anyone's behalf. It must be a regular file or
+ * a block device, open for writing unless the attach is read-only.
+ */
+static void attach_image(struct usb_control *u, const struct control_request *req, int fd,
+			 struct control_reply *rep)
 {
 	bool ro = req->flags & CONTROL_ATTACH_READONLY;
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
 	struct devproto_reply reply;
 	struct stat st;
-	int fd;
+	int mode;
 
-	fd = open(req->path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "%s: %s", req->path,
-				    strerror(errno));
-		return;
-	}
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE,
 				    "%s: not a regular file or block device", req->path);
-		close(fd);
+		return;
+	}
+	mode = fcntl(fd, F_GETFL);
+	if (mode < 0 || (!ro && (mode & O_ACCMODE) != O_RDWR) || (mode & O_ACCMODE) == O_WRONLY) {
+		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "%s: not open for %s", req->path,
+				    ro ? "reading" : "reading and writing");
 		return;
 	}
 	m.u.attach.kind = DEVPROTO_ATTACH_IMAGE;
@@ -91,7 +95,6 @@ static void attach_image(struct usb_control *u, const struct control_request *re
 		log_info("attached image %s%s on port %u", req->path, ro ? " (read-only)" : "",
 			 reply.port);
 	}
-	close(fd);	/* the device holds its own copy */
 }
 
 /* A host device: the broker checks it against the policy and opens it; the VMM only relays the fd. */
@@ -145,12 +148,13 @@ static void attach_host_device(struct usb_control *u, const struct control_reque
 	close(fd);	/* the device process holds its own copy */
 }
 
-static void usb_attach(void *opaque, const struct control_request *req, struct control_reply *rep)
+static void usb_attach(void *opaque, const struct control_request *req, int image_fd,
+		       struct control_reply *rep)
 {
 	struct usb_control *u = opaque;
 
 	if (req->target == CONTROL_TARGET_IMAGE)
-		attach_image(u, req, rep);
+		attach_image(u, req, image_fd, rep);
 	else
 		attach_host_device(u, req, rep);
 }

@@ -11,7 +11,7 @@ Test(control, attach_request_round_trips)
 	const char *why = NULL;
 
 	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/002/022"), 0);
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), 0, "%s", why);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), 0, "%s", why);
 	cr_assert_str_eq(out.path, "/dev/bus/usb/002/022");
 	cr_assert_eq(out.path_len, strlen("/dev/bus/usb/002/022"));
 }
@@ -32,37 +32,39 @@ Test(control, malformed_requests_are_refused)
 	const char *why = NULL;
 
 	control_request_simple(&r, CONTROL_USB_LIST, 0);
-	cr_assert_eq(control_request_decode(&r, sizeof(r) - 1, &out, &why), -EMSGSIZE);
+	cr_assert_eq(control_request_decode(&r, sizeof(r) - 1, 0, &out, &why), -EMSGSIZE);
 	r.version = 2;
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EPROTO);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EPROTO);
 	control_request_simple(&r, 99, 0);
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 
 	/* A length that lies about the path. */
 	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002"), 0);
 	r.path_len = 4;
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	r.path_len = CONTROL_PATH_MAX;
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	/* A NUL inside the path. */
 	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002"), 0);
 	r.path[3] = '\0';
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	cr_assert_str_eq(why, "path contains a NUL byte");
 	/* Unknown target, unknown flags. */
 	cr_assert_eq(control_request_attach(&r, 9, 0, "/x"), 0);
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_IMAGE, 0x10, "/x"), 0);
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 1, &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, CONTROL_ATTACH_READONLY, "/x"), 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	/* Detach needs a port; list takes none; stop takes no path. */
 	control_request_simple(&r, CONTROL_USB_DETACH, 0);
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	control_request_simple(&r, CONTROL_USB_LIST, 4);
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	control_request_simple(&r, CONTROL_STOP, 0);
 	r.path_len = 1;
 	r.path[0] = 'x';
-	cr_assert_eq(control_request_decode(&r, sizeof(r), &out, &why), -EBADMSG);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 }
 
 Test(control, reply_checks)
@@ -81,4 +83,21 @@ Test(control, reply_checks)
 	control_reply_init(&r, CONTROL_USB_LIST);
 	r.count = CONTROL_LIST_MAX + 1;
 	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_LIST, &out, &why), -EBADMSG);
+}
+
+Test(control, only_an_image_attach_carries_a_descriptor)
+{
+	struct control_request r, out;
+	const char *why = NULL;
+
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_IMAGE, CONTROL_ATTACH_READONLY, "disk.img"), 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 1, &out, &why), 0, "%s", why);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADF);
+	cr_assert_str_eq(why, "an image attach without the image's descriptor");
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 2, &out, &why), -EBADF);
+	cr_assert_eq(control_request_attach(&r, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002"), 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 1, &out, &why), -EBADF);
+	cr_assert_str_eq(why, "a descriptor on a request that takes none");
+	control_request_simple(&r, CONTROL_STOP, 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 1, &out, &why), -EBADF);
 }

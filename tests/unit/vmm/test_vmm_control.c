@@ -18,10 +18,11 @@
 
 static int calls_stop, calls_list;
 
-static void fake_attach(void *o, const struct control_request *q, struct control_reply *r)
+static void fake_attach(void *o, const struct control_request *q, int fd, struct control_reply *r)
 {
 	(void)o;
 	(void)q;
+	(void)fd;
 	r->port = 3;
 }
 
@@ -56,15 +57,16 @@ Test(control_handle, good_requests_reach_their_op)
 
 	calls_stop = 0;
 	control_request_simple(&req, CONTROL_STOP, 0);
-	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_OK);
 	cr_assert_eq(rep.type, CONTROL_STOP);
 	cr_assert_eq(calls_stop, 1);
 	control_request_simple(&req, CONTROL_USB_DETACH, 7);
-	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.port, 7);
+	/* An image attach reaches its op with the client's fd. */
 	cr_assert_eq(control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/x.img"), 0);
-	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	control_server_handle(&fake_ops, NULL, &req, STDERR_FILENO, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_OK);
 	cr_assert_eq(rep.port, 3);
 }
@@ -80,7 +82,7 @@ Test(control_handle, bad_requests_get_invalid_and_run_nothing)
 	calls_stop = 0;
 	control_request_simple(&req, CONTROL_STOP, 0);
 	/* Short. */
-	control_server_handle(&fake_ops, NULL, &req, 10, &rep);
+	control_server_handle(&fake_ops, NULL, &req, -1, 10, &rep);
 	cr_assert_eq(rep.status, CONTROL_E_INVALID);
 	cr_assert(strstr(rep.message, "size"), "%s", rep.message);
 	/* The client can still decode the reply to its (stop) request. */
@@ -88,29 +90,29 @@ Test(control_handle, bad_requests_get_invalid_and_run_nothing)
 	/* Oversized. */
 	memset(big, 0, sizeof(big));
 	memcpy(big, &req, sizeof(req));
-	control_server_handle(&fake_ops, NULL, big, sizeof(big), &rep);
+	control_server_handle(&fake_ops, NULL, big, -1, sizeof(big), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_INVALID);
 	/* Wrong version, unknown type, garbage after the path. */
 	req.version = 99;
-	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_INVALID);
 	control_request_simple(&req, CONTROL_STOP, 0);
 	req.type = 77;
-	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_INVALID);
 	cr_assert_eq(rep.type, 0);
 	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/x");
 	req.path[100] = 'z';
-	control_server_handle(&fake_ops, NULL, &req, sizeof(req), &rep);
+	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_INVALID);
 	cr_assert_eq(calls_stop, 0, "no bad request may stop the VM");
 }
 
-Test(usb_control, node_targets_wait_for_the_broker_and_a_dead_device_says_so)
+Test(usb_control, without_a_broker_or_an_image_fd_nothing_opens_and_a_dead_device_says_so)
 {
 	struct device_process dev = { .name = "xhci", .pid = -1, .req_sock = -1, .evt_sock = -1,
-				      .dead = true };
-	struct usb_control u = { .dev = &dev, .nports = 16 };
+				      .dead = true, .kmsg_fd = -1 };
+	struct usb_control u = { .dev = &dev, .nports = 16, .broker_sock = -1 };
 	struct control_request req;
 	struct control_reply rep;
 	char path[] = "/var/tmp/svmm-test-image-XXXXXX";
@@ -119,21 +121,35 @@ Test(usb_control, node_targets_wait_for_the_broker_and_a_dead_device_says_so)
 	cr_assert_geq(fd, 0);
 	pthread_mutex_init(&dev.lock, NULL);
 	control_request_attach(&req, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002");
-	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
-	cr_assert(strstr(rep.message, "broker"), "%s", rep.message);
-	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/nonexistent/disk.img");
-	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
-	cr_assert(strstr(rep.message, "No such file"), "%s", rep.message);
+	cr_assert(strstr(rep.message, "no broker"), "%s", rep.message);
+	/* An image is never opened by path in the VMM: without the client's fd it is refused. */
 	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, path);
-	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert(strstr(rep.message, "without the image's descriptor"), "%s", rep.message);
+	/* A directory fd, or one opened read-only for a writable attach, is not an image. */
+	{
+		int dir = open("/var/tmp", O_RDONLY | O_DIRECTORY);
+		int ro = open(path, O_RDONLY);
+
+		control_server_handle(&usb_control_ops, &u, &req, dir, sizeof(req), &rep);
+		cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
+		cr_assert(strstr(rep.message, "not a regular file"), "%s", rep.message);
+		control_server_handle(&usb_control_ops, &u, &req, ro, sizeof(req), &rep);
+		cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
+		cr_assert(strstr(rep.message, "not open for reading and writing"), "%s", rep.message);
+		close(dir);
+		close(ro);
+	}
+	control_server_handle(&usb_control_ops, &u, &req, fd, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
 	control_request_simple(&req, CONTROL_USB_DETACH, 17);
-	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_NO_SUCH_PORT);
 	control_request_simple(&req, CONTROL_USB_LIST, 0);
-	control_server_handle(&usb_control_ops, &u, &req, sizeof(req), &rep);
+	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
 	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
 	close(fd);
 	unlink(path);
