@@ -11,12 +11,17 @@
 #   lab_guest_wait NAME REGEX [SECS] [FROM]
 #       prints the first console line matching REGEX (extended) after line
 #       FROM (default 0); fails after SECS (default 60) or if the VMM exits.
+#   lab_guest_expect NAME REGEX [SECS] [FROM]
+#       the same, but fails the scenario on timeout or if the guest prints
+#       "LAB: error ..." first
 #   lab_guest_when_ms NAME REGEX [FROM]   the lab-host time (ms) that line arrived
 #   lab_guest_mark NAME                   the number of console lines so far, for FROM
 #   lab_guest_started_ms NAME             when the VMM was started
 #   lab_guest_attach NAME ID BUS DEV      hot-plug the lab host's USB device BUS/DEV as ID
 #   lab_guest_detach NAME ID
 #   lab_guest_wait_exit NAME [SECS]       waits for the VMM to exit; returns its status
+#   lab_guest_finish NAME                 fails unless the init ends with "LAB: done
+#                                         status=ok" and the VMM then exits with 0
 #   lab_guest_stop NAME                   kills the VMM (done for every guest at exit)
 #
 # A VMM backend is lib/vmm-V.sh defining
@@ -112,6 +117,16 @@ lab_guest_wait() {
 	done
 }
 
+lab_guest_expect() {
+	local line
+	line=$(lab_guest_wait "$1" "$2|^LAB: error" "${3:-60}" "${4:-0}") ||
+		lab_fail "guest $1: no console line matched /$2/"
+	case "$line" in
+	"LAB: error"*) lab_fail "guest $1: ${line#LAB: }" ;;
+	esac
+	echo "$line"
+}
+
 lab_guest_when_ms() {
 	local found
 	found=$(lab__guest_find "$1" "$2" "${3:-0}") || lab_fail "guest $1: no console line matches /$2/"
@@ -144,6 +159,11 @@ lab_guest_wait_exit() {
 	wait "${LAB_GUEST_PID[$name]}" || rc=$?
 	lab_log "guest $name: VMM exited with status $rc"
 	return "$rc"
+}
+
+lab_guest_finish() {
+	lab_guest_wait "$1" '^LAB: done status=ok' 120 >/dev/null || lab_fail "guest $1: the init did not finish cleanly"
+	lab_guest_wait_exit "$1" 60 || lab_fail "guest $1: the VMM did not exit cleanly after the guest ended"
 }
 
 lab_guest_stop() {

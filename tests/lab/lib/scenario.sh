@@ -44,6 +44,13 @@ lab_figure() {
 	echo "FIGURE $*" >>"$LAB_OUT/figures"
 	lab_log "FIGURE $*"
 }
+# lab_field LINE KEY: the VALUE of " KEY=VALUE" in LINE (a guest console line).
+lab_field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# lab_random_file PATH MIB: fills PATH with MIB MiB of random data; prints its MD5.
+lab_random_file() {
+	head -c $(($2 << 20)) /dev/urandom >"$1"
+	md5sum <"$1" | cut -d' ' -f1
+}
 # lab_ratio A B [DECIMALS]: A / B as a decimal number.
 lab_ratio() { awk -v a="$1" -v b="$2" -v d="${3:-1}" 'BEGIN { printf "%.*f\n", d, (b ? a / b : 0) }'; }
 
