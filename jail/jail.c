@@ -4,13 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/securebits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -18,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "privilege_drop.h"
 #include "seccomp_policy.h"
 
 /* The unprivileged ids a root caller's child becomes (nobody/nogroup). */
@@ -128,9 +127,6 @@ static void set_limits(const struct jail_config *cfg)
 	set_limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
 	set_limit(RLIMIT_FSIZE, cfg->max_file_bytes, "RLIMIT_FSIZE");
 	set_limit(RLIMIT_NOFILE, cfg->max_fds, "RLIMIT_NOFILE");
-	/* Not dumpable: no core, and no ptrace or /proc access by other processes of its uid. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		child_die("PR_SET_DUMPABLE");
 }
 
 /* The lowest fd at or above from that the child keeps, or ~0u: listed fds, and stdin/stdout when replaced. */
@@ -169,27 +165,10 @@ static void close_other_fds(const struct jail_config *cfg)
 
 static void drop_capabilities(void)
 {
-	cap_t empty;
+	const char *step = "drop privileges";
 
-	/* Lock root's special treatment away first: no caps regained by any exec or uid change. */
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-		  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-		  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED, 0, 0, 0) < 0)
-		child_die("PR_SET_SECUREBITS");
-	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
-		if (cap_drop_bound(c) < 0 && errno != EINVAL)
-			child_die("drop the bounding set");
-	}
-	if (cap_reset_ambient() < 0)
-		child_die("clear the ambient set");
-	empty = cap_init();
-	if (!empty)
-		child_die("cap_init");
-	if (cap_set_proc(empty) < 0)
-		child_die("drop capabilities");
-	cap_free(empty);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_die("PR_SET_NO_NEW_PRIVS");
+	if (privileges_drop_all(&step) < 0)
+		child_die(step);
 }
 
 static void __attribute__((noreturn)) child_main(const struct jail_config *cfg, int sync_fd,

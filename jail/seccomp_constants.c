@@ -6,7 +6,11 @@
 #include "seccomp_constants.h"
 
 #include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/rseq.h>
 #include <linux/usbdevice_fs.h>
+#include <signal.h>
+#include <termios.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -29,11 +33,15 @@ static const struct named_constant constants[] = {
 	C(MADV_DONTNEED), C(MADV_FREE),
 	/* descriptors */
 	C(F_GETFD), C(F_SETFD), C(F_GETFL), C(F_SETFL), C(F_DUPFD_CLOEXEC),
-	C(O_CLOEXEC), C(O_NONBLOCK), C(AT_EMPTY_PATH),
+	C(O_CLOEXEC), C(O_NONBLOCK), C(AT_EMPTY_PATH), C(AT_SYMLINK_NOFOLLOW),
 	C(EFD_CLOEXEC), C(EFD_NONBLOCK), C(TFD_CLOEXEC), C(TFD_NONBLOCK),
 	C(FIONBIO), C(FIOCLEX),
 	C(MSG_CMSG_CLOEXEC), C(MSG_NOSIGNAL), C(MSG_DONTWAIT), C(MSG_TRUNC),
 	C(AF_UNIX), C(SOCK_SEQPACKET), C(SOCK_CLOEXEC),
+	/* the VMM: KVM requests after setup, the terminal, signals it sends */
+	C(KVM_RUN), C(KVM_IRQ_LINE), C(KVM_SET_GSI_ROUTING), C(KVM_IRQFD), C(KVM_IOEVENTFD),
+	C(KVM_SIGNAL_MSI), C(TCGETS), C(TCSETS),
+	C(SIGKILL), C(SIGUSR1), C(SIGTERM), C(RSEQ_FLAG_UNREGISTER),
 	/* process creation, for policies that allow threads */
 	C(CLONE_VM), C(CLONE_FS), C(CLONE_FILES), C(CLONE_SIGHAND), C(CLONE_THREAD),
 	C(CLONE_SYSVSEM), C(CLONE_SETTLS), C(CLONE_PARENT_SETTID), C(CLONE_CHILD_CLEARTID),

@@ -14,6 +14,7 @@
 /* A cursor over one line of policy text. */
 struct line_cursor {
 	const char *p, *end;
+	const struct seccomp_policy *policy;
 	const char *source;
 	unsigned int line;
 	char *err;
@@ -74,6 +75,23 @@ static size_t ident(struct line_cursor *c, const char **start)
 	return (size_t)(c->p - s);
 }
 
+/* '@name': a value the process supplies at run time (0 for the build-time lint, which has none). */
+static int runtime_value(struct line_cursor *c, const char *name, size_t n, uint64_t *out)
+{
+	const struct seccomp_policy *p = c->policy;
+
+	*out = 0;
+	if (!p->runtime)
+		return 0;
+	for (size_t i = 0; i < p->nruntime; i++) {
+		if (strlen(p->runtime[i].name) == n && !memcmp(p->runtime[i].name, name, n)) {
+			*out = p->runtime[i].value;
+			return 0;
+		}
+	}
+	return fail(c, "no runtime value for '@%.*s'", (int)n, name);
+}
+
 static int parse_term(struct line_cursor *c, uint64_t *out)
 {
 	const char *s;
@@ -95,6 +113,13 @@ static int parse_term(struct line_cursor *c, uint64_t *out)
 			return fail(c, "'%s' is not a number", buf);
 		c->p += n;
 		return 0;
+	}
+	if (c->p < c->end && *c->p == '@') {
+		c->p++;
+		n = ident(c, &s);
+		if (!n)
+			return fail(c, "expected a name after '@'");
+		return runtime_value(c, s, n, out);
 	}
 	n = ident(c, &s);
 	if (!n)
@@ -208,15 +233,24 @@ static int parse_line(struct line_cursor *c, struct seccomp_policy *p)
 int seccomp_policy_parse(const char *text, size_t len, const char *source,
 			 struct seccomp_policy *p, char *err, size_t errlen)
 {
+	return seccomp_policy_parse_runtime(text, len, source, NULL, 0, p, err, errlen);
+}
+
+int seccomp_policy_parse_runtime(const char *text, size_t len, const char *source,
+				 const struct seccomp_runtime_value *runtime, size_t nruntime,
+				 struct seccomp_policy *p, char *err, size_t errlen)
+{
 	memset(p, 0, sizeof(*p));
 	snprintf(p->source, sizeof(p->source), "%s", source);
+	p->runtime = runtime;
+	p->nruntime = nruntime;
 	return seccomp_policy_append(text, len, source, p, err, errlen);
 }
 
 int seccomp_policy_append(const char *text, size_t len, const char *source,
 			  struct seccomp_policy *p, char *err, size_t errlen)
 {
-	struct line_cursor c = { .source = source, .err = err, .errlen = errlen };
+	struct line_cursor c = { .policy = p, .source = source, .err = err, .errlen = errlen };
 	const char *end = text + len;
 
 	err[0] = '\0';
@@ -399,6 +433,11 @@ void *seccomp_policy_compile(const struct seccomp_policy *p, char *err, size_t e
 		}
 	}
 	return ctx;
+}
+
+int seccomp_policy_all_threads(void *compiled)
+{
+	return seccomp_attr_set((scmp_filter_ctx)compiled, SCMP_FLTATR_CTL_TSYNC, 1);
 }
 
 int seccomp_policy_load(void *compiled)

@@ -7,7 +7,9 @@
  *   mmap: arg2 & PROT_EXEC == 0           # conditions are ANDed
  *   ioctl: arg1 == USBDEVFS_SUBMITURB     # lines for the same syscall are ORed
  *
- * Values are numbers or named constants (seccomp_constants.c), joined by '|'.
+ * Values are numbers, named constants (seccomp_constants.c), or runtime
+ * values '@name' that the process supplies when it parses its policy (an fd it
+ * opened at start, say), joined by '|'.
  * Anything not allowed kills the whole process (SECCOMP_RET_KILL_PROCESS).
  */
 #ifndef SVMM_SECCOMP_POLICY_H
@@ -47,8 +49,17 @@ struct seccomp_rule {
 	struct seccomp_cond conds[SECCOMP_POLICY_MAX_CONDS];
 };
 
+/* A value known only at run time, named '@name' in a policy. */
+struct seccomp_runtime_value {
+	const char *name;	/* without the '@' */
+	uint64_t value;
+};
+
 struct seccomp_policy {
 	char source[64];	/* file name, for messages */
+	/* The runtime values for '@name'; NULL: any name is accepted as 0 (the build-time lint). */
+	const struct seccomp_runtime_value *runtime;
+	size_t nruntime;
 	unsigned int nrules;
 	struct seccomp_rule rules[SECCOMP_POLICY_MAX_RULES];
 };
@@ -56,6 +67,10 @@ struct seccomp_policy {
 /* Parses text into an empty policy; 0, or -EINVAL with "SOURCE:LINE: reason" in err. */
 int seccomp_policy_parse(const char *text, size_t len, const char *source,
 			 struct seccomp_policy *p, char *err, size_t errlen);
+/* The same, with the values of the policy's '@name's; an unknown name is an error. */
+int seccomp_policy_parse_runtime(const char *text, size_t len, const char *source,
+				 const struct seccomp_runtime_value *runtime, size_t nruntime,
+				 struct seccomp_policy *p, char *err, size_t errlen);
 /* Parses more rules into p, after the ones it has; same results. */
 int seccomp_policy_append(const char *text, size_t len, const char *source,
 			  struct seccomp_policy *p, char *err, size_t errlen);
@@ -79,6 +94,8 @@ bool seccomp_rule_allows(const struct seccomp_rule *r, const uint64_t args[6]);
  * parent, so that the child only has to load it. NULL + err on failure.
  */
 void *seccomp_policy_compile(const struct seccomp_policy *p, char *err, size_t errlen);
+/* Makes a compiled filter apply to every thread of the process when loaded (TSYNC). */
+int seccomp_policy_all_threads(void *compiled);
 /* Loads a compiled filter into the calling process; 0 or -errno. */
 int seccomp_policy_load(void *compiled);
 void seccomp_policy_release(void *compiled);

@@ -9,6 +9,8 @@
 
 extern const char seccomp_policy_xhci_device[];
 extern const size_t seccomp_policy_xhci_device_len;
+extern const char seccomp_policy_vmm[];
+extern const size_t seccomp_policy_vmm_len;
 extern const char seccomp_policy_sanitizer_runtime[];
 extern const size_t seccomp_policy_sanitizer_runtime_len;
 
@@ -17,5 +19,9 @@ extern const size_t seccomp_policy_sanitizer_runtime_len;
  * plus sanitizer_runtime.policy in a sanitizer build. 0, or -EINVAL with err.
  */
 int seccomp_policies_xhci_device(struct seccomp_policy *p, char *err, size_t errlen);
+
+/* The VMM's policy as this build enforces it, with its runtime values ('@control_dir'). */
+int seccomp_policies_vmm(const struct seccomp_runtime_value *runtime, size_t nruntime,
+			 struct seccomp_policy *p, char *err, size_t errlen);
 
 #endif

@@ -57,6 +57,26 @@ static int control_prepare_path(const char *path, const struct sockaddr_un *addr
 	return 0;
 }
 
+/* Opens path's directory O_PATH and keeps the file's name, for control_server_close. */
+static int control_open_dir(struct control_server *cs, const char *path)
+{
+	char dir[sizeof(cs->path)];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		strcpy(dir, ".");
+		snprintf(cs->name, sizeof(cs->name), "%s", path);
+	} else {
+		size_t n = slash == path ? 1 : (size_t)(slash - path);
+
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		snprintf(cs->name, sizeof(cs->name), "%s", slash + 1);
+	}
+	cs->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return cs->dir_fd < 0 ? -errno : 0;
+}
+
 int control_server_open(struct control_server *cs, const char *path, const struct control_ops *ops,
 			void *opaque, char *err, size_t errlen)
 {
@@ -67,6 +87,7 @@ int control_server_open(struct control_server *cs, const char *path, const struc
 
 	memset(cs, 0, sizeof(*cs));
 	cs->listen_fd = -1;
+	cs->dir_fd = -1;
 	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++)
 		cs->clients[i] = -1;
 	cs->ops = ops;
@@ -101,6 +122,11 @@ int control_server_open(struct control_server *cs, const char *path, const struc
 		cs->dev = st.st_dev;
 		cs->ino = st.st_ino;
 	}
+	r = control_open_dir(cs, path);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot open the directory of %s: %s", path, strerror(-r));
+		goto fail;
+	}
 	if (listen(cs->listen_fd, CONTROL_SERVER_MAX_CLIENTS) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
@@ -125,8 +151,12 @@ void control_server_close(struct control_server *cs)
 		close(cs->listen_fd);
 	cs->listen_fd = -1;
 	/* Only our own file: another VM may have taken the path since. */
-	if (cs->path[0] && stat(cs->path, &st) == 0 && st.st_dev == cs->dev && st.st_ino == cs->ino)
-		unlink(cs->path);
+	if (cs->dir_fd >= 0 && fstatat(cs->dir_fd, cs->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == cs->dev && st.st_ino == cs->ino)
+		unlinkat(cs->dir_fd, cs->name, 0);
+	if (cs->dir_fd >= 0)
+		close(cs->dir_fd);
+	cs->dir_fd = -1;
 	cs->path[0] = '\0';
 }
 

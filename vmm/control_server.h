@@ -32,6 +32,9 @@ struct control_server {
 	char path[108];
 	dev_t dev;		/* the socket file we made, to remove only ours */
 	ino_t ino;
+	int dir_fd;		/* O_PATH of its directory: the file is removed through it, by name,
+				 * so that the VMM's seccomp filter can allow exactly that */
+	char name[108];		/* the file's name in that directory */
 	int clients[CONTROL_SERVER_MAX_CLIENTS];
 	const struct control_ops *ops;
 	void *opaque;

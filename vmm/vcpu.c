@@ -370,6 +370,17 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* No guest instruction runs before the VMM's seccomp filter covers this thread. */
+	if (v->env->start_gate) {
+		struct vcpu_gate *g = v->env->start_gate;
+
+		pthread_mutex_lock(&g->lock);
+		g->arrived++;
+		pthread_cond_broadcast(&g->cond);
+		while (!g->open)
+			pthread_cond_wait(&g->cond, &g->lock);
+		pthread_mutex_unlock(&g->lock);
+	}
 	while (!v->stopping) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -382,6 +393,30 @@ static void *vcpu_thread(void *arg)
 			break;
 	}
 	return NULL;
+}
+
+void vcpu_gate_init(struct vcpu_gate *g)
+{
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	g->arrived = 0;
+	g->open = false;
+}
+
+void vcpu_gate_wait_arrivals(struct vcpu_gate *g, unsigned int n)
+{
+	pthread_mutex_lock(&g->lock);
+	while (g->arrived < n)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void vcpu_gate_open(struct vcpu_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->open = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
 }
 
 int vcpu_start(struct vcpu *v)

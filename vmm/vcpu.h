@@ -25,7 +25,26 @@ struct vcpu_env {
 	/* Called once per vCPU that wants the VM to end, with the exit status. */
 	void (*request_exit)(void *opaque, int status, const char *why);
 	void *opaque;
+	/* Every vCPU thread waits here before its first KVM_RUN, until the VMM is locked down. */
+	struct vcpu_gate *start_gate;
 };
+
+/*
+ * Closed until opened once; threads wait at it. The VMM waits until every
+ * thread has arrived (so each has finished glibc's thread start-up, rseq
+ * registration included, before the filter forbids it), locks down, opens.
+ */
+struct vcpu_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int arrived;
+	bool open;
+};
+
+void vcpu_gate_init(struct vcpu_gate *g);
+/* Waits until n threads have arrived at the gate. */
+void vcpu_gate_wait_arrivals(struct vcpu_gate *g, unsigned int n);
+void vcpu_gate_open(struct vcpu_gate *g);
 
 struct vcpu {
 	unsigned int id;

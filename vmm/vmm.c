@@ -32,6 +32,7 @@
 #include "log.h"
 #include "mptable.h"
 #include "pci_bus.h"
+#include "lockdown.h"
 #include "pci_proxy.h"
 #include "broker_client.h"
 #include "serial.h"
@@ -80,6 +81,7 @@ struct vmm {
 	bool stdin_open;
 
 	struct vcpu_env env;
+	struct vcpu_gate gate;		/* vCPUs wait at it until the VMM is locked down */
 	struct vcpu vcpus[RUN_MAX_CPUS];
 	unsigned int nvcpus;
 };
@@ -380,6 +382,38 @@ static int vmm_start_xhci(struct vmm *v)
 	return 0;
 }
 
+/*
+ * Starts the vCPU threads held at a gate, locks the VMM down (their filter is
+ * installed with the main thread's), then lets them run the guest. If the
+ * lockdown fails, the vCPUs are told to stop before the gate opens: the guest
+ * never runs without the filter.
+ */
+static void vmm_start_locked_down(struct vmm *v)
+{
+	unsigned int started = 0;
+	char err[256];
+
+	vcpu_gate_init(&v->gate);
+	v->env.start_gate = &v->gate;
+	for (unsigned int i = 0; i < v->nvcpus; i++) {
+		if (vcpu_start(&v->vcpus[i]) < 0) {
+			vmm_request_exit(v, 1, "a vCPU could not start");
+			break;
+		}
+		started++;
+	}
+	vcpu_gate_wait_arrivals(&v->gate, started);
+	if (!v->exit_requested && vmm_lockdown(v->control.dir_fd, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		vmm_request_exit(v, 1, "the VMM could not lock itself down");
+	}
+	if (v->exit_requested) {
+		for (unsigned int i = 0; i < v->nvcpus; i++)
+			v->vcpus[i].stopping = true;
+	}
+	vcpu_gate_open(&v->gate);
+}
+
 static void vmm_handle_signals(struct vmm *v)
 {
 	struct signalfd_siginfo si;
@@ -551,12 +585,7 @@ int vmm_main(const struct run_options *o)
 		goto out;
 
 	v->stdin_open = terminal_raw(&v->term, STDIN_FILENO);
-	for (unsigned int i = 0; i < v->nvcpus; i++) {
-		if (vcpu_start(&v->vcpus[i]) < 0) {
-			vmm_request_exit(v, 1, "a vCPU could not start");
-			break;
-		}
-	}
+	vmm_start_locked_down(v);
 	vmm_loop(v);
 	status = v->exit_status;
 out:

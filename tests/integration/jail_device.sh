@@ -81,6 +81,17 @@ check "no core dumps" "$(limit 'Max core file size')" "0 0"
 check "no new processes" "$(limit 'Max processes')" "0 0"
 check "a small fd limit" "$(limit 'Max open files')" "256 256"
 
+# The VMM itself, after setup: its own filter on every thread, no capabilities.
+vfield() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^[ \t]+/, ""); print; exit }' "/proc/$vm/status"; }
+check "the VMM runs under seccomp (Seccomp: 2)" "$(vfield Seccomp)" 2
+check "the VMM's effective capabilities are empty" "$(vfield CapEff)" 0000000000000000
+check "the VMM's bounding set is empty" "$(vfield CapBnd)" 0000000000000000
+check "the VMM has no_new_privs" "$(vfield NoNewPrivs)" 1
+unfiltered=$(for t in /proc/"$vm"/task/*; do
+	awk '$1 == "Seccomp:" && $2 != 2 { print FILENAME }' "$t/status"
+done)
+check "every VMM thread (vCPUs included) is filtered" "$unfiltered" ""
+
 # An image attach works inside the jail (pread/pwrite under the filter).
 truncate -s 4M "$T/disk.img"
 out=$("$SVMM" usb attach --image 00:00:00:00 "$T/disk.img" "$sock" 2>&1)

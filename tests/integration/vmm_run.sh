@@ -87,7 +87,8 @@ skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP ${2:-no usable /dev/k
 
 # wait_for FILE REGEX: up to 10 s.
 wait_for() {
-	for _ in $(seq 100); do grep -Eq -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	# 30 s: the lab host next door can keep both cores busy.
+	for _ in $(seq 300); do grep -Eq -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }
 

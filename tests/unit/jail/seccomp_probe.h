@@ -15,6 +15,8 @@ enum probe_outcome {
 
 /* The embedded xHCI device policy, parsed (aborts the test on failure). */
 const struct seccomp_policy *probe_xhci_policy(void);
+/* The embedded VMM policy, parsed with a stand-in control directory fd. */
+const struct seccomp_policy *probe_vmm_policy(void);
 
 /* Forks, loads the policy's filter, calls syscall(nr, args), and reports. */
 enum probe_outcome probe_syscall(const struct seccomp_policy *p, int nr, const uint64_t args[6],

@@ -117,3 +117,18 @@ Test(seccomp_policy, lint_refuses_dangerous_syscalls_without_filters)
 	cr_assert_eq(parse("ioctl: arg1 == 1\nmmap: arg2 & PROT_EXEC == 0\nread\n"), 0, "%s", err);
 	cr_assert_eq(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "%s", err);
 }
+
+Test(seccomp_policy, runtime_values)
+{
+	static const struct seccomp_runtime_value vals[] = { { "control_dir", 7 } };
+
+	cr_assert_eq(seccomp_policy_parse_runtime("unlinkat: arg0 == @control_dir && arg2 == 0\n", 43, "t.policy",
+						  vals, 1, &policy, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(policy.rules[0].conds[0].value, 7);
+	cr_assert_lt(seccomp_policy_parse_runtime("unlinkat: arg0 == @other\n", 25, "t.policy", vals, 1,
+						  &policy, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "t.policy:1: no runtime value for '@other'"), "%s", err);
+	/* The build-time lint has no values: any name parses, as 0. */
+	cr_assert_eq(parse("unlinkat: arg0 == @anything\n"), 0, "%s", err);
+	cr_assert_lt(parse("unlinkat: arg0 == @\n"), 0);
+}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Every rule of the xHCI device policy, against the real kernel: its allowed
+ * Every rule of the xHCI device and the VMM policies, against the real kernel: its allowed
  * form returns (whatever the call's own result), and for a rule with argument
  * conditions, a mutated form (another ioctl request, PROT_EXEC, another fcntl
  * command...) that no rule of the policy allows kills the process with SIGSYS.
@@ -11,18 +11,35 @@
 #include <criterion/parameterized.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "seccomp_probe.h"
 
 /*
- * Harmless arguments: an invalid fd, pointer, length and flags everywhere, so
- * an allowed call fails fast (EBADF, EINVAL, EFAULT) instead of doing anything.
+ * Harmless arguments, so that an allowed call fails fast instead of doing
+ * anything: 0x7ffffff0 is no open fd, no mapped address, no pid (above
+ * pid_max), an invalid length, flag set and clock. Never -1 or 0: kill(-1, ...)
+ * signals every process the caller may signal, kill(0, ...) its process group.
  */
+#define HARMLESS_ARG 0x7ffffff0ull
+
 static void base_args(uint64_t args[6])
 {
 	for (int i = 0; i < 6; i++)
-		args[i] = UINT64_MAX;
+		args[i] = HARMLESS_ARG;
+}
+
+/*
+ * The kill family with a pid that is not one process (the kernel reads an int:
+ * 0 is the caller's group, -1 everyone, below that a group): never run,
+ * whatever the policy says.
+ */
+static bool signals_a_group(int nr, const uint64_t args[6])
+{
+	int pid = (int)(uint32_t)args[0];
+
+	return (nr == SYS_kill || nr == SYS_tgkill || nr == SYS_tkill) && pid <= 0;
 }
 
 /* Arguments that satisfy every condition of rule r. */
@@ -63,6 +80,7 @@ static bool mutated_args(const struct seccomp_policy *p, const struct seccomp_ru
 }
 
 struct rule_case {
+	bool vmm;		/* the VMM's policy, else the device process's */
 	unsigned int index;
 	char name[SECCOMP_POLICY_NAME_MAX];
 	unsigned int line;
@@ -73,19 +91,29 @@ static void free_cases(struct criterion_test_params *params)
 	cr_free(params->params);
 }
 
+static const struct seccomp_policy *case_policy(const struct rule_case *c)
+{
+	return c->vmm ? probe_vmm_policy() : probe_xhci_policy();
+}
+
 static struct criterion_test_params make_cases(bool conditional_only)
 {
-	const struct seccomp_policy *p = probe_xhci_policy();
-	struct rule_case *cases = cr_malloc(sizeof(*cases) * p->nrules);
+	const struct seccomp_policy *policies[] = { probe_xhci_policy(), probe_vmm_policy() };
+	struct rule_case *cases = cr_malloc(sizeof(*cases) * (policies[0]->nrules + policies[1]->nrules));
 	size_t n = 0;
 
-	for (unsigned int i = 0; i < p->nrules; i++) {
-		if (conditional_only && p->rules[i].nconds == 0)
-			continue;
-		cases[n].index = i;
-		snprintf(cases[n].name, sizeof(cases[n].name), "%s", p->rules[i].name);
-		cases[n].line = p->rules[i].line;
-		n++;
+	for (int k = 0; k < 2; k++) {
+		const struct seccomp_policy *p = policies[k];
+
+		for (unsigned int i = 0; i < p->nrules; i++) {
+			if (conditional_only && p->rules[i].nconds == 0)
+				continue;
+			cases[n].vmm = k == 1;
+			cases[n].index = i;
+			snprintf(cases[n].name, sizeof(cases[n].name), "%s", p->rules[i].name);
+			cases[n].line = p->rules[i].line;
+			n++;
+		}
 	}
 	return cr_make_param_array(struct rule_case, cases, n, free_cases);
 }
@@ -97,16 +125,17 @@ ParameterizedTestParameters(seccomp_rule, allowed_form_returns)
 
 ParameterizedTest(struct rule_case *c, seccomp_rule, allowed_form_returns)
 {
-	const struct seccomp_policy *p = probe_xhci_policy();
+	const struct seccomp_policy *p = case_policy(c);
 	const struct seccomp_rule *r = &p->rules[c->index];
 	uint64_t args[6];
 	int status;
 
 	allowed_args(r, args);
 	cr_assert(seccomp_policy_allows(p, r->nr, args), "line %u: the model refuses its own allowed form", c->line);
+	cr_assert_not(signals_a_group(r->nr, args), "line %u: refusing to probe %s on a process group", c->line, c->name);
 	cr_assert_eq(probe_syscall(p, r->nr, args, &status), PROBE_RETURNED,
-		     "xhci_device.policy:%u: %s in its allowed form did not return (status %#x)",
-		     c->line, c->name, status);
+		     "%s:%u: %s in its allowed form did not return (status %#x)",
+		     p->source, c->line, c->name, status);
 }
 
 ParameterizedTestParameters(seccomp_rule, mutated_form_is_killed)
@@ -116,15 +145,16 @@ ParameterizedTestParameters(seccomp_rule, mutated_form_is_killed)
 
 ParameterizedTest(struct rule_case *c, seccomp_rule, mutated_form_is_killed)
 {
-	const struct seccomp_policy *p = probe_xhci_policy();
+	const struct seccomp_policy *p = case_policy(c);
 	const struct seccomp_rule *r = &p->rules[c->index];
 	uint64_t args[6];
 	int status;
 
 	cr_assert(mutated_args(p, r, args), "line %u: no mutation of %s escapes every rule", c->line, c->name);
+	cr_assert_not(signals_a_group(r->nr, args), "line %u: refusing to probe %s on a process group", c->line, c->name);
 	cr_assert_eq(probe_syscall(p, r->nr, args, &status), PROBE_KILLED_SIGSYS,
-		     "xhci_device.policy:%u: mutated %s(%#lx, %#lx, %#lx) was not killed (status %#x)",
-		     c->line, c->name, (unsigned long)args[0], (unsigned long)args[1],
+		     "%s:%u: mutated %s(%#lx, %#lx, %#lx) was not killed (status %#x)",
+		     p->source, c->line, c->name, (unsigned long)args[0], (unsigned long)args[1],
 		     (unsigned long)args[2], status);
 }
 
@@ -132,7 +162,8 @@ Test(seccomp_rule, policy_stays_small)
 {
 	unsigned int n = seccomp_policy_count_syscalls(probe_xhci_policy());
 
-	/* The target: at most 40 syscalls. The figure is printed for the record. */
+	/* The target: at most 40 syscalls. The figures are printed for the record. */
 	fprintf(stderr, "xhci_device.policy allows %u syscalls\n", n);
+	fprintf(stderr, "vmm.policy allows %u syscalls\n", seccomp_policy_count_syscalls(probe_vmm_policy()));
 	cr_assert_leq(n, 40);
 }
