@@ -194,6 +194,8 @@ static void __attribute__((noreturn)) child_main(const struct jail_config *cfg, 
 	close_other_fds(cfg);
 	set_limits(cfg);
 	drop_capabilities();
+	if (cfg->prepare && cfg->prepare(arg) != 0)
+		child_die("prepare the process for its filter");
 	if (cfg->seccomp && seccomp_policy_load(cfg->seccomp) < 0)
 		child_die("load the seccomp filter");
 	/* _exit: no atexit handlers (LeakSanitizer's would need ptrace) in the jailed process. */

@@ -13,7 +13,9 @@
  *      stdout replaced by null_fd, so the caller's terminal is not among them);
  *   6. drops every capability from the effective, permitted, inheritable,
  *      ambient and bounding sets, locks the securebits, sets no_new_privs;
- *   7. loads the seccomp filter (compiled by the parent: the child has no
+ *   7. runs cfg->prepare(arg), if any: what needs syscalls the filter will
+ *      forbid, done with the host filesystem and every privilege already gone;
+ *   8. loads the seccomp filter (compiled by the parent: the child has no
  *      file to read it from), whose default action kills the process.
  * Then it calls fn(arg) and _exit()s with its result.
  *
@@ -37,6 +39,7 @@ struct jail_config {
 	void *seccomp;			/* from seccomp_policy_compile(); NULL: none (tests only) */
 	uint64_t max_file_bytes;	/* RLIMIT_FSIZE: writes at or past this offset fail */
 	unsigned int max_fds;		/* RLIMIT_NOFILE */
+	int (*prepare)(void *arg);	/* step 7, may be NULL; non-zero fails the jail */
 };
 
 /* The child's exit status when a jail step failed (it prints which on stderr). */

@@ -27,6 +27,7 @@
 
 struct device_child {
 	const char *name;
+	device_prepare_fn prepare_fn;
 	device_main_fn main_fn;
 	int req, evt;
 };
@@ -40,11 +41,21 @@ static int device_child_main(void *opaque)
 	return c->main_fn(c->req, c->evt) == 0 ? 0 : 1;
 }
 
+static int device_child_prepare(void *opaque)
+{
+	struct device_child *c = opaque;
+
+	log_set_role(c->name);
+	return c->prepare_fn ? c->prepare_fn() : 0;
+}
+
 /* Forks the device process into its jail (jail/jail.h) under the xHCI seccomp policy. */
-static pid_t spawn_jailed(const char *name, device_main_fn main_fn, int req, int evt)
+static pid_t spawn_jailed(const char *name, device_prepare_fn prepare_fn, device_main_fn main_fn,
+			  int req, int evt)
 {
 	static struct seccomp_policy policy;
-	struct device_child child = { .name = name, .main_fn = main_fn, .req = req, .evt = evt };
+	struct device_child child = { .name = name, .prepare_fn = prepare_fn, .main_fn = main_fn,
+				      .req = req, .evt = evt };
 	int keep[] = { STDERR_FILENO, req, evt };
 	struct jail_config cfg = {
 		.hostname = "svmm-xhci",
@@ -52,6 +63,7 @@ static pid_t spawn_jailed(const char *name, device_main_fn main_fn, int req, int
 		.n_keep_fds = 3,
 		.max_file_bytes = DEVICE_MAX_FILE_BYTES,
 		.max_fds = DEVICE_MAX_FDS,
+		.prepare = device_child_prepare,
 	};
 	char err[256];
 	pid_t pid;
@@ -78,7 +90,8 @@ static pid_t spawn_jailed(const char *name, device_main_fn main_fn, int req, int
 	return pid;
 }
 
-int device_process_spawn(struct device_process *d, const char *name, device_main_fn main_fn)
+int device_process_spawn(struct device_process *d, const char *name, device_prepare_fn prepare_fn,
+			 device_main_fn main_fn)
 {
 	int req[2] = { -1, -1 }, evt[2] = { -1, -1 };
 	struct devproto_msg hello;
@@ -98,7 +111,7 @@ int device_process_spawn(struct device_process *d, const char *name, device_main
 		log_err("socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	d->pid = spawn_jailed(name, main_fn, req[1], evt[1]);
+	d->pid = spawn_jailed(name, prepare_fn, main_fn, req[1], evt[1]);
 	if (d->pid < 0) {
 		r = d->pid;
 		log_err("cannot start the jailed %s device process: %s", name, strerror(-r));

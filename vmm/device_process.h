@@ -20,6 +20,8 @@
 #define DEVICE_REPLY_TIMEOUT_MS 10000
 
 typedef int (*device_main_fn)(int request_sock, int event_sock);
+/* Run in the jailed child before its seccomp filter (may be NULL); 0 or it fails. */
+typedef int (*device_prepare_fn)(void);
 
 struct device_process {
 	const char *name;		/* for the log, e.g. "xhci" */
@@ -38,7 +40,8 @@ struct device_process {
  * with every other descriptor closed (stderr kept for its log) and dies with
  * us. Then says HELLO. Returns 0 or -errno (logged).
  */
-int device_process_spawn(struct device_process *d, const char *name, device_main_fn main_fn);
+int device_process_spawn(struct device_process *d, const char *name, device_prepare_fn prepare_fn,
+			 device_main_fn main_fn);
 
 /* Hands the device every guest RAM region. */
 int device_process_send_memory(struct device_process *d, const struct guest_memory *mem);

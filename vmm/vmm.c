@@ -369,7 +369,7 @@ static int vmm_start_broker(struct vmm *v, char *err, size_t errlen)
 /* Forked before the VM exists: the child inherits no KVM or guest memory fds at all. */
 static int vmm_start_xhci(struct vmm *v)
 {
-	int r = device_process_spawn(&v->dev, "xhci", xhci_process_main);
+	int r = device_process_spawn(&v->dev, "xhci", xhci_process_prepare, xhci_process_main);
 
 	v->dev_spawned = v->dev.pid > 0;
 	if (!v->dev_spawned) {

@@ -344,3 +344,14 @@ int xhci_process_main(int request_sock, int event_sock)
 	free(p);
 	return ret;
 }
+
+int xhci_process_prepare(void)
+{
+	int r = passthrough_host_init();
+
+	if (r != 0) {
+		log_err("cannot create the libusb context: %d", r);
+		return -1;
+	}
+	return 0;
+}

@@ -32,7 +32,7 @@
  *     created and put on the first free port of its speed (USB 3 ports 9..16
  *     when one is free, else USB 2 ports 1..8); the reply carries the port.
  *     E_NO_AVAILABLE_PORT when none is free, E_FAILED_TO_OPEN_DEVICE when no
- *     device could be made (also for ATTACH_USBFS, not implemented yet).
+ *     device could be made.
  *     USB_DETACH (port): E_NO_SUCH_DEVICE if the port is empty.
  *     USB_PORT_INFO (port): vendor, product, speed, kind in reply.info, or
  *     E_NO_SUCH_DEVICE.
@@ -61,6 +61,13 @@
 
 /* Serves the VMM until SHUTDOWN or EOF; returns 0, or 1 on a setup failure. */
 int xhci_process_main(int request_sock, int event_sock);
+
+/*
+ * What the process must do before its seccomp filter is loaded: the libusb
+ * context for passthrough (libusb_init needs syscalls the filter forbids).
+ * Called in the jailed child, in the empty root, without privileges; 0 or -1.
+ */
+int xhci_process_prepare(void);
 
 /*
  * Creates the USB device for one attach kind from the fd the VMM sent; on
