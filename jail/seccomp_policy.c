@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "seccomp_constants.h"
 
@@ -440,8 +442,29 @@ int seccomp_policy_all_threads(void *compiled)
 	return seccomp_attr_set((scmp_filter_ctx)compiled, SCMP_FLTATR_CTL_TSYNC, 1);
 }
 
+/*
+ * glibc opens files lazily on first use: the time zone (/etc/localtime, on the
+ * first gmtime_r or localtime_r) and the message catalogs (strerror,
+ * strsignal, unless the locale is plain C). A filter without openat would
+ * kill the process there, long after start, on a path a test may never take
+ * (a guest reading its RTC). So each is used once before the filter; glibc
+ * keeps the outcome, found or not.
+ */
+static void warm_lazy_libc_lookups(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char buf[64];
+
+	tzset();
+	gmtime_r(&now, &tm);
+	localtime_r(&now, &tm);
+	snprintf(buf, sizeof(buf), "%s%s", strerror(EINVAL), strsignal(SIGTERM));
+}
+
 int seccomp_policy_load(void *compiled)
 {
+	warm_lazy_libc_lookups();
 	return seccomp_load((scmp_filter_ctx)compiled);
 }
 

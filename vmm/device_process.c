@@ -274,10 +274,10 @@ bool device_process_reap(struct device_process *d)
 	if (p != d->pid)
 		return false;
 	d->reaped = true;
-	if (!device_process_is_dead(d)) {
-		device_log_status(d, status);
+	/* Logged even when a closed socket told of the death first: the cause is in the status. */
+	device_log_status(d, status);
+	if (!device_process_is_dead(d))
 		device_process_mark_dead(d, "ended while the VM runs");
-	}
 	return true;
 }
 

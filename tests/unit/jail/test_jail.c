@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jail.h"
@@ -489,4 +490,28 @@ Test(jail_death, audit_record_parsing)
 	cr_assert_str_eq(line, "exited with status 3");
 	jail_describe_exit(1, SIGSEGV, -1, line, sizeof(line));
 	cr_assert(strstr(line, "killed by signal 11"), "%s", line);
+}
+
+/* Lazy glibc lookups that open files (time zone, message catalogs) were done before the filter. */
+static int convert_time_and_errors(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char buf[128];
+
+	localtime_r(&now, &tm);
+	gmtime_r(&now, &tm);
+	snprintf(buf, sizeof(buf), "%s %s %s", strerror(ENOENT), strsignal(SIGINT), strerror(EPERM));
+	return 1;	/* reported as "refused" only if the process is still alive to say so */
+}
+
+Test(jail_inside, time_and_error_strings_work_under_the_filter)
+{
+	struct jailed j = spawn(convert_time_and_errors, true);
+	int result = 0, status;
+	bool reported = report(&j, &result);
+
+	status = finish(&j);
+	cr_assert(reported, "killed converting a time or an error string (status %#x)", status);
+	cr_assert_eq(result, 1);
 }
