@@ -162,6 +162,11 @@ int usb_identity_read(const struct broker_config *c, dev_t rdev, struct broker_d
 		reason_fail(why, whylen, err, "missing devpath");
 		goto out;
 	}
+	/* devpath 0 is the bus's root hub, which has no port path: say what it is. */
+	if (!strcmp(devpath, "0")) {
+		reason_fail(why, whylen, err, "bus %u's root hub: hubs are never passed through", busnum);
+		goto out;
+	}
 	if ((size_t)snprintf(d->port_path, sizeof(d->port_path), "%u-%s", busnum, devpath) >=
 	    sizeof(d->port_path) || !usb_port_path_valid(d->port_path)) {
 		reason_fail(why, whylen, err, "malformed devpath");

@@ -256,6 +256,10 @@ Test(usb_identity, bad_sysfs_is_refused, .init = setup_usbfs, .fini = teardown)
 	fake_usb_attr(&f, "1-2", "serial", NULL);
 	fake_usb_attr(&f, "1-2", "devpath", "2.0\n");
 	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	/* devpath 0 is a bus's root hub: refused as the hub it is, not as a bad path. */
+	fake_usb_attr(&f, "1-2", "devpath", "0\n");
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "bus 1's root hub: hubs are never passed through");
 	fake_usb_attr(&f, "1-2", "devpath", "2\n");
 	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), 0, "%s", why);
 	cr_assert_str_eq(id.serial, "");
