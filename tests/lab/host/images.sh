@@ -13,7 +13,9 @@ lab_image_key() {
 	local name=$1 src="$LAB_DIR/images/$1"
 	{
 		echo "$LAB_KID"
-		sha256sum /bin/busybox "${BASH_SOURCE[0]}"
+		# contents only: the same image from any checkout
+		sha256sum </bin/busybox
+		sha256sum <"${BASH_SOURCE[0]}"
 		(cd "$src" && sha256sum $(ls))
 	} | sha256sum | cut -c1-12
 }
@@ -64,7 +66,7 @@ lab_image_assemble() {
 
 # Prints the path of image $1, building it if its inputs changed.
 lab_image() {
-	local name=$1 key out old
+	local name=$1 key out
 	[ -f "$LAB_DIR/images/$name/init" ] || lab_die "no image '$name' in $LAB_DIR/images"
 	key=$(lab_image_key "$name")
 	out="$LAB_CACHE/images/$name-$LAB_KVER-$key.cpio.zst"
@@ -72,9 +74,10 @@ lab_image() {
 		mkdir -p "$LAB_CACHE/images"
 		lab_log "building image $name ($key)"
 		lab_image_assemble "$name" "$out"
-		for old in "$LAB_CACHE/images/$name"-*.cpio.zst; do
-			[ "$old" = "$out" ] || rm -f "$old"
-		done
 	fi
+	# Keep the three last used: a run from another checkout (CI's clone, a
+	# person's tree) may be booting an older one right now.
+	touch "$out"
+	ls -t "$LAB_CACHE/images/$name"-*.cpio.zst | tail -n +4 | while read -r old; do rm -f "$old"; done
 	echo "$out"
 }

@@ -94,6 +94,7 @@ lab__free_udc() {
 lab__gadget_sysfs() {
 	local g d vid pid v p s
 	g=$(lab__gadget_dir "$1")
+	[ -d "$g" ] || return 1
 	read -r vid <"$g/idVendor"
 	read -r pid <"$g/idProduct"
 	for d in /sys/bus/usb/devices/*; do
