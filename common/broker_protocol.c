@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fdpass.h"
+#include "wire_check.h"
 
 static const char *const type_names[BROKER_TYPE_END] = {
 	[BROKER_OPEN] = "OPEN",
@@ -35,30 +36,14 @@ const char *broker_status_name(unsigned int status)
 	return status_names[status];
 }
 
-static int bad(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
 
-static int all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		if (b[i])
-			return 0;
-	}
-	return 1;
-}
 
 /* A string field: NUL-terminated inside its array, and zero after the NUL (no hidden bytes). */
 static int string_ok(const char *s, size_t size)
 {
 	const char *nul = memchr(s, '\0', size);
 
-	return nul && all_zero(nul, size - (size_t)(nul - s));
+	return nul && wire_all_zero(nul, size - (size_t)(nul - s));
 }
 
 static void request_init(struct broker_request *r, uint32_t id, enum broker_type type)
@@ -120,35 +105,35 @@ int broker_request_decode(const void *buf, size_t len, size_t nfds, struct broke
 	const struct broker_request *r = buf;
 
 	if (len != sizeof(*r))
-		return bad(why, "request has the wrong size", -EMSGSIZE);
+		return wire_refuse(why, "request has the wrong size", -EMSGSIZE);
 	/* Nothing is ever handed to the broker: a descriptor is refused before any field is read. */
 	if (nfds)
-		return bad(why, "a descriptor was sent to the broker", -EBADF);
+		return wire_refuse(why, "a descriptor was sent to the broker", -EBADF);
 	if (r->version != BROKER_VERSION)
-		return bad(why, "unsupported protocol version", -EPROTO);
+		return wire_refuse(why, "unsupported protocol version", -EPROTO);
 	if (r->type == 0 || r->type >= BROKER_TYPE_END)
-		return bad(why, "unknown request type", -EBADMSG);
+		return wire_refuse(why, "unknown request type", -EBADMSG);
 	if (r->reserved)
-		return bad(why, "reserved field is not zero", -EBADMSG);
+		return wire_refuse(why, "reserved field is not zero", -EBADMSG);
 	if (r->path_len >= BROKER_PATH_MAX)
-		return bad(why, "path length out of range", -EBADMSG);
-	if (!all_zero(r->path + r->path_len, BROKER_PATH_MAX - r->path_len))
-		return bad(why, "bytes after the path are not zero", -EBADMSG);
+		return wire_refuse(why, "path length out of range", -EBADMSG);
+	if (!wire_all_zero(r->path + r->path_len, BROKER_PATH_MAX - r->path_len))
+		return wire_refuse(why, "bytes after the path are not zero", -EBADMSG);
 	if (memchr(r->path, '\0', r->path_len))
-		return bad(why, "path contains a NUL byte", -EBADMSG);
+		return wire_refuse(why, "path contains a NUL byte", -EBADMSG);
 
 	if (r->type == BROKER_OPEN) {
 		if (r->target != BROKER_TARGET_NODE && r->target != BROKER_TARGET_ID)
-			return bad(why, "unknown open target", -EBADMSG);
+			return wire_refuse(why, "unknown open target", -EBADMSG);
 		if (r->path_len == 0)
-			return bad(why, "open without a path", -EBADMSG);
+			return wire_refuse(why, "open without a path", -EBADMSG);
 		if (r->handle)
-			return bad(why, "open carries a handle", -EBADMSG);
+			return wire_refuse(why, "open carries a handle", -EBADMSG);
 	} else {
 		if (r->handle == 0)
-			return bad(why, "release of handle 0", -EBADMSG);
+			return wire_refuse(why, "release of handle 0", -EBADMSG);
 		if (r->target || r->path_len)
-			return bad(why, "release carries a target or path", -EBADMSG);
+			return wire_refuse(why, "release carries a target or path", -EBADMSG);
 	}
 	memcpy(out, r, sizeof(*r));
 	return 0;
@@ -157,14 +142,14 @@ int broker_request_decode(const void *buf, size_t len, size_t nfds, struct broke
 static int device_ok(const struct broker_device *d, const char **why)
 {
 	if (d->speed > BROKER_SPEED_MAX)
-		return bad(why, "speed out of range", -EBADMSG);
+		return wire_refuse(why, "speed out of range", -EBADMSG);
 	if (!string_ok(d->serial, sizeof(d->serial)))
-		return bad(why, "serial not terminated or followed by bytes", -EBADMSG);
+		return wire_refuse(why, "serial not terminated or followed by bytes", -EBADMSG);
 	if (!string_ok(d->port_path, sizeof(d->port_path)))
-		return bad(why, "port path not terminated or followed by bytes", -EBADMSG);
+		return wire_refuse(why, "port path not terminated or followed by bytes", -EBADMSG);
 	for (unsigned int i = 0; i < BROKER_MAX_INTERFACES; i++) {
 		if (!(d->interfaces & (1u << i)) && d->interface_class[i])
-			return bad(why, "class of an interface the device does not have", -EBADMSG);
+			return wire_refuse(why, "class of an interface the device does not have", -EBADMSG);
 	}
 	return 0;
 }
@@ -177,28 +162,28 @@ int broker_reply_decode(const void *buf, size_t len, size_t nfds, uint16_t expec
 	int err;
 
 	if (len != sizeof(*p))
-		return bad(why, "reply has the wrong size", -EMSGSIZE);
+		return wire_refuse(why, "reply has the wrong size", -EMSGSIZE);
 	if (p->version != BROKER_VERSION)
-		return bad(why, "unsupported protocol version", -EPROTO);
+		return wire_refuse(why, "unsupported protocol version", -EPROTO);
 	if (p->type != expect_type || p->id != expect_id)
-		return bad(why, "reply to another request", -EBADMSG);
+		return wire_refuse(why, "reply to another request", -EBADMSG);
 	if (p->status >= BROKER_STATUS_END)
-		return bad(why, "unknown status", -EBADMSG);
+		return wire_refuse(why, "unknown status", -EBADMSG);
 	opened = p->type == BROKER_OPEN && p->status == BROKER_OK;
 	if (nfds != (opened ? 1u : 0u))
-		return bad(why, opened ? "open reply without its descriptor" :
+		return wire_refuse(why, opened ? "open reply without its descriptor" :
 			   "descriptor on a reply that takes none", -EBADF);
 	if (!string_ok(p->reason, sizeof(p->reason)))
-		return bad(why, "reason not terminated or followed by bytes", -EBADMSG);
+		return wire_refuse(why, "reason not terminated or followed by bytes", -EBADMSG);
 	if (p->flags & ~BROKER_FLAGS_ALL)
-		return bad(why, "unknown reply flags", -EBADMSG);
+		return wire_refuse(why, "unknown reply flags", -EBADMSG);
 	if (opened) {
 		if (p->handle == 0)
-			return bad(why, "open reply without a handle", -EBADMSG);
+			return wire_refuse(why, "open reply without a handle", -EBADMSG);
 		if (p->allowed & ~p->device.interfaces)
-			return bad(why, "allowed interfaces the device does not have", -EBADMSG);
+			return wire_refuse(why, "allowed interfaces the device does not have", -EBADMSG);
 	} else if (p->flags || p->allowed || (p->type == BROKER_OPEN && p->handle)) {
-		return bad(why, "grant fields on a reply that grants nothing", -EBADMSG);
+		return wire_refuse(why, "grant fields on a reply that grants nothing", -EBADMSG);
 	}
 	err = device_ok(&p->device, why);
 	if (err)
@@ -227,7 +212,7 @@ static ssize_t recv_message(int sock, void *buf, size_t size, int *fds, size_t *
 	ssize_t n = fdpass_recv(sock, buf, size, fds, FDPASS_MAX_FDS, nfds);
 
 	if (n < 0)
-		return bad(why, n == -EMSGSIZE ? "message larger than the protocol's" :
+		return wire_refuse(why, n == -EMSGSIZE ? "message larger than the protocol's" :
 			   n == -EBADMSG ? "more descriptors or control data than a message carries" :
 			   "receive failed", (int)n);
 	return n;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wire_check.h"
+
 static const char *const status_names[CONTROL_STATUS_END] = {
 	[CONTROL_OK] = "ok",
 	[CONTROL_E_INVALID] = "invalid_request",
@@ -24,23 +26,7 @@ const char *control_status_name(unsigned int status)
 	return status_names[status];
 }
 
-static int bad(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
 
-static int all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		if (b[i])
-			return 0;
-	}
-	return 1;
-}
 
 void control_request_simple(struct control_request *r, enum control_type type, uint32_t port)
 {
@@ -78,42 +64,42 @@ int control_request_decode(const void *buf, size_t len, size_t nfds, struct cont
 	const struct control_request *r = buf;
 
 	if (len != sizeof(*r))
-		return bad(why, "request has the wrong size", -EMSGSIZE);
+		return wire_refuse(why, "request has the wrong size", -EMSGSIZE);
 	if (r->version != CONTROL_VERSION)
-		return bad(why, "unsupported protocol version", -EPROTO);
+		return wire_refuse(why, "unsupported protocol version", -EPROTO);
 	if (r->type == 0 || r->type >= CONTROL_TYPE_END)
-		return bad(why, "unknown request type", -EBADMSG);
+		return wire_refuse(why, "unknown request type", -EBADMSG);
 	if (r->reserved)
-		return bad(why, "reserved field is not zero", -EBADMSG);
+		return wire_refuse(why, "reserved field is not zero", -EBADMSG);
 	if (r->path_len >= CONTROL_PATH_MAX)
-		return bad(why, "path length out of range", -EBADMSG);
+		return wire_refuse(why, "path length out of range", -EBADMSG);
 	/* Bytes past the path, the NUL included, must be zero: no hidden payload. */
-	if (!all_zero(r->path + r->path_len, CONTROL_PATH_MAX - r->path_len))
-		return bad(why, "bytes after the path are not zero", -EBADMSG);
+	if (!wire_all_zero(r->path + r->path_len, CONTROL_PATH_MAX - r->path_len))
+		return wire_refuse(why, "bytes after the path are not zero", -EBADMSG);
 	if (memchr(r->path, '\0', r->path_len))
-		return bad(why, "path contains a NUL byte", -EBADMSG);
+		return wire_refuse(why, "path contains a NUL byte", -EBADMSG);
 
 	if (r->type == CONTROL_USB_ATTACH) {
 		if (r->path_len == 0)
-			return bad(why, "attach without a path", -EBADMSG);
+			return wire_refuse(why, "attach without a path", -EBADMSG);
 		if (r->target < CONTROL_TARGET_NODE || r->target > CONTROL_TARGET_ID)
-			return bad(why, "unknown attach target", -EBADMSG);
+			return wire_refuse(why, "unknown attach target", -EBADMSG);
 		if (r->flags & ~CONTROL_ATTACH_READONLY)
-			return bad(why, "unknown attach flags", -EBADMSG);
+			return wire_refuse(why, "unknown attach flags", -EBADMSG);
 		if (r->port)
-			return bad(why, "attach carries a port", -EBADMSG);
+			return wire_refuse(why, "attach carries a port", -EBADMSG);
 		if (r->flags && r->target != CONTROL_TARGET_IMAGE)
-			return bad(why, "read-only applies to images only", -EBADMSG);
+			return wire_refuse(why, "read-only applies to images only", -EBADMSG);
 	} else {
 		if (r->path_len || r->target || r->flags)
-			return bad(why, "path or attach fields on a request that takes none", -EBADMSG);
+			return wire_refuse(why, "path or attach fields on a request that takes none", -EBADMSG);
 		if (r->type == CONTROL_USB_DETACH && r->port == 0)
-			return bad(why, "detach of port 0", -EBADMSG);
+			return wire_refuse(why, "detach of port 0", -EBADMSG);
 		if (r->type != CONTROL_USB_DETACH && r->port)
-			return bad(why, "port on a request that takes none", -EBADMSG);
+			return wire_refuse(why, "port on a request that takes none", -EBADMSG);
 	}
 	if (nfds != control_request_fds_expected(r))
-		return bad(why, nfds ? "a descriptor on a request that takes none" :
+		return wire_refuse(why, nfds ? "a descriptor on a request that takes none" :
 			   "an image attach without the image's descriptor", -EBADF);
 	memcpy(out, r, sizeof(*r));
 	return 0;
@@ -144,17 +130,17 @@ int control_reply_decode(const void *buf, size_t len, enum control_type expect_t
 	const struct control_reply *r = buf;
 
 	if (len != sizeof(*r))
-		return bad(why, "reply has the wrong size", -EMSGSIZE);
+		return wire_refuse(why, "reply has the wrong size", -EMSGSIZE);
 	if (r->version != CONTROL_VERSION)
-		return bad(why, "unsupported protocol version", -EPROTO);
+		return wire_refuse(why, "unsupported protocol version", -EPROTO);
 	if (r->type != expect_type)
-		return bad(why, "reply to another request", -EBADMSG);
+		return wire_refuse(why, "reply to another request", -EBADMSG);
 	if (r->status >= CONTROL_STATUS_END)
-		return bad(why, "unknown status", -EBADMSG);
+		return wire_refuse(why, "unknown status", -EBADMSG);
 	if (!memchr(r->message, '\0', sizeof(r->message)))
-		return bad(why, "message not terminated", -EBADMSG);
+		return wire_refuse(why, "message not terminated", -EBADMSG);
 	if (r->count > CONTROL_LIST_MAX)
-		return bad(why, "more list entries than a reply holds", -EBADMSG);
+		return wire_refuse(why, "more list entries than a reply holds", -EBADMSG);
 	memcpy(out, r, sizeof(*r));
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "wire_check.h"
 
 static const char *const type_names[DEVPROTO_TYPE_END] = {
 	[DEVPROTO_HELLO] = "HELLO",
@@ -75,12 +76,6 @@ struct devproto_msg devproto_msg_init(enum devproto_type type, uint32_t seq)
 	return m;
 }
 
-static int bad(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
 
 static int valid_access_size(uint32_t size, int allow_8)
 {
@@ -113,15 +108,15 @@ static size_t payload_size(enum devproto_type type)
 static int check_mem(const struct devproto_mem_region *m, const char **why)
 {
 	if (m->size == 0)
-		return bad(why, "memory region of size 0", -EBADMSG);
+		return wire_refuse(why, "memory region of size 0", -EBADMSG);
 	if (m->gpa % DEVPROTO_PAGE_SIZE || m->size % DEVPROTO_PAGE_SIZE ||
 	    m->offset % DEVPROTO_PAGE_SIZE)
-		return bad(why, "memory region not page aligned", -EBADMSG);
+		return wire_refuse(why, "memory region not page aligned", -EBADMSG);
 	if (m->gpa + m->size < m->gpa || m->offset + m->size < m->offset)
-		return bad(why, "memory region wraps around", -EBADMSG);
+		return wire_refuse(why, "memory region wraps around", -EBADMSG);
 	/* 52 bits is x86's architectural limit on physical addresses. */
 	if (m->gpa + m->size > (1ull << 52))
-		return bad(why, "memory region beyond the physical address space", -EBADMSG);
+		return wire_refuse(why, "memory region beyond the physical address space", -EBADMSG);
 	return 0;
 }
 
@@ -130,89 +125,89 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 	switch (m->type) {
 	case DEVPROTO_HELLO:
 		if (m->u.hello.version != DEVPROTO_VERSION)
-			return bad(why, "hello with another protocol version", -EPROTO);
+			return wire_refuse(why, "hello with another protocol version", -EPROTO);
 		return 0;
 	case DEVPROTO_MEM_REGION:
 		return check_mem(&m->u.mem, why);
 	case DEVPROTO_CFG_READ:
 	case DEVPROTO_CFG_WRITE:
 		if (!valid_access_size(m->u.cfg.size, 0))
-			return bad(why, "config access size not 1, 2 or 4", -EBADMSG);
+			return wire_refuse(why, "config access size not 1, 2 or 4", -EBADMSG);
 		if (m->u.cfg.offset % m->u.cfg.size)
-			return bad(why, "config access not naturally aligned", -EBADMSG);
+			return wire_refuse(why, "config access not naturally aligned", -EBADMSG);
 		if (m->u.cfg.offset >= DEVPROTO_CFG_SPACE_SIZE)
-			return bad(why, "config offset beyond config space", -EBADMSG);
+			return wire_refuse(why, "config offset beyond config space", -EBADMSG);
 		if (m->type == DEVPROTO_CFG_READ && m->u.cfg.value)
-			return bad(why, "config read carries a value", -EBADMSG);
+			return wire_refuse(why, "config read carries a value", -EBADMSG);
 		if (m->u.cfg.size < 8 && m->u.cfg.value >> (8 * m->u.cfg.size))
-			return bad(why, "config write value wider than its size", -EBADMSG);
+			return wire_refuse(why, "config write value wider than its size", -EBADMSG);
 		return 0;
 	case DEVPROTO_BAR_READ:
 	case DEVPROTO_BAR_WRITE:
 		if (m->u.bar.bar != 0)
-			return bad(why, "BAR other than 0", -EBADMSG);
+			return wire_refuse(why, "BAR other than 0", -EBADMSG);
 		if (!valid_access_size(m->u.bar.size, 1))
-			return bad(why, "BAR access size not 1, 2, 4 or 8", -EBADMSG);
+			return wire_refuse(why, "BAR access size not 1, 2, 4 or 8", -EBADMSG);
 		if (m->u.bar.offset % m->u.bar.size)
-			return bad(why, "BAR access not naturally aligned", -EBADMSG);
+			return wire_refuse(why, "BAR access not naturally aligned", -EBADMSG);
 		if (m->u.bar.offset >= DEVPROTO_BAR_MAX_SIZE)
-			return bad(why, "BAR offset beyond the largest BAR", -EBADMSG);
+			return wire_refuse(why, "BAR offset beyond the largest BAR", -EBADMSG);
 		if (m->type == DEVPROTO_BAR_READ && m->u.bar.value)
-			return bad(why, "BAR read carries a value", -EBADMSG);
+			return wire_refuse(why, "BAR read carries a value", -EBADMSG);
 		if (m->u.bar.size < 8 && m->u.bar.value >> (8 * m->u.bar.size))
-			return bad(why, "BAR write value wider than its size", -EBADMSG);
+			return wire_refuse(why, "BAR write value wider than its size", -EBADMSG);
 		return 0;
 	case DEVPROTO_DOORBELL_FD:
 		if (m->u.doorbell.index >= DEVPROTO_MAX_DOORBELLS)
-			return bad(why, "doorbell index out of range", -EBADMSG);
+			return wire_refuse(why, "doorbell index out of range", -EBADMSG);
 		return 0;
 	case DEVPROTO_IRQ_FD:
 		if (m->u.irq.vector >= DEVPROTO_MAX_VECTORS && m->u.irq.vector != DEVPROTO_IRQ_INTX)
-			return bad(why, "interrupt vector out of range", -EBADMSG);
+			return wire_refuse(why, "interrupt vector out of range", -EBADMSG);
 		return 0;
 	case DEVPROTO_USB_ATTACH:
 		if (m->u.attach.kind != DEVPROTO_ATTACH_USBFS && m->u.attach.kind != DEVPROTO_ATTACH_IMAGE)
-			return bad(why, "unknown attach kind", -EBADMSG);
+			return wire_refuse(why, "unknown attach kind", -EBADMSG);
 		if (m->u.attach.flags & ~DEVPROTO_ATTACH_FLAGS_ALL)
-			return bad(why, "unknown attach flags", -EBADMSG);
+			return wire_refuse(why, "unknown attach flags", -EBADMSG);
 		if (m->u.attach.kind == DEVPROTO_ATTACH_IMAGE &&
 		    (m->u.attach.flags & (DEVPROTO_ATTACH_MAY_DETACH | DEVPROTO_ATTACH_RESTRICTED)))
-			return bad(why, "usbfs flags on an image attach", -EBADMSG);
+			return wire_refuse(why, "usbfs flags on an image attach", -EBADMSG);
 		if (m->u.attach.kind == DEVPROTO_ATTACH_USBFS && (m->u.attach.flags & DEVPROTO_ATTACH_READONLY))
-			return bad(why, "read-only flag on a usbfs attach", -EBADMSG);
+			return wire_refuse(why, "read-only flag on a usbfs attach", -EBADMSG);
 		if (m->u.attach.allowed_interfaces && !(m->u.attach.flags & DEVPROTO_ATTACH_RESTRICTED))
-			return bad(why, "allowed interfaces without RESTRICTED", -EBADMSG);
+			return wire_refuse(why, "allowed interfaces without RESTRICTED", -EBADMSG);
 		if (m->u.attach.busnum > 255 || m->u.attach.devnum > 255)
-			return bad(why, "usb bus or device number out of range", -EBADMSG);
+			return wire_refuse(why, "usb bus or device number out of range", -EBADMSG);
 		return 0;
 	case DEVPROTO_USB_DETACH:
 	case DEVPROTO_USB_PORT_INFO:
 	case DEVPROTO_PORT_GONE:
 		if (m->u.port.port == 0 || m->u.port.port > DEVPROTO_MAX_PORTS)
-			return bad(why, "port number out of range", -EBADMSG);
+			return wire_refuse(why, "port number out of range", -EBADMSG);
 		return 0;
 	case DEVPROTO_REPLY:
 		if (m->u.reply.status >= DEVPROTO_STATUS_END)
-			return bad(why, "unknown reply status", -EBADMSG);
+			return wire_refuse(why, "unknown reply status", -EBADMSG);
 		if (m->u.reply.port > DEVPROTO_MAX_PORTS)
-			return bad(why, "reply port out of range", -EBADMSG);
+			return wire_refuse(why, "reply port out of range", -EBADMSG);
 		if (m->u.reply.info.speed > DEVPROTO_SPEED_SUPER_PLUS)
-			return bad(why, "reply speed out of range", -EBADMSG);
+			return wire_refuse(why, "reply speed out of range", -EBADMSG);
 		return 0;
 	case DEVPROTO_MSIX_ROUTE:
 		if (m->u.msix.vector >= DEVPROTO_MAX_VECTORS)
-			return bad(why, "MSI-X vector out of range", -EBADMSG);
+			return wire_refuse(why, "MSI-X vector out of range", -EBADMSG);
 		if (m->u.msix.masked > 1)
-			return bad(why, "MSI-X mask not 0 or 1", -EBADMSG);
+			return wire_refuse(why, "MSI-X mask not 0 or 1", -EBADMSG);
 		return 0;
 	case DEVPROTO_INTX_LEVEL:
 		if (m->u.intx.level > 1)
-			return bad(why, "INTx level not 0 or 1", -EBADMSG);
+			return wire_refuse(why, "INTx level not 0 or 1", -EBADMSG);
 		return 0;
 	case DEVPROTO_SHUTDOWN:
 		return 0;
 	default:
-		return bad(why, "unknown message type", -EBADMSG);
+		return wire_refuse(why, "unknown message type", -EBADMSG);
 	}
 }
 
@@ -224,7 +219,7 @@ static int check_reserved(const struct devproto_msg *m, const char **why)
 
 	for (size_t i = used; i < sizeof(m->u.raw); i++) {
 		if (m->u.raw[i])
-			return bad(why, "bytes after the payload are not zero", -EBADMSG);
+			return wire_refuse(why, "bytes after the payload are not zero", -EBADMSG);
 	}
 	switch (m->type) {
 	case DEVPROTO_HELLO: reserved = m->u.hello.reserved; break;
@@ -239,7 +234,7 @@ static int check_reserved(const struct devproto_msg *m, const char **why)
 	default: break;
 	}
 	if (reserved)
-		return bad(why, "reserved field is not zero", -EBADMSG);
+		return wire_refuse(why, "reserved field is not zero", -EBADMSG);
 	return 0;
 }
 
@@ -250,14 +245,14 @@ int devproto_decode(const void *buf, size_t len, size_t nfds, struct devproto_ms
 	int err;
 
 	if (len != DEVPROTO_MSG_SIZE)
-		return bad(why, "message is not 64 bytes", -EMSGSIZE);
+		return wire_refuse(why, "message is not 64 bytes", -EMSGSIZE);
 	memcpy(&m, buf, sizeof(m));
 	if (m.version != DEVPROTO_VERSION)
-		return bad(why, "unsupported protocol version", -EPROTO);
+		return wire_refuse(why, "unsupported protocol version", -EPROTO);
 	if (m.type == 0 || m.type >= DEVPROTO_TYPE_END)
-		return bad(why, "unknown message type", -EBADMSG);
+		return wire_refuse(why, "unknown message type", -EBADMSG);
 	if (nfds != devproto_fds_expected(m.type))
-		return bad(why, nfds ? "unexpected file descriptor" : "missing file descriptor",
+		return wire_refuse(why, nfds ? "unexpected file descriptor" : "missing file descriptor",
 			   -EBADF);
 	err = check_fields(&m, why);
 	if (!err)
@@ -291,7 +286,7 @@ int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why)
 	if (n == 0 && nfds == 0)
 		return 0;
 	if (n < 0)
-		return bad(why, n == -EMSGSIZE ? "message larger than 64 bytes" :
+		return wire_refuse(why, n == -EMSGSIZE ? "message larger than 64 bytes" :
 			   n == -EBADMSG ? "more descriptors or control data than a message carries" :
 			   "receive failed", (int)n);
 	err = devproto_decode(buf, (size_t)n, nfds, m, why);
