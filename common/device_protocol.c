@@ -105,6 +105,17 @@ static size_t payload_size(enum devproto_type type)
 	}
 }
 
+struct devproto_msg devproto_bar_msg(bool write, uint64_t offset, uint32_t size, uint64_t value)
+{
+	struct devproto_msg m = devproto_msg_init(write ? DEVPROTO_BAR_WRITE : DEVPROTO_BAR_READ, 0);
+
+	m.u.bar.offset = offset;
+	m.u.bar.size = size;
+	if (write)
+		m.u.bar.value = value;
+	return m;
+}
+
 static int check_mem(const struct devproto_mem_region *m, const char **why)
 {
 	if (m->size == 0)

@@ -18,6 +18,7 @@
 #ifndef SVMM_DEVICE_PROTOCOL_H
 #define SVMM_DEVICE_PROTOCOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -203,6 +204,9 @@ const char *devproto_status_name(unsigned int status);
 
 /* A zeroed message of this type, with the current version. */
 struct devproto_msg devproto_msg_init(enum devproto_type type, uint32_t seq);
+
+/* A BAR 0 read (value ignored: a read carries none) or write of size bytes at offset. */
+struct devproto_msg devproto_bar_msg(bool write, uint64_t offset, uint32_t size, uint64_t value);
 
 /*
  * Checks len bytes of buf, that arrived with nfds descriptors, and copies

@@ -66,15 +66,10 @@ static int proxy_cfg_write(struct pci_proxy *p, unsigned int offset, unsigned in
 static int proxy_bar_access(struct pci_proxy *p, bool write, uint64_t offset, uint32_t size,
 			    uint64_t *value)
 {
-	struct devproto_msg m = devproto_msg_init(write ? DEVPROTO_BAR_WRITE : DEVPROTO_BAR_READ, 0);
+	struct devproto_msg m = devproto_bar_msg(write, offset, size, write ? *value : 0);
 	struct devproto_reply reply;
 	int r;
 
-	m.u.bar.bar = 0;
-	m.u.bar.offset = offset;
-	m.u.bar.size = size;
-	if (write)
-		m.u.bar.value = *value;
 	r = device_process_request(p->dev, &m, -1, &reply);
 	if (r < 0)
 		return r;

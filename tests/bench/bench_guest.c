@@ -142,20 +142,15 @@ void bg_stop(struct bg *g)
 
 uint64_t bg_read(struct bg *g, uint64_t off, unsigned int size)
 {
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_BAR_READ, 0);
+	struct devproto_msg m = devproto_bar_msg(false, off, size, 0);
 
-	m.u.bar.offset = off;
-	m.u.bar.size = size;
 	return call(g, &m, -1).value;
 }
 
 void bg_write_async(struct bg *g, uint64_t off, unsigned int size, uint64_t v)
 {
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_BAR_WRITE, 0);
+	struct devproto_msg m = devproto_bar_msg(true, off, size, v);
 
-	m.u.bar.offset = off;
-	m.u.bar.size = size;
-	m.u.bar.value = v;
 	request(g, &m, -1);
 }
 

@@ -122,20 +122,15 @@ void drv_cfg_write(struct drv *d, uint32_t off, uint32_t size, uint32_t v)
 
 uint64_t drv_read(struct drv *d, uint64_t off, unsigned int size)
 {
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_BAR_READ, 0);
+	struct devproto_msg m = devproto_bar_msg(false, off, size, 0);
 
-	m.u.bar.offset = off;
-	m.u.bar.size = size;
 	return drv_request(d, &m, -1).value;
 }
 
 void drv_write(struct drv *d, uint64_t off, unsigned int size, uint64_t v)
 {
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_BAR_WRITE, 0);
+	struct devproto_msg m = devproto_bar_msg(true, off, size, v);
 
-	m.u.bar.offset = off;
-	m.u.bar.size = size;
-	m.u.bar.value = v;
 	cr_assert_eq(drv_request(d, &m, -1).status, DEVPROTO_OK);
 }
 
