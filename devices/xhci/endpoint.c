@@ -157,8 +157,15 @@ void xhci_ep_complete(struct xhci_endpoint *ep)
 		}
 		cc = xhci_td_report(td);
 		if (cc != CC_SUCCESS && cc != CC_SHORT_PACKET) {
-			/* A bad TD (TRB Error) is retried where it starts; a stalled one is done. */
-			struct xhci_ring at = cc == CC_TRB_ERROR ? *xhci_td_start(td) : *xhci_td_end(td);
+			/*
+			 * The Halted endpoint's dequeue pointer stays on the TD that
+			 * failed (xHCI 4.10.2). A driver that gives the TD up moves it
+			 * with Set TR Dequeue Pointer (Linux does after a stall); one
+			 * that retries resets the endpoint with TSP and rings again
+			 * (Linux's soft retry of a Transaction Error), and the same TD
+			 * must run, not the one behind it.
+			 */
+			struct xhci_ring at = *xhci_td_start(td);
 
 			xhci_td_free(td);
 			halt(ep, &at);

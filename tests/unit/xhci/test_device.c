@@ -14,6 +14,7 @@ struct test_dev {
 	struct usb_transfer *queue[64];
 	unsigned int n;
 	bool hold_in;
+	bool fail_first_in;	/* 'E': the first bulk IN transfer is a transaction error */
 	uint8_t store[STORE_SIZE];
 	size_t stored;
 };
@@ -45,6 +46,11 @@ static void run(struct test_dev *t, struct usb_transfer *x)
 		return;
 	}
 	if (x->endpoint & USB_DIR_IN) {
+		if (t->fail_first_in && x->type == USB_TRANSFER_BULK) {
+			t->fail_first_in = false;
+			x->status = USB_TRANSFER_ERROR;
+			return;
+		}
 		n = x->length < t->stored ? x->length : t->stored;
 		memcpy(x->buffer, t->store, n);
 		x->actual = n;
@@ -164,6 +170,7 @@ struct usb_device *test_device_attach(struct event_loop *loop, int fd,
 	t->dev.vendor = TEST_DEV_VENDOR;
 	t->dev.product = TEST_DEV_PRODUCT;
 	t->hold_in = cfg[1] == 'H';
+	t->fail_first_in = cfg[1] == 'E';
 	t->later.fn = complete_all;
 	t->later.opaque = t;
 	return &t->dev;

@@ -5,7 +5,8 @@
  * with no data; bulk OUT (endpoint 2) stores what it gets, bulk IN (0x81)
  * returns it. Completions are deferred through the event loop, as the
  * interface demands. The image's first byte picks the speed ('S' SuperSpeed,
- * else high speed); a second byte 'H' holds bulk IN transfers until cancelled.
+ * else high speed); a second byte 'H' holds bulk IN transfers until cancelled,
+ * 'E' fails the first bulk IN transfer with a transaction error.
  */
 #ifndef SVMM_TEST_XHCI_DEVICE_H
 #define SVMM_TEST_XHCI_DEVICE_H

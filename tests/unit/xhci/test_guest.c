@@ -226,6 +226,51 @@ Test(xhci_guest, stall_halts_and_reset_endpoint_recovers)
 	drv_stop(&d);
 }
 
+/*
+ * Linux's soft retry: a Transaction Error halts the endpoint on the failed
+ * TD; Reset Endpoint with TSP and a doorbell run that same TD again, and the
+ * TD queued behind it follows. (Resuming behind the failed TD made Linux
+ * report "Transfer event TRB DMA ptr not part of current TD" on a host
+ * unplug and spin in its interrupt handler.)
+ */
+Test(xhci_guest, transaction_error_is_retried_on_the_same_td)
+{
+	unsigned int slot;
+	uint64_t out, in, td1, td2;
+	struct drv_event ev;
+	struct drv_ring *r;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	slot = bring_up(attach_test('S', 'E', 9), 4);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
+	out = drv_alloc(&d, 512, 64);
+	memset(drv_ptr(&d, out), 0x5a, 512);
+	cr_assert_eq(drv_bulk(&d, slot, 2, out, 512, NULL), 1);
+	in = drv_alloc(&d, 1024, 64);
+	r = &d.ep_ring[slot][3];
+	td1 = drv_ring_push(&d, r, in, 512, (1u << 10) | (1u << 5) | (1u << 2));
+	td2 = drv_ring_push(&d, r, in + 512, 512, (1u << 10) | (1u << 5) | (1u << 2));
+	drv_doorbell(&d, slot, 3);
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000));
+	cr_assert_eq(ev.param, td1);
+	cr_assert_eq(ev.status >> 24, 4, "USB Transaction Error");
+	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, 2, "Halted");
+	cr_assert_eq(out_ctx_dword(slot, 3, 2) & ~0xfu, (uint32_t)td1, "dequeue on the failed TD");
+	/* Reset Endpoint, TSP set (bit 9): no Set TR Dequeue Pointer follows. */
+	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (1u << 9) | (3u << 16) | (slot << 24), NULL), 1);
+	drv_doorbell(&d, slot, 3);
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "the failed TD was not retried");
+	cr_assert_eq(ev.param, td1, "the retry ran another TD than the failed one");
+	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000));
+	cr_assert_eq(ev.param, td2);
+	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, in))[0], 0x5a);
+	cr_assert_eq(((uint8_t *)drv_ptr(&d, in))[512], 0x5a);
+	drv_stop(&d);
+}
+
 Test(xhci_guest, pipelined_tds_complete_in_order)
 {
 	unsigned int slot;
