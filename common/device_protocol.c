@@ -15,6 +15,8 @@ static const char *const type_names[DEVPROTO_TYPE_END] = {
 	[DEVPROTO_CFG_WRITE] = "CFG_WRITE",
 	[DEVPROTO_BAR_READ] = "BAR_READ",
 	[DEVPROTO_BAR_WRITE] = "BAR_WRITE",
+	[DEVPROTO_BAR_WRITE_POSTED] = "BAR_WRITE_POSTED",
+	[DEVPROTO_REG_MIRROR] = "REG_MIRROR",
 	[DEVPROTO_DOORBELL_FD] = "DOORBELL_FD",
 	[DEVPROTO_IRQ_FD] = "IRQ_FD",
 	[DEVPROTO_USB_ATTACH] = "USB_ATTACH",
@@ -59,6 +61,7 @@ unsigned int devproto_fds_expected(enum devproto_type type)
 	case DEVPROTO_DOORBELL_FD:
 	case DEVPROTO_IRQ_FD:
 	case DEVPROTO_USB_ATTACH:
+	case DEVPROTO_REG_MIRROR:
 		return 1;
 	default:
 		return 0;
@@ -91,7 +94,9 @@ static size_t payload_size(enum devproto_type type)
 	case DEVPROTO_CFG_READ:
 	case DEVPROTO_CFG_WRITE: return sizeof(struct devproto_cfg);
 	case DEVPROTO_BAR_READ:
-	case DEVPROTO_BAR_WRITE: return sizeof(struct devproto_bar);
+	case DEVPROTO_BAR_WRITE:
+	case DEVPROTO_BAR_WRITE_POSTED: return sizeof(struct devproto_bar);
+	case DEVPROTO_REG_MIRROR: return sizeof(struct devproto_mirror);
 	case DEVPROTO_DOORBELL_FD: return sizeof(struct devproto_doorbell);
 	case DEVPROTO_IRQ_FD: return sizeof(struct devproto_irq);
 	case DEVPROTO_USB_ATTACH: return sizeof(struct devproto_attach);
@@ -155,6 +160,7 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 		return 0;
 	case DEVPROTO_BAR_READ:
 	case DEVPROTO_BAR_WRITE:
+	case DEVPROTO_BAR_WRITE_POSTED:
 		if (m->u.bar.bar != 0)
 			return wire_refuse(why, "BAR other than 0", -EBADMSG);
 		if (!valid_access_size(m->u.bar.size, 1))
@@ -167,6 +173,10 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 			return wire_refuse(why, "BAR read carries a value", -EBADMSG);
 		if (m->u.bar.size < 8 && m->u.bar.value >> (8 * m->u.bar.size))
 			return wire_refuse(why, "BAR write value wider than its size", -EBADMSG);
+		return 0;
+	case DEVPROTO_REG_MIRROR:
+		if (m->u.mirror.size != DEVPROTO_MIRROR_SIZE)
+			return wire_refuse(why, "register mirror of another size", -EBADMSG);
 		return 0;
 	case DEVPROTO_DOORBELL_FD:
 		if (m->u.doorbell.index >= DEVPROTO_MAX_DOORBELLS)
@@ -235,6 +245,7 @@ static int check_reserved(const struct devproto_msg *m, const char **why)
 	switch (m->type) {
 	case DEVPROTO_HELLO: reserved = m->u.hello.reserved; break;
 	case DEVPROTO_DOORBELL_FD: reserved = m->u.doorbell.reserved; break;
+	case DEVPROTO_REG_MIRROR: reserved = m->u.mirror.reserved; break;
 	case DEVPROTO_IRQ_FD: reserved = m->u.irq.reserved; break;
 	case DEVPROTO_USB_DETACH:
 	case DEVPROTO_USB_PORT_INFO:

@@ -4,7 +4,8 @@
  *
  * Two SOCK_SEQPACKET socketpairs join them:
  *   - the request socket: the VMM sends a request, the device answers each one
- *     with DEVPROTO_REPLY carrying the same seq, in order;
+ *     with DEVPROTO_REPLY carrying the same seq, in order; a posted BAR write
+ *     (BAR_WRITE_POSTED) is the one request that gets no answer;
  *   - the event socket: the device sends asynchronous notices (MSI-X routing
  *     changes, INTx level, a host device gone); nothing is answered.
  * Every message is exactly DEVPROTO_MSG_SIZE bytes, native byte order (both
@@ -22,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DEVPROTO_VERSION 1
+#define DEVPROTO_VERSION 2
 #define DEVPROTO_MSG_SIZE 64
 
 /* PCI Express configuration space of one function. */
@@ -57,6 +58,8 @@ enum devproto_type {
 	DEVPROTO_MSIX_ROUTE,	/* dev->VMM event: a vector's address/data/mask changed */
 	DEVPROTO_INTX_LEVEL,	/* dev->VMM event: the INTx line's level */
 	DEVPROTO_PORT_GONE,	/* dev->VMM event: a device left a port on its own */
+	DEVPROTO_BAR_WRITE_POSTED,	/* VMM->dev: BAR 0 write, not answered */
+	DEVPROTO_REG_MIRROR,	/* VMM->dev, fd = memfd for struct devproto_reg_mirror */
 	DEVPROTO_TYPE_END,
 };
 
@@ -116,6 +119,12 @@ struct devproto_bar {
 	uint32_t size;		/* 1, 2, 4 or 8; offset aligned to it */
 	uint64_t offset;
 	uint64_t value;
+};
+
+/* REG_MIRROR: the memfd holds DEVPROTO_MIRROR_SIZE bytes. */
+struct devproto_mirror {
+	uint32_t size;		/* DEVPROTO_MIRROR_SIZE */
+	uint32_t reserved;
 };
 
 struct devproto_doorbell {
@@ -181,6 +190,7 @@ struct devproto_msg {
 		struct devproto_cfg cfg;
 		struct devproto_bar bar;
 		struct devproto_doorbell doorbell;
+		struct devproto_mirror mirror;
 		struct devproto_irq irq;
 		struct devproto_attach attach;
 		struct devproto_port port;
@@ -192,6 +202,37 @@ struct devproto_msg {
 };
 
 _Static_assert(sizeof(struct devproto_msg) == DEVPROTO_MSG_SIZE, "devproto message size");
+
+/*
+ * The register mirror: a page the VMM shares read-only with itself and
+ * writable with the device, in which the device keeps the current value of
+ * the BAR registers a driver reads on every interrupt (for xHCI: USBSTS and
+ * each interrupter's IMAN, IMOD and ERDP). The VMM answers a 4- or 8-byte
+ * read of a mirrored register from it, without a round trip, once done_seq
+ * says the device has run every request sent before; otherwise the read goes
+ * to the device as usual. The device stores done_seq after a request's
+ * effects (and before its reply), and refreshes the values before it raises
+ * an interrupt, so a driver's first read in its handler sees why it came.
+ *
+ * Nothing in the page is trusted by the VMM: count is clamped and a value is
+ * only ever handed back to the guest, which could have had any value from
+ * the device anyway.
+ */
+#define DEVPROTO_MIRROR_SIZE 4096u
+#define DEVPROTO_MIRROR_MAX_REGS 64u
+
+struct devproto_mirror_reg {
+	uint32_t offset;	/* BAR 0 offset of a 32-bit register */
+	uint32_t value;
+};
+
+struct devproto_reg_mirror {
+	uint32_t done_seq;	/* the last request the device has finished */
+	uint32_t count;		/* regs in use */
+	struct devproto_mirror_reg regs[DEVPROTO_MIRROR_MAX_REGS];
+};
+
+_Static_assert(sizeof(struct devproto_reg_mirror) <= DEVPROTO_MIRROR_SIZE, "mirror fits its page");
 
 /* Number of descriptors a message of this type must carry (0 or 1). */
 unsigned int devproto_fds_expected(enum devproto_type type);

@@ -21,6 +21,8 @@ struct event_watch {
 struct event_loop {
 	int epfd;
 	bool stop;
+	event_defer_fn before_wait;
+	void *before_wait_opaque;
 	struct event_deferred *head, *tail;
 	struct event_watch watches[EVENT_LOOP_MAX_FDS];
 };
@@ -157,6 +159,8 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 	/* Work deferred outside the loop (e.g. during setup) runs before sleeping. */
 	if (loop->head)
 		timeout_ms = 0;
+	if (loop->before_wait)
+		loop->before_wait(loop->before_wait_opaque);
 	n = epoll_wait(loop->epfd, evs, EVENT_LOOP_BATCH, timeout_ms);
 	if (n < 0) {
 		if (errno != EINTR)
@@ -184,6 +188,12 @@ int event_loop_run(struct event_loop *loop)
 			return r;
 	}
 	return 0;
+}
+
+void event_loop_set_before_wait(struct event_loop *loop, event_defer_fn fn, void *opaque)
+{
+	loop->before_wait = fn;
+	loop->before_wait_opaque = opaque;
 }
 
 void event_loop_stop(struct event_loop *loop)

@@ -179,25 +179,41 @@ void device_process_mark_dead(struct device_process *d, const char *why)
 		kill(d->pid, SIGKILL);
 }
 
-/* Waits for the reply to seq; 0, or -errno with the device to be marked dead. */
-static int device_wait_reply(struct device_process *d, uint32_t seq, struct devproto_reply *reply,
+/*
+ * Waits up to DEVICE_REPLY_TIMEOUT_MS for the request socket to be ready for
+ * events (POLLIN: a reply; POLLOUT: room for a posted write, so a device that
+ * stopped reading cannot hold a vCPU forever). 0, or -errno with *why.
+ */
+static int device_wait_ready(struct device_process *d, short events, const char *timeout_why,
 			     const char **why)
 {
-	struct pollfd pfd = { .fd = d->req_sock, .events = POLLIN };
-	struct devproto_msg m;
-	int fd = -1, r;
+	struct pollfd pfd = { .fd = d->req_sock, .events = events };
+	int r;
 
 	do {
 		r = poll(&pfd, 1, DEVICE_REPLY_TIMEOUT_MS);
 	} while (r < 0 && errno == EINTR);
 	if (r == 0) {
-		*why = "no reply within the time limit";
+		*why = timeout_why;
 		return -ETIMEDOUT;
 	}
 	if (r < 0) {
 		*why = "poll failed";
 		return -errno;
 	}
+	return 0;
+}
+
+/* Waits for the reply to seq; 0, or -errno with the device to be marked dead. */
+static int device_wait_reply(struct device_process *d, uint32_t seq, struct devproto_reply *reply,
+			     const char **why)
+{
+	struct devproto_msg m;
+	int fd = -1, r;
+
+	r = device_wait_ready(d, POLLIN, "no reply within the time limit", why);
+	if (r < 0)
+		return r;
 	r = devproto_recv(d->req_sock, &m, &fd, why);
 	if (r == 0) {
 		*why = "closed its socket";
@@ -215,12 +231,13 @@ static int device_wait_reply(struct device_process *d, uint32_t seq, struct devp
 	return 0;
 }
 
-int device_process_request(struct device_process *d, struct devproto_msg *req, int fd,
-			   struct devproto_reply *reply)
+/* Sends req; with reply, waits for it; without (a posted write), only for room in the socket. */
+static int device_send(struct device_process *d, struct devproto_msg *req, int fd,
+		       struct devproto_reply *reply)
 {
 	const char *why = NULL;
 	char reason[160];
-	int r;
+	int r = 0;
 
 	if (device_process_is_dead(d))
 		return -ENODEV;
@@ -229,12 +246,16 @@ int device_process_request(struct device_process *d, struct devproto_msg *req, i
 		pthread_mutex_unlock(&d->lock);
 		return -ENODEV;
 	}
-	req->seq = ++d->seq;
-	r = devproto_send(d->req_sock, req, fd);
-	if (r < 0)
-		why = r == -EINVAL ? NULL : "cannot be written to";
-	else
-		r = device_wait_reply(d, req->seq, reply, &why);
+	if (!reply)
+		r = device_wait_ready(d, POLLOUT, "its request socket stayed full", &why);
+	if (r == 0) {
+		req->seq = __atomic_add_fetch(&d->seq, 1, __ATOMIC_ACQ_REL);
+		r = devproto_send(d->req_sock, req, fd);
+		if (r < 0)
+			why = r == -EINVAL ? NULL : "cannot be written to";
+		else if (reply)
+			r = device_wait_reply(d, req->seq, reply, &why);
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (r == -EINVAL && !why) {
 		/* Our own request was malformed: a VMM bug, not the device's fault. */
@@ -247,6 +268,22 @@ int device_process_request(struct device_process *d, struct devproto_msg *req, i
 		device_process_mark_dead(d, reason);
 	}
 	return r;
+}
+
+int device_process_request(struct device_process *d, struct devproto_msg *req, int fd,
+			   struct devproto_reply *reply)
+{
+	return device_send(d, req, fd, reply);
+}
+
+int device_process_post(struct device_process *d, struct devproto_msg *req)
+{
+	return device_send(d, req, -1, NULL);
+}
+
+uint32_t device_process_sent_seq(struct device_process *d)
+{
+	return __atomic_load_n(&d->seq, __ATOMIC_ACQUIRE);
 }
 
 static void device_log_status(const struct device_process *d, int status)

@@ -29,7 +29,7 @@ struct device_process {
 	int req_sock;
 	int evt_sock;
 	pthread_mutex_t lock;		/* one request in flight */
-	uint32_t seq;
+	uint32_t seq;			/* the last request sent; atomic: read without the lock */
 	bool dead;			/* atomic: read from vCPU threads */
 	bool reaped;
 	int kmsg_fd;			/* kernel log, opened at spawn: names a seccomp kill's syscall */
@@ -53,6 +53,17 @@ int device_process_send_memory(struct device_process *d, const struct guest_memo
  */
 int device_process_request(struct device_process *d, struct devproto_msg *req, int fd,
 			   struct devproto_reply *reply);
+
+/*
+ * Sends req (a BAR_WRITE_POSTED) without waiting for anything: the device
+ * runs requests in order, so a later request sees its effect. Returns 0,
+ * -ENODEV if the device is dead, or -errno after marking it dead (also when
+ * its socket stays full for DEVICE_REPLY_TIMEOUT_MS).
+ */
+int device_process_post(struct device_process *d, struct devproto_msg *req);
+
+/* The seq of the last request sent (for bar_mirror_read). */
+uint32_t device_process_sent_seq(struct device_process *d);
 
 bool device_process_is_dead(const struct device_process *d);
 /* Marks the device dead and kills it; why is logged once. */

@@ -80,6 +80,20 @@ static int proxy_bar_access(struct pci_proxy *p, bool write, uint64_t offset, ui
 	return 0;
 }
 
+/* A guest write: posted, as on PCI; a later read or doorbell runs after it (docs/protocol.md). */
+static void proxy_bar_post(struct pci_proxy *p, uint64_t offset, uint32_t size, uint64_t value)
+{
+	struct devproto_msg m = devproto_bar_msg(true, offset, size, value);
+
+	m.type = DEVPROTO_BAR_WRITE_POSTED;
+	device_process_post(p->dev, &m);
+}
+
+static bool is_doorbell(const struct pci_proxy *p, uint64_t offset)
+{
+	return offset >= p->db_offset && offset - p->db_offset < 4ull * p->ndoorbells;
+}
+
 static void proxy_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_proxy *p = opaque;
@@ -93,10 +107,15 @@ static void proxy_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 	}
 	if (is_write) {
 		memcpy(&v, data, len);
-		proxy_bar_access(p, true, offset, len, &v);
+		proxy_bar_post(p, offset, len, v);
 		return;
 	}
-	if (proxy_bar_access(p, false, offset, len, &v) < 0)
+	if (device_process_is_dead(p->dev))
+		v = ~(uint64_t)0;	/* a dead function reads as all ones */
+	else if (is_doorbell(p, offset))
+		v = 0;			/* doorbells read as 0 (xHCI 1.2, 5.6); Linux reads one after each ring */
+	else if (!bar_mirror_read(&p->mirror, device_process_sent_seq(p->dev), offset, len, &v) &&
+		 proxy_bar_access(p, false, offset, len, &v) < 0)
 		v = ~(uint64_t)0;
 	memcpy(data, &v, len);
 }
@@ -282,6 +301,28 @@ static int proxy_setup_doorbells(struct pci_proxy *p)
 	return 0;
 }
 
+/* Without a mirror every read is a round trip: slower, not wrong. */
+static void proxy_setup_mirror(struct pci_proxy *p)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_REG_MIRROR, 0);
+	struct devproto_reply reply;
+	int fd, r;
+
+	r = bar_mirror_create(&p->mirror, &fd);
+	if (r < 0) {
+		log_warn("no xHCI register mirror (%s): every register read goes to the device",
+			 strerror(-r));
+		return;
+	}
+	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
+	r = device_process_request(p->dev, &m, fd, &reply);
+	close(fd);
+	if (r < 0 || reply.status != DEVPROTO_OK) {
+		log_warn("the xHCI device process refused the register mirror");
+		bar_mirror_destroy(&p->mirror);
+	}
+}
+
 static int proxy_setup_vectors(struct pci_proxy *p)
 {
 	int r;
@@ -325,6 +366,7 @@ int pci_proxy_init(struct pci_proxy *p, struct device_process *dev, struct kvm_v
 		goto fail;
 	if ((r = proxy_setup_vectors(p)) < 0)
 		goto fail;
+	proxy_setup_mirror(p);
 	/* Firmware's placement; Linux keeps an assignment that fits its windows. */
 	if ((r = proxy_cfg_write(p, PCI_BAR0, 4, (uint32_t)LAYOUT_XHCI_BAR0)) < 0 ||
 	    (p->bar64 && (r = proxy_cfg_write(p, PCI_BAR1, 4, (uint32_t)(LAYOUT_XHCI_BAR0 >> 32))) < 0) ||
@@ -366,6 +408,7 @@ void pci_proxy_destroy(struct pci_proxy *p)
 		}
 		p->irq_fds[v] = -1;
 	}
+	bar_mirror_destroy(&p->mirror);
 }
 
 void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m)

@@ -4,9 +4,12 @@
  * device process: config space and BAR 0 accesses are forwarded over the
  * request socket. The VMM plays firmware once (sizes BAR 0, places it at
  * LAYOUT_XHCI_BAR0, enables memory decoding) and follows the guest's BAR
- * programming after that. The hot paths bypass the VMM: each doorbell
- * register is a KVM ioeventfd the device waits on, each MSI-X vector a KVM
- * irqfd the device writes, routed from the device's MSIX_ROUTE events.
+ * programming after that. The hot paths bypass the device process's round
+ * trip or the VMM altogether: each doorbell register is a KVM ioeventfd the
+ * device waits on, each MSI-X vector a KVM irqfd the device writes (routed
+ * from its MSIX_ROUTE events), BAR writes are posted (sent, not waited
+ * for), and the registers an interrupt handler reads are answered from the
+ * device's register mirror (bar_mirror.h).
  */
 #ifndef SVMM_PCI_PROXY_H
 #define SVMM_PCI_PROXY_H
@@ -15,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bar_mirror.h"
 #include "device_process.h"
 #include "device_protocol.h"
 #include "io_bus.h"
@@ -35,6 +39,7 @@ struct pci_proxy {
 	uint32_t db_offset;		/* doorbell array in BAR 0 (xHCI DBOFF) */
 	unsigned int ndoorbells;
 	int db_fds[DEVPROTO_MAX_DOORBELLS];
+	struct bar_mirror mirror;
 	unsigned int nvectors;
 	int irq_fds[DEVPROTO_MAX_VECTORS];
 	unsigned int nports;		/* root hub ports (xHCI HCSPARAMS1.MaxPorts) */

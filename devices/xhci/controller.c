@@ -70,6 +70,7 @@ void xhci_release(struct xhci *x)
 	x->event_sock_watched = false;
 	event_loop_cancel_deferred(x->loop, &x->cmd_later);
 	xhci_bounce_release(x);
+	xhci_mirror_release(x);
 	guest_memory_release(&x->mem);
 }
 

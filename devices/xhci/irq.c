@@ -6,7 +6,8 @@
  * triggered: it is the OR of IMAN.IP && IMAN.IE over the interrupters (gated
  * by USBCMD.INTE and the PCI INTx-disable bit); each change of level is sent
  * as DEVPROTO_INTX_LEVEL, and a rising edge also signals the INTx eventfd if
- * the VMM gave one.
+ * the VMM gave one. Either way the register mirror is refreshed first: the
+ * guest's handler reads USBSTS and IMAN from it (reg_mirror.c).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -31,8 +32,10 @@ static void signal_fd(int fd)
 
 void xhci_irq_raise(struct xhci *x, unsigned int vector)
 {
-	if (vector < XHCI_NUM_INTRS)
-		signal_fd(x->irq_fd[vector]);
+	if (vector >= XHCI_NUM_INTRS)
+		return;
+	xhci_mirror_publish(x);
+	signal_fd(x->irq_fd[vector]);
 }
 
 void xhci_irq_interrupt(struct xhci *x, unsigned int intr)
@@ -57,6 +60,8 @@ void xhci_irq_update_intx(struct xhci *x)
 	}
 	if (level == x->intx_level)
 		return;
+	if (level)
+		xhci_mirror_publish(x);
 	x->intx_level = level;
 	xhci_notify_intx(x);
 	if (level)

@@ -20,6 +20,17 @@
 
 /* Rounds of the loop SHUTDOWN allows devices to return cancelled transfers. */
 #define SHUTDOWN_DRAIN_ROUNDS 16
+/* Requests served in one go, so a flood of posted writes cannot starve the rest. */
+#define REQUEST_BATCH 64
+/*
+ * Before a doorbell every waiting request runs. The socket's buffer holds a
+ * few hundred messages at most (and the VMM blocks when it is full): this
+ * bound is never the one that ends the loop.
+ */
+#define REQUEST_DRAIN_MAX 4096
+
+struct xhci_process;
+static void serve_requests(struct xhci_process *p, unsigned int max);
 
 struct doorbell_watch {
 	struct xhci_process *p;
@@ -174,12 +185,19 @@ static struct devproto_reply do_port_info(struct xhci_process *p, unsigned int p
 	return r;
 }
 
+/*
+ * A doorbell that comes as an ioeventfd overtakes the BAR writes the guest
+ * made before it, which wait in the request socket (posted writes): those
+ * run first, as they would on a bus. The VMM sent them before the vCPU went
+ * on to the doorbell write, so they are all in the socket by now.
+ */
 static void on_doorbell(void *opaque, uint32_t events)
 {
 	struct doorbell_watch *w = opaque;
 	uint64_t v;
 
 	(void)events;
+	serve_requests(w->p, REQUEST_DRAIN_MAX);
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	xhci_doorbell_kick_slot(&w->p->x, w->index);
@@ -232,8 +250,11 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 		r.value = xhci_bar_read(&p->x, m->u.bar.offset, m->u.bar.size);
 		return r;
 	case DEVPROTO_BAR_WRITE:
+	case DEVPROTO_BAR_WRITE_POSTED:
 		xhci_bar_write(&p->x, m->u.bar.offset, m->u.bar.size, m->u.bar.value);
 		return r;
+	case DEVPROTO_REG_MIRROR:
+		return status(xhci_mirror_attach(&p->x, fd) < 0 ? DEVPROTO_E_INTERNAL : DEVPROTO_OK);
 	case DEVPROTO_DOORBELL_FD:
 		return do_doorbell_fd(p, m->u.doorbell.index, fd);
 	case DEVPROTO_IRQ_FD:
@@ -266,27 +287,52 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 	}
 }
 
-static void on_request(void *opaque, uint32_t events)
+/* Serves one request; false when there is none (or the VMM is gone). */
+static bool serve_one(struct xhci_process *p)
 {
-	struct xhci_process *p = opaque;
+	struct devproto_reply r;
 	struct devproto_msg m;
 	const char *why = NULL;
 	int fd = -1;
 	int n;
 
-	(void)events;
 	n = devproto_recv(p->request_sock, &m, &fd, &why);
 	if (n == 0 || n == -ECONNRESET || n == -ENOTCONN) {
 		event_loop_stop(p->loop);
-		return;
+		return false;
 	}
+	if (n == -EAGAIN || n == -EINTR)
+		return false;
 	if (n < 0) {
 		/* A malformed message has no trustworthy seq to answer; it is dropped. */
-		if (n != -EAGAIN && n != -EINTR)
-			log_warn("xhci: bad request: %s", why ? why : "?");
-		return;
+		log_warn("xhci: bad request: %s", why ? why : "?");
+		return true;
 	}
-	reply(p, &m, do_request(p, &m, fd));
+	r = do_request(p, &m, fd);
+	/* Its effects are in the mirror before the VMM may rely on them. */
+	xhci_mirror_done(&p->x, m.seq);
+	if (m.type != DEVPROTO_BAR_WRITE_POSTED)
+		reply(p, &m, r);
+	else if (r.status != DEVPROTO_OK)
+		log_warn("xhci: posted BAR write at %#llx refused", (unsigned long long)m.u.bar.offset);
+	return true;
+}
+
+static void serve_requests(struct xhci_process *p, unsigned int max)
+{
+	for (unsigned int i = 0; i < max && serve_one(p); i++)
+		;
+}
+
+static void on_request(void *opaque, uint32_t events)
+{
+	(void)events;
+	serve_requests(opaque, REQUEST_BATCH);
+}
+
+static void publish_registers(void *opaque)
+{
+	xhci_mirror_publish(opaque);
 }
 
 static void shutdown_all(struct xhci_process *p)
@@ -331,10 +377,17 @@ int xhci_process_main(int request_sock, int event_sock)
 	/* A VMM that does not read its events must not block the controller. */
 	if (event_sock >= 0)
 		fcntl(event_sock, F_SETFL, fcntl(event_sock, F_GETFL) | O_NONBLOCK);
+	/*
+	 * Requests are read until none is left (serve_requests); replies never
+	 * block, since the VMM waits for each one before it sends the next
+	 * request that needs one.
+	 */
+	fcntl(request_sock, F_SETFL, fcntl(request_sock, F_GETFL) | O_NONBLOCK);
 	if (xhci_init(&p->x, p->loop, event_sock) < 0 ||
 	    event_loop_add_fd(p->loop, request_sock, EPOLLIN, on_request, p) < 0) {
 		ret = 1;
 	} else {
+		event_loop_set_before_wait(p->loop, publish_registers, &p->x);
 		if (event_loop_run(p->loop) < 0)
 			ret = 1;
 		event_loop_del_fd(p->loop, request_sock);

@@ -236,6 +236,10 @@ struct xhci {
 	uint32_t msix_dirty;
 	bool intx_dirty;
 	uint32_t gone_dirty;		/* bit per port index */
+
+	/* The register mirror the VMM reads (reg_mirror.c), or NULL. */
+	struct devproto_reg_mirror *mirror;
+	uint32_t mirror_count;
 };
 
 /* controller.c */
@@ -246,6 +250,12 @@ void xhci_die(struct xhci *x, const char *why);
 bool xhci_running(const struct xhci *x);
 void xhci_write_usbcmd(struct xhci *x, uint32_t val);
 uint32_t xhci_mfindex(struct xhci *x);
+
+/* reg_mirror.c */
+int xhci_mirror_attach(struct xhci *x, int fd);
+void xhci_mirror_publish(struct xhci *x);
+void xhci_mirror_done(struct xhci *x, uint32_t seq);
+void xhci_mirror_release(struct xhci *x);
 
 /* pci_config.c */
 void xhci_pci_init(struct xhci *x);

@@ -336,3 +336,32 @@ Test(devproto, status_and_type_names)
 	cr_assert_str_eq(devproto_type_name(DEVPROTO_BAR_WRITE), "BAR_WRITE");
 	cr_assert_str_eq(devproto_type_name(0), "?");
 }
+
+Test(devproto, posted_writes_are_checked_like_writes)
+{
+	struct devproto_msg m = devproto_bar_msg(true, 0x2038, 4, 0x1000);
+
+	m.type = DEVPROTO_BAR_WRITE_POSTED;
+	cr_assert_eq(decode(&m, 0, NULL), 0);
+	cr_assert_eq(decode(&m, 1, NULL), -EBADF, "a posted write carries no fd");
+	m.u.bar.value = 1ull << 32;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG, "value wider than its size");
+	m = devproto_bar_msg(true, 0x2039, 4, 0);
+	m.type = DEVPROTO_BAR_WRITE_POSTED;
+	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG, "unaligned");
+	cr_assert_str_eq(devproto_type_name(DEVPROTO_BAR_WRITE_POSTED), "BAR_WRITE_POSTED");
+}
+
+Test(devproto, register_mirror_needs_its_fd_and_page_size)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_REG_MIRROR, 3);
+
+	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
+	cr_assert_eq(decode(&m, 1, NULL), 0);
+	cr_assert_eq(decode(&m, 0, NULL), -EBADF);
+	m.u.mirror.size = 8192;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
+	m.u.mirror.reserved = 1;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+}

@@ -528,3 +528,90 @@ Test(xhci_guest, mass_storage_read_in_place_and_bounced)
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, buf))[512], 0xee, "written between the TRBs");
 	drv_stop(&d);
 }
+
+/*
+ * The VMM posts BAR writes and a doorbell may arrive as an ioeventfd, which
+ * overtakes the socket: the controller must still run the writes first. A
+ * halted controller ignores doorbells, so if the doorbell ran before the
+ * posted USBCMD.RS write behind 200 others (more than the controller serves
+ * in one go), the No-Op would never complete.
+ */
+Test(xhci_guest, posted_writes_run_before_an_eventfd_doorbell)
+{
+	struct drv_event ev;
+	uint64_t one = 1, trb;
+	int db0;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	db0 = drv_doorbell_eventfd(&d, 0);
+	drv_op_write(&d, 0x00, 0);
+	cr_assert(drv_op_read(&d, 0x04) & 1, "halted");
+	trb = drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);	/* No Op Command */
+	for (uint32_t i = 0; i < 200; i++)
+		drv_write_posted(&d, 0x40 + 0x14, 4, i);	/* DNCTRL: harmless */
+	drv_write_posted(&d, 0x40, 4, 1 | 4);			/* RS | INTE */
+	cr_assert_eq(write(db0, &one, sizeof(one)), 8);
+	cr_assert(drv_wait_event(&d, 33, &ev, 3000), "the doorbell overtook the writes made before it");
+	cr_assert_eq(ev.param, trb);
+	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(drv_op_read(&d, 0x14), 199, "every posted write ran, in order");
+	close(db0);
+	drv_stop(&d);
+}
+
+static uint32_t mirrored(const struct devproto_reg_mirror *m, uint32_t offset)
+{
+	for (uint32_t i = 0; i < m->count; i++) {
+		if (m->regs[i].offset == offset)
+			return __atomic_load_n(&m->regs[i].value, __ATOMIC_ACQUIRE);
+	}
+	cr_assert_fail("register 0x%x is not mirrored", offset);
+	return 0;
+}
+
+/*
+ * The register mirror the VMM answers reads from: it holds USBSTS and each
+ * interrupter's IMAN, IMOD and ERDP; it says which request it has caught up
+ * with; its values are what a round-trip read returns; and when an MSI-X
+ * interrupt arrives it already shows EINT and IP (Linux's handler returns
+ * IRQ_NONE without EINT, and the events would wait for the next interrupt).
+ */
+Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
+{
+	const struct devproto_reg_mirror *m;
+	uint64_t erdp;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	enable_msix();
+	m = drv_mirror(&d);
+	cr_assert_eq(m->count, 1 + 4 * 4, "USBSTS and 4 interrupters' IMAN, IMOD, ERDP low and high");
+	cr_assert_eq(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE), d.seq);
+	for (uint32_t i = 0; i < m->count; i++)
+		cr_assert_eq(m->regs[i].value, (uint32_t)drv_read(&d, m->regs[i].offset, 4),
+			     "register 0x%x", m->regs[i].offset);
+
+	drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);
+	drv_doorbell(&d, 0, 0);
+	cr_assert(irq_within(3000), "no interrupt for the No-Op's completion");
+	cr_assert(mirrored(m, 0x44) & (1u << 3), "USBSTS.EINT not in the mirror when the interrupt came");
+	cr_assert(mirrored(m, 0x2020) & 1, "IMAN.IP not in the mirror when the interrupt came");
+
+	/* The handler's acknowledgements, posted: the mirror follows once they ran. */
+	erdp = d.evt + 16;
+	drv_write_posted(&d, 0x44, 4, 1u << 3);
+	drv_write_posted(&d, 0x2020, 4, 3);
+	drv_write_posted(&d, 0x2038, 4, (uint32_t)erdp | 8);
+	drv_write_posted(&d, 0x203c, 4, (uint32_t)(erdp >> 32));
+	for (int tries = 0; tries < 300 && (int32_t)(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE) - d.seq) < 0;
+	     tries++)
+		usleep(10000);
+	cr_assert_eq(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE), d.seq, "the posted writes never ran");
+	cr_assert_eq(mirrored(m, 0x44) & (1u << 3), 0, "EINT cleared");
+	cr_assert_eq(mirrored(m, 0x2020) & 1, 0, "IP cleared");
+	cr_assert_eq(mirrored(m, 0x2038) & ~0xfu, (uint32_t)erdp);
+	cr_assert_eq(mirrored(m, 0x2038) & 8, 0, "EHB cleared");
+	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
+	drv_stop(&d);
+}

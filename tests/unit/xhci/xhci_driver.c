@@ -134,6 +134,42 @@ void drv_write(struct drv *d, uint64_t off, unsigned int size, uint64_t v)
 	cr_assert_eq(drv_request(d, &m, -1).status, DEVPROTO_OK);
 }
 
+void drv_write_posted(struct drv *d, uint64_t off, unsigned int size, uint64_t v)
+{
+	struct devproto_msg m = devproto_bar_msg(true, off, size, v);
+
+	m.type = DEVPROTO_BAR_WRITE_POSTED;
+	m.seq = ++d->seq;
+	cr_assert_eq(devproto_send(d->req, &m, -1), 0);
+}
+
+const struct devproto_reg_mirror *drv_mirror(struct drv *d)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_REG_MIRROR, 0);
+	void *page;
+	int fd = memfd_create("mirror", MFD_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, DEVPROTO_MIRROR_SIZE), 0);
+	page = mmap(NULL, DEVPROTO_MIRROR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(page, MAP_FAILED);
+	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
+	cr_assert_eq(drv_request(d, &m, fd).status, DEVPROTO_OK);
+	close(fd);
+	return page;
+}
+
+int drv_doorbell_eventfd(struct drv *d, unsigned int index)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 0);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	cr_assert_geq(fd, 0);
+	m.u.doorbell.index = index;
+	cr_assert_eq(drv_request(d, &m, fd).status, DEVPROTO_OK);
+	return fd;
+}
+
 uint32_t drv_op_read(struct drv *d, uint32_t reg) { return (uint32_t)drv_read(d, OP + reg, 4); }
 void drv_op_write(struct drv *d, uint32_t reg, uint32_t v) { drv_write(d, OP + reg, 4, v); }
 

@@ -56,6 +56,12 @@ struct devproto_reply drv_request(struct drv *d, struct devproto_msg *m, int fd)
 uint32_t drv_cfg_read(struct drv *d, uint32_t off, uint32_t size);
 void drv_cfg_write(struct drv *d, uint32_t off, uint32_t size, uint32_t v);
 uint64_t drv_read(struct drv *d, uint64_t off, unsigned int size);
+/* A BAR write as the VMM posts a guest's: sent, no reply awaited. */
+void drv_write_posted(struct drv *d, uint64_t off, unsigned int size, uint64_t v);
+/* Hands the controller a register mirror page; returns the VMM's view of it. */
+const struct devproto_reg_mirror *drv_mirror(struct drv *d);
+/* Gives doorbell index an eventfd (as a KVM ioeventfd would be) and returns it. */
+int drv_doorbell_eventfd(struct drv *d, unsigned int index);
 void drv_write(struct drv *d, uint64_t off, unsigned int size, uint64_t v);
 uint32_t drv_op_read(struct drv *d, uint32_t reg);
 void drv_op_write(struct drv *d, uint32_t reg, uint32_t v);

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VMM's register mirror reader: it answers only registers the device
+ * published, only once the device has run every request sent before the
+ * read, and it never trusts the page (count beyond the array is clamped).
+ */
+#include <criterion/criterion.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bar_mirror.h"
+
+static struct bar_mirror mirror;
+static struct devproto_reg_mirror *dev;	/* the device's writable view */
+
+static void setup(void)
+{
+	int fd;
+
+	cr_assert_eq(bar_mirror_create(&mirror, &fd), 0);
+	dev = mmap(NULL, DEVPROTO_MIRROR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(dev, MAP_FAILED);
+	close(fd);
+	dev->regs[0] = (struct devproto_mirror_reg){ 0x44, 0x8 };	/* USBSTS: EINT */
+	dev->regs[1] = (struct devproto_mirror_reg){ 0x2038, 0x1230 };	/* ERDP low */
+	dev->regs[2] = (struct devproto_mirror_reg){ 0x203c, 0x1 };	/* ERDP high */
+	dev->count = 3;
+	dev->done_seq = 10;
+}
+
+static void teardown(void)
+{
+	munmap(dev, DEVPROTO_MIRROR_SIZE);
+	bar_mirror_destroy(&mirror);
+}
+
+TestSuite(bar_mirror, .init = setup, .fini = teardown);
+
+Test(bar_mirror, answers_published_registers_once_the_device_caught_up)
+{
+	uint64_t v = 0;
+
+	cr_assert(bar_mirror_read(&mirror, 10, 0x44, 4, &v));
+	cr_assert_eq(v, 0x8);
+	cr_assert(bar_mirror_read(&mirror, 9, 0x2038, 8, &v));
+	cr_assert_eq(v, 0x100001230ull);
+	/* A write the device has not run yet (seq 11): the read must go behind it. */
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x44, 4, &v));
+	dev->done_seq = 11;
+	dev->regs[0].value = 0;
+	cr_assert(bar_mirror_read(&mirror, 11, 0x44, 4, &v));
+	cr_assert_eq(v, 0);
+}
+
+Test(bar_mirror, sequence_numbers_wrap)
+{
+	uint64_t v;
+
+	dev->done_seq = 2;
+	cr_assert(bar_mirror_read(&mirror, 0xfffffffeu, 0x44, 4, &v), "2 comes after 2^32-2");
+	dev->done_seq = 0xfffffffeu;
+	cr_assert_not(bar_mirror_read(&mirror, 2, 0x44, 4, &v));
+}
+
+Test(bar_mirror, other_registers_and_sizes_go_to_the_device)
+{
+	uint64_t v;
+
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x40, 4, &v), "USBCMD is not mirrored");
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x44, 2, &v), "narrow reads");
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x44, 8, &v), "the high dword is not mirrored");
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x203a, 4, &v), "unaligned");
+	dev->count = 0;
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x44, 4, &v), "nothing published yet");
+}
+
+Test(bar_mirror, a_lying_count_is_clamped)
+{
+	uint64_t v;
+
+	dev->count = 0xffffffffu;
+	dev->regs[DEVPROTO_MIRROR_MAX_REGS - 1] = (struct devproto_mirror_reg){ 0x500, 7 };
+	cr_assert(bar_mirror_read(&mirror, 10, 0x500, 4, &v));
+	cr_assert_eq(v, 7);
+	/* An entry just past the array, still in the page: never looked at. */
+	struct devproto_mirror_reg *past = (struct devproto_mirror_reg *)(dev + 1);
+
+	*past = (struct devproto_mirror_reg){ 0x600, 9 };
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x600, 4, &v));
+}
+
+Test(bar_mirror, no_page_no_answers)
+{
+	struct bar_mirror none = { 0 };
+	uint64_t v;
+
+	cr_assert_not(bar_mirror_read(&none, 0, 0x44, 4, &v));
+}
