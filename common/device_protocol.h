@@ -204,13 +204,13 @@ struct devproto_msg {
 _Static_assert(sizeof(struct devproto_msg) == DEVPROTO_MSG_SIZE, "devproto message size");
 
 /*
- * The register mirror: a page the VMM shares read-only with itself and
- * writable with the device, in which the device keeps the current value of
- * the BAR registers a driver reads on every interrupt (for xHCI: USBSTS and
- * each interrupter's IMAN, IMOD and ERDP). The VMM answers a 4- or 8-byte
- * read of a mirrored register from it, without a round trip, once done_seq
- * says the device has run every request sent before; otherwise the read goes
- * to the device as usual. The device stores done_seq after a request's
+ * The register mirror: a page the VMM maps read-only and the device
+ * writable, in which the device keeps the current value of the BAR registers
+ * that have no read side effects (for xHCI: the capability, operational,
+ * port and interrupter registers, not MFINDEX) and of the first 256 bytes of
+ * config space. The VMM answers a read from it, without a round trip, once
+ * done_seq says the device has run every request sent before; otherwise the
+ * read goes to the device as usual. The device stores done_seq after a request's
  * effects (and before its reply), and refreshes the values before it raises
  * an interrupt, so a driver's first read in its handler sees why it came.
  *
@@ -219,7 +219,8 @@ _Static_assert(sizeof(struct devproto_msg) == DEVPROTO_MSG_SIZE, "devproto messa
  * the device anyway.
  */
 #define DEVPROTO_MIRROR_SIZE 4096u
-#define DEVPROTO_MIRROR_MAX_REGS 64u
+#define DEVPROTO_MIRROR_MAX_REGS 256u
+#define DEVPROTO_MIRROR_CFG_DWORDS 64u	/* config space bytes 0..255 */
 
 struct devproto_mirror_reg {
 	uint32_t offset;	/* BAR 0 offset of a 32-bit register */
@@ -230,6 +231,8 @@ struct devproto_reg_mirror {
 	uint32_t done_seq;	/* the last request the device has finished */
 	uint32_t count;		/* regs in use */
 	struct devproto_mirror_reg regs[DEVPROTO_MIRROR_MAX_REGS];
+	uint32_t cfg_valid;	/* 1 once cfg holds config space */
+	uint32_t cfg[DEVPROTO_MIRROR_CFG_DWORDS];
 };
 
 _Static_assert(sizeof(struct devproto_reg_mirror) <= DEVPROTO_MIRROR_SIZE, "mirror fits its page");

@@ -70,29 +70,61 @@ static bool lookup(const struct devproto_reg_mirror *page, uint32_t count, uint6
 	return false;
 }
 
+/* The page is current for a read made after request sent_seq. */
+static bool caught_up(const struct devproto_reg_mirror *page, uint32_t sent_seq)
+{
+	uint32_t done = __atomic_load_n(&page->done_seq, __ATOMIC_ACQUIRE);
+
+	/* Serial-number arithmetic: seq wraps after 2^32 requests. */
+	return (int32_t)(done - sent_seq) >= 0;
+}
+
+/* The size bytes at byte (offset % 4) of a dword; size 1, 2 or 4 and no straddling. */
+static uint64_t bytes_of(uint32_t dword, uint64_t offset, uint32_t size)
+{
+	uint32_t v = dword >> (8 * (offset % 4));
+
+	return size == 4 ? v : v & ((1u << (8 * size)) - 1);
+}
+
+static bool valid_access(uint64_t offset, uint32_t size)
+{
+	return (size == 1 || size == 2 || size == 4 || size == 8) && offset % size == 0;
+}
+
 bool bar_mirror_read(const struct bar_mirror *m, uint32_t sent_seq, uint64_t offset, uint32_t size,
 		     uint64_t *value)
 {
 	const struct devproto_reg_mirror *page = m->page;
-	uint32_t done, count, lo, hi;
+	uint32_t count, lo, hi;
 
-	if (!page || (size != 4 && size != 8) || offset % size)
-		return false;
-	done = __atomic_load_n(&page->done_seq, __ATOMIC_ACQUIRE);
-	/* Serial-number arithmetic: seq wraps after 2^32 requests. */
-	if ((int32_t)(done - sent_seq) < 0)
+	if (!page || !valid_access(offset, size) || !caught_up(page, sent_seq))
 		return false;
 	count = __atomic_load_n(&page->count, __ATOMIC_ACQUIRE);
 	if (count > DEVPROTO_MIRROR_MAX_REGS)
 		count = DEVPROTO_MIRROR_MAX_REGS;
-	if (!lookup(page, count, offset, &lo))
+	if (!lookup(page, count, offset & ~3ull, &lo))
 		return false;
-	if (size == 4) {
-		*value = lo;
+	if (size < 8) {
+		*value = bytes_of(lo, offset, size);
 		return true;
 	}
 	if (!lookup(page, count, offset + 4, &hi))
 		return false;
 	*value = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+bool bar_mirror_cfg_read(const struct bar_mirror *m, uint32_t sent_seq, uint32_t offset,
+			 uint32_t size, uint32_t *value)
+{
+	const struct devproto_reg_mirror *page = m->page;
+
+	if (!page || size > 4 || !valid_access(offset, size) ||
+	    offset >= 4 * DEVPROTO_MIRROR_CFG_DWORDS || !caught_up(page, sent_seq) ||
+	    !__atomic_load_n(&page->cfg_valid, __ATOMIC_ACQUIRE))
+		return false;
+	*value = (uint32_t)bytes_of(__atomic_load_n(&page->cfg[offset / 4], __ATOMIC_RELAXED), offset,
+				    size);
 	return true;
 }

@@ -21,12 +21,16 @@ int bar_mirror_create(struct bar_mirror *m, int *fd);
 void bar_mirror_destroy(struct bar_mirror *m);
 
 /*
- * Answers a read of size bytes at offset from the mirror if every request up
- * to sent_seq has run in the device and the register is mirrored (size 4, or
- * 8 with both dwords mirrored). Returns false when the read must go to the
- * device.
+ * Answers a BAR read of size bytes (1, 2, 4 or 8, naturally aligned) at
+ * offset from the mirror if every request up to sent_seq has run in the
+ * device and the dwords it covers are mirrored. Returns false when the read
+ * must go to the device.
  */
 bool bar_mirror_read(const struct bar_mirror *m, uint32_t sent_seq, uint64_t offset, uint32_t size,
 		     uint64_t *value);
+
+/* The same for a config space read (size 1, 2 or 4) in the first 256 bytes. */
+bool bar_mirror_cfg_read(const struct bar_mirror *m, uint32_t sent_seq, uint32_t offset,
+			 uint32_t size, uint32_t *value);
 
 #endif

@@ -177,8 +177,12 @@ static uint32_t pci_proxy_cfg_read(void *opaque, unsigned int offset, unsigned i
 	struct pci_proxy *p = opaque;
 	uint32_t v;
 
-	if (proxy_cfg_read(p, offset, size, &v) < 0)
+	if (device_process_is_dead(p->dev))
 		return all_ones(size);	/* a dead function reads as an empty slot */
+	if (bar_mirror_cfg_read(&p->mirror, device_process_sent_seq(p->dev), offset, size, &v))
+		return v;
+	if (proxy_cfg_read(p, offset, size, &v) < 0)
+		return all_ones(size);
 	return v;
 }
 

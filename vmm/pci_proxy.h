@@ -8,7 +8,7 @@
  * trip or the VMM altogether: each doorbell register is a KVM ioeventfd the
  * device waits on, each MSI-X vector a KVM irqfd the device writes (routed
  * from its MSIX_ROUTE events), BAR writes are posted (sent, not waited
- * for), and the registers an interrupt handler reads are answered from the
+ * for), and reads of registers and config space are answered from the
  * device's register mirror (bar_mirror.h).
  */
 #ifndef SVMM_PCI_PROXY_H

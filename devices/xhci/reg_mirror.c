@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The register mirror (struct devproto_reg_mirror in device_protocol.h): the
- * registers Linux's xhci_irq() reads on every interrupt (USBSTS, then the
- * interrupter's IMAN and ERDP) kept current in a page the VMM reads, so that
- * it answers those reads itself. Without it each of them is a round trip
- * between two processes while the vCPU waits, and in a nested lab guest that
- * round trip costs milliseconds.
+ * The register mirror (struct devproto_reg_mirror in device_protocol.h):
+ * every register without a read side effect, and config space, kept current
+ * in a page the VMM reads, so that it answers the guest's reads itself.
+ * Without it each read is a round trip between two processes while the vCPU
+ * waits, and in a nested lab guest that round trip costs milliseconds: Linux's
+ * xhci_irq() alone makes three per interrupt, its port and init code dozens.
+ *
+ * Mirrored: the capability registers and the Supported Protocol capabilities
+ * (constant), USBCMD, USBSTS, PAGESIZE, DNCTRL, CRCR, DCBAAP, CONFIG, every
+ * port's four registers, every interrupter's seven. Not mirrored: MFINDEX,
+ * which runs with time, and the MSI-X table and PBA (rarely read).
  *
  * The values are refreshed after every request (before done_seq says it is
  * finished), before an interrupt leaves (so the handler's first read sees
- * EINT and IP), and whenever the event loop goes to sleep (anything else that
- * changed, e.g. a port's Port Change Detect). Registers are read through
- * xhci_bar_read, which has no side effects, so the mirror never disagrees
- * with what a round trip would have answered at that moment.
+ * EINT, IP and the port change it came for), and whenever the event loop
+ * goes to sleep (anything else, e.g. a port reset ending on a timer).
+ * Registers are read through xhci_bar_read and xhci_pci_read, so the mirror
+ * never disagrees with what a round trip would have answered at that moment.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -21,14 +26,21 @@
 #include "log.h"
 #include "xhci.h"
 
-#define USBSTS_OFFSET (XHCI_OP_BASE + 0x04u)
 #define RT_IR0 0x20u
 #define RT_IR_SIZE 0x20u
+#define XECP_DWORDS 8u
 
-/* Per interrupter: IMAN, IMOD, ERDP low and high dwords. */
-static const uint32_t interrupter_regs[] = { 0x00, 0x04, 0x18, 0x1c };
+static const uint32_t op_regs[] = {
+	0x00, 0x04, 0x08, 0x14,		/* USBCMD, USBSTS, PAGESIZE, DNCTRL */
+	0x18, 0x1c, 0x30, 0x34, 0x38,	/* CRCR, DCBAAP, CONFIG */
+};
+/* IMAN, IMOD, ERSTSZ, ERSTBA low and high, ERDP low and high. */
+static const uint32_t interrupter_regs[] = { 0x00, 0x04, 0x08, 0x10, 0x14, 0x18, 0x1c };
 
-_Static_assert(1 + XHCI_NUM_INTRS * 4 <= DEVPROTO_MIRROR_MAX_REGS, "the mirror holds every register");
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define MIRRORED (XHCI_CAP_LENGTH / 4 + N(op_regs) + XHCI_NUM_PORTS * 4 + XECP_DWORDS + \
+		  XHCI_NUM_INTRS * N(interrupter_regs))
+_Static_assert(MIRRORED <= DEVPROTO_MIRROR_MAX_REGS, "the mirror holds every register");
 
 void xhci_mirror_release(struct xhci *x)
 {
@@ -38,10 +50,31 @@ void xhci_mirror_release(struct xhci *x)
 	x->mirror = NULL;
 }
 
+static uint32_t list_offsets(struct devproto_mirror_reg *regs)
+{
+	uint32_t n = 0;
+
+	for (uint32_t off = 0; off < XHCI_CAP_LENGTH; off += 4)
+		regs[n++].offset = off;
+	for (size_t i = 0; i < N(op_regs); i++)
+		regs[n++].offset = XHCI_OP_BASE + op_regs[i];
+	for (uint32_t p = 0; p < XHCI_NUM_PORTS; p++) {
+		for (uint32_t r = 0; r < 0x10; r += 4)
+			regs[n++].offset = XHCI_PORT_BASE + 0x10 * p + r;
+	}
+	for (uint32_t i = 0; i < XECP_DWORDS; i++)
+		regs[n++].offset = XHCI_XECP_BASE + 4 * i;
+	for (uint32_t i = 0; i < XHCI_NUM_INTRS; i++) {
+		for (size_t r = 0; r < N(interrupter_regs); r++)
+			regs[n++].offset = XHCI_RT_BASE + RT_IR0 + RT_IR_SIZE * i + interrupter_regs[r];
+	}
+	return n;
+}
+
 int xhci_mirror_attach(struct xhci *x, int fd)
 {
 	struct devproto_reg_mirror *m;
-	uint32_t n = 0;
+	uint32_t n;
 
 	m = mmap(NULL, DEVPROTO_MIRROR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
@@ -50,17 +83,15 @@ int xhci_mirror_attach(struct xhci *x, int fd)
 		return -errno;
 	}
 	xhci_mirror_release(x);
-	/* No register is served until count says so: offsets first. */
+	/* Nothing is served until count and cfg_valid say so: contents first. */
 	__atomic_store_n(&m->count, 0, __ATOMIC_RELEASE);
-	m->regs[n++].offset = USBSTS_OFFSET;
-	for (uint32_t i = 0; i < XHCI_NUM_INTRS; i++) {
-		for (size_t r = 0; r < sizeof(interrupter_regs) / sizeof(interrupter_regs[0]); r++)
-			m->regs[n++].offset = XHCI_RT_BASE + RT_IR0 + RT_IR_SIZE * i + interrupter_regs[r];
-	}
+	__atomic_store_n(&m->cfg_valid, 0, __ATOMIC_RELEASE);
+	n = list_offsets(m->regs);
 	x->mirror = m;
 	x->mirror_count = n;
 	xhci_mirror_publish(x);
 	__atomic_store_n(&m->count, n, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->cfg_valid, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -73,6 +104,8 @@ void xhci_mirror_publish(struct xhci *x)
 	for (uint32_t i = 0; i < x->mirror_count; i++)
 		__atomic_store_n(&m->regs[i].value, (uint32_t)xhci_bar_read(x, m->regs[i].offset, 4),
 				 __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < DEVPROTO_MIRROR_CFG_DWORDS; i++)
+		__atomic_store_n(&m->cfg[i], xhci_pci_read(x, 4 * i, 4), __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 

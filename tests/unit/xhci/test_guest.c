@@ -586,11 +586,15 @@ Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
 	drv_init(&d);
 	enable_msix();
 	m = drv_mirror(&d);
-	cr_assert_eq(m->count, 1 + 4 * 4, "USBSTS and 4 interrupters' IMAN, IMOD, ERDP low and high");
+	/* 16 capability, 9 operational, 16 x 4 port, 8 xECP, 4 x 7 interrupter registers. */
+	cr_assert_eq(m->count, 16 + 9 + 64 + 8 + 28);
 	cr_assert_eq(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE), d.seq);
 	for (uint32_t i = 0; i < m->count; i++)
 		cr_assert_eq(m->regs[i].value, (uint32_t)drv_read(&d, m->regs[i].offset, 4),
 			     "register 0x%x", m->regs[i].offset);
+	cr_assert(m->cfg_valid);
+	for (uint32_t i = 0; i < DEVPROTO_MIRROR_CFG_DWORDS; i++)
+		cr_assert_eq(m->cfg[i], drv_cfg_read(&d, 4 * i, 4), "config dword %u", i);
 
 	drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);
 	drv_doorbell(&d, 0, 0);
