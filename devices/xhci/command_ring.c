@@ -7,7 +7,9 @@
  *
  * Commands run in batches of XHCI_CMD_BATCH, the rest after the event loop
  * had its turn. Stop Endpoint with transfers in flight completes when the
- * device has returned them; the ring waits for it (cmd_blocked).
+ * device has returned them; the ring waits for it (cmd_blocked). While an
+ * event ring is full no command runs (its completion would have nowhere to
+ * go); the ERDP write that makes room resumes the ring.
  */
 #include <errno.h>
 
@@ -357,7 +359,7 @@ static void cmd_run(struct xhci *x)
 	int r;
 
 	for (unsigned int n = 0; n < XHCI_CMD_BATCH; n++) {
-		if (!xhci_running(x) || !x->crr || x->cmd_blocked)
+		if (!xhci_running(x) || !x->crr || x->cmd_blocked || xhci_intr_backlogged(x))
 			return;
 		r = xhci_ring_fetch(x, &x->cmd, &x->cmd_budget, &trb, &addr);
 		if (r == 0)
@@ -384,6 +386,13 @@ void xhci_cmd_doorbell(struct xhci *x)
 	x->crr = true;
 	x->cmd_budget = XHCI_WALK_BUDGET;
 	cmd_run(x);
+}
+
+/* Event rings have room again: run the commands that waited for it. */
+void xhci_cmd_resume_fetch(struct xhci *x)
+{
+	if (x->crr && !x->cmd_blocked)
+		event_loop_defer(x->loop, &x->cmd_later);
 }
 
 /* A command that waited on the device completed: carry on, or honour a stop asked meanwhile. */

@@ -9,7 +9,8 @@
  * (usb_device.h), but reporting goes through the queue head anyway: events
  * reach the guest in ring order whatever happens. A failed TD halts the
  * endpoint; the TDs behind it are cancelled and will be fetched again after
- * the guest recovers the endpoint.
+ * the guest recovers the endpoint. While an event ring is full no new TD is
+ * fetched (interrupter.c); xhci_ep_resume_fetch picks up from there.
  */
 #include <string.h>
 
@@ -95,6 +96,7 @@ void xhci_ep_enable(struct xhci_endpoint *ep, const uint32_t *ctx)
 	ep->ring.dequeue = ((uint64_t)ctx[3] << 32 | ctx[2]) & ~0xfull;
 	ep->ring.ccs = ctx[2] & 1;
 	ep->budget = 0;
+	ep->fetch_held = false;
 	ep->state = EP_RUNNING;
 	sync_ctx(ep);
 }
@@ -191,6 +193,10 @@ void xhci_ep_kick(struct xhci_endpoint *ep)
 
 	if (!xhci_running(x) || ep->state != EP_RUNNING || ep->stopping)
 		return;
+	if (xhci_intr_backlogged(x)) {
+		ep->fetch_held = true;
+		return;
+	}
 	dev = xhci_slot_device(x, ep_slot(ep));
 	while (ep->inflight < XHCI_EP_MAX_INFLIGHT) {
 		struct xhci_td *td = xhci_td_fetch(ep, dev);
@@ -205,6 +211,15 @@ void xhci_ep_kick(struct xhci_endpoint *ep)
 	}
 	if (fetched)
 		xhci_ep_complete(ep);
+}
+
+/* Only an endpoint a full event ring held up: the others have no doorbell to honour. */
+void xhci_ep_resume_fetch(struct xhci_endpoint *ep)
+{
+	if (!ep->fetch_held)
+		return;
+	ep->fetch_held = false;
+	event_loop_defer(ep->x->loop, &ep->kick_later);
 }
 
 void xhci_ep_doorbell(struct xhci_endpoint *ep, unsigned int stream)

@@ -56,6 +56,14 @@
 #define XHCI_EP_MAX_INFLIGHT	16u
 /* Commands run per round before yielding to the event loop. */
 #define XHCI_CMD_BATCH		64u
+/*
+ * Events one interrupter keeps while its event ring is full (event_ring.c):
+ * 64 KiB each. While any ring is full no new command or TD is fetched, so
+ * only work already started still completes: a command, up to
+ * XHCI_EP_MAX_INFLIGHT TDs per endpoint, port changes. A guest that makes
+ * more than this many events without moving ERDP gets HCE.
+ */
+#define XHCI_EVENT_BACKLOG	4096u
 
 /* USBCMD */
 #define USBCMD_RS		(1u << 0)
@@ -132,6 +140,7 @@ struct xhci_endpoint {
 	uint16_t max_packet;
 	struct xhci_ring ring;		/* next TRB to fetch */
 	uint32_t budget;		/* TRBs it may still read before the next doorbell */
+	bool fetch_held;		/* a kick found an event ring full (interrupter.c) */
 	struct xhci_td *head, *tail;	/* TDs fetched, in ring order */
 	unsigned int inflight;
 	/* Stop Endpoint waiting for the device to return cancelled TDs. */
@@ -164,7 +173,9 @@ struct xhci_interrupter {
 	unsigned int enq_seg, enq_idx;
 	bool pcs;
 	bool full;			/* Event Ring Full posted; waiting for ERDP to move */
-	uint64_t dropped;
+	/* Events waiting for room in the ring, oldest at backlog_head. */
+	struct xhci_trb *backlog;	/* XHCI_EVENT_BACKLOG entries */
+	unsigned int backlog_head, backlog_count;
 	/* Moderation. */
 	bool pending;			/* an interrupt is owed */
 	bool timer_armed;
@@ -307,12 +318,17 @@ void xhci_intr_write(struct xhci_interrupter *ir, uint32_t reg, uint32_t value);
 void xhci_event(struct xhci *x, unsigned int intr, struct xhci_trb *ev, bool irq);
 /* Re-evaluates the interrupt line/messages after IE, INTE or masks changed. */
 void xhci_intr_update_all(struct xhci *x);
+/* Some event ring is full: no new command or TD is fetched until it drains. */
+bool xhci_intr_backlogged(const struct xhci *x);
 
 /* event_ring.c */
 int xhci_event_ring_setup(struct xhci_interrupter *ir);
 int xhci_event_ring_post(struct xhci_interrupter *ir, const struct xhci_trb *ev);
 bool xhci_event_ring_busy(const struct xhci_interrupter *ir);
-void xhci_event_ring_dequeue_moved(struct xhci_interrupter *ir);
+bool xhci_event_ring_backlogged(const struct xhci_interrupter *ir);
+int xhci_event_ring_dequeue_moved(struct xhci_interrupter *ir);
+/* Drops the Event Ring Full state and the backlog (ring set up again, HCRST). */
+void xhci_event_ring_forget(struct xhci_interrupter *ir);
 
 /* ring.c: reading TRBs from a producer ring. */
 int xhci_ring_fetch(struct xhci *x, struct xhci_ring *r, uint32_t *budget,
@@ -326,6 +342,7 @@ void xhci_cmd_doorbell(struct xhci *x);
 void xhci_cmd_reset(struct xhci *x);
 void xhci_cmd_complete(struct xhci *x, uint64_t trb_addr, enum xhci_cc cc, unsigned int slot);
 void xhci_cmd_resume(struct xhci *x);
+void xhci_cmd_resume_fetch(struct xhci *x);
 
 /* device_slot.c */
 struct xhci_slot *xhci_slot_get(struct xhci *x, unsigned int id);
@@ -336,6 +353,7 @@ struct usb_device *xhci_slot_device(struct xhci *x, const struct xhci_slot *s);
 int xhci_slot_write_out(struct xhci *x, struct xhci_slot *s, unsigned int dci);
 void xhci_slot_port_gone(struct xhci *x, unsigned int port);
 void xhci_slot_update_configured(struct xhci_slot *s);
+void xhci_slot_resume_fetch(struct xhci *x);
 
 /* contexts.c: the guest's input contexts, read once and validated. */
 struct xhci_input_ctx {
@@ -354,6 +372,7 @@ void xhci_ep_init(struct xhci *x, struct xhci_endpoint *ep, unsigned int slot, u
 void xhci_ep_enable(struct xhci_endpoint *ep, const uint32_t *ctx);
 void xhci_ep_disable(struct xhci_endpoint *ep);
 void xhci_ep_kick(struct xhci_endpoint *ep);
+void xhci_ep_resume_fetch(struct xhci_endpoint *ep);
 void xhci_ep_doorbell(struct xhci_endpoint *ep, unsigned int stream);
 void xhci_ep_set_state(struct xhci_endpoint *ep, enum xhci_ep_state st);
 void xhci_ep_set_dequeue(struct xhci_endpoint *ep, uint64_t ptr, bool dcs);
