@@ -252,6 +252,8 @@ static const struct usb_device_ops pt_ops = {
 	.reset = pt_reset,
 	.clear_halt = pt_clear_halt,
 	.destroy = pt_destroy,
+	.alloc_streams = pt_alloc_streams,
+	.free_streams = pt_free_streams,
 };
 
 struct usb_device *passthrough_new(struct event_loop *loop, int fd, const struct devproto_attach *a,

@@ -100,6 +100,8 @@ void pt_free(struct pt_device *pt);
 enum usb_transfer_status pt_status(enum libusb_transfer_status st);
 int pt_submit(struct usb_device *dev, struct usb_transfer *t);
 void pt_cancel(struct usb_device *dev, struct usb_transfer *t);
+int pt_alloc_streams(struct usb_device *dev, uint8_t endpoint, unsigned int num_streams);
+void pt_free_streams(struct usb_device *dev, uint8_t endpoint);
 /* Asks libusb to end every transfer of pt; intercepted SETUPs not yet run end CANCELLED. */
 void pt_cancel_all(struct pt_device *pt);
 unsigned int pt_inflight(const struct pt_device *pt);

@@ -7,10 +7,16 @@
  *
  * Order: each endpoint has a FIFO of the transfers it holds, in submission
  * order. A libusb callback only records the result; the deferred pump hands
- * results to the controller from the head of each FIFO, so done() runs in
- * submission order per endpoint even when a cancelled transfer comes back
- * before the ones ahead of it, and never inside libusb_handle_events (the
- * controller may submit, cancel or destroy from done()), nor inside submit().
+ * a result to the controller once nothing ahead of it in its FIFO is on the
+ * same stream, so done() runs in submission order per endpoint (per stream
+ * on a bulk endpoint with streams, where the device picks which stream
+ * moves) even when a cancelled transfer comes back before the ones ahead of
+ * it, and never inside libusb_handle_events (the controller may submit,
+ * cancel or destroy from done()), nor inside submit().
+ *
+ * Streams: USB 3 bulk streams are allocated on the host's controller with
+ * libusb_alloc_streams (USBDEVFS_ALLOC_STREAMS) when the guest configures the
+ * endpoint, and each transfer names its stream (libusb_fill_bulk_stream_transfer).
  *
  * Buffers: bulk, interrupt and isochronous transfers use the controller's
  * buffer directly (usbfs copies in and out of it). A control transfer needs
@@ -84,8 +90,8 @@ static int check(const struct usb_transfer *t)
 {
 	size_t sum = 0;
 
-	if (t->stream)
-		return -EOPNOTSUPP;	/* the controller has no streams (MaxPSASize 0) */
+	if (t->stream && t->type != USB_TRANSFER_BULK)
+		return -EINVAL;		/* streams are a bulk endpoint's */
 	if ((t->length && !t->buffer) || t->length > INT_MAX)
 		return -EINVAL;
 	switch (t->type) {
@@ -207,7 +213,11 @@ static int start(struct pt_device *pt, struct pt_xfer *x)
 		}
 		break;
 	case USB_TRANSFER_BULK:
-		libusb_fill_bulk_transfer(lt, pt->handle, ep, t->buffer, n, on_complete, x, 0);
+		if (t->stream)
+			libusb_fill_bulk_stream_transfer(lt, pt->handle, ep, t->stream, t->buffer, n,
+							 on_complete, x, 0);
+		else
+			libusb_fill_bulk_transfer(lt, pt->handle, ep, t->buffer, n, on_complete, x, 0);
 		break;
 	case USB_TRANSFER_INTERRUPT:
 		libusb_fill_interrupt_transfer(lt, pt->handle, ep, t->buffer, n, on_complete, x, 0);
@@ -277,6 +287,38 @@ int pt_submit(struct usb_device *dev, struct usb_transfer *t)
 	if (x->state != PT_XFER_INFLIGHT)
 		pt_schedule(pt);
 	return 0;
+}
+
+int pt_alloc_streams(struct usb_device *dev, uint8_t endpoint, unsigned int num_streams)
+{
+	struct pt_device *pt = to_pt(dev);
+	unsigned char ep = endpoint;
+	int r;
+
+	if (pt->lost || num_streams == 0 || num_streams > UINT16_MAX)
+		return -EINVAL;
+	r = libusb_alloc_streams(pt->handle, (uint32_t)num_streams, &ep, 1);
+	if (r < 0)
+		return pt_errno(r);
+	/* The host gives what the device can do; the guest asked the same descriptor. */
+	if ((unsigned int)r < num_streams)
+		log_info("passthrough %u-%u: endpoint %#x: %d of %u streams", pt->dev.busnum,
+			 pt->dev.devnum, endpoint, r, num_streams);
+	return 0;
+}
+
+void pt_free_streams(struct usb_device *dev, uint8_t endpoint)
+{
+	struct pt_device *pt = to_pt(dev);
+	unsigned char ep = endpoint;
+	int r;
+
+	if (pt->lost)
+		return;
+	r = libusb_free_streams(pt->handle, &ep, 1);
+	if (r < 0 && r != LIBUSB_ERROR_NO_DEVICE)
+		log_warn("passthrough %u-%u: free streams of %#x: %s", pt->dev.busnum, pt->dev.devnum,
+			 endpoint, libusb_error_name(r));
 }
 
 static void cancel_one(struct pt_device *pt, struct pt_xfer *x)
@@ -366,6 +408,34 @@ void pt_schedule(struct pt_device *pt)
 		event_loop_defer(pt->dev.loop, &pt->pump);
 }
 
+/* The first transfer of q whose result may go: finished, nothing ahead of it on its stream. */
+static struct pt_xfer *next_ready(struct pt_queue *q)
+{
+	for (struct pt_xfer *x = q->head; x; x = x->next) {
+		bool behind = false;
+
+		for (const struct pt_xfer *a = q->head; a != x && !behind; a = a->next)
+			behind = a->t->stream == x->t->stream;
+		if (!behind && x->state == PT_XFER_FINISHED)
+			return x;
+	}
+	return NULL;
+}
+
+static void unlink_xfer(struct pt_queue *q, struct pt_xfer *x)
+{
+	struct pt_xfer **at = &q->head, *prev = NULL;
+
+	while (*at != x) {
+		prev = *at;
+		at = &(*at)->next;
+	}
+	*at = x->next;
+	if (q->tail == x)
+		q->tail = prev;
+	x->next = NULL;
+}
+
 void pt_pump(void *opaque)
 {
 	struct pt_device *pt = opaque;
@@ -375,13 +445,16 @@ void pt_pump(void *opaque)
 		struct pt_queue *queue = &pt->queues[q];
 		struct pt_xfer *x;
 
-		while (!pt->dying && (x = queue->head)) {
-			if (x->state == PT_XFER_LOCAL)
-				pt_control_local(pt, x);
-			if (x->state != PT_XFER_FINISHED)
+		while (!pt->dying) {
+			/* Intercepted SETUPs run in order, at the head of EP 0 (which has no streams). */
+			if (queue->head && queue->head->state == PT_XFER_LOCAL)
+				pt_control_local(pt, queue->head);
+			x = next_ready(queue);
+			if (!x)
 				break;
 			/* done() may submit, cancel, reset or destroy: x is off the queue first. */
-			finish(pt, pop(queue));
+			unlink_xfer(queue, x);
+			finish(pt, x);
 		}
 	}
 	if (!pt->dying && pt->lost && !pt->gone_reported) {

@@ -12,7 +12,9 @@
  *    This keeps the controller's ring walk free of re-entry.
  *  - Every submitted transfer gets exactly one done(), with status
  *    USB_TRANSFER_CANCELLED if cancel() or destroy() ended it.
- *  - Transfers on one endpoint complete in the order they were submitted.
+ *  - Transfers on one endpoint complete in the order they were submitted;
+ *    on a bulk endpoint with streams, in that order per stream (streams
+ *    are independent: the device picks which one moves).
  *  - buffer and length come from the controller, already bounds-checked;
  *    the device never writes more than length bytes and sets actual.
  */
@@ -101,6 +103,16 @@ struct usb_device_ops {
 	int (*clear_halt)(struct usb_device *dev, uint8_t endpoint);
 	/* Cancels everything, releases every resource and frees dev. */
 	void (*destroy)(struct usb_device *dev);
+	/*
+	 * USB 3 bulk streams, optional: NULL means the device has none, and the
+	 * controller refuses a guest that asks for them. alloc_streams readies
+	 * stream IDs 1..num_streams of bulk endpoint (address), 0 or -errno (a
+	 * device may grant fewer: transfers on the others then fail);
+	 * free_streams gives them back (after the controller cancelled the
+	 * endpoint's transfers).
+	 */
+	int (*alloc_streams)(struct usb_device *dev, uint8_t endpoint, unsigned int num_streams);
+	void (*free_streams)(struct usb_device *dev, uint8_t endpoint);
 };
 
 struct usb_device {

@@ -7,7 +7,9 @@
  *
  * Commands run in batches of XHCI_CMD_BATCH, the rest after the event loop
  * had its turn. Stop Endpoint with transfers in flight completes when the
- * device has returned them; the ring waits for it (cmd_blocked).
+ * device has returned them; the ring waits for it (cmd_blocked). While an
+ * event ring is full no command runs (its completion would have nowhere to
+ * go); the ERDP write that makes room resumes the ring.
  */
 #include <errno.h>
 
@@ -173,9 +175,32 @@ static enum xhci_cc cmd_address_device(struct xhci *x, const struct xhci_trb *tr
 	/* SET_ADDRESS is the controller's business; the address is the slot ID. */
 	s->state = bsr ? SLOT_DEFAULT : SLOT_ADDRESSED;
 	s->ctx[3] = (bsr ? 0 : s->id) | ((uint32_t)s->state << 27);
-	xhci_ep_enable(&s->ep[1], in.ep[1]);
+	cc = xhci_ep_enable(&s->ep[1], in.ep[1]);	/* no streams on EP0: cannot fail */
 	xhci_slot_write_out(x, s, 0);
-	return CC_SUCCESS;
+	return cc;
+}
+
+/* Enables the endpoints a Configure Endpoint adds, streams allocated on the device. */
+static enum xhci_cc enable_added(struct xhci *x, struct xhci_slot *s, const struct xhci_input_ctx *in)
+{
+	struct usb_device *dev = xhci_slot_device(x, s);
+	enum xhci_cc cc = CC_SUCCESS;
+
+	for (unsigned int d = 2; d < XHCI_NUM_EPS && cc == CC_SUCCESS; d++) {
+		if (!(in->add & (1u << d)))
+			continue;
+		cc = xhci_ep_enable(&s->ep[d], in->ep[d]);
+		if (cc == CC_SUCCESS)
+			cc = xhci_streams_alloc_device(&s->ep[d], dev);
+	}
+	if (cc == CC_SUCCESS)
+		return cc;
+	/* The device refused: none of the added endpoints is left half enabled. */
+	for (unsigned int d = 2; d < XHCI_NUM_EPS; d++) {
+		if (in->add & (1u << d))
+			xhci_ep_disable(&s->ep[d]);
+	}
+	return cc;
 }
 
 static enum xhci_cc cmd_configure_ep(struct xhci *x, const struct xhci_trb *trb)
@@ -199,25 +224,30 @@ static enum xhci_cc cmd_configure_ep(struct xhci *x, const struct xhci_trb *trb)
 		return CC_TRB_ERROR;
 	if ((in.drop & 3) || (in.add & 2))
 		return CC_PARAMETER_ERROR;
-	/* Check everything first: a refused command changes nothing. */
+	/*
+	 * Check everything first: a refused command changes nothing. Only a
+	 * device refusing streams (Resource Error) comes after the drops.
+	 */
 	for (unsigned int d = 2; d < XHCI_NUM_EPS; d++) {
 		if (!(in.add & (1u << d)))
 			continue;
 		cc = xhci_ctx_check_ep(in.ep[d], d);
+		if (cc == CC_SUCCESS)
+			cc = xhci_streams_check(x, in.ep[d], xhci_slot_device(x, s));
 		if (cc != CC_SUCCESS)
 			return cc;
 	}
+	/* An endpoint added again is dropped first: its device streams are freed. */
 	for (unsigned int d = 2; d < XHCI_NUM_EPS; d++) {
-		if (in.drop & (1u << d))
+		if ((in.drop | in.add) & (1u << d))
 			xhci_ep_disable(&s->ep[d]);
-		if (in.add & (1u << d))
-			xhci_ep_enable(&s->ep[d], in.ep[d]);
 	}
-	if (in.add & 1)
+	cc = enable_added(x, s, &in);
+	if (cc == CC_SUCCESS && (in.add & 1))
 		s->ctx[0] = (s->ctx[0] & 0x07ffffffu) | (in.slot[0] & 0xf8000000u);
 	xhci_slot_update_configured(s);
 	xhci_slot_write_out(x, s, 0);
-	return CC_SUCCESS;
+	return cc;
 }
 
 static enum xhci_cc cmd_evaluate_ctx(struct xhci *x, const struct xhci_trb *trb)
@@ -286,16 +316,28 @@ static enum xhci_cc cmd_set_tr_deq(struct xhci *x, const struct xhci_trb *trb)
 	struct xhci_endpoint *ep = cmd_ep(x, trb, &cc);
 	uint64_t ptr = trb->param & ~0xfull;
 
+	unsigned int stream = trb->status >> 16;
+	struct xhci_tr *tr = NULL;
+
 	if (!ep)
 		return cc;
-	/* No endpoint has streams (MaxPSASize 0): any stream ID is out of range. */
-	if (trb->status >> 16)
+	if (ep->streams) {
+		/* The stream's ring; SCT (3:1) must say primary transfer ring, all a linear array has. */
+		tr = xhci_stream_get(ep, stream, false, &cc);
+		if (!tr)
+			return cc;
+		if (((trb->param >> 1) & 7) != 1)
+			return CC_INVALID_STREAM_TYPE;
+	} else if (stream) {
 		return CC_INVALID_STREAM_ID;
+	} else {
+		tr = &ep->tr;
+	}
 	if (ep->state != EP_STOPPED && ep->state != EP_ERROR)
 		return CC_CONTEXT_STATE_ERROR;
 	if (ptr == 0)
 		return CC_TRB_ERROR;
-	xhci_ep_set_dequeue(ep, ptr, trb->param & 1);
+	xhci_ep_set_dequeue(ep, tr, ptr, trb->param & 1);
 	return CC_SUCCESS;
 }
 
@@ -357,7 +399,7 @@ static void cmd_run(struct xhci *x)
 	int r;
 
 	for (unsigned int n = 0; n < XHCI_CMD_BATCH; n++) {
-		if (!xhci_running(x) || !x->crr || x->cmd_blocked)
+		if (!xhci_running(x) || !x->crr || x->cmd_blocked || xhci_intr_backlogged(x))
 			return;
 		r = xhci_ring_fetch(x, &x->cmd, &x->cmd_budget, &trb, &addr);
 		if (r == 0)
@@ -384,6 +426,13 @@ void xhci_cmd_doorbell(struct xhci *x)
 	x->crr = true;
 	x->cmd_budget = XHCI_WALK_BUDGET;
 	cmd_run(x);
+}
+
+/* Event rings have room again: run the commands that waited for it. */
+void xhci_cmd_resume_fetch(struct xhci *x)
+{
+	if (x->crr && !x->cmd_blocked)
+		event_loop_defer(x->loop, &x->cmd_later);
 }
 
 /* A command that waited on the device completed: carry on, or honour a stop asked meanwhile. */

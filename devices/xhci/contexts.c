@@ -58,8 +58,8 @@ enum xhci_cc xhci_ctx_check_ep(const uint32_t *ctx, unsigned int dci)
 	}
 	if (mps == 0 || mps > MAX_PACKET_LIMIT)
 		return CC_PARAMETER_ERROR;
-	/* HCCPARAMS1.MaxPSASize is 0: this controller has no streams. */
-	if (max_pstreams)
+	/* Streams only where stream.c says (bulk, linear array); EP0 never. */
+	if (max_pstreams && dci == 1)
 		return CC_PARAMETER_ERROR;
 	if (deq == 0)
 		return CC_PARAMETER_ERROR;

@@ -93,6 +93,19 @@ void xhci_slot_port_gone(struct xhci *x, unsigned int port)
 	}
 }
 
+/* Event rings have room again: every running endpoint fetches what waited. */
+void xhci_slot_resume_fetch(struct xhci *x)
+{
+	for (unsigned int id = 1; id <= XHCI_MAX_SLOTS; id++) {
+		struct xhci_slot *s = &x->slots[id];
+
+		if (!s->enabled)
+			continue;
+		for (unsigned int d = 1; d < XHCI_NUM_EPS; d++)
+			xhci_ep_resume_fetch(&s->ep[d]);
+	}
+}
+
 /* Configured while any endpoint beyond the default one is enabled. */
 void xhci_slot_update_configured(struct xhci_slot *s)
 {

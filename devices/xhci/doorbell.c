@@ -4,8 +4,9 @@
  * device slot n's, its DB Target naming the endpoint (DCI) and DB Stream ID
  * the stream. A doorbell may come as a BAR write (value known) or as a KVM
  * ioeventfd firing (value unknown): then every endpoint of the slot is
- * kicked, which is harmless because a kick only reads TRBs the guest has
- * handed over (their cycle bit says so).
+ * kicked, every stream of a streams endpoint too, which is harmless because
+ * a kick only reads TRBs the guest has handed over (their cycle bit says
+ * so).
  */
 #include "log.h"
 #include "xhci.h"
@@ -49,6 +50,6 @@ void xhci_doorbell_kick_slot(struct xhci *x, unsigned int index)
 		return;
 	for (unsigned int d = 1; d < XHCI_NUM_EPS; d++) {
 		if (s->ep[d].state == EP_RUNNING || s->ep[d].state == EP_STOPPED)
-			xhci_ep_doorbell(&s->ep[d], 0);
+			xhci_ep_doorbell_all(&s->ep[d]);
 	}
 }

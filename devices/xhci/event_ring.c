@@ -7,8 +7,21 @@
  *
  * Positions are handled as a linear index over all segments. One slot is
  * never written so that "full" and "empty" differ: when only two free slots
- * remain, the second to last receives an Event Ring Full Error event and
- * further events are dropped until the guest moves ERDP.
+ * remain, the second to last receives an Event Ring Full Error event (xHCI
+ * 1.2 section 4.9.4) and nothing more is written until the guest moves ERDP.
+ *
+ * A guest that is merely slow loses no event: what cannot be written waits,
+ * in order, in the interrupter's backlog, and goes to the ring when an ERDP
+ * write frees space (after the Event Ring Full Error event the guest has
+ * already seen; if the backlog fills the ring again, another one follows).
+ * While any interrupter holds a backlog the controller fetches no new
+ * command or TD (xhci_intr_backlogged), so what still arrives is what was
+ * already at work. The backlog is bounded: a guest that never moves ERDP
+ * while work it started keeps completing fills it, and the event that finds
+ * it full is -EOVERFLOW, which the caller turns into a Host Controller Error
+ * (USBSTS.HCE, an internal error the spec lets the controller report): the
+ * controller stops until HCRST instead of growing without limit or silently
+ * losing a completion.
  */
 #include <errno.h>
 #include <string.h>
@@ -30,7 +43,7 @@ int xhci_event_ring_setup(struct xhci_interrupter *ir)
 	uint32_t n = ir->erstsz & 0xffff;
 
 	ir->ring_ok = false;
-	ir->full = false;
+	xhci_event_ring_forget(ir);
 	if (n == 0)
 		return ir->index == 0 ? -EINVAL : 0;	/* a secondary ring may be disabled */
 	if (n > XHCI_ERST_MAX)
@@ -125,32 +138,66 @@ static int write_slot(struct xhci_interrupter *ir, const struct xhci_trb *ev)
 	return 0;
 }
 
-/* 0 posted; -ENOSPC dropped (ring full); -ENODEV no ring; -EFAULT ERDP or ring unusable. */
-int xhci_event_ring_post(struct xhci_interrupter *ir, const struct xhci_trb *ev)
+static int write_ring_full(struct xhci_interrupter *ir)
 {
 	struct xhci_trb full;
+
+	memset(&full, 0, sizeof(full));
+	full.status = (uint32_t)CC_EVENT_RING_FULL << 24;
+	full.control = trb_type_bits(TRB_EV_HOST_CONTROLLER);
+	return write_slot(ir, &full);
+}
+
+/*
+ * Writes ev unless the ring is (about to be) full: then the Event Ring Full
+ * Error event takes the last free slot. 1 written; 0 not written (full); <0
+ * ERDP or the ring unusable.
+ */
+static int write_or_full(struct xhci_interrupter *ir, const struct xhci_trb *ev)
+{
 	int64_t f;
 
-	if (!ir->ring_ok)
-		return -ENODEV;
-	if (ir->full) {
-		ir->dropped++;
-		return -ENOSPC;
-	}
+	if (ir->full)
+		return 0;
 	f = free_slots(ir);
 	if (f < 0)
 		return (int)f;
-	if (f <= 2) {
-		memset(&full, 0, sizeof(full));
-		full.status = (uint32_t)CC_EVENT_RING_FULL << 24;
-		full.control = trb_type_bits(TRB_EV_HOST_CONTROLLER);
-		ir->full = true;
-		ir->dropped++;
-		if (f == 2 && write_slot(ir, &full) < 0)
-			return -EFAULT;
-		return -ENOSPC;
+	if (f > 2)
+		return write_slot(ir, ev) < 0 ? -EFAULT : 1;
+	ir->full = true;
+	/* f < 2 only when ERDP jumped backwards; the ring then already ends full. */
+	if (f == 2 && write_ring_full(ir) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+static int backlog_push(struct xhci_interrupter *ir, const struct xhci_trb *ev)
+{
+	if (!ir->backlog || ir->backlog_count == XHCI_EVENT_BACKLOG)
+		return -EOVERFLOW;
+	ir->backlog[(ir->backlog_head + ir->backlog_count) % XHCI_EVENT_BACKLOG] = *ev;
+	ir->backlog_count++;
+	return 0;
+}
+
+/*
+ * 0 written; -ENOSPC kept in the backlog (the ring is full); -EOVERFLOW the
+ * backlog is full too; -ENODEV no ring; -EFAULT ERDP or ring unusable.
+ */
+int xhci_event_ring_post(struct xhci_interrupter *ir, const struct xhci_trb *ev)
+{
+	int r;
+
+	if (!ir->ring_ok)
+		return -ENODEV;
+	/* Behind the backlog: order is kept. */
+	if (ir->backlog_count == 0) {
+		r = write_or_full(ir, ev);
+		if (r != 0)
+			return r < 0 ? r : 0;
 	}
-	return write_slot(ir, ev);
+	r = backlog_push(ir, ev);
+	return r < 0 ? r : -ENOSPC;
 }
 
 bool xhci_event_ring_busy(const struct xhci_interrupter *ir)
@@ -163,8 +210,44 @@ bool xhci_event_ring_busy(const struct xhci_interrupter *ir)
 	return deq >= 0 && (uint32_t)deq != enq_linear(ir);
 }
 
-void xhci_event_ring_dequeue_moved(struct xhci_interrupter *ir)
+bool xhci_event_ring_backlogged(const struct xhci_interrupter *ir)
 {
-	if (ir->ring_ok && ir->full && free_slots(ir) > 2)
-		ir->full = false;
+	return ir->full || ir->backlog_count > 0;
+}
+
+/*
+ * The guest moved ERDP: once the ring has room again, the backlog goes to
+ * it, oldest first, until it is empty or the ring is full again. 0, or
+ * -EFAULT if ERDP or the ring is unusable.
+ */
+int xhci_event_ring_dequeue_moved(struct xhci_interrupter *ir)
+{
+	int64_t f;
+
+	if (!ir->ring_ok || !ir->full)
+		return 0;
+	f = free_slots(ir);
+	/*
+	 * ERDP outside the ring may be half of a 64-bit write (low dword
+	 * first): wait for the other half; an event posted meanwhile finds it.
+	 */
+	if (f <= 2)
+		return 0;
+	ir->full = false;
+	while (ir->backlog_count > 0) {
+		int r = write_or_full(ir, &ir->backlog[ir->backlog_head]);
+
+		if (r <= 0)
+			return r;
+		ir->backlog_head = (ir->backlog_head + 1) % XHCI_EVENT_BACKLOG;
+		ir->backlog_count--;
+	}
+	return 0;
+}
+
+void xhci_event_ring_forget(struct xhci_interrupter *ir)
+{
+	ir->full = false;
+	ir->backlog_head = 0;
+	ir->backlog_count = 0;
 }

@@ -9,8 +9,14 @@
  * delivered, so moderation delays interrupts but never loses one. When the
  * guest clears EHB while events it has not consumed remain, it is owed
  * another interrupt.
+ *
+ * A full event ring (event_ring.c) holds up the controller: while any
+ * interrupter keeps a backlog, the command ring and the transfer rings fetch
+ * nothing new; the ERDP write that empties the last backlog starts them
+ * again.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -57,6 +63,12 @@ void xhci_intr_init(struct xhci *x, unsigned int i)
 	ir->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (ir->timerfd < 0)
 		return;
+	ir->backlog = calloc(XHCI_EVENT_BACKLOG, sizeof(*ir->backlog));
+	if (!ir->backlog) {
+		close(ir->timerfd);
+		ir->timerfd = -1;
+		return;
+	}
 	if (event_loop_add_fd(x->loop, ir->timerfd, EPOLLIN, on_timer, ir) < 0) {
 		close(ir->timerfd);
 		ir->timerfd = -1;
@@ -65,6 +77,9 @@ void xhci_intr_init(struct xhci *x, unsigned int i)
 
 void xhci_intr_release(struct xhci_interrupter *ir)
 {
+	free(ir->backlog);
+	ir->backlog = NULL;
+	xhci_event_ring_forget(ir);
 	if (ir->timerfd < 0)
 		return;
 	event_loop_del_fd(ir->x->loop, ir->timerfd);
@@ -90,7 +105,7 @@ void xhci_intr_reset(struct xhci_interrupter *ir)
 	ir->erstba = 0;
 	ir->erdp = 0;
 	ir->ring_ok = false;
-	ir->full = false;
+	xhci_event_ring_forget(ir);
 	ir->pending = false;
 	ir->nseg = 0;
 }
@@ -144,6 +159,11 @@ void xhci_event(struct xhci *x, unsigned int intr, struct xhci_trb *ev, bool irq
 	/* An interrupter target the controller does not have falls back to the primary. */
 	ir = &x->intr[intr < XHCI_NUM_INTRS ? intr : 0];
 	err = xhci_event_ring_post(ir, ev);
+	if (err == -EOVERFLOW) {
+		/* The bound of event_ring.c: the guest stopped consuming events. */
+		xhci_die(x, "event ring full and its backlog too: the guest does not move ERDP");
+		return;
+	}
 	if (err == -EFAULT) {
 		xhci_die(x, "event ring dequeue pointer outside the event ring");
 		return;
@@ -153,7 +173,7 @@ void xhci_event(struct xhci *x, unsigned int intr, struct xhci_trb *ev, bool irq
 			xhci_die(x, "event for the primary interrupter before its event ring exists");
 		return;
 	}
-	/* A full ring still owes the guest an interrupt for what it holds. */
+	/* A full ring (event kept in the backlog) still owes the guest an interrupt for what it holds. */
 	if (irq || err == -ENOSPC) {
 		ir->pending = true;
 		try_fire(ir);
@@ -186,9 +206,29 @@ uint32_t xhci_intr_read(struct xhci_interrupter *ir, uint32_t reg)
 	}
 }
 
+bool xhci_intr_backlogged(const struct xhci *x)
+{
+	for (unsigned int i = 0; i < XHCI_NUM_INTRS; i++) {
+		if (xhci_event_ring_backlogged(&x->intr[i]))
+			return true;
+	}
+	return false;
+}
+
 static void erdp_written(struct xhci_interrupter *ir)
 {
-	xhci_event_ring_dequeue_moved(ir);
+	struct xhci *x = ir->x;
+	bool held = xhci_event_ring_backlogged(ir);
+
+	if (xhci_event_ring_dequeue_moved(ir) < 0) {
+		xhci_die(x, "event ring dequeue pointer outside the event ring");
+		return;
+	}
+	if (held && !xhci_intr_backlogged(x)) {
+		/* The last full ring has room again: fetch what waited. */
+		xhci_cmd_resume_fetch(x);
+		xhci_slot_resume_fetch(x);
+	}
 	if (!(ir->erdp & ERDP_EHB) && xhci_event_ring_busy(ir)) {
 		ir->pending = true;
 		try_fire(ir);

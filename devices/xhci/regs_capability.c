@@ -12,8 +12,10 @@
 
 /* HCCPARAMS1 */
 #define HCC_AC64 (1u << 0)	/* 64-bit addresses */
-#define HCC_NSS (1u << 7)	/* no secondary stream IDs */
-/* CSZ (bit 2) is 0: 32-byte contexts. MaxPSASize (15:12) is 0: no streams. */
+#define HCC_NSS (1u << 7)	/* no secondary stream IDs: linear stream arrays only */
+/* Primary Stream Context Arrays of up to 2^(MaxPSASize+1) entries (xhci.h). */
+#define HCC_MAX_PSA_SIZE(n) ((n) << 12)
+/* CSZ (bit 2) is 0: 32-byte contexts. */
 
 uint32_t xhci_cap_read(struct xhci *x, uint32_t offset)
 {
@@ -24,7 +26,8 @@ uint32_t xhci_cap_read(struct xhci *x, uint32_t offset)
 	/* IST: 1 microframe; ERST Max; no scratchpad buffers. */
 	case 0x08: return 0x1u | (XHCI_ERST_MAX_LOG2 << 4);
 	case 0x0c: return 0;	/* U1/U2 exit latencies */
-	case 0x10: return HCC_AC64 | HCC_NSS | ((XHCI_XECP_BASE / 4) << 16);
+	case 0x10: return HCC_AC64 | HCC_NSS | HCC_MAX_PSA_SIZE(XHCI_MAX_PSA_SIZE) |
+			  ((XHCI_XECP_BASE / 4) << 16);
 	case 0x14: return XHCI_DB_BASE;
 	case 0x18: return XHCI_RT_BASE;
 	default: return 0;	/* HCCPARAMS2 and reserved */

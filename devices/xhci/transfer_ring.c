@@ -32,7 +32,7 @@ struct td_trb {
 
 struct xhci_td {
 	struct xhci_td *next;
-	struct xhci_endpoint *ep;	/* NULL: orphaned, freed when the device returns it */
+	struct xhci_tr *tr;		/* its ring; NULL: orphaned, freed when the device returns it */
 	struct usb_device *dev;		/* the device holding it */
 	struct xhci *x;
 	struct xhci_ring start, end;	/* ring position of the TD and after it */
@@ -106,17 +106,18 @@ static bool is_data(unsigned int type)
  * Reads the TRBs of one TD into td. Returns 1 when the TD is complete (or
  * broken: td->error), 0 when the guest has not finished writing it.
  */
-static int read_trbs(struct xhci_endpoint *ep, struct xhci_td *td)
+static int read_trbs(struct xhci_tr *tr, struct xhci_td *td)
 {
+	struct xhci_endpoint *ep = tr->ep;
 	bool control = ep->type == EP_TYPE_CONTROL;
-	struct xhci_ring cur = ep->ring;
+	struct xhci_ring cur = tr->ring;
 	struct xhci_trb trb;
 	uint64_t addr;
 
 	td->start = cur;
 	for (;;) {
 		unsigned int type;
-		int r = xhci_ring_fetch(ep->x, &cur, &ep->budget, &trb, &addr);
+		int r = xhci_ring_fetch(ep->x, &cur, &tr->budget, &trb, &addr);
 
 		if (r == 0)
 			return 0;
@@ -284,24 +285,27 @@ static void build(struct xhci_endpoint *ep, struct xhci_td *td, const struct usb
 		td->t.length = td->t.setup.length;
 }
 
-/* The next TD on ep's ring, or NULL if there is none yet (or no memory). */
-struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep, const struct usb_device *dev)
+/* The next TD on ring tr, or NULL if there is none yet (or no memory). */
+struct xhci_td *xhci_td_fetch(struct xhci_tr *tr, const struct usb_device *dev)
 {
+	struct xhci_endpoint *ep = tr->ep;
 	struct xhci_td *td = calloc(1, sizeof(*td));
 
 	if (!td)
 		return NULL;
 	td->x = ep->x;
-	td->ep = ep;
+	td->tr = tr;
 	td->error = CC_SUCCESS;
-	if (read_trbs(ep, td) == 0) {
+	if (read_trbs(tr, td) == 0) {
 		xhci_td_free(td);
 		return NULL;
 	}
 	if (td->error == CC_SUCCESS)
 		build(ep, td, dev);
-	ep->ring = td->end;
+	tr->ring = td->end;
 	td->t.type = transfer_type(ep->type);
+	/* The device learns the stream ID; 0 on an endpoint without streams. */
+	td->t.stream = (uint16_t)tr->stream;
 	td->t.endpoint = (uint8_t)(ep->dci / 2) | (td->in && ep->dci > 1 ? USB_DIR_IN : 0);
 	if (ep->type == EP_TYPE_CONTROL)
 		td->t.endpoint = (uint8_t)(ep->dci / 2);
@@ -319,11 +323,11 @@ static void td_done(struct usb_transfer *t)
 
 	td->done = true;
 	td->dev = NULL;
-	if (!td->ep) {
+	if (!td->tr) {
 		xhci_td_free(td);
 		return;
 	}
-	xhci_ep_complete(td->ep);
+	xhci_tr_complete(td->tr);
 }
 
 /* Hands td to dev; a TD that needs no device (broken, No-Op only) is done at once. */
@@ -366,7 +370,7 @@ void xhci_td_cancel(struct xhci_td *td, struct usb_device *dev)
 
 void xhci_td_orphan(struct xhci_td *td)
 {
-	td->ep = NULL;
+	td->tr = NULL;
 	td->next = NULL;
 	if (td->done || !td->submitted) {
 		xhci_td_free(td);
@@ -378,7 +382,7 @@ void xhci_td_orphan(struct xhci_td *td)
 static void post(struct xhci_td *td, const struct xhci_trb *at, uint64_t ptr, uint32_t len,
 		 enum xhci_cc cc, bool ed)
 {
-	struct xhci_endpoint *ep = td->ep;
+	struct xhci_endpoint *ep = td->tr->ep;
 	struct xhci_trb ev = {
 		.param = ptr,
 		.status = (len & 0xffffff) | ((uint32_t)cc << 24),

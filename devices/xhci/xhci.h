@@ -42,6 +42,14 @@
 #define XHCI_ERST_MAX_LOG2	4u
 #define XHCI_ERST_MAX		(1u << XHCI_ERST_MAX_LOG2)
 #define XHCI_NUM_EPS		32u	/* DCI 1..31; 0 is the slot context */
+/*
+ * Bulk streams: HCCPARAMS1.MaxPSASize 7, a Primary Stream Context Array of
+ * at most 2^(7+1) = 256 entries (stream IDs 1..255), linear only (NSS).
+ * Linux's UAS driver uses at most 256 streams; a device with more gets
+ * fewer. Each stream costs the process one struct xhci_tr.
+ */
+#define XHCI_MAX_PSA_SIZE	7u
+#define XHCI_MAX_STREAMS	(2u << XHCI_MAX_PSA_SIZE)
 
 /*
  * Hostile-guest limits. A ring walk never follows more than XHCI_LINK_MAX
@@ -56,6 +64,14 @@
 #define XHCI_EP_MAX_INFLIGHT	16u
 /* Commands run per round before yielding to the event loop. */
 #define XHCI_CMD_BATCH		64u
+/*
+ * Events one interrupter keeps while its event ring is full (event_ring.c):
+ * 64 KiB each. While any ring is full no new command or TD is fetched, so
+ * only work already started still completes: a command, up to
+ * XHCI_EP_MAX_INFLIGHT TDs per endpoint, port changes. A guest that makes
+ * more than this many events without moving ERDP gets HCE.
+ */
+#define XHCI_EVENT_BACKLOG	4096u
 
 /* USBCMD */
 #define USBCMD_RS		(1u << 0)
@@ -122,6 +138,24 @@ struct xhci_ring {
 /* Context dwords, kept by the controller; the guest's output context is a copy. */
 #define XHCI_CTX_DWORDS 8
 
+struct xhci_endpoint;
+
+/*
+ * One transfer ring of an endpoint and the TDs fetched from it, in ring
+ * order: the endpoint's own ring (stream 0), or one stream's.
+ */
+struct xhci_tr {
+	struct xhci_endpoint *ep;
+	unsigned int stream;		/* 0: the endpoint's own ring */
+	bool loaded;			/* stream: its Stream Context was read and is valid */
+	bool rung;			/* doorbell seen since the ring was last found empty */
+	struct xhci_ring ring;		/* next TRB to fetch */
+	uint32_t budget;		/* TRBs it may still read before the next doorbell */
+	struct xhci_td *head, *tail;
+	unsigned int inflight;
+	bool stop_reported;		/* Stop Endpoint: the Stopped event of this ring went out */
+};
+
 struct xhci_endpoint {
 	struct xhci *x;
 	unsigned int slot_id;
@@ -130,13 +164,16 @@ struct xhci_endpoint {
 	enum xhci_ep_state state;
 	enum xhci_ep_type type;
 	uint16_t max_packet;
-	struct xhci_ring ring;		/* next TRB to fetch */
-	uint32_t budget;		/* TRBs it may still read before the next doorbell */
-	struct xhci_td *head, *tail;	/* TDs fetched, in ring order */
-	unsigned int inflight;
+	struct xhci_tr tr;		/* the ring of an endpoint without streams */
+	/* Streams (stream.c): Primary Stream Context Array, [0] unused; NULL without. */
+	struct xhci_tr *streams;
+	unsigned int nstreams;		/* array entries, 2^(MaxPStreams+1) */
+	uint64_t stream_array;		/* its guest address */
+	unsigned int next_stream;	/* where the next kick starts, for fairness */
+	unsigned int inflight;		/* TDs at the device, all rings together */
+	bool fetch_held;		/* a kick found an event ring full (interrupter.c) */
 	/* Stop Endpoint waiting for the device to return cancelled TDs. */
 	bool stopping;
-	bool stop_reported;		/* the Stopped event went out */
 	uint64_t stop_cmd;		/* the command TRB to complete */
 	struct event_deferred kick_later;
 };
@@ -164,7 +201,9 @@ struct xhci_interrupter {
 	unsigned int enq_seg, enq_idx;
 	bool pcs;
 	bool full;			/* Event Ring Full posted; waiting for ERDP to move */
-	uint64_t dropped;
+	/* Events waiting for room in the ring, oldest at backlog_head. */
+	struct xhci_trb *backlog;	/* XHCI_EVENT_BACKLOG entries */
+	unsigned int backlog_head, backlog_count;
 	/* Moderation. */
 	bool pending;			/* an interrupt is owed */
 	bool timer_armed;
@@ -317,12 +356,17 @@ void xhci_intr_write(struct xhci_interrupter *ir, uint32_t reg, uint32_t value);
 void xhci_event(struct xhci *x, unsigned int intr, struct xhci_trb *ev, bool irq);
 /* Re-evaluates the interrupt line/messages after IE, INTE or masks changed. */
 void xhci_intr_update_all(struct xhci *x);
+/* Some event ring is full: no new command or TD is fetched until it drains. */
+bool xhci_intr_backlogged(const struct xhci *x);
 
 /* event_ring.c */
 int xhci_event_ring_setup(struct xhci_interrupter *ir);
 int xhci_event_ring_post(struct xhci_interrupter *ir, const struct xhci_trb *ev);
 bool xhci_event_ring_busy(const struct xhci_interrupter *ir);
-void xhci_event_ring_dequeue_moved(struct xhci_interrupter *ir);
+bool xhci_event_ring_backlogged(const struct xhci_interrupter *ir);
+int xhci_event_ring_dequeue_moved(struct xhci_interrupter *ir);
+/* Drops the Event Ring Full state and the backlog (ring set up again, HCRST). */
+void xhci_event_ring_forget(struct xhci_interrupter *ir);
 
 /* ring.c: reading TRBs from a producer ring. */
 int xhci_ring_fetch(struct xhci *x, struct xhci_ring *r, uint32_t *budget,
@@ -336,6 +380,7 @@ void xhci_cmd_doorbell(struct xhci *x);
 void xhci_cmd_reset(struct xhci *x);
 void xhci_cmd_complete(struct xhci *x, uint64_t trb_addr, enum xhci_cc cc, unsigned int slot);
 void xhci_cmd_resume(struct xhci *x);
+void xhci_cmd_resume_fetch(struct xhci *x);
 
 /* device_slot.c */
 struct xhci_slot *xhci_slot_get(struct xhci *x, unsigned int id);
@@ -346,6 +391,7 @@ struct usb_device *xhci_slot_device(struct xhci *x, const struct xhci_slot *s);
 int xhci_slot_write_out(struct xhci *x, struct xhci_slot *s, unsigned int dci);
 void xhci_slot_port_gone(struct xhci *x, unsigned int port);
 void xhci_slot_update_configured(struct xhci_slot *s);
+void xhci_slot_resume_fetch(struct xhci *x);
 
 /* contexts.c: the guest's input contexts, read once and validated. */
 struct xhci_input_ctx {
@@ -361,19 +407,45 @@ unsigned int xhci_slot_ctx_port(const uint32_t *slot_ctx);
 
 /* endpoint.c */
 void xhci_ep_init(struct xhci *x, struct xhci_endpoint *ep, unsigned int slot, unsigned int dci);
-void xhci_ep_enable(struct xhci_endpoint *ep, const uint32_t *ctx);
+/* CC_SUCCESS, or CC_RESOURCE_ERROR when the stream state cannot be allocated. */
+enum xhci_cc xhci_ep_enable(struct xhci_endpoint *ep, const uint32_t *ctx);
 void xhci_ep_disable(struct xhci_endpoint *ep);
 void xhci_ep_kick(struct xhci_endpoint *ep);
+void xhci_ep_resume_fetch(struct xhci_endpoint *ep);
 void xhci_ep_doorbell(struct xhci_endpoint *ep, unsigned int stream);
+/* A doorbell whose value is unknown (ioeventfd): every ring of the endpoint. */
+void xhci_ep_doorbell_all(struct xhci_endpoint *ep);
 void xhci_ep_set_state(struct xhci_endpoint *ep, enum xhci_ep_state st);
-void xhci_ep_set_dequeue(struct xhci_endpoint *ep, uint64_t ptr, bool dcs);
+void xhci_ep_set_dequeue(struct xhci_endpoint *ep, struct xhci_tr *tr, uint64_t ptr, bool dcs);
 /* 0: stopped now; 1: the command completes later (xhci_cmd_complete) */
 int xhci_ep_stop(struct xhci_endpoint *ep, uint64_t cmd_trb);
 void xhci_ep_orphan_all(struct xhci_endpoint *ep);
-void xhci_ep_complete(struct xhci_endpoint *ep);
+void xhci_tr_complete(struct xhci_tr *tr);
+/* The endpoint's address on the device: number | USB_DIR_IN. */
+uint8_t xhci_ep_address(const struct xhci_endpoint *ep);
+
+/* stream.c: Primary Stream Context Arrays of bulk endpoints. */
+/* Checks the streams an endpoint context asks for (Configure Endpoint), before anything changes. */
+enum xhci_cc xhci_streams_check(struct xhci *x, const uint32_t *ctx, const struct usb_device *dev);
+/* The stream state of a freshly enabled endpoint; CC_SUCCESS or CC_RESOURCE_ERROR. */
+enum xhci_cc xhci_streams_setup(struct xhci_endpoint *ep);
+void xhci_streams_release(struct xhci_endpoint *ep);
+/* Asks the device for ep's streams; CC_SUCCESS or CC_RESOURCE_ERROR. */
+enum xhci_cc xhci_streams_alloc_device(struct xhci_endpoint *ep, struct usb_device *dev);
+void xhci_streams_free_device(struct xhci_endpoint *ep, struct usb_device *dev);
+/*
+ * Stream id's ring; with read_ctx its Stream Context is read first if it was
+ * not. NULL with *cc if the ID is out of range or the context invalid.
+ */
+struct xhci_tr *xhci_stream_get(struct xhci_endpoint *ep, unsigned int id, bool read_ctx,
+				enum xhci_cc *cc);
+/* Writes tr's dequeue pointer and cycle state to its Stream Context in guest memory. */
+void xhci_stream_write_ctx(struct xhci_tr *tr);
+/* Contexts are read again at the next use (the guest may rewrite them while the endpoint is stopped). */
+void xhci_streams_forget(struct xhci_endpoint *ep);
 
 /* transfer_ring.c */
-struct xhci_td *xhci_td_fetch(struct xhci_endpoint *ep, const struct usb_device *dev);
+struct xhci_td *xhci_td_fetch(struct xhci_tr *tr, const struct usb_device *dev);
 int xhci_td_submit(struct xhci_td *td, struct usb_device *dev);
 enum xhci_cc xhci_td_report(struct xhci_td *td);
 void xhci_td_free(struct xhci_td *td);

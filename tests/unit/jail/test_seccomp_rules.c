@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <linux/usbdevice_fs.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 
 #include "seccomp_probe.h"
@@ -166,4 +168,26 @@ Test(seccomp_rule, policy_stays_small)
 	fprintf(stderr, "xhci_device.policy allows %u syscalls\n", n);
 	fprintf(stderr, "vmm.policy allows %u syscalls\n", seccomp_policy_count_syscalls(probe_vmm_policy()));
 	cr_assert_leq(n, 40);
+}
+
+/*
+ * USB 3 bulk streams of a passed-through device: the controller allocates
+ * them when the guest configures a streams endpoint (libusb_alloc_streams).
+ * Each rule is probed against the kernel by the parameterized tests above;
+ * this names the two the passthrough cannot work without.
+ */
+Test(seccomp_rule, xhci_policy_allows_usb_streams)
+{
+	const struct seccomp_policy *p = probe_xhci_policy();
+	const unsigned long requests[] = { USBDEVFS_ALLOC_STREAMS, USBDEVFS_FREE_STREAMS };
+	uint64_t args[6];
+	int status;
+
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		base_args(args);
+		args[1] = requests[i];
+		cr_assert(seccomp_policy_allows(p, SYS_ioctl, args), "ioctl %#lx refused", requests[i]);
+		cr_assert_eq(probe_syscall(p, SYS_ioctl, args, &status), PROBE_RETURNED,
+			     "ioctl %#lx killed (status %#x)", requests[i], status);
+	}
 }

@@ -304,11 +304,11 @@ Test(passthrough_requests, submit_refuses_what_it_cannot_carry)
 	cr_assert_eq(pt_submit(&f.pt->dev, &x.t), -EINVAL);
 	x.t.type = USB_TRANSFER_INTERRUPT;
 	cr_assert_eq(pt_submit(&f.pt->dev, &x.t), -EINVAL);
-	/* Streams: the controller has none. */
-	x.t.type = USB_TRANSFER_BULK;
+	/* Streams are a bulk endpoint's only. */
+	x.t.type = USB_TRANSFER_INTERRUPT;
 	x.t.endpoint = 2;
 	x.t.stream = 1;
-	cr_assert_eq(pt_submit(&f.pt->dev, &x.t), -EOPNOTSUPP);
+	cr_assert_eq(pt_submit(&f.pt->dev, &x.t), -EINVAL);
 	x.t.stream = 0;
 	/* Isochronous packets that do not fit the buffer, too many, or none. */
 	x.t.type = USB_TRANSFER_ISOCH;

@@ -15,6 +15,8 @@ struct test_dev {
 	unsigned int n;
 	bool hold_in;
 	bool fail_first_in;	/* 'E': the first bulk IN transfer is a transaction error */
+	bool hold_stream1;	/* 'R': stream 1 waits until another stream's transfer is done */
+	unsigned int streams[32];	/* streams allocated, by endpoint number | 16 for IN */
 	uint8_t store[STORE_SIZE];
 	size_t stored;
 };
@@ -25,12 +27,36 @@ static const uint8_t device_desc[18] = {
 	0, 1, 0, 0, 0, 1,
 };
 
+static unsigned int ep_index(uint8_t endpoint)
+{
+	return USB_ENDPOINT_NUMBER(endpoint) | (endpoint & USB_DIR_IN ? 16u : 0u);
+}
+
+/* A stream transfer: IN data is the stream ID in every byte, so the guest sees which stream ran. */
+static void run_stream(struct test_dev *t, struct usb_transfer *x)
+{
+	bool fail_now = t->fail_first_in && (x->endpoint & USB_DIR_IN);
+
+	t->fail_first_in &= !fail_now;
+	if (fail_now || x->type != USB_TRANSFER_BULK || x->stream > t->streams[ep_index(x->endpoint)]) {
+		x->status = USB_TRANSFER_ERROR;
+		return;
+	}
+	if (x->endpoint & USB_DIR_IN)
+		memset(x->buffer, (uint8_t)x->stream, x->length);
+	x->actual = x->length;
+}
+
 static void run(struct test_dev *t, struct usb_transfer *x)
 {
 	size_t n;
 
 	x->status = USB_TRANSFER_OK;
 	x->actual = 0;
+	if (x->stream) {
+		run_stream(t, x);
+		return;
+	}
 	if (x->type == USB_TRANSFER_CONTROL) {
 		if (x->setup.request == TEST_REQ_STALL) {
 			x->status = USB_TRANSFER_STALL;
@@ -67,6 +93,7 @@ static void complete_all(void *opaque)
 	struct test_dev *t = opaque;
 	struct usb_transfer *batch[64];
 	unsigned int n = t->n;
+	bool held = false;
 
 	/* done() may submit again: work on a copy of the queue. */
 	memcpy(batch, t->queue, n * sizeof(batch[0]));
@@ -79,6 +106,13 @@ static void complete_all(void *opaque)
 			t->queue[t->n++] = x;
 			continue;
 		}
+		if (x->device_priv == NULL && t->hold_stream1 && x->stream == 1) {
+			t->queue[t->n++] = x;
+			held = true;
+			continue;
+		}
+		if (x->stream > 1)
+			t->hold_stream1 = false;
 		if (x->device_priv) {
 			x->status = USB_TRANSFER_CANCELLED;
 			x->actual = 0;
@@ -88,6 +122,9 @@ static void complete_all(void *opaque)
 		x->device_priv = NULL;
 		x->done(x);
 	}
+	/* Stream 1 was let go in this round: its held transfers run in the next. */
+	if (held && !t->hold_stream1)
+		event_loop_defer(t->dev.loop, &t->later);
 }
 
 static int td_submit(struct usb_device *dev, struct usb_transfer *x)
@@ -140,12 +177,29 @@ static void td_destroy(struct usb_device *dev)
 	free(t);
 }
 
+static int td_alloc_streams(struct usb_device *dev, uint8_t endpoint, unsigned int num_streams)
+{
+	struct test_dev *t = (struct test_dev *)dev;
+
+	t->streams[ep_index(endpoint)] = num_streams;
+	return 0;
+}
+
+static void td_free_streams(struct usb_device *dev, uint8_t endpoint)
+{
+	struct test_dev *t = (struct test_dev *)dev;
+
+	t->streams[ep_index(endpoint)] = 0;
+}
+
 static const struct usb_device_ops test_ops = {
 	.submit = td_submit,
 	.cancel = td_cancel,
 	.reset = td_reset,
 	.clear_halt = td_clear_halt,
 	.destroy = td_destroy,
+	.alloc_streams = td_alloc_streams,
+	.free_streams = td_free_streams,
 };
 
 struct usb_device *test_device_attach(struct event_loop *loop, int fd,
@@ -171,6 +225,7 @@ struct usb_device *test_device_attach(struct event_loop *loop, int fd,
 	t->dev.product = TEST_DEV_PRODUCT;
 	t->hold_in = cfg[1] == 'H';
 	t->fail_first_in = cfg[1] == 'E';
+	t->hold_stream1 = cfg[1] == 'R';
 	t->later.fn = complete_all;
 	t->later.opaque = t;
 	return &t->dev;

@@ -93,9 +93,17 @@ Test(xhci_hostile, command_ring_endless_noops_without_cycle_toggle)
 	memcpy(&t[16], &base, 8);
 	t[19] = (6u << 10) | 1u;
 	drv_doorbell(&d, 0, 0);
-	/* Give the deferred batches time to run into the budget. */
-	for (int i = 0; i < 200 && !(drv_op_read(&d, 0x04) & USBSTS_HCE); i++)
-		drv_alive(&d);
+	/*
+	 * Give the deferred batches time to run into the budget, consuming
+	 * their completions: a full event ring would hold the ring up instead.
+	 */
+	for (int i = 0; i < 5000 && !(drv_op_read(&d, 0x04) & USBSTS_HCE); i++) {
+		struct drv_event ev;
+
+		while (drv_take_event(&d, &ev))
+			;
+		drv_ack_events(&d);
+	}
 	assert_hce_then_recover();
 	drv_stop(&d);
 }
@@ -412,35 +420,6 @@ Test(xhci_hostile, reentrant_kick_cve_2017_9375)
 		cr_assert_eq(ev.status >> 24, CC_SUCCESS);
 	}
 	cr_assert_not(drv_wait_event(&d, 32, &ev, 20), "a TD completed twice");
-	drv_stop(&d);
-}
-
-Test(xhci_hostile, event_ring_full)
-{
-	struct drv_event ev;
-	bool full = false;
-
-	drv_start(&d, test_device_attach);
-	drv_init(&d);
-	/* 100 No-Ops, never consuming an event: the 64-entry event ring fills up. */
-	for (int i = 0; i < 100; i++) {
-		drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);
-		if (i % 20 == 19)
-			drv_doorbell(&d, 0, 0);
-	}
-	drv_doorbell(&d, 0, 0);
-	drv_alive(&d);
-	for (int i = 0; i < 64 && drv_wait_event(&d, 37, &ev, 0) == false; i++)
-		;
-	/* Scan the ring itself for the Event Ring Full Error. */
-	for (unsigned int i = 0; i < d.evt_size; i++) {
-		uint32_t *t = drv_ptr(&d, d.evt + 16ull * i);
-
-		if (((t[3] >> 10) & 0x3f) == 37 && (t[2] >> 24) == 21)
-			full = true;
-	}
-	cr_assert(full || ((ev.control >> 10) & 0x3f) == 37, "no Event Ring Full Error event");
-	drv_alive(&d);
 	drv_stop(&d);
 }
 

@@ -247,45 +247,53 @@ void drv_init(struct drv *d)
 	drv_ring_init(d, &d->cmd, 64);
 	drv_write(d, CRCR, 4, (uint32_t)d->cmd.base | 1);
 	drv_write(d, CRCR + 4, 4, (uint32_t)(d->cmd.base >> 32));
-	d->evt_size = 64;
-	d->evt = drv_alloc(d, 16ull * d->evt_size, 64);
 	d->erst = drv_alloc(d, 16, 64);
-	memcpy(drv_ptr(d, d->erst), &d->evt, 8);
-	memcpy((uint8_t *)drv_ptr(d, d->erst) + 8, &d->evt_size, 4);
-	d->evt_idx = 0;
-	d->evt_cycle = true;
 	drv_write(d, IR0 + 0x08, 4, 1);
-	drv_write(d, IR0 + 0x10, 8, d->erst);
-	drv_write(d, IR0 + 0x18, 8, d->evt);
+	drv_set_event_ring(d, 64);
 	drv_write(d, IR0 + 0x04, 4, 0);		/* no moderation */
 	drv_write(d, IR0 + 0x00, 4, 2);		/* IE */
 	drv_op_write(d, 0x00, 1 | 4);		/* RS | INTE */
 	cr_assert_eq(drv_op_read(d, 0x04) & 1, 0, "still halted after RS");
 }
 
+bool drv_take_event(struct drv *d, struct drv_event *out)
+{
+	uint8_t *p = drv_ptr(d, d->evt + 16ull * d->evt_idx);
+	struct drv_event e;
+
+	memcpy(&e.control, p + 12, 4);
+	if (!!(e.control & 1) != d->evt_cycle)
+		return false;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	memcpy(&e.param, p, 8);
+	memcpy(&e.status, p + 8, 4);
+	if (++d->evt_idx == d->evt_size) {
+		d->evt_idx = 0;
+		d->evt_cycle = !d->evt_cycle;
+	}
+	*out = e;
+	return true;
+}
+
+void drv_ack_events(struct drv *d)
+{
+	/* ERDP at the next event to read, EHB cleared, as the guest's handler does. */
+	drv_write(d, IR0 + 0x18, 8, (d->evt + 16ull * d->evt_idx) | 8);
+}
+
 bool drv_wait_event(struct drv *d, unsigned int type, struct drv_event *out, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms;) {
-		uint8_t *p = drv_ptr(d, d->evt + 16ull * d->evt_idx);
 		struct drv_event e;
 
-		memcpy(&e.control, p + 12, 4);
-		if (!!(e.control & 1) != d->evt_cycle) {
+		if (!drv_take_event(d, &e)) {
 			/* Nothing new: a BAR read round-trips through the controller's loop. */
 			drv_read(d, 0, 4);
 			usleep(500);
 			waited++;
 			continue;
 		}
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		memcpy(&e.param, p, 8);
-		memcpy(&e.status, p + 8, 4);
-		if (++d->evt_idx == d->evt_size) {
-			d->evt_idx = 0;
-			d->evt_cycle = !d->evt_cycle;
-		}
-		/* Tell the controller (and clear EHB), as the guest's handler would. */
-		drv_write(d, IR0 + 0x18, 8, (d->evt + 16ull * d->evt_idx) | 8);
+		drv_ack_events(d);
 		if (((e.control >> 10) & 0x3f) == type) {
 			if (out)
 				*out = e;
@@ -293,6 +301,23 @@ bool drv_wait_event(struct drv *d, unsigned int type, struct drv_event *out, int
 		}
 	}
 	return false;
+}
+
+void drv_set_event_ring(struct drv *d, unsigned int size)
+{
+	uint32_t usbcmd = drv_op_read(d, 0x00);
+
+	/* The ring changes while the controller is halted, as at init. */
+	drv_op_write(d, 0x00, usbcmd & ~1u);
+	d->evt_size = size;
+	d->evt = drv_alloc(d, 16ull * size, 64);
+	memcpy(drv_ptr(d, d->erst), &d->evt, 8);
+	memcpy((uint8_t *)drv_ptr(d, d->erst) + 8, &d->evt_size, 4);
+	d->evt_idx = 0;
+	d->evt_cycle = true;
+	drv_write(d, IR0 + 0x10, 8, d->erst);
+	drv_write(d, IR0 + 0x18, 8, d->evt);
+	drv_op_write(d, 0x00, usbcmd);
 }
 
 unsigned int drv_command(struct drv *d, uint64_t param, uint32_t status, uint32_t control,

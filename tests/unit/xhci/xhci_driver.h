@@ -79,7 +79,16 @@ void drv_init(struct drv *d);
 /* Resets a port (USB 2 PR, or USB 3 warm reset) and waits for PRC. */
 void drv_port_reset(struct drv *d, unsigned int port, bool warm);
 
-/* Waits for the next event of type (others are skipped); false on timeout. */
+/*
+ * Reads the next event, if the controller wrote one, without telling it
+ * (ERDP stays): a guest that is slow to acknowledge.
+ */
+bool drv_take_event(struct drv *d, struct drv_event *ev);
+/* Moves ERDP past every event taken, clearing EHB. */
+void drv_ack_events(struct drv *d);
+/* Replaces the primary event ring by one of size TRBs (one segment). */
+void drv_set_event_ring(struct drv *d, unsigned int size);
+/* Waits for the next event of type (others are skipped, each acknowledged); false on timeout. */
 bool drv_wait_event(struct drv *d, unsigned int type, struct drv_event *ev, int timeout_ms);
 /* Queues a command, rings doorbell 0 and returns its completion code (slot in *slot). */
 unsigned int drv_command(struct drv *d, uint64_t param, uint32_t status, uint32_t control,
