@@ -13,9 +13,12 @@
 #       FROM (default 0); fails after SECS (default 60) or if the VMM exits.
 #   lab_guest_expect NAME REGEX [SECS] [FROM]
 #       the same, but fails the scenario on timeout or if the guest prints
-#       "LAB: error ..." first
+#       "LAB: error ..." (or "LAB: read-failed"/"write-failed", unless REGEX
+#       asks for it) first
 #   lab_guest_when_ms NAME REGEX [FROM]   the lab-host time (ms) that line arrived
 #   lab_guest_mark NAME                   the number of console lines so far, for FROM
+#   lab_guest_mark_after NAME REGEX [FROM]  the number of the first line matching REGEX
+#                                         after FROM: a FROM for what comes after it
 #   lab_guest_started_ms NAME             when the VMM was started
 #   lab_guest_attach NAME ID BUS DEV      hot-plug the lab host's USB device BUS/DEV as ID
 #   lab_guest_detach NAME ID
@@ -119,11 +122,10 @@ lab_guest_wait() {
 
 lab_guest_expect() {
 	local line
-	line=$(lab_guest_wait "$1" "$2|^LAB: error" "${3:-60}" "${4:-0}") ||
+	line=$(lab_guest_wait "$1" "$2|^LAB: error|^LAB: (read|write)-failed " "${3:-60}" "${4:-0}") ||
 		lab_fail "guest $1: no console line matched /$2/"
-	case "$line" in
-	"LAB: error"*) lab_fail "guest $1: ${line#LAB: }" ;;
-	esac
+	# An I/O failure is an error only when it is not what was asked for.
+	[[ $line =~ $2 ]] || lab_fail "guest $1: ${line#LAB: }"
 	echo "$line"
 }
 
@@ -134,6 +136,11 @@ lab_guest_when_ms() {
 }
 
 lab_guest_mark() { wc -l <"$(lab__guest_stamped "$1")"; }
+
+lab_guest_mark_after() {
+	RE=$2 awk -v from="${3:-0}" 'NR > from && substr($0, index($0, " ") + 1) ~ ENVIRON["RE"] { print NR; found = 1; exit }
+		END { exit !found }' "$(lab__guest_stamped "$1")" || lab_fail "guest $1: no console line matches /$2/"
+}
 
 lab_guest_started_ms() { lab__guest_known "$1"; echo $((LAB_GUEST_T0_US[$1] / 1000)); }
 
