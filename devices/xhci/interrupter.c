@@ -29,13 +29,6 @@
 #define IMAN_IE		0x2u
 #define ERDP_EHB	0x8ull
 
-#define IR_IMAN		0x00
-#define IR_IMOD		0x04
-#define IR_ERSTSZ	0x08
-#define IR_ERSTBA_LO	0x10
-#define IR_ERSTBA_HI	0x14
-#define IR_ERDP_LO	0x18
-#define IR_ERDP_HI	0x1c
 
 #define IMOD_DEFAULT	4000u	/* 1 ms, the spec's reset value */
 

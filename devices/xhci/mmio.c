@@ -11,8 +11,7 @@
 #include "xhci.h"
 
 #define PORT_REGS_SIZE (0x10u * XHCI_NUM_PORTS)
-#define XECP_SIZE 0x20u
-#define RT_SIZE (0x20u + 0x20u * XHCI_NUM_INTRS)
+#define RT_SIZE (RT_IR0 + RT_IR_SIZE * XHCI_NUM_INTRS)
 #define DB_SIZE (4u * DEVPROTO_MAX_DOORBELLS)
 #define MSIX_TABLE_SIZE (16u * XHCI_NUM_INTRS)
 #define MSIX_PBA_SIZE 8u
@@ -30,7 +29,7 @@ static uint32_t read32(struct xhci *x, uint32_t off)
 		return xhci_op_read(x, off - XHCI_OP_BASE);
 	if (in(off, XHCI_PORT_BASE, PORT_REGS_SIZE))
 		return xhci_port_read(x, (off - XHCI_PORT_BASE) / 0x10, (off - XHCI_PORT_BASE) % 0x10);
-	if (in(off, XHCI_XECP_BASE, XECP_SIZE))
+	if (in(off, XHCI_XECP_BASE, XHCI_XECP_SIZE))
 		return xhci_xecp_read(x, off - XHCI_XECP_BASE);
 	if (in(off, XHCI_RT_BASE, RT_SIZE))
 		return xhci_rt_read(x, off - XHCI_RT_BASE);

@@ -26,16 +26,15 @@
 #include "log.h"
 #include "xhci.h"
 
-#define RT_IR0 0x20u
-#define RT_IR_SIZE 0x20u
-#define XECP_DWORDS 8u
+#define XECP_DWORDS (XHCI_XECP_SIZE / 4)
 
 static const uint32_t op_regs[] = {
-	0x00, 0x04, 0x08, 0x14,		/* USBCMD, USBSTS, PAGESIZE, DNCTRL */
-	0x18, 0x1c, 0x30, 0x34, 0x38,	/* CRCR, DCBAAP, CONFIG */
+	OP_USBCMD, OP_USBSTS, OP_PAGESIZE, OP_DNCTRL, OP_CRCR_LO, OP_CRCR_HI,
+	OP_DCBAAP_LO, OP_DCBAAP_HI, OP_CONFIG,
 };
-/* IMAN, IMOD, ERSTSZ, ERSTBA low and high, ERDP low and high. */
-static const uint32_t interrupter_regs[] = { 0x00, 0x04, 0x08, 0x10, 0x14, 0x18, 0x1c };
+static const uint32_t interrupter_regs[] = {
+	IR_IMAN, IR_IMOD, IR_ERSTSZ, IR_ERSTBA_LO, IR_ERSTBA_HI, IR_ERDP_LO, IR_ERDP_HI,
+};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define MIRRORED (XHCI_CAP_LENGTH / 4 + N(op_regs) + XHCI_NUM_PORTS * 4 + XECP_DWORDS + \

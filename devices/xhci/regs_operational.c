@@ -6,16 +6,6 @@
  */
 #include "xhci.h"
 
-#define OP_USBCMD	0x00
-#define OP_USBSTS	0x04
-#define OP_PAGESIZE	0x08
-#define OP_DNCTRL	0x14
-#define OP_CRCR_LO	0x18
-#define OP_CRCR_HI	0x1c
-#define OP_DCBAAP_LO	0x30
-#define OP_DCBAAP_HI	0x34
-#define OP_CONFIG	0x38
-
 #define USBSTS_W1C (USBSTS_HSE | USBSTS_EINT | USBSTS_PCD | USBSTS_SRE)
 #define CONFIG_MASK 0x3ffu	/* MaxSlotsEn, U3E, CIE */
 

@@ -5,10 +5,6 @@
  */
 #include "xhci.h"
 
-#define RT_MFINDEX 0x00
-#define RT_IR0 0x20
-#define RT_IR_SIZE 0x20
-
 uint32_t xhci_rt_read(struct xhci *x, uint32_t offset)
 {
 	if (offset == RT_MFINDEX)
