@@ -287,8 +287,13 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 	}
 }
 
-/* Serves one request; false when there is none (or the VMM is gone). */
-static bool serve_one(struct xhci_process *p)
+/*
+ * Serves one request; false when there is none (or the VMM is gone). A posted
+ * write sets *posted_seq and *posted instead of touching the mirror: the
+ * batch publishes once at its end (serve_requests), and a request the VMM
+ * waits for publishes before its reply, covering the writes before it.
+ */
+static bool serve_one(struct xhci_process *p, uint32_t *posted_seq, bool *posted)
 {
 	struct devproto_reply r;
 	struct devproto_msg m;
@@ -309,19 +314,27 @@ static bool serve_one(struct xhci_process *p)
 		return true;
 	}
 	r = do_request(p, &m, fd);
+	if (m.type == DEVPROTO_BAR_WRITE_POSTED) {
+		*posted_seq = m.seq;
+		*posted = true;
+		return true;
+	}
 	/* Its effects are in the mirror before the VMM may rely on them. */
 	xhci_mirror_done(&p->x, m.seq);
-	if (m.type != DEVPROTO_BAR_WRITE_POSTED)
-		reply(p, &m, r);
-	else if (r.status != DEVPROTO_OK)
-		log_warn("xhci: posted BAR write at %#llx refused", (unsigned long long)m.u.bar.offset);
+	*posted = false;
+	reply(p, &m, r);
 	return true;
 }
 
 static void serve_requests(struct xhci_process *p, unsigned int max)
 {
-	for (unsigned int i = 0; i < max && serve_one(p); i++)
+	uint32_t posted_seq = 0;
+	bool posted = false;
+
+	for (unsigned int i = 0; i < max && serve_one(p, &posted_seq, &posted); i++)
 		;
+	if (posted)
+		xhci_mirror_done(&p->x, posted_seq);
 }
 
 static void on_request(void *opaque, uint32_t events)

@@ -12,8 +12,8 @@
  * port's four registers, every interrupter's seven. Not mirrored: MFINDEX,
  * which runs with time, and the MSI-X table and PBA (rarely read).
  *
- * The values are refreshed after every request (before done_seq says it is
- * finished), before an interrupt leaves (so the handler's first read sees
+ * The values are refreshed before each reply and after each batch of posted
+ * writes (before done_seq says they are finished), before an interrupt leaves (so the handler's first read sees
  * EINT, IP and the port change it came for), and whenever the event loop
  * goes to sleep (anything else, e.g. a port reset ending on a timer).
  * Registers are read through xhci_bar_read and xhci_pci_read, so the mirror
