@@ -12,6 +12,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "vcpu_report.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 #define CPUID_MAX_ENTRIES 256
@@ -334,8 +335,13 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 		return !v->stopping;
 	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: how a PC resets when nothing else works (reboot=t). */
-		vcpu_exit_vm(v, 0, "the guest reset (triple fault)");
+		/*
+		 * A triple fault. Linux reboots through the i8042 here (an exit
+		 * status of 0); it triple-faults only when it has crashed where it
+		 * could not even print, or was told to (reboot=t): an error.
+		 */
+		vcpu_report_log(v->fd, v->id, "the guest triple-faulted");
+		vcpu_exit_vm(v, 1, "the guest reset by a triple fault (it crashed, or booted with reboot=t)");
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH)

@@ -7,7 +7,9 @@
  * and e820 map through boot_params, the PCI bus through 0xcf8/0xcfc, the MP
  * table, the xHCI BAR through MMIO. It echoes one byte received on the
  * serial port if asked to (cmdline contains "echo"), then resets through the
- * i8042. Position independent: it runs wherever the payload is loaded.
+ * i8042. With "crash" in the command line it instead dies as a broken kernel
+ * does: an exception with no IDT to deliver it, a triple fault. Position
+ * independent: it runs wherever the payload is loaded.
  */
 	.text
 	.code64
@@ -83,8 +85,19 @@ entry64:
 	call puthex
 	call newline
 
+	mov 0x228(%rbx), %edi		/* "crash" anywhere in the command line? */
+	mov $0x73617263, %esi		/* "cras" little endian */
+	call has_word
+	test %eax, %eax
+	jz 4f
+	lea crashing(%rip), %rdi
+	call puts
+	lidt empty_idt(%rip)		/* limit 0: no vector can be delivered */
+	ud2				/* #UD, then #DF, then a triple fault */
+4:
 	mov 0x228(%rbx), %edi		/* "echo" anywhere in the command line? */
-	call has_echo
+	mov $0x6f686365, %esi		/* "echo" little endian */
+	call has_word
 	test %eax, %eax
 	jz 2f
 	lea waiting(%rip), %rdi
@@ -156,12 +169,12 @@ puthex:
 	jnz 1b
 	ret
 
-/* edi: string; eax = 1 if it contains "echo" */
-has_echo:
+/* edi: string, esi: 4 bytes; eax = 1 if the string contains them */
+has_word:
 	mov %edi, %edi
 1:	cmpb $0, (%rdi)
 	je 2f
-	cmpl $0x6f686365, (%rdi)	/* "echo" little endian */
+	cmpl %esi, (%rdi)
 	je 3f
 	inc %rdi
 	jmp 1b
@@ -184,3 +197,7 @@ bar:	.asciz "svmm-guest: xhci bar0 "
 waiting: .asciz "svmm-guest: waiting for a byte\n"
 got:	.asciz "svmm-guest: got "
 bye:	.asciz "svmm-guest: resetting\n"
+crashing: .asciz "svmm-guest: crashing\n"
+	.p2align 3
+empty_idt: .word 0		/* limit */
+	.quad 0			/* base */

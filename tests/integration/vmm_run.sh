@@ -93,7 +93,7 @@ wait_for() {
 }
 
 if ! kvm_ok; then
-	for t in boot control sigterm stale terminal device-death; do skip "$t"; done
+	for t in boot control sigterm stale terminal device-death triple-fault; do skip "$t"; done
 	tap_done
 	exit
 fi
@@ -123,6 +123,19 @@ else
 	tap_not_ok "xHCI config/BAR through the proxy" "$(grep -E 'pci 00:01|bar0' "$T/boot.out")" "$(cat "$T/boot.err")"
 fi
 nothing_left "reset"
+
+# A guest that dies without a word (a triple fault) ends the VM with an error
+# and its registers in the log: the only trace such a crash leaves.
+timeout 30 "$SVMM" run --control "$sock" --params crash "$SVMM_TEST_GUEST" >"$T/crash.out" 2>"$T/crash.err" </dev/null
+status=$?
+if [ "$status" -eq 1 ] && grep -q '^svmm-guest: crashing$' "$T/crash.out" &&
+	grep -q 'vCPU 0: the guest triple-faulted: rip 0x[0-9a-f]* .* idt 0x0/0x0 ' "$T/crash.err" &&
+	grep -q 'the guest reset by a triple fault' "$T/crash.err"; then
+	tap_ok "a guest that triple-faults ends svmm run with status 1, its registers (empty IDT) in the log"
+else
+	tap_not_ok "triple fault" "status $status" "$(cat "$T/crash.out" "$T/crash.err")"
+fi
+nothing_left "triple fault"
 
 # start_waiting_guest: the guest that waits for a serial byte (it never gets one).
 start_waiting_guest() {

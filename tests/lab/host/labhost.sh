@@ -3,6 +3,8 @@
 #
 # SVMM_LAB_MEM  lab host RAM in MiB (default 3072)
 # SVMM_LAB_SMP  lab host vCPUs (default 2)
+# SVMM_LAB_ACCEL, SVMM_LAB_CPU  QEMU's -accel (default tcg) and -cpu (default
+#               max, which has SVM with nested paging), for experiments
 
 # What in the lab host's console means its kernel broke (rather than the
 # scenario failing): with oops=panic every oops ends in a panic.
@@ -13,7 +15,7 @@ LAB_CRASH_RE='Kernel panic - not syncing|Oops:|BUG: |kernel BUG at|general prote
 lab_host_boot() {
 	local out=$1 repo=$2 image=$3 limit=$4
 	timeout -k 10 "$limit" qemu-system-x86_64 \
-		-name svmm-lab -machine q35 -accel tcg -cpu max \
+		-name svmm-lab -machine q35 -accel "${SVMM_LAB_ACCEL:-tcg}" -cpu "${SVMM_LAB_CPU:-max}" \
 		-smp "${SVMM_LAB_SMP:-2}" -m "${SVMM_LAB_MEM:-3072}" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$LAB_KIMAGE" -initrd "$image" \
@@ -25,8 +27,9 @@ lab_host_boot() {
 }
 
 # lab_host_verdict OUT QEMU_STATUS: prints "pass", "fail REASON" or
-# "crash REASON". Only a crash (the lab host's kernel or QEMU broke, or the
-# lab host stopped answering) is worth a rerun.
+# "crash REASON". Only a crash (the lab host's kernel or QEMU broke, the lab
+# host stopped answering, or its KVM killed a guest of the reference VMM) is
+# worth a rerun.
 lab_host_verdict() {
 	local out=$1 qemu_rc=$2 console="$1/labhost-console.log" rc crash
 	crash=$(grep -m1 -E "$LAB_CRASH_RE" "$console" 2>/dev/null || true)
@@ -36,6 +39,9 @@ lab_host_verdict() {
 			echo pass
 		elif [ -n "$crash" ]; then
 			echo "crash lab host kernel: $crash"
+		elif [ -s "$out/lab-instability" ]; then
+			# A reference guest died silently (lib/guest.sh, lab__guest_death).
+			echo "crash lab host's nested KVM: $(head -1 "$out/lab-instability")"
 		else
 			echo "fail scenario exit status $rc"
 		fi

@@ -26,6 +26,9 @@
 #   lab_guest_finish NAME                 fails unless the init ends with "LAB: done
 #                                         status=ok" and the VMM then exits with 0
 #   lab_guest_stop NAME                   kills the VMM (done for every guest at exit)
+#   lab_guest_use_rebooting_initrd        boots a copy of the guest image that ends
+#                                         with reboot -f instead of poweroff -f
+#                                         (svmm has no ACPI to power off with)
 #
 # A VMM backend is lib/vmm-V.sh defining
 #   lab_vmm_V_start NAME KERNEL INITRD PARAMS MEM CTL   exec the VMM: console on
@@ -70,7 +73,8 @@ lab_guest_boot() {
 	# console byte is a trap to the VMM).
 	cmdline="console=ttyS0${LAB_GUEST_VERBOSE:+ earlyprintk=ttyS0}"
 	[ "${LAB_GUEST_VERBOSE:-0}" = 1 ] || cmdline+=" quiet"
-	cmdline+=" panic=-1${actions:+ lab.actions=$actions}${params:+ $params}"
+	# nokaslr: a crash address then names a kernel function (lab_kernel_symbol).
+	cmdline+=" nokaslr panic=-1${actions:+ lab.actions=$actions}${params:+ $params}"
 	rm -f "$(lab__guest_ctl "$name")" "$LAB_OUT/guest-$name.log" "$(lab__guest_stamped "$name")"
 	: >"$(lab__guest_stamped "$name")"
 	lab_log "guest $name: booting with $vmm: $cmdline"
@@ -110,6 +114,7 @@ lab_guest_wait() {
 				return 0
 			fi
 			lab_log "guest $name: the VMM exited before /$re/ appeared on the console (see $LAB_OUT/guest-$name.log, .vmm.log)"
+			lab__guest_death "$name"
 			return 1
 		fi
 		if [ "$SECONDS" -ge "$end" ]; then
@@ -118,6 +123,60 @@ lab_guest_wait() {
 		fi
 		sleep 0.2
 	done
+}
+
+# lab__guest_death NAME: says how a guest that was not asked to end died.
+# A guest that dies silently under the reference VMM (stock QEMU, stock
+# kernel) can only have been broken by the lab host's nested KVM: that is
+# recorded in $LAB_OUT/lab-instability, which makes tests/lab/run treat the
+# attempt like a lab-host crash (one rerun). A death under svmm is never
+# excused: svmm logs the registers of a triple fault, shown here with the
+# kernel symbol they point into.
+lab__guest_death() {
+	local name=$1 console="$LAB_OUT/guest-$1.log" vmmlog="$LAB_OUT/guest-$1.vmm.log" panic rip
+	panic=$(grep -m1 -E 'Kernel panic|BUG:|Oops:|general protection fault' "$console" 2>/dev/null || true)
+	if [ -n "$panic" ]; then
+		lab_log "guest $name: the guest kernel died: $panic"
+		return 0
+	fi
+	case "${LAB_GUEST_VMM[$name]}" in
+	qemu)
+		lab_log "guest $name: the reference guest (QEMU) died without a word: a triple fault that stock QEMU and a stock kernel do not cause, so the lab host's nested KVM broke"
+		echo "guest $name died silently under QEMU" >>"$LAB_OUT/lab-instability"
+		;;
+	svmm)
+		rip=$(sed -n 's/.*triple-faulted: rip \(0x[0-9a-f]*\).*/\1/p' "$vmmlog" 2>/dev/null | head -1)
+		if [ -n "$rip" ]; then
+			lab_log "guest $name: triple fault under svmm at $rip ($(lab_kernel_symbol "$rip")): $(grep -m1 'triple-faulted' "$vmmlog" | sed 's/.*triple-faulted: //')"
+		else
+			lab_log "guest $name: svmm exited: $(tail -1 "$vmmlog" 2>/dev/null)"
+		fi
+		;;
+	esac
+}
+
+# lab_kernel_symbol ADDR: the guest kernel's function+offset at ADDR. The lab
+# host runs the same kernel build, so its /proc/kallsyms gives each symbol's
+# offset from _text; guests boot with nokaslr, where _text is at
+# 0xffffffff81000000. (Debian's System.map is a stub.)
+lab_kernel_symbol() {
+	local addr
+	addr=$(printf '%016x' "$1" 2>/dev/null) || { echo "not an address"; return 0; }
+	# Offsets from _text fit in 32 bits, which awk's doubles hold exactly.
+	awk -v a="$addr" 'function lo(s,  i, v) { v = 0
+			for (i = 9; i <= 16; i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+			return v }
+		BEGIN { want = lo(a) - lo("ffffffff81000000") }
+		{ sym[NR] = $3; off[NR] = lo($1); type[NR] = $2 }
+		$3 == "_text" { text = lo($1) }
+		END {
+			if (text == "" || substr(a, 1, 8) != "ffffffff") { print "no symbol"; exit }
+			for (i = 1; i <= NR; i++) {
+				o = off[i] - text
+				if (type[i] ~ /^[tTwW]$/ && o <= want && o >= 0 && (best == "" || o > best)) { best = o; name = sym[i] }
+			}
+			if (name == "") print "no symbol"; else printf "%s+0x%x\n", name, want - best
+		}' /proc/kallsyms 2>/dev/null || echo "no symbol"
 }
 
 lab_guest_expect() {
@@ -179,4 +238,17 @@ lab_guest_stop() {
 	kill "$pid" 2>/dev/null || true
 	lab_wait_until 10 "guest $1's VMM to exit" eval '! kill -0 "$pid" 2>/dev/null' ||
 		kill -KILL "$pid" 2>/dev/null || true
+}
+
+lab_guest_use_rebooting_initrd() {
+	local root="$LAB_TMP/guest-reboot-root" out="$LAB_TMP/guest-reboot.cpio"
+	if [ ! -f "$out" ]; then
+		mkdir -p "$root"
+		(cd "$root" && zstd -dc "$LAB_GUEST_INITRD" | cpio -id --quiet) ||
+			lab_fail "cannot unpack $LAB_GUEST_INITRD"
+		grep -q 'poweroff -f' "$root/init" || lab_fail "the guest init no longer powers off with 'poweroff -f'"
+		sed -i 's/poweroff -f/reboot -f/' "$root/init"
+		(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$out"
+	fi
+	LAB_GUEST_INITRD=$out
 }

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#include "vcpu_report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "log.h"
+
+#define VCPU_REPORT_MAX 512
+
+const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *regs,
+			       const struct kvm_sregs *sregs)
+{
+	if (len == 0)
+		return buf;
+	snprintf(buf, len,
+		 "rip 0x%llx rsp 0x%llx rflags 0x%llx cs 0x%x cpl %u "
+		 "cr0 0x%llx cr2 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx "
+		 "idt 0x%llx/0x%x gdt 0x%llx/0x%x "
+		 "rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx rsi 0x%llx rdi 0x%llx rbp 0x%llx",
+		 (unsigned long long)regs->rip, (unsigned long long)regs->rsp,
+		 (unsigned long long)regs->rflags, sregs->cs.selector, sregs->cs.dpl,
+		 (unsigned long long)sregs->cr0, (unsigned long long)sregs->cr2,
+		 (unsigned long long)sregs->cr3, (unsigned long long)sregs->cr4,
+		 (unsigned long long)sregs->efer,
+		 (unsigned long long)sregs->idt.base, sregs->idt.limit,
+		 (unsigned long long)sregs->gdt.base, sregs->gdt.limit,
+		 (unsigned long long)regs->rax, (unsigned long long)regs->rbx,
+		 (unsigned long long)regs->rcx, (unsigned long long)regs->rdx,
+		 (unsigned long long)regs->rsi, (unsigned long long)regs->rdi,
+		 (unsigned long long)regs->rbp);
+	return buf;
+}
+
+void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	char line[VCPU_REPORT_MAX];
+
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+		log_err("vCPU %u: %s (its registers cannot be read: %s)", id, what, strerror(errno));
+		return;
+	}
+	log_err("vCPU %u: %s: %s", id, what, vcpu_report_format(line, sizeof(line), &regs, &sregs));
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a vCPU looked like when its guest died without a word (a triple
+ * fault): one log line with the registers a person needs to find where and
+ * why, as QEMU's "-d cpu_reset" would show. A kernel that dies this way
+ * prints nothing, so this line is the only trace.
+ */
+#ifndef SVMM_VCPU_REPORT_H
+#define SVMM_VCPU_REPORT_H
+
+#include <linux/kvm.h>
+#include <stddef.h>
+
+/* Formats the registers into buf (always NUL-terminated); returns buf. */
+const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *regs,
+			       const struct kvm_sregs *sregs);
+
+/* Reads the vCPU's registers and logs them as an error, prefixed with what happened. */
+void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what);
+
+#endif
