@@ -304,7 +304,7 @@ static const struct {
 	{ "mmap", 2, PROT_EXEC, "arg2 & PROT_EXEC == 0" },
 	{ "mprotect", 2, PROT_EXEC, "arg2 & PROT_EXEC == 0" },
 	{ "pkey_mprotect", 2, PROT_EXEC, "arg2 & PROT_EXEC == 0" },
-	{ "openat", 2, O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE,
+	{ "openat", 2, O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY),
 	  "arg2 & O_CREAT|O_TRUNC|O_APPEND|__O_TMPFILE == 0" },
 };
 /* Syscalls that can never be allowed: their arguments are out of a filter's reach or they escape it. */
