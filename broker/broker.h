@@ -5,6 +5,7 @@
 #include "args.h"
 #include "broker_config.h"
 
+struct broker_socket;
 struct usb_policy;
 
 /* `svmm broker`: the system broker service; returns the exit status. */
@@ -12,11 +13,13 @@ int broker_main(const struct broker_options *o);
 
 /*
  * Serves requests until SIGTERM or SIGINT, or, given peer_fd (the VM's own
- * broker), until that one connection closes. listen_fd (or -1) is the system
- * broker's socket. Drops every capability before the first request. Releases
- * every device on the way out. Returns 0, or -errno.
+ * broker), until that one connection closes. sock (or NULL) is the system
+ * broker's listening socket. Drops every capability and loads the broker's
+ * seccomp filter before the first request (broker/lockdown.h): the caller,
+ * and whatever it does after, stays under it. Releases every device on the
+ * way out. Returns 0, or -errno.
  */
-int broker_serve(const struct broker_config *c, const struct usb_policy *policy, int listen_fd,
-		 int peer_fd);
+int broker_serve(const struct broker_config *c, const struct usb_policy *policy,
+		 const struct broker_socket *sock, int peer_fd);
 
 #endif

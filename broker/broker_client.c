@@ -75,7 +75,7 @@ int broker_spawn(const char *policy_path, const struct broker_config *config,
 		/* A name an administrator (and a test) can tell apart from the VMM's. */
 		prctl(PR_SET_NAME, "svmm-broker", 0, 0, 0);
 		close_inherited(sv[1]);
-		_exit(broker_serve(&cfg, policy, -1, sv[1]) ? 1 : 0);
+		_exit(broker_serve(&cfg, policy, NULL, sv[1]) ? 1 : 0);
 	}
 	close(sv[1]);
 	usb_policy_free(policy);

@@ -12,7 +12,7 @@
 #include "broker_server.h"
 #include "broker_socket.h"
 #include "log.h"
-#include "privileges.h"
+#include "lockdown.h"
 #include "usb_policy.h"
 
 static void on_stop_signal(int sig)
@@ -49,8 +49,8 @@ static int stop_signals(sigset_t *wait_mask)
 	return 0;
 }
 
-int broker_serve(const struct broker_config *c, const struct usb_policy *policy, int listen_fd,
-		 int peer_fd)
+int broker_serve(const struct broker_config *c, const struct usb_policy *policy,
+		 const struct broker_socket *sock, int peer_fd)
 {
 	struct broker_server *s;
 	sigset_t wait_mask;
@@ -62,32 +62,37 @@ int broker_serve(const struct broker_config *c, const struct usb_policy *policy,
 			close(peer_fd);
 		return -ENOMEM;
 	}
-	broker_server_init(s, c, policy, listen_fd);
+	broker_server_init(s, c, policy, sock ? sock->fd : -1);
 	err = stop_signals(&wait_mask);
-	if (!err)
-		err = broker_drop_privileges();
 	if (err) {
 		log_err("cannot start serving: %s", strerror(-err));
 		if (peer_fd >= 0)
 			close(peer_fd);
-		free(s);
-		return err;
+		goto out;
 	}
 	if (peer_fd >= 0) {
 		s->exit_when_alone = true;
 		/* Non-blocking like every peer: a VMM that stops reading cannot wedge its broker. */
-		if (fcntl(peer_fd, F_SETFL, fcntl(peer_fd, F_GETFL) | O_NONBLOCK) < 0 ||
-		    broker_server_add_peer(s, peer_fd) < 0) {
-			free(s);
-			return -EIO;
+		if (fcntl(peer_fd, F_SETFL, fcntl(peer_fd, F_GETFL) | O_NONBLOCK) < 0) {
+			err = -errno;
+			close(peer_fd);
+			goto out;
 		}
+		err = broker_server_add_peer(s, peer_fd);	/* closes it on failure */
+		if (err < 0)
+			goto out;
 	}
-	err = broker_server_run(s, &wait_mask);
-	if (err)
-		log_err("serving failed: %s", strerror(-err));
+	/* Set up: from here on no capabilities, and only what broker.policy allows. */
+	err = broker_lockdown(sock ? sock->file.dir_fd : -1);
+	if (!err) {
+		err = broker_server_run(s, &wait_mask);
+		if (err)
+			log_err("serving failed: %s", strerror(-err));
+	}
+out:
 	broker_server_shutdown(s);
 	free(s);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 int broker_main(const struct broker_options *o)
@@ -96,8 +101,8 @@ int broker_main(const struct broker_options *o)
 	struct broker_config cfg;
 	struct usb_policy *policy;
 	sigset_t wait_mask;
-	ino_t ino = 0;
-	int fd, r;
+	struct broker_socket sock;
+	int r;
 
 	log_set_role("broker");
 	if (o->verbose)
@@ -120,17 +125,16 @@ int broker_main(const struct broker_options *o)
 			return 1;
 		}
 	}
-	fd = broker_socket_listen(o->socket, &ino, why, sizeof(why));
-	if (fd < 0) {
+	if (broker_socket_listen(o->socket, &sock, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		usb_policy_free(policy);
 		return 1;
 	}
 	log_info("listening socket=%s policy=%s rules=%u", o->socket,
 		 o->policy ? o->policy : USB_POLICY_BUILTIN_NAME, usb_policy_count(policy));
-	r = broker_serve(&cfg, policy, fd, -1);
-	close(fd);
-	broker_socket_remove(o->socket, ino);
+	r = broker_serve(&cfg, policy, &sock, -1);
+	/* Still under the filter, which allows this unlink only through the socket's directory. */
+	broker_socket_close(&sock);
 	usb_policy_free(policy);
 	log_info("stopped");
 	return r ? 1 : 0;

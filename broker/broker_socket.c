@@ -58,13 +58,14 @@ static int remove_stale(const struct sockaddr_un *a, char *why, size_t whylen)
 	return 0;
 }
 
-int broker_socket_listen(const char *path, ino_t *ino, char *why, size_t whylen)
+int broker_socket_listen(const char *path, struct broker_socket *s, char *why, size_t whylen)
 {
 	struct sockaddr_un a;
-	struct stat st;
 	mode_t old;
-	int fd, r, err;
+	int r, err;
 
+	s->fd = -1;
+	socket_file_init(&s->file);
 	if (fill_addr(&a, path)) {
 		snprintf(why, whylen, "%s: path too long for a socket", path);
 		return -ENAMETOOLONG;
@@ -72,35 +73,43 @@ int broker_socket_listen(const char *path, ino_t *ino, char *why, size_t whylen)
 	err = remove_stale(&a, why, whylen);
 	if (err)
 		return err;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
-		return -errno;
+	s->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->fd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "socket: %s", strerror(-err));
+		return err;
 	}
 	old = umask(0777 & ~BROKER_SOCKET_MODE);
-	r = bind(fd, (const struct sockaddr *)&a, sizeof(a));
+	r = bind(s->fd, (const struct sockaddr *)&a, sizeof(a));
 	err = -errno;
 	umask(old);
 	if (r < 0) {
 		snprintf(why, whylen, "bind %s: %s", a.sun_path, strerror(-err));
-		close(fd);
+		close(s->fd);
+		s->fd = -1;
 		return err;
 	}
-	if (stat(a.sun_path, &st) < 0 || listen(fd, 16) < 0) {
+	err = socket_file_open(&s->file, a.sun_path);
+	if (err) {
+		snprintf(why, whylen, "cannot open the directory of %s: %s", a.sun_path, strerror(-err));
+		unlink(a.sun_path);
+		close(s->fd);
+		s->fd = -1;
+		return err;
+	}
+	if (listen(s->fd, 16) < 0) {
 		err = -errno;
 		snprintf(why, whylen, "listen %s: %s", a.sun_path, strerror(-err));
-		unlink(a.sun_path);
-		close(fd);
+		broker_socket_close(s);
 		return err;
 	}
-	*ino = st.st_ino;
-	return fd;
+	return 0;
 }
 
-void broker_socket_remove(const char *path, ino_t ino)
+void broker_socket_close(struct broker_socket *s)
 {
-	struct stat st;
-
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ino)
-		unlink(path);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	socket_file_remove(&s->file);
 }

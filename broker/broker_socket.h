@@ -10,18 +10,24 @@
 #define SVMM_BROKER_SOCKET_H
 
 #include <stddef.h>
-#include <sys/types.h>
+
+#include "socket_file.h"
 
 #define BROKER_SOCKET_MODE 0660
 
-/*
- * Returns the listening fd (SOCK_SEQPACKET, non-blocking, close-on-exec) and
- * its inode in *ino, or -errno with a reason in why: -EADDRINUSE another
- * broker answers there, -EEXIST the path is not a socket, -ENAMETOOLONG.
- */
-int broker_socket_listen(const char *path, ino_t *ino, char *why, size_t whylen);
+struct broker_socket {
+	int fd;				/* listening, or -1 */
+	struct socket_file file;	/* removed through its directory: the broker's filter allows no other unlink */
+};
 
-/* Unlinks path if it is still the socket we made (inode ino). */
-void broker_socket_remove(const char *path, ino_t ino);
+/*
+ * Makes s listen at path (SOCK_SEQPACKET, non-blocking, close-on-exec); 0, or
+ * -errno with a reason in why: -EADDRINUSE another broker answers there,
+ * -EEXIST the path is not a socket, -ENAMETOOLONG.
+ */
+int broker_socket_listen(const char *path, struct broker_socket *s, char *why, size_t whylen);
+
+/* Closes the socket and unlinks its file if it is still the one s made. */
+void broker_socket_close(struct broker_socket *s);
 
 #endif

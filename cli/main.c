@@ -16,16 +16,15 @@
 #endif
 #endif
 
-static int run(const struct run_options *o)
+/*
+ * The VMM and the broker end under their seccomp filters. LeakSanitizer's
+ * check at exit stops the world with clone, prctl and ptrace, which both
+ * filters forbid: a sanitizer build ends them without it (their parts are
+ * leak-checked by their unit tests).
+ */
+static int end_filtered(int status)
 {
-	int status = vmm_main(o);
-
 #ifdef SVMM_ASAN
-	/*
-	 * LeakSanitizer's check at exit stops the world with clone, prctl and
-	 * ptrace, which the VMM's seccomp filter forbids: a sanitizer build ends
-	 * the VMM without it (its parts are leak-checked by their unit tests).
-	 */
 	fflush(NULL);
 	_exit(status);
 #endif
@@ -50,7 +49,7 @@ int main(int argc, char **argv)
 		printf("svmm %s\n", SVMM_VERSION);
 		return 0;
 	case CLI_RUN:
-		return run(&cli.u.run);
+		return end_filtered(vmm_main(&cli.u.run));
 	case CLI_USB_ATTACH:
 		return control_client_attach(&cli.u.attach);
 	case CLI_USB_DETACH:
@@ -60,7 +59,7 @@ int main(int argc, char **argv)
 	case CLI_STOP:
 		return control_client_stop(&cli.u.stop);
 	case CLI_BROKER:
-		return broker_main(&cli.u.broker);
+		return end_filtered(broker_main(&cli.u.broker));
 	default:
 		fputs(cli_usage(CLI_NONE), stderr);
 		return CLI_EXIT_USAGE;

@@ -37,7 +37,13 @@ static const struct named_constant constants[] = {
 	C(EFD_CLOEXEC), C(EFD_NONBLOCK), C(TFD_CLOEXEC), C(TFD_NONBLOCK),
 	C(FIONBIO), C(FIOCLEX),
 	C(MSG_CMSG_CLOEXEC), C(MSG_NOSIGNAL), C(MSG_DONTWAIT), C(MSG_TRUNC),
-	C(AF_UNIX), C(SOCK_SEQPACKET), C(SOCK_CLOEXEC),
+	C(AF_UNIX), C(SOCK_SEQPACKET), C(SOCK_CLOEXEC), C(SOCK_NONBLOCK),
+	C(SOL_SOCKET), C(SO_PEERCRED),
+	/* open flags: the broker opens files, never to create, truncate or append */
+	C(O_RDONLY), C(O_WRONLY), C(O_RDWR), C(O_ACCMODE), C(O_CREAT), C(O_EXCL), C(O_TRUNC),
+	C(O_APPEND), C(O_PATH), C(O_DIRECTORY), C(O_NOFOLLOW), C(O_NOCTTY),
+	/* The kernel's __O_TMPFILE bit; glibc's __O_TMPFILE also has O_DIRECTORY, which is harmless. */
+	{ "__O_TMPFILE", (uint64_t)(O_TMPFILE & ~O_DIRECTORY) },
 	/* the VMM: KVM requests after setup, the terminal, signals it sends */
 	C(KVM_RUN), C(KVM_GET_REGS), C(KVM_GET_SREGS), C(KVM_IRQ_LINE), C(KVM_SET_GSI_ROUTING),
 	C(KVM_IRQFD), C(KVM_IOEVENTFD), C(KVM_SIGNAL_MSI), C(TCGETS), C(TCSETS),

@@ -3,9 +3,11 @@
  * Build-time tool: parses and lints a seccomp policy file and, only if it
  * passes, writes a C source that embeds its text. So a policy that allows a
  * dangerous syscall without an argument filter fails the build, and the binary
- * only ever carries policies that passed.
+ * only ever carries policies that passed. Each --forbid NAME refuses a syscall
+ * the lint allows in general but this process must never make (openat, for
+ * every process but the broker).
  *
- *   seccomp-lint POLICY OUTPUT.c SYMBOL
+ *   seccomp-lint [--forbid NAME]... POLICY OUTPUT.c SYMBOL
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,31 +37,40 @@ int main(int argc, char **argv)
 	static char text[POLICY_FILE_MAX + 1];
 	static struct seccomp_policy policy;
 	char err[512];
+	int first = 1;
 	size_t len;
 	FILE *f;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: seccomp-lint POLICY OUTPUT.c SYMBOL\n");
+	while (first + 1 < argc && !strcmp(argv[first], "--forbid"))
+		first += 2;
+	if (argc - first != 3) {
+		fprintf(stderr, "usage: seccomp-lint [--forbid NAME]... POLICY OUTPUT.c SYMBOL\n");
 		return 2;
 	}
-	f = fopen(argv[1], "r");
+	f = fopen(argv[first], "r");
 	if (!f) {
-		fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
+		fprintf(stderr, "%s: %s\n", argv[first], strerror(errno));
 		return 1;
 	}
 	len = fread(text, 1, sizeof(text), f);
 	fclose(f);
 	if (len > POLICY_FILE_MAX) {
-		fprintf(stderr, "%s: larger than %d bytes\n", argv[1], POLICY_FILE_MAX);
+		fprintf(stderr, "%s: larger than %d bytes\n", argv[first], POLICY_FILE_MAX);
 		return 1;
 	}
-	if (seccomp_policy_parse(text, len, argv[1], &policy, err, sizeof(err)) < 0 ||
+	if (seccomp_policy_parse(text, len, argv[first], &policy, err, sizeof(err)) < 0 ||
 	    seccomp_policy_lint(&policy, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (emit_c(argv[2], argv[3], text, len) != 0) {
-		fprintf(stderr, "%s: %s\n", argv[2], strerror(errno));
+	for (int i = 1; i < first; i += 2) {
+		if (seccomp_policy_lint_forbid(&policy, argv[i + 1], err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+	}
+	if (emit_c(argv[first + 1], argv[first + 2], text, len) != 0) {
+		fprintf(stderr, "%s: %s\n", argv[first + 1], strerror(errno));
 		return 1;
 	}
 	return 0;

@@ -3,12 +3,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "seccomp_constants.h"
@@ -284,13 +286,34 @@ int seccomp_policy_append(const char *text, size_t len, const char *source,
 /* Syscalls whose arguments decide whether they are harmless; allowed only with a filter. */
 static const char *const needs_filter[] = {
 	"ioctl", "mmap", "mprotect", "pkey_mprotect", "clone", "socket", "socketpair",
-	"prctl", "fcntl", "kill", "tgkill", "tkill", "personality", "setsockopt",
+	"prctl", "fcntl", "kill", "tgkill", "tkill", "personality", "setsockopt", "openat",
+};
+
+/*
+ * Syscalls whose every allowed form must mask bits of one argument and
+ * require them clear: memory is never executable, and a file is never
+ * created, truncated, appended to or made anonymous (O_TMPFILE) through an
+ * open, whatever path a filter-blind caller names.
+ */
+static const struct {
+	const char *name;
+	unsigned int arg;
+	uint64_t bits;
+	const char *cond;	/* for the message */
+} must_clear[] = {
+	{ "mmap", 2, PROT_EXEC, "arg2 & PROT_EXEC == 0" },
+	{ "mprotect", 2, PROT_EXEC, "arg2 & PROT_EXEC == 0" },
+	{ "pkey_mprotect", 2, PROT_EXEC, "arg2 & PROT_EXEC == 0" },
+	{ "openat", 2, O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY),
+	  "arg2 & O_CREAT|O_TRUNC|O_APPEND|__O_TMPFILE == 0" },
 };
 /* Syscalls that can never be allowed: their arguments are out of a filter's reach or they escape it. */
 static const char *const never[] = {
 	"clone3", "io_uring_setup", "io_uring_enter", "io_uring_register", "seccomp", "bpf",
-	"ptrace", "process_vm_writev", "process_vm_readv", "execve", "execveat", "open",
-	"openat", "openat2", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+	"ptrace", "process_vm_writev", "process_vm_readv", "execve", "execveat",
+	/* open and creat take no dirfd to filter on and glibc calls openat; openat2's flags are in memory */
+	"open", "creat", "openat2", "open_by_handle_at",
+	"mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
 	"init_module", "finit_module", "kexec_load", "kexec_file_load", "userfaultfd",
 	"perf_event_open", "keyctl", "add_key", "request_key",
 };
@@ -299,6 +322,19 @@ static bool name_in(const char *name, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(name, list[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Whether one of the rule's conditions masks arg with every bit of bits and wants them clear. */
+static bool clears_bits(const struct seccomp_rule *r, unsigned int arg, uint64_t bits)
+{
+	for (unsigned int k = 0; k < r->nconds; k++) {
+		const struct seccomp_cond *cd = &r->conds[k];
+
+		if (cd->arg == arg && cd->op == SECCOMP_OP_MASKED_EQ && (cd->mask & bits) == bits &&
+		    !(cd->value & bits))
 			return true;
 	}
 	return false;
@@ -318,23 +354,26 @@ int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen
 				 p->source, r->line, r->name);
 			return -EPERM;
 		}
-		/* mmap and mprotect must exclude PROT_EXEC in every form they are allowed. */
-		if (!strcmp(r->name, "mmap") || !strcmp(r->name, "mprotect") ||
-		    !strcmp(r->name, "pkey_mprotect")) {
-			bool no_exec = false;
-
-			for (unsigned int k = 0; k < r->nconds; k++) {
-				const struct seccomp_cond *cd = &r->conds[k];
-
-				if (cd->arg == 2 && cd->op == SECCOMP_OP_MASKED_EQ &&
-				    (cd->mask & 4 /* PROT_EXEC */) && !(cd->value & 4))
-					no_exec = true;
-			}
-			if (!no_exec) {
-				snprintf(err, errlen, "%s:%u: %s allowed without 'arg2 & PROT_EXEC == 0'",
-					 p->source, r->line, r->name);
+		for (size_t k = 0; k < sizeof(must_clear) / sizeof(must_clear[0]); k++) {
+			if (!strcmp(r->name, must_clear[k].name) &&
+			    !clears_bits(r, must_clear[k].arg, must_clear[k].bits)) {
+				snprintf(err, errlen, "%s:%u: %s allowed without '%s'", p->source, r->line,
+					 r->name, must_clear[k].cond);
 				return -EPERM;
 			}
+		}
+	}
+	return 0;
+}
+
+int seccomp_policy_lint_forbid(const struct seccomp_policy *p, const char *name, char *err,
+			       size_t errlen)
+{
+	for (unsigned int i = 0; i < p->nrules; i++) {
+		if (!strcmp(p->rules[i].name, name)) {
+			snprintf(err, errlen, "%s:%u: %s is forbidden in this policy", p->source,
+				 p->rules[i].line, name);
+			return -EPERM;
 		}
 	}
 	return 0;

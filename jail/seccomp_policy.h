@@ -77,10 +77,15 @@ int seccomp_policy_append(const char *text, size_t len, const char *source,
 
 /*
  * Refuses a policy that allows a dangerous syscall (ioctl, mmap, mprotect,
- * clone, socket, prctl, ...) without an argument filter, or one that can
- * never be filtered (clone3, io_uring_*, seccomp, ...). 0 or -EPERM + err.
+ * clone, socket, prctl, openat, ...) without an argument filter, mmap or
+ * mprotect without 'arg2 & PROT_EXEC == 0', openat without flags masked so
+ * that O_CREAT, O_TRUNC, O_APPEND and __O_TMPFILE are clear, or a syscall that
+ * can never be filtered (clone3, open, io_uring_*, seccomp, ...). 0 or -EPERM + err.
  */
 int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen);
+/* Refuses a policy that allows name in any form: what one process must never do. 0 or -EPERM + err. */
+int seccomp_policy_lint_forbid(const struct seccomp_policy *p, const char *name, char *err,
+			       size_t errlen);
 
 /* Distinct syscalls the policy allows. */
 unsigned int seccomp_policy_count_syscalls(const struct seccomp_policy *p);

@@ -33,3 +33,12 @@ int seccomp_policies_vmm(const struct seccomp_runtime_value *runtime, size_t nru
 
 	return add_sanitizer_runtime(r, p, err, errlen);
 }
+
+int seccomp_policies_broker(const struct seccomp_runtime_value *runtime, size_t nruntime,
+			    struct seccomp_policy *p, char *err, size_t errlen)
+{
+	int r = seccomp_policy_parse_runtime(seccomp_policy_broker, seccomp_policy_broker_len,
+					     "broker.policy", runtime, nruntime, p, err, errlen);
+
+	return add_sanitizer_runtime(r, p, err, errlen);
+}

@@ -2,7 +2,6 @@
 #include "control_server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,37 +56,16 @@ static int control_prepare_path(const char *path, const struct sockaddr_un *addr
 	return 0;
 }
 
-/* Opens path's directory O_PATH and keeps the file's name, for control_server_close. */
-static int control_open_dir(struct control_server *cs, const char *path)
-{
-	char dir[sizeof(cs->path)];
-	const char *slash = strrchr(path, '/');
-
-	if (!slash) {
-		strcpy(dir, ".");
-		snprintf(cs->name, sizeof(cs->name), "%s", path);
-	} else {
-		size_t n = slash == path ? 1 : (size_t)(slash - path);
-
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-		snprintf(cs->name, sizeof(cs->name), "%s", slash + 1);
-	}
-	cs->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return cs->dir_fd < 0 ? -errno : 0;
-}
-
 int control_server_open(struct control_server *cs, const char *path, const struct control_ops *ops,
 			void *opaque, char *err, size_t errlen)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct stat st;
 	mode_t old_umask;
 	int r;
 
 	memset(cs, 0, sizeof(*cs));
 	cs->listen_fd = -1;
-	cs->dir_fd = -1;
+	socket_file_init(&cs->file);
 	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++)
 		cs->clients[i] = -1;
 	cs->ops = ops;
@@ -118,11 +96,7 @@ int control_server_open(struct control_server *cs, const char *path, const struc
 		goto fail;
 	}
 	strcpy(cs->path, path);
-	if (stat(path, &st) == 0) {
-		cs->dev = st.st_dev;
-		cs->ino = st.st_ino;
-	}
-	r = control_open_dir(cs, path);
+	r = socket_file_open(&cs->file, path);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the directory of %s: %s", path, strerror(-r));
 		goto fail;
@@ -140,8 +114,6 @@ fail:
 
 void control_server_close(struct control_server *cs)
 {
-	struct stat st;
-
 	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++) {
 		if (cs->clients[i] >= 0)
 			close(cs->clients[i]);
@@ -150,13 +122,7 @@ void control_server_close(struct control_server *cs)
 	if (cs->listen_fd >= 0)
 		close(cs->listen_fd);
 	cs->listen_fd = -1;
-	/* Only our own file: another VM may have taken the path since. */
-	if (cs->dir_fd >= 0 && fstatat(cs->dir_fd, cs->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    st.st_dev == cs->dev && st.st_ino == cs->ino)
-		unlinkat(cs->dir_fd, cs->name, 0);
-	if (cs->dir_fd >= 0)
-		close(cs->dir_fd);
-	cs->dir_fd = -1;
+	socket_file_remove(&cs->file);
 	cs->path[0] = '\0';
 }
 

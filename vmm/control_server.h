@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "control_protocol.h"
+#include "socket_file.h"
 
 #define CONTROL_SERVER_MAX_CLIENTS 8
 
@@ -30,11 +31,8 @@ struct control_ops {
 struct control_server {
 	int listen_fd;
 	char path[108];
-	dev_t dev;		/* the socket file we made, to remove only ours */
-	ino_t ino;
-	int dir_fd;		/* O_PATH of its directory: the file is removed through it, by name,
-				 * so that the VMM's seccomp filter can allow exactly that */
-	char name[108];		/* the file's name in that directory */
+	struct socket_file file;	/* removed through its directory, by name, so that the
+					 * VMM's seccomp filter can allow exactly that */
 	int clients[CONTROL_SERVER_MAX_CLIENTS];
 	const struct control_ops *ops;
 	void *opaque;

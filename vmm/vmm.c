@@ -403,7 +403,7 @@ static void vmm_start_locked_down(struct vmm *v)
 		started++;
 	}
 	vcpu_gate_wait_arrivals(&v->gate, started);
-	if (!v->exit_requested && vmm_lockdown(v->control.dir_fd, err, sizeof(err)) < 0) {
+	if (!v->exit_requested && vmm_lockdown(v->control.file.dir_fd, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		vmm_request_exit(v, 1, "the VMM could not lock itself down");
 	}

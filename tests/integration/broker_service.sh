@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real `svmm broker` as a service: a malformed policy stops it with FILE:LINE: reason;
-# it starts, makes its socket 0660, refuses a second broker, answers a request from a
+# it starts, runs under its seccomp filter without privileges, makes its socket 0660, refuses a second broker, answers a request from a
 # client with one logged decision line, refuses malformed requests and descriptors sent
 # to it, replaces a stale socket, never touches a file that is not a socket, and
 # exits 0 on SIGTERM, removing its socket.
@@ -87,6 +87,12 @@ expect_run "a missing policy file is refused" 1 "$TAP_TMP/none: No such file or 
 # --- Start, serve, stop. ---
 printf '# test policy\ndeny interface-class 03\nallow-detach all\n' >"$policy"
 if start_broker --policy "$policy"; then tap_ok "the broker starts and listens"; else tap_not_ok "the broker starts and listens" "$(cat "$log")"; fi
+# Its jail, seen from outside: its own seccomp filter, loaded before it reads a request, and no privileges.
+bfield() { awk -v k="$1:" '$1 == k { print $2; exit }' "/proc/$broker_pid/status" 2>/dev/null; }
+for _ in $(seq 50); do [ "$(bfield Seccomp)" = 2 ] && break; sleep 0.1; done
+for f in Seccomp:2 NoNewPrivs:1 CapEff:0000000000000000 CapPrm:0000000000000000 CapBnd:0000000000000000 CapAmb:0000000000000000; do
+	if [ "$(bfield "${f%%:*}")" = "${f#*:}" ]; then tap_ok "the broker runs with ${f%%:*} ${f#*:}"; else tap_not_ok "the broker runs with ${f%%:*} ${f#*:}" "got '$(bfield "${f%%:*}")'"; fi
+done
 mode=$(stat -c %a "$sock" 2>/dev/null)
 if [ "$mode" = 660 ]; then tap_ok "the socket is mode 0660"; else tap_not_ok "the socket is mode 0660" "mode $mode"; fi
 if grep -q "listening socket=$sock policy=$policy rules=2" "$log"; then tap_ok "the start is logged with the policy"; else tap_not_ok "the start is logged with the policy" "$(cat "$log")"; fi
@@ -108,6 +114,9 @@ expect_run "a malformed request is answered invalid_request" 0 "^612 0 invalid_r
 	stdout -- python3 "$TAP_TMP/client.py" "$sock" junk
 expect_run "a descriptor sent to the broker is refused" 0 "^612 0 invalid_request malformed request: a descriptor was sent to the broker" \
 	stdout -- python3 "$TAP_TMP/client.py" "$sock" fd /dev/bus/usb/001/002
+# A call its filter lacks would have killed it on one of the requests above.
+state=$(awk '{ print $3 }' "/proc/$broker_pid/stat" 2>/dev/null)
+if [ -n "$state" ] && [ "$state" != Z ]; then tap_ok "the broker served every request under its filter"; else tap_not_ok "the broker died under its filter" "$(tail -3 "$log")"; fi
 n=$(grep -c 'decision ' "$log")
 if [ "$n" -eq 4 ]; then tap_ok "every request got exactly one decision line"; else tap_not_ok "every request got exactly one decision line" "$n lines"; fi
 # A log line cannot be forged through the path: control characters are escaped.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real xHCI device process forked by `svmm run`, seen from outside: what
-# /proc says about its jail (docs/security.md), and that it ends with the VMM.
+# /proc says about its jail (docs/security.md), and that it ends with the VMM;
+# the VMM's and its broker's own filters and privileges.
 set -u
 . "$(dirname "$0")/tap.sh"
 : "${SVMM:?set SVMM to the svmm binary}"
@@ -91,6 +92,29 @@ unfiltered=$(for t in /proc/"$vm"/task/*; do
 	awk '$1 == "Seccomp:" && $2 != 2 { print FILENAME }' "$t/status"
 done)
 check "every VMM thread (vCPUs included) is filtered" "$unfiltered" ""
+
+# The VM's own broker (forked before the VMM drops its privileges): root's uid, no capabilities,
+# its own filter, loaded before it reads the VMM's first request.
+broker=$(pgrep -x -P "$vm" svmm-broker)
+if [ -n "$broker" ]; then tap_ok "the VMM forked its broker ($broker)"; else tap_not_ok "the VMM forked its broker"; fi
+bfield() { awk -v k="$1:" '$1 == k { print $2; exit }' "/proc/$broker/status" 2>/dev/null; }
+for _ in $(seq 50); do [ "$(bfield Seccomp)" = 2 ] && break; sleep 0.1; done
+check "the broker runs under seccomp (Seccomp: 2)" "$(bfield Seccomp)" 2
+check "the broker has no_new_privs" "$(bfield NoNewPrivs)" 1
+check "the broker's effective capabilities are empty" "$(bfield CapEff)" 0000000000000000
+check "the broker's bounding set is empty" "$(bfield CapBnd)" 0000000000000000
+# A node attach goes VMM -> broker -> VMM: here there is no such node, in the lab the node may
+# open or be refused; either way the answer comes back through both filters (a call either
+# lacks would kill one of them).
+out=$("$SVMM" usb attach 00:00:00:00 /dev/bus/usb/001/002 "$sock" 2>&1)
+case "$out" in
+*"broker did not answer"* | *"no broker"*) tap_not_ok "node attach through the broker" "$out" ;;
+no_such_device:* | failed_to_open_device:* | ok\ *) tap_ok "a node attach is answered by the broker ($out)" ;;
+*) tap_not_ok "node attach through the broker" "$out" ;;
+esac
+# Alive, not a zombie its VMM has yet to reap.
+state=$(awk '{ print $3 }' "/proc/$broker/stat" 2>/dev/null)
+if [ -n "$state" ] && [ "$state" != Z ]; then tap_ok "the broker is alive after the request"; else tap_not_ok "the broker died" "state '$state'" "$(tail -3 "$T/vm.err")"; fi
 
 # An image attach works inside the jail (pread/pwrite under the filter).
 truncate -s 4M "$T/disk.img"

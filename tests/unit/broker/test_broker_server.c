@@ -307,6 +307,34 @@ Test(broker_server, malformed_requests_are_answered_and_fds_closed, .init = setu
 	close(c);
 }
 
+/* One field of /proc/PID/status, e.g. "2" for "Seccomp:\t2"; "" if absent. */
+static const char *status_field(pid_t pid, const char *key)
+{
+	static char value[64];
+	char path[64], line[256];
+	size_t kl = strlen(key);
+	FILE *file;
+
+	value[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	file = fopen(path, "r");
+	cr_assert_not_null(file, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), file)) {
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			sscanf(line + kl + 1, "%63s", value);
+			break;
+		}
+	}
+	fclose(file);
+	return value;
+}
+
+/*
+ * A VM's own broker, forked as `svmm run` forks it, serving a whole OPEN
+ * (node walk, sysfs, resolving a name, the re-open, the fd passed) and
+ * RELEASE under its seccomp filter: a call the filter lacks kills it, and
+ * this test fails.
+ */
 Test(broker_client, spawn_open_release_stop)
 {
 	struct broker_child child;
@@ -326,6 +354,10 @@ Test(broker_client, spawn_open_release_stop)
 	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, path, &p, &fd), 0);
 	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
 	cr_assert_geq(fd, 0);
+	/* It answered: it did so under its filter, without privileges, and each request below does too. */
+	cr_assert_str_eq(status_field(child.pid, "Seccomp"), "2");
+	cr_assert_str_eq(status_field(child.pid, "NoNewPrivs"), "1");
+	cr_assert_str_eq(status_field(child.pid, "CapEff"), "0000000000000000");
 	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, path, &p, &fd2), 0);
 	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_eq(broker_control_status(p.status), CONTROL_E_FAILED_TO_OPEN_DEVICE);

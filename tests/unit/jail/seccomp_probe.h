@@ -17,6 +17,8 @@ enum probe_outcome {
 const struct seccomp_policy *probe_xhci_policy(void);
 /* The embedded VMM policy, parsed with a stand-in control directory fd. */
 const struct seccomp_policy *probe_vmm_policy(void);
+/* The embedded broker policy, parsed with a stand-in socket directory fd. */
+const struct seccomp_policy *probe_broker_policy(void);
 
 /* Forks, loads the policy's filter, calls syscall(nr, args), and reports. */
 enum probe_outcome probe_syscall(const struct seccomp_policy *p, int nr, const uint64_t args[6],

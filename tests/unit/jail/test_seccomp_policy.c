@@ -106,7 +106,16 @@ Test(seccomp_policy, lint_refuses_dangerous_syscalls_without_filters)
 		{ "prctl\n", "prctl allowed without an argument filter" },
 		{ "clone3\n", "clone3 must never be allowed" },
 		{ "execve\n", "execve must never be allowed" },
-		{ "openat: arg3 == 0\n", "openat must never be allowed" },
+		{ "open: arg1 == 0\n", "open must never be allowed" },
+		{ "creat: arg1 == 0\n", "creat must never be allowed" },
+		{ "openat2: arg3 == 24\n", "openat2 must never be allowed" },
+		{ "openat\n", "openat allowed without an argument filter" },
+		{ "openat: arg3 == 0\n", "openat allowed without 'arg2 & O_CREAT|O_TRUNC|O_APPEND|__O_TMPFILE == 0'" },
+		/* Each of the four bits must be masked and clear, in every form openat is allowed. */
+		{ "openat: arg2 & O_CREAT|O_TRUNC|O_APPEND == 0\n", "openat allowed without" },
+		{ "openat: arg2 & O_CREAT|O_TRUNC|O_APPEND|__O_TMPFILE == O_TRUNC\n", "openat allowed without" },
+		{ "openat: arg2 & O_ACCMODE|O_CREAT|O_TRUNC|O_APPEND|__O_TMPFILE == O_RDONLY\n"
+		  "openat: arg2 & O_ACCMODE == O_RDWR\n", "t.policy:2: openat allowed without" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -114,8 +123,19 @@ Test(seccomp_policy, lint_refuses_dangerous_syscalls_without_filters)
 		cr_assert_lt(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "lint passed: %s", cases[i].text);
 		cr_assert(strstr(err, cases[i].want), "got '%s', want '%s'", err, cases[i].want);
 	}
-	cr_assert_eq(parse("ioctl: arg1 == 1\nmmap: arg2 & PROT_EXEC == 0\nread\n"), 0, "%s", err);
+	cr_assert_eq(parse("ioctl: arg1 == 1\nmmap: arg2 & PROT_EXEC == 0\nread\n"
+			   "openat: arg2 & O_ACCMODE|O_CREAT|O_TRUNC|O_APPEND|__O_TMPFILE == O_RDWR\n"), 0, "%s", err);
 	cr_assert_eq(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(seccomp_policy, a_policy_can_forbid_what_the_lint_allows)
+{
+	/* The device process and the VMM open nothing: their policies are linted with --forbid openat. */
+	cr_assert_eq(parse("read\nopenat: arg2 & O_CREAT|O_TRUNC|O_APPEND|__O_TMPFILE == 0\n"), 0, "%s", err);
+	cr_assert_eq(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "%s", err);
+	cr_assert_lt(seccomp_policy_lint_forbid(&policy, "openat", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "t.policy:2: openat is forbidden in this policy"), "%s", err);
+	cr_assert_eq(seccomp_policy_lint_forbid(&policy, "write", err, sizeof(err)), 0, "%s", err);
 }
 
 Test(seccomp_policy, runtime_values)
