@@ -10,9 +10,19 @@
  * Ordering: a read must see the effect of every BAR write the guest made
  * before it (writes are posted: the VMM does not wait for them). The device
  * stores done_seq after running a request; a read is answered here only if
- * done_seq has reached the last request the VMM sent, else it goes to the
- * device behind those writes. An interrupt is raised only after the device
- * refreshed the page, so the handler sees why it came.
+ * done_seq has reached the last request that could have changed what it
+ * reads, else it goes to the device behind those writes. An interrupt is
+ * raised only after the device refreshed the page, so the handler sees why
+ * it came.
+ *
+ * Which requests could have changed a register: any write, except two kinds
+ * Linux makes on every interrupt, whose effects are narrow (xHCI 1.2, 5.4.2
+ * and 5.5.2). A USBSTS write (clearing EINT) changes USBSTS alone; a write to
+ * interrupter i's registers (IMAN, IMOD, ERST*, ERDP) changes those and
+ * USBSTS (the interrupt it lets through sets EINT). So the handler's ERDP
+ * read right after its USBSTS write needs no round trip: in the nested lab
+ * that wait cost 1-4 ms per interrupt. Every other read waits for every
+ * write, as before.
  *
  * The page is written by the device process, which the VMM does not trust:
  * count is clamped and values are only handed back to the guest.
@@ -20,6 +30,7 @@
 #include "bar_mirror.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,7 +39,7 @@ int bar_mirror_create(struct bar_mirror *m, int *fd)
 	void *page;
 	int memfd;
 
-	m->page = NULL;
+	memset(m, 0, sizeof(*m));
 	*fd = -1;
 	memfd = memfd_create("svmm-bar-mirror", MFD_CLOEXEC);
 	if (memfd < 0)
@@ -58,6 +69,85 @@ void bar_mirror_destroy(struct bar_mirror *m)
 	m->page = NULL;
 }
 
+/* Serial-number arithmetic: seq wraps after 2^32 requests. */
+static bool seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+static uint32_t seq_later(uint32_t a, uint32_t b)
+{
+	return seq_after(a, b) ? a : b;
+}
+
+/* *slot = max(*slot, seq): vCPUs post concurrently, and a slot never moves back. */
+static void seq_raise(uint32_t *slot, uint32_t seq)
+{
+	uint32_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+	while (seq_after(seq, cur) &&
+	       !__atomic_compare_exchange_n(slot, &cur, seq, false, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+void bar_mirror_set_layout(struct bar_mirror *m, uint64_t usbsts, uint64_t intr_base,
+			   uint32_t nintr)
+{
+	m->usbsts = usbsts;
+	m->intr_base = intr_base;
+	m->nintr = nintr < BAR_MIRROR_MAX_INTRS ? nintr : BAR_MIRROR_MAX_INTRS;
+}
+
+static bool within(uint64_t offset, uint32_t size, uint64_t base, uint64_t len)
+{
+	return offset >= base && offset - base < len && size <= len - (offset - base);
+}
+
+/* The interrupter whose register set holds the access, or -1. */
+static int interrupter_of(const struct bar_mirror *m, uint64_t offset, uint32_t size)
+{
+	uint64_t i;
+
+	if (m->nintr == 0 || !within(offset, size, m->intr_base, 32ull * m->nintr))
+		return -1;
+	i = (offset - m->intr_base) / 32;
+	return within(offset, size, m->intr_base + 32 * i, 32) ? (int)i : -1;
+}
+
+static bool is_usbsts(const struct bar_mirror *m, uint64_t offset, uint32_t size)
+{
+	return m->nintr != 0 && within(offset, size, m->usbsts, 4);
+}
+
+void bar_mirror_posted(struct bar_mirror *m, uint32_t seq, uint64_t offset, uint32_t size)
+{
+	int intr = interrupter_of(m, offset, size);
+
+	if (is_usbsts(m, offset, size)) {
+		seq_raise(&m->last_usbsts, seq);
+	} else if (intr >= 0) {
+		seq_raise(&m->last_intr[intr], seq);
+		seq_raise(&m->last_usbsts, seq);
+	} else {
+		seq_raise(&m->last_any, seq);
+	}
+}
+
+/* The last request a read of offset must see the effects of. */
+static uint32_t read_needs(const struct bar_mirror *m, uint32_t sent_seq, uint64_t offset,
+			   uint32_t size)
+{
+	uint32_t any = __atomic_load_n(&m->last_any, __ATOMIC_ACQUIRE);
+	int intr = interrupter_of(m, offset, size);
+
+	if (is_usbsts(m, offset, size))
+		return seq_later(any, __atomic_load_n(&m->last_usbsts, __ATOMIC_ACQUIRE));
+	if (intr >= 0)
+		return seq_later(any, __atomic_load_n(&m->last_intr[intr], __ATOMIC_ACQUIRE));
+	return sent_seq;
+}
+
 static bool lookup(const struct devproto_reg_mirror *page, uint32_t count, uint64_t offset,
 		   uint32_t *value)
 {
@@ -70,13 +160,10 @@ static bool lookup(const struct devproto_reg_mirror *page, uint32_t count, uint6
 	return false;
 }
 
-/* The page is current for a read made after request sent_seq. */
-static bool caught_up(const struct devproto_reg_mirror *page, uint32_t sent_seq)
+/* The device has run request seq and those before it. */
+static bool caught_up(const struct devproto_reg_mirror *page, uint32_t seq)
 {
-	uint32_t done = __atomic_load_n(&page->done_seq, __ATOMIC_ACQUIRE);
-
-	/* Serial-number arithmetic: seq wraps after 2^32 requests. */
-	return (int32_t)(done - sent_seq) >= 0;
+	return !seq_after(seq, __atomic_load_n(&page->done_seq, __ATOMIC_ACQUIRE));
 }
 
 /* The size bytes at byte (offset % 4) of a dword; size 1, 2 or 4 and no straddling. */
@@ -98,7 +185,8 @@ bool bar_mirror_read(const struct bar_mirror *m, uint32_t sent_seq, uint64_t off
 	const struct devproto_reg_mirror *page = m->page;
 	uint32_t count, lo, hi;
 
-	if (!page || !valid_access(offset, size) || !caught_up(page, sent_seq))
+	if (!page || !valid_access(offset, size) ||
+	    !caught_up(page, read_needs(m, sent_seq, offset, size)))
 		return false;
 	count = __atomic_load_n(&page->count, __ATOMIC_ACQUIRE);
 	if (count > DEVPROTO_MIRROR_MAX_REGS)

@@ -12,8 +12,23 @@
 
 #include "device_protocol.h"
 
+/* Interrupter register sets whose writes are tracked apart (others count as "any register"). */
+#define BAR_MIRROR_MAX_INTRS 16
+
 struct bar_mirror {
 	const struct devproto_reg_mirror *page;	/* NULL: no mirror, every read is a round trip */
+
+	/*
+	 * Which posted writes a read must wait for (bar_mirror.c says why).
+	 * Offsets in BAR 0; nintr 0 until bar_mirror_set_layout. The seqs are
+	 * the last posted write of each kind, 0 for none.
+	 */
+	uint64_t usbsts;
+	uint64_t intr_base;
+	uint32_t nintr;
+	uint32_t last_any;
+	uint32_t last_usbsts;
+	uint32_t last_intr[BAR_MIRROR_MAX_INTRS];
 };
 
 /* Creates the page; *fd is the memfd to hand the device (the caller closes it). 0 or -errno. */
@@ -21,10 +36,20 @@ int bar_mirror_create(struct bar_mirror *m, int *fd);
 void bar_mirror_destroy(struct bar_mirror *m);
 
 /*
+ * Where USBSTS and the interrupter register sets (32 bytes each, nintr of
+ * them; at most BAR_MIRROR_MAX_INTRS are told apart) are in BAR 0.
+ */
+void bar_mirror_set_layout(struct bar_mirror *m, uint64_t usbsts, uint64_t intr_base,
+			   uint32_t nintr);
+
+/* Notes that the posted write request seq went to offset (size bytes). */
+void bar_mirror_posted(struct bar_mirror *m, uint32_t seq, uint64_t offset, uint32_t size);
+
+/*
  * Answers a BAR read of size bytes (1, 2, 4 or 8, naturally aligned) at
- * offset from the mirror if every request up to sent_seq has run in the
- * device and the dwords it covers are mirrored. Returns false when the read
- * must go to the device.
+ * offset from the mirror if the device has run every request up to sent_seq
+ * that could have changed what the read covers, and the dwords it covers
+ * are mirrored. Returns false when the read must go to the device.
  */
 bool bar_mirror_read(const struct bar_mirror *m, uint32_t sent_seq, uint64_t offset, uint32_t size,
 		     uint64_t *value);

@@ -23,8 +23,12 @@
 #define PCI_BAR_MEM_MASK (~(uint64_t)0xf)
 
 /* xHCI capability registers (xHCI 1.2, 5.3). */
+#define XHCI_CAPLENGTH 0x00
 #define XHCI_HCSPARAMS1 0x04
 #define XHCI_DBOFF 0x14
+#define XHCI_RTSOFF 0x18
+#define XHCI_OP_USBSTS 0x04		/* from the operational base (CAPLENGTH) */
+#define XHCI_RT_IR0 0x20		/* interrupter 0's set, from the runtime base */
 
 static uint32_t all_ones(unsigned int size)
 {
@@ -86,7 +90,8 @@ static void proxy_bar_post(struct pci_proxy *p, uint64_t offset, uint32_t size, 
 	struct devproto_msg m = devproto_bar_msg(true, offset, size, value);
 
 	m.type = DEVPROTO_BAR_WRITE_POSTED;
-	device_process_post(p->dev, &m);
+	if (device_process_post(p->dev, &m) == 0)
+		bar_mirror_posted(&p->mirror, m.seq, offset, size);
 }
 
 static bool is_doorbell(const struct pci_proxy *p, uint64_t offset)
@@ -305,6 +310,23 @@ static int proxy_setup_doorbells(struct pci_proxy *p)
 	return 0;
 }
 
+/*
+ * Tells the mirror where USBSTS and the interrupters are, so that reads of
+ * them wait only for the writes that can change them. Without it every read
+ * waits for every write: slower, not wrong.
+ */
+static void proxy_mirror_layout(struct pci_proxy *p)
+{
+	uint64_t caplength = 0, hcs = 0, rtsoff = 0;
+
+	if (proxy_bar_access(p, false, XHCI_CAPLENGTH, 4, &caplength) < 0 ||
+	    proxy_bar_access(p, false, XHCI_HCSPARAMS1, 4, &hcs) < 0 ||
+	    proxy_bar_access(p, false, XHCI_RTSOFF, 4, &rtsoff) < 0)
+		return;
+	bar_mirror_set_layout(&p->mirror, (caplength & 0xff) + XHCI_OP_USBSTS,
+			      (rtsoff & ~0x1full) + XHCI_RT_IR0, (uint32_t)(hcs >> 8) & 0x7ff);
+}
+
 /* Without a mirror every read is a round trip: slower, not wrong. */
 static void proxy_setup_mirror(struct pci_proxy *p)
 {
@@ -324,7 +346,9 @@ static void proxy_setup_mirror(struct pci_proxy *p)
 	if (r < 0 || reply.status != DEVPROTO_OK) {
 		log_warn("the xHCI device process refused the register mirror");
 		bar_mirror_destroy(&p->mirror);
+		return;
 	}
+	proxy_mirror_layout(p);
 }
 
 static int proxy_setup_vectors(struct pci_proxy *p)

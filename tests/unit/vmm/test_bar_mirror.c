@@ -127,3 +127,65 @@ Test(bar_mirror, no_page_no_answers)
 
 	cr_assert_not(bar_mirror_read(&none, 0, 0x44, 4, &v));
 }
+
+/*
+ * What Linux's interrupt handler does: read USBSTS, clear EINT, read ERDP. The
+ * ERDP read must not wait for the USBSTS write to run in the device (a round
+ * trip of milliseconds in the lab), but a USBSTS read must.
+ */
+Test(bar_mirror, interrupter_reads_do_not_wait_for_a_usbsts_write)
+{
+	uint64_t v = 0;
+
+	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	bar_mirror_posted(&mirror, 11, 0x44, 4);	/* not run yet: done_seq is 10 */
+	cr_assert(bar_mirror_read(&mirror, 11, 0x2038, 8, &v));
+	cr_assert_eq(v, 0x100001230ull);
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x44, 4, &v), "USBSTS behind its own write");
+	dev->done_seq = 11;
+	cr_assert(bar_mirror_read(&mirror, 11, 0x44, 4, &v));
+}
+
+/* An interrupter write can let an interrupt through: it changes USBSTS (EINT) and its own set. */
+Test(bar_mirror, an_interrupter_write_holds_its_set_and_usbsts_back)
+{
+	uint64_t v = 0;
+
+	dev->regs[3] = (struct devproto_mirror_reg){ 0x2058, 0x4440 };	/* interrupter 1's ERDP low */
+	dev->count = 4;
+	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	bar_mirror_posted(&mirror, 11, 0x2038, 4);
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x2038, 4, &v), "its own set");
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x203c, 4, &v), "its own set, high dword");
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x44, 4, &v), "USBSTS");
+	cr_assert(bar_mirror_read(&mirror, 11, 0x2058, 4, &v), "another interrupter's set");
+	cr_assert_eq(v, 0x4440);
+}
+
+/* Any other write (USBCMD, a port, CRCR...) may change anything: every read waits for it. */
+Test(bar_mirror, any_other_write_holds_every_read_back)
+{
+	uint64_t v = 0;
+
+	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	bar_mirror_posted(&mirror, 11, 0x40, 4);	/* USBCMD */
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x44, 4, &v));
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x2038, 4, &v));
+	/* A later USBSTS write does not let the interrupter read past the USBCMD write. */
+	bar_mirror_posted(&mirror, 12, 0x44, 4);
+	dev->done_seq = 11;
+	cr_assert(bar_mirror_read(&mirror, 12, 0x2038, 4, &v));
+	cr_assert_not(bar_mirror_read(&mirror, 12, 0x44, 4, &v));
+}
+
+/* Before the layout is known, or outside the interrupters the device has, every read waits. */
+Test(bar_mirror, without_a_layout_every_read_waits_for_every_write)
+{
+	uint64_t v = 0;
+
+	bar_mirror_posted(&mirror, 11, 0x44, 4);
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x2038, 4, &v));
+	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 1);
+	bar_mirror_posted(&mirror, 12, 0x2058, 4);	/* beyond interrupter 0: "any" */
+	cr_assert_not(bar_mirror_read(&mirror, 12, 0x2038, 4, &v));
+}
