@@ -3,12 +3,10 @@
 # gets 8 ports (QEMU's default is 4 USB 2 + 4 USB 3 sharing 4 bus ports, and
 # it plugs a full-speed hub into the last free one).
 # The guest's CPU is -cpu host, KVM's supported CPUID: the model svmm (like
-# crosvm) gives its guests. Comparing the two VMMs needs the same model: in
-# the nested lab every guest instruction is emulated by TCG, and the model
-# alone changes how fast a guest runs: QEMU read the 32 MiB gadget of
-# svmm-passthrough at 3.8-4.5 MiB/s with its default qemu64 (no AVX, no
-# XSAVE: glibc and the kernel take paths that are cheap to emulate) and at
-# 1.8 MiB/s with -cpu host. LAB_QEMU_CPU overrides it (e.g. qemu64).
+# crosvm) gives its guests, so that the two VMMs run the same guest (QEMU's
+# default, qemu64, has no AVX and no XSAVE, and under TCG the CPU model
+# decides which code glibc and the kernel run).
+# LAB_QEMU_CPU overrides it (e.g. qemu64).
 
 lab_vmm_qemu_start() {
 	local name=$1 kernel=$2 initrd=$3 params=$4 mem=$5 ctl=$6
