@@ -5,10 +5,14 @@
  * An event that asks for an interrupt makes one "pending". It is asserted
  * (IP and EHB set, message sent or INTx raised) when EHB is clear and no
  * moderation interval is running. Asserting starts the interval (IMODI x
- * 250 ns) on a timerfd; when it ends, an interrupt held back meanwhile is
- * delivered, so moderation delays interrupts but never loses one. When the
- * guest clears EHB while events it has not consumed remain, it is owed
- * another interrupt.
+ * 250 ns). An interrupt that comes due within it is held back on a timerfd
+ * set for the interval's end, and delivered then: moderation delays
+ * interrupts but never loses one. The timer is set only then, not at every
+ * interrupt: Linux's interval is 40 us and its interrupts come milliseconds
+ * apart, so almost every interval has ended unseen, and a timer per
+ * interrupt would wake this process once more for each (costly in the
+ * nested lab). When the guest clears EHB while events it has not consumed
+ * remain, it is owed another interrupt.
  *
  * A full event ring (event_ring.c) holds up the controller: while any
  * interrupter keeps a backlog, the command ring and the transfer rings fetch
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -87,6 +92,7 @@ static void disarm(struct xhci_interrupter *ir)
 	if (ir->timer_armed && ir->timerfd >= 0)
 		timerfd_settime(ir->timerfd, 0, &its, NULL);
 	ir->timer_armed = false;
+	ir->interval_end_ns = 0;
 }
 
 void xhci_intr_reset(struct xhci_interrupter *ir)
@@ -103,17 +109,27 @@ void xhci_intr_reset(struct xhci_interrupter *ir)
 	ir->nseg = 0;
 }
 
-static void arm(struct xhci_interrupter *ir)
+static uint64_t now_ns(void)
 {
-	uint64_t ns = (uint64_t)(ir->imod & 0xffff) * 250u;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wakes try_fire when the running interval ends. False if no timer can be set. */
+static bool arm_until(struct xhci_interrupter *ir, uint64_t end_ns)
+{
 	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 
-	if (ns == 0 || ir->timerfd < 0)
-		return;
-	its.it_value.tv_sec = (time_t)(ns / 1000000000u);
-	its.it_value.tv_nsec = (long)(ns % 1000000000u);
-	if (timerfd_settime(ir->timerfd, 0, &its, NULL) == 0)
-		ir->timer_armed = true;
+	if (ir->timerfd < 0)
+		return false;
+	its.it_value.tv_sec = (time_t)(end_ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(end_ns % 1000000000u);
+	if (timerfd_settime(ir->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return false;
+	ir->timer_armed = true;
+	return true;
 }
 
 static void signal_irq(struct xhci_interrupter *ir)
@@ -131,15 +147,20 @@ static void signal_irq(struct xhci_interrupter *ir)
 static void try_fire(struct xhci_interrupter *ir)
 {
 	struct xhci *x = ir->x;
+	uint64_t now;
 
 	if (!ir->pending || (ir->erdp & ERDP_EHB) || ir->timer_armed)
+		return;
+	now = now_ns();
+	/* Within the interval: held back until it ends (without a timer, not at all). */
+	if (now < ir->interval_end_ns && arm_until(ir, ir->interval_end_ns))
 		return;
 	ir->pending = false;
 	ir->iman |= IMAN_IP;
 	ir->erdp |= ERDP_EHB;
 	x->usbsts |= USBSTS_EINT;
 	signal_irq(ir);
-	arm(ir);
+	ir->interval_end_ns = now + (uint64_t)(ir->imod & 0xffff) * 250u;
 }
 
 void xhci_event(struct xhci *x, unsigned int intr, struct xhci_trb *ev, bool irq)

@@ -232,7 +232,8 @@ struct xhci_interrupter {
 	unsigned int backlog_head, backlog_count;
 	/* Moderation. */
 	bool pending;			/* an interrupt is owed */
-	bool timer_armed;
+	uint64_t interval_end_ns;	/* CLOCK_MONOTONIC; no interrupt before it */
+	bool timer_armed;		/* the timerfd waits for interval_end_ns */
 	int timerfd;
 };
 
