@@ -4,7 +4,7 @@
  * the device process's jail, through usb_device.h as the xHCI controller
  * would: the lab's proof that libusb works behind the seccomp filter.
  *
- *   passthrough-probe [--unplug] [--no-filter] [--chunks=N] NODE VID:PID BACKING-FILE
+ *   passthrough-probe [--unplug] [--no-filter] [--chunks=N] [--bench=MIB] NODE VID:PID BACKING-FILE
  *
  * Outside the jail it does what the broker and the VMM do: opens NODE
  * (/dev/bus/usb/BBB/DDD), reads the start of BACKING-FILE (the gadget's
@@ -20,6 +20,10 @@
  * device: gone() must be called once, the pending transfer end (NO_DEVICE, or
  * a transaction error if the host controller saw it fail first), and a new
  * transfer end with NO_DEVICE.
+ * With --bench it then reads MIB MiB as Linux's usb-storage does on a
+ * high-speed device, one READ(10) of 240 sectors (120 KiB) at a time, and
+ * prints the rate: what the host itself delivers through libusb, the limit
+ * for a guest reading the same device through svmm.
  * Lines starting "PROBE:" say what happened; the exit status is 0 only if
  * everything did. --no-filter leaves the seccomp filter out of the jail, to
  * tell a filter kill from a crash.
@@ -54,6 +58,7 @@ struct probe {
 	bool unplug;
 	bool no_filter;
 	unsigned int chunks;			/* READ(10) data phase in this many transfers */
+	unsigned int bench_mib;			/* --bench: MiB to read for the rate, or 0 */
 	uint8_t *expect;			/* the first READ_SECTORS sectors of the backing file */
 	struct event_loop *loop;
 	struct usb_device *dev;
@@ -382,6 +387,48 @@ static int storage(struct probe *p)
 	return 0;
 }
 
+/* Linux's usb-storage on a high-speed device: max_sectors 240, one command at a time. */
+#define BENCH_SECTORS 240
+
+static int bench_read(struct probe *p)
+{
+	uint8_t read10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, BENCH_SECTORS, 0 };
+	uint64_t total = (uint64_t)p->bench_mib << 20, done = 0;
+	uint8_t *data = malloc(BENCH_SECTORS * SECTOR);
+	uint32_t tag = 1000, lba = 0;
+	long long t0, ms;
+
+	CHECK(data, "no memory");
+	t0 = now_ms();
+	while (done < total) {
+		uint32_t n = total - done < BENCH_SECTORS * SECTOR ? (uint32_t)((total - done) / SECTOR) :
+								     BENCH_SECTORS;
+
+		read10[2] = (uint8_t)(lba >> 24);
+		read10[3] = (uint8_t)(lba >> 16);
+		read10[4] = (uint8_t)(lba >> 8);
+		read10[5] = (uint8_t)lba;
+		read10[7] = (uint8_t)(n >> 8);
+		read10[8] = (uint8_t)n;
+		if (n == 0 || bot_in(p, tag++, read10, sizeof(read10), data, (size_t)n * SECTOR, 1) < 0) {
+			free(data);
+			return -1;
+		}
+		if (lba == 0 && memcmp(data, p->expect, (size_t)n * SECTOR)) {
+			free(data);
+			say("FAIL bench: the first sectors differ from the backing file");
+			return -1;
+		}
+		lba += n;
+		done += (uint64_t)n * SECTOR;
+	}
+	ms = now_ms() - t0;
+	free(data);
+	say("bench: read %u MiB in %lld ms, %.1f MiB/s (READ(10) of %u sectors, one at a time)",
+	    p->bench_mib, ms, ms > 0 ? p->bench_mib * 1000.0 / (double)ms : 0.0, BENCH_SECTORS);
+	return 0;
+}
+
 /* fd events the loop handles in ms without anything to do. */
 static int idle_events(struct probe *p, int ms)
 {
@@ -490,7 +537,8 @@ static int jailed_main(void *arg)
 	say("attached in the jail: %04x:%04x speed %d bus %u dev %u", p->dev->vendor, p->dev->product,
 	    p->dev->speed, p->dev->busnum, p->dev->devnum);
 	if (p->dev->vendor == p->vid && p->dev->product == p->pid && enumerate(p) == 0 &&
-	    storage(p) == 0 && clear_halt_and_cancel(p) == 0 && (!p->unplug || wait_unplug(p) == 0))
+	    storage(p) == 0 && (p->bench_mib == 0 || bench_read(p) == 0) &&
+	    clear_halt_and_cancel(p) == 0 && (!p->unplug || wait_unplug(p) == 0))
 		r = 0;
 	else if (p->dev->vendor != p->vid || p->dev->product != p->pid)
 		say("FAIL the constructor read %04x:%04x", p->dev->vendor, p->dev->product);
@@ -507,7 +555,8 @@ static int jailed_main(void *arg)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: passthrough-probe [--unplug] [--no-filter] /dev/bus/usb/BBB/DDD VID:PID BACKING-FILE\n");
+	fprintf(stderr, "usage: passthrough-probe [--unplug] [--no-filter] [--chunks=N] [--bench=MIB] "
+		"/dev/bus/usb/BBB/DDD VID:PID BACKING-FILE\n");
 	return 2;
 }
 
@@ -530,8 +579,12 @@ int main(int argc, char **argv)
 			p.no_filter = true;
 		else if (!strncmp(argv[argi], "--chunks=", 9))
 			p.chunks = (unsigned int)atoi(argv[argi] + 9);
-		else
+		else if (!strncmp(argv[argi], "--bench=", 8)) {
+			if (sscanf(argv[argi] + 8, "%u", &p.bench_mib) != 1 || p.bench_mib > 4096)
+				return usage();
+		} else {
 			return usage();
+		}
 	}
 	if (argc - argi != 3 || sscanf(argv[argi], "/dev/bus/usb/%u/%u", &p.bus, &p.devnum) != 2 ||
 	    sscanf(argv[argi + 1], "%x:%x", &vid, &pid) != 2)

@@ -88,3 +88,19 @@ lab_modprobe() { modprobe -d "$LAB_KROOT" "$@"; }
 source "$LAB_LIB/qmp.sh"
 source "$LAB_LIB/gadget.sh"
 source "$LAB_LIB/guest.sh"
+
+# The jail needs a new user namespace, which the kernel refuses to a
+# chrooted process (EPERM). Lab hosts from before 7202c74 ran scenarios
+# chrooted into this machine's root; lab_unchrooted CMD... runs CMD as the
+# lab host's init now does for every scenario: in a private copy of PID 1's
+# mount namespace, the 9p root (with all mounted on it) moved onto / and
+# entered. Where a user namespace can be made already, CMD runs as it is.
+lab_unchrooted() {
+	if unshare --user true 2>/dev/null; then
+		"$@"
+		return
+	fi
+	nsenter --target 1 --mount --root -- /bin/busybox unshare --mount --propagation private -- \
+		/bin/busybox sh -c 'cd /host && mount -o move /host / && exec /bin/busybox chroot . "$@"' \
+		lab_unchrooted "$@"
+}
