@@ -2,6 +2,7 @@
 # the build tree ($LAB_BUILD/cli/svmm), with its control socket at CTL.
 # svmm prints the guest's serial console on its stdout.
 # LAB_SVMM_ARGS: extra arguments for `svmm run` (e.g. -v for debug logs in guest-NAME.vmm.log).
+# LAB_SVMM_WRAP: a command `svmm run` runs under, for experiments (e.g. "taskset -c 0").
 
 lab__svmm_bin() {
 	[ -x "$LAB_BUILD/cli/svmm" ] ||
@@ -12,7 +13,7 @@ lab__svmm_bin() {
 lab_vmm_svmm_start() {
 	local name=$1 kernel=$2 initrd=$3 params=$4 mem=$5 ctl=$6 bin
 	bin=$(lab__svmm_bin) || exit 127
-	exec "$bin" run ${LAB_SVMM_ARGS:-} --control "$ctl" --mem "$mem" --initrd "$initrd" --params "$params" "$kernel"
+	exec ${LAB_SVMM_WRAP:-} "$bin" run ${LAB_SVMM_ARGS:-} --control "$ctl" --mem "$mem" --initrd "$initrd" --params "$params" "$kernel"
 }
 
 # svmm numbers ports itself; remember which port each ID got.
