@@ -4,10 +4,13 @@
 #   modules   kernel module names, one a line; they and their dependencies
 #             are copied in, and /lab/modules lists them in load order;
 #             "!name" leaves out a module a dependency would pull in
+#   NAME.c    a C program, compiled static (gcc -static -O2, libc.a from
+#             libc6-dev) to /lab/NAME: the guest has no libc of its own
 #   other     any other file is copied to /lab/<file>
 # plus the static busybox from busybox-static. An image is rebuilt only when
-# the kernel, busybox, its directory or this file change: the cache key is a
-# hash of all of them. Needs lab_kernel_prepare first.
+# the kernel, busybox, its directory, this file or (for an image with C
+# programs) the compiler and libc.a change: the cache key is a hash of all of
+# them. Needs lab_kernel_prepare first.
 
 lab_image_key() {
 	local name=$1 src="$LAB_DIR/images/$1"
@@ -17,6 +20,10 @@ lab_image_key() {
 		sha256sum </bin/busybox
 		sha256sum <"${BASH_SOURCE[0]}"
 		(cd "$src" && sha256sum $(ls))
+		if ls "$src"/*.c >/dev/null 2>&1; then
+			gcc --version | head -n 1
+			sha256sum <"$(gcc -print-file-name=libc.a)"
+		fi
 	} | sha256sum | cut -c1-12
 }
 
@@ -48,6 +55,10 @@ lab_image_assemble() {
 	for f in "$src"/*; do
 		case "$(basename "$f")" in
 		init | modules) ;;
+		*.c)
+			gcc -static -O2 -Wall -Wextra -Werror -o "$stage/lab/$(basename "$f" .c)" "$f" ||
+				lab_die "cannot compile $f for image $name"
+			;;
 		*) install -m 0755 "$f" "$stage/lab/" ;;
 		esac
 	done

@@ -6,7 +6,10 @@
 #   lab_gadget_mass_storage NAME FILE [--ro] [--speed S]
 #   lab_gadget_keyboard NAME [--speed S]     boot-protocol keyboard (hid)
 #   lab_gadget_acm NAME [--speed S]          CDC ACM serial
-#   lab_gadget_sourcesink NAME [--speed S]   gadget zero's source/sink
+#   lab_gadget_sourcesink NAME [--speed S]   gadget zero's source/sink: pattern 1
+#                                    ("mod63": byte i of each packet is i % 63; the
+#                                    sink halts its OUT endpoint on a byte that is
+#                                    not), 8 requests of 16 KiB queued per direction
 #       S is full, high (default) or super; each call binds the gadget and
 #       waits until the lab host has enumerated it.
 #   lab_gadget_busdev NAME           prints "BUS DEV" (from sysfs, by VID/PID/serial)
@@ -16,6 +19,10 @@
 #   lab_gadget_remove NAME           unbind and delete
 #   lab_keyboard_type NAME TEXT      press and release each key of TEXT on the gadget side
 #   lab_acm_write NAME TEXT          write TEXT and a newline to the gadget's serial port
+#   lab_acm_request NAME TEXT BYTES FILE [SECS]
+#                                    open the gadget's serial port (raw, no echo), write
+#                                    TEXT and a newline, read BYTES bytes back into FILE
+#                                    (fails after SECS, default 30)
 #
 # Each gadget has serial number "lab-NAME"; its VID:PID are Netchip's
 # (0525) gadget IDs: a4a5 mass storage, a4ac keyboard, a4a7 ACM, a4a0
@@ -207,11 +214,16 @@ lab_gadget_acm() {
 }
 
 lab_gadget_sourcesink() {
-	local name=$1 SPEED RO
+	local name=$1 f SPEED RO
 	shift
 	lab__gadget_args "$name" "$@"
 	lab__gadget_new "$name" 0xa4a0 "lab source/sink" "$SPEED"
-	lab__gadget_add_function "$name" SourceSink.0 >/dev/null
+	f=$(lab__gadget_add_function "$name" SourceSink.0)
+	# Explicit, not the module's defaults: the guest's usb-bulk checks mod63.
+	echo 1 >"$f/pattern"
+	echo 16384 >"$f/bulk_buflen"
+	echo 8 >"$f/bulk_qlen"
+	[ "$(cat "$f/pattern")" = 1 ] || lab_fail "gadget $name: pattern is $(cat "$f/pattern"), not 1"
 	lab_gadget_plug "$name"
 }
 
@@ -263,4 +275,18 @@ lab_keyboard_type() {
 lab_acm_write() {
 	printf '%s\n' "$2" | timeout 10 dd of="$(lab__gadget_chardev "$1" acm.usb0)" status=none ||
 		lab_fail "acm $1: write did not complete within 10 s"
+}
+
+# The port stays open from before TEXT goes out until the reply is in (a
+# closed gadget port does not take what the host sends), and is set raw while
+# open: no echo back to the host, no CR/NL or flow-control translation.
+lab_acm_request() {
+	local name=$1 text=$2 bytes=$3 file=$4 secs=${5:-30} dev fd rc=0
+	dev=$(lab__gadget_chardev "$name" acm.usb0)
+	exec {fd}<>"$dev" || lab_fail "acm $name: cannot open $dev"
+	stty raw -echo <&"$fd" || lab_fail "acm $name: stty raw -echo on $dev failed"
+	printf '%s\n' "$text" >&"$fd"
+	timeout "$secs" head -c "$bytes" <&"$fd" >"$file" || rc=$?
+	exec {fd}<&-
+	[ "$rc" = 0 ] || lab_fail "acm $name: $(wc -c <"$file") of $bytes bytes came back within $secs s (status $rc)"
 }
