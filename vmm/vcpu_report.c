@@ -44,5 +44,14 @@ void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what)
 		log_err("vCPU %u: %s (its registers cannot be read: %s)", id, what, strerror(errno));
 		return;
 	}
+	/*
+	 * KVM on AMD (SVM) resets the vCPU when it intercepts the shutdown: the
+	 * registers are then the reset state, and the crash's are lost.
+	 */
+	if (regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000) {
+		log_err("vCPU %u: %s; its registers are lost (KVM reset the vCPU, as it does on AMD hosts)",
+			id, what);
+		return;
+	}
 	log_err("vCPU %u: %s: %s", id, what, vcpu_report_format(line, sizeof(line), &regs, &sregs));
 }

@@ -3,7 +3,9 @@
  * What a vCPU looked like when its guest died without a word (a triple
  * fault): one log line with the registers a person needs to find where and
  * why, as QEMU's "-d cpu_reset" would show. A kernel that dies this way
- * prints nothing, so this line is the only trace.
+ * prints nothing, so this line is the only trace. (Not on AMD hosts, where
+ * KVM resets the vCPU at the triple fault: the line then says the registers
+ * are lost.)
  */
 #ifndef SVMM_VCPU_REPORT_H
 #define SVMM_VCPU_REPORT_H
