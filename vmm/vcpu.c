@@ -389,6 +389,13 @@ static void *vcpu_thread(void *arg)
 	}
 	while (!v->stopping) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR && v->report_asked) {
+				v->report_asked = false;
+				vcpu_report_where(v->fd, v->id);
+				/* A stop that came meanwhile set it too; the loop's test sees that one. */
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				continue;
+			}
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_err("vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
@@ -435,6 +442,15 @@ int vcpu_start(struct vcpu *v)
 	}
 	v->started = true;
 	return 0;
+}
+
+void vcpu_ask_report(struct vcpu *v)
+{
+	if (!v->started || v->stopping)
+		return;
+	v->report_asked = true;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
 void vcpu_stop(struct vcpu *v)

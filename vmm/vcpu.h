@@ -53,6 +53,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	volatile bool stopping;
+	volatile bool report_asked;	/* log the registers at the next exit (vcpu_ask_report) */
 	const struct vcpu_env *env;
 };
 
@@ -63,6 +64,8 @@ int vcpu_signal_setup(void);
 int vcpu_create(struct vcpu *v, const struct vcpu_env *env, unsigned int id,
 		const struct boot_entry *entry);
 int vcpu_start(struct vcpu *v);
+/* Makes the vCPU leave KVM_RUN, log where the guest is, and go on. */
+void vcpu_ask_report(struct vcpu *v);
 /* Makes the vCPU leave KVM_RUN and its thread end; then joins it. */
 void vcpu_stop(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);

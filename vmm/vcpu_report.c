@@ -2,6 +2,7 @@
 #include "vcpu_report.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,24 +35,36 @@ const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *reg
 	return buf;
 }
 
-void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what)
+static void report(int vcpu_fd, unsigned int id, const char *what, bool error)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	char line[VCPU_REPORT_MAX];
 
 	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
-		log_err("vCPU %u: %s (its registers cannot be read: %s)", id, what, strerror(errno));
+		log_msg(error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, "vCPU %u: %s (its registers cannot be read: %s)",
+			id, what, strerror(errno));
 		return;
 	}
 	/*
 	 * KVM on AMD (SVM) resets the vCPU when it intercepts the shutdown: the
 	 * registers are then the reset state, and the crash's are lost.
 	 */
-	if (regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000) {
+	if (error && regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000) {
 		log_err("vCPU %u: %s; its registers are lost (KVM reset the vCPU, as it does on AMD hosts)",
 			id, what);
 		return;
 	}
-	log_err("vCPU %u: %s: %s", id, what, vcpu_report_format(line, sizeof(line), &regs, &sregs));
+	log_msg(error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, "vCPU %u: %s: %s", id, what,
+		vcpu_report_format(line, sizeof(line), &regs, &sregs));
+}
+
+void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what)
+{
+	report(vcpu_fd, id, what, true);
+}
+
+void vcpu_report_where(int vcpu_fd, unsigned int id)
+{
+	report(vcpu_fd, id, "where the guest is", false);
 }

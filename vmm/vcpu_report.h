@@ -20,4 +20,7 @@ const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *reg
 /* Reads the vCPU's registers and logs them as an error, prefixed with what happened. */
 void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what);
 
+/* The same as information: where a running guest is, when someone asks (SIGUSR2). */
+void vcpu_report_where(int vcpu_fd, unsigned int id);
+
 #endif

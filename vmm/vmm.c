@@ -236,6 +236,7 @@ static int vmm_signals(struct vmm *v)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGUSR1);	/* the vCPU kick: only vCPU threads unblock it */
+	sigaddset(&set, SIGUSR2);	/* "where is the guest?": each vCPU logs its registers */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	sigdelset(&set, SIGUSR1);
@@ -422,6 +423,11 @@ static void vmm_handle_signals(struct vmm *v)
 		if (si.ssi_signo == SIGCHLD) {
 			if (device_process_reap(&v->dev) && v->proxy_ready)
 				pci_proxy_device_dead(&v->proxy);
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR2) {
+			for (unsigned int i = 0; i < v->nvcpus; i++)
+				vcpu_ask_report(&v->vcpus[i]);
 			continue;
 		}
 		char why[64];

@@ -93,7 +93,7 @@ wait_for() {
 }
 
 if ! kvm_ok; then
-	for t in boot control sigterm stale terminal device-death triple-fault; do skip "$t"; done
+	for t in boot control sigusr2 sigterm stale terminal device-death triple-fault; do skip "$t"; done
 	tap_done
 	exit
 fi
@@ -192,7 +192,15 @@ status=$?
 if [ "$status" -eq 0 ]; then tap_ok "svmm stop ends the VM with 0"; else tap_not_ok "svmm stop" "status $status" "$(cat "$T/vm.err")"; fi
 nothing_left "stop"
 
+# SIGUSR2 asks where the guest is: each vCPU logs its registers, the VM runs on.
 start_waiting_guest
+kill -USR2 "$vm"
+wait_for "$T/vm.err" 'where the guest is'
+if grep -q 'vCPU 0: where the guest is: rip 0x[0-9a-f]* .* cr0 0x[0-9a-f]*' "$T/vm.err" && kill -0 "$vm" 2>/dev/null; then
+	tap_ok "SIGUSR2 logs where the guest is (its registers) and the VM runs on"
+else
+	tap_not_ok "SIGUSR2" "$(cat "$T/vm.err")"
+fi
 kill -TERM "$vm"
 wait "$vm"
 status=$?
