@@ -9,6 +9,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "xhci_regs.h"
 
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_MEMORY 0x2
@@ -21,14 +22,6 @@
 #define PCI_CAP_ID_MSIX 0x11
 #define PCI_BAR_MEM_TYPE_64 0x4
 #define PCI_BAR_MEM_MASK (~(uint64_t)0xf)
-
-/* xHCI capability registers (xHCI 1.2, 5.3). */
-#define XHCI_CAPLENGTH 0x00
-#define XHCI_HCSPARAMS1 0x04
-#define XHCI_DBOFF 0x14
-#define XHCI_RTSOFF 0x18
-#define XHCI_OP_USBSTS 0x04		/* from the operational base (CAPLENGTH) */
-#define XHCI_RT_IR0 0x20		/* interrupter 0's set, from the runtime base */
 
 static uint32_t all_ones(unsigned int size)
 {
@@ -287,8 +280,8 @@ static int proxy_setup_doorbells(struct pci_proxy *p)
 	uint64_t hcs = 0, dboff = 0;
 	int r;
 
-	if ((r = proxy_bar_access(p, false, XHCI_HCSPARAMS1, 4, &hcs)) < 0 ||
-	    (r = proxy_bar_access(p, false, XHCI_DBOFF, 4, &dboff)) < 0)
+	if ((r = proxy_bar_access(p, false, CAP_HCSPARAMS1, 4, &hcs)) < 0 ||
+	    (r = proxy_bar_access(p, false, CAP_DBOFF, 4, &dboff)) < 0)
 		return r;
 	p->ndoorbells = (unsigned int)(hcs & 0xff) + 1;	/* MaxSlots, plus the command ring's */
 	p->nports = (unsigned int)(hcs >> 24);
@@ -319,12 +312,12 @@ static void proxy_mirror_layout(struct pci_proxy *p)
 {
 	uint64_t caplength = 0, hcs = 0, rtsoff = 0;
 
-	if (proxy_bar_access(p, false, XHCI_CAPLENGTH, 4, &caplength) < 0 ||
-	    proxy_bar_access(p, false, XHCI_HCSPARAMS1, 4, &hcs) < 0 ||
-	    proxy_bar_access(p, false, XHCI_RTSOFF, 4, &rtsoff) < 0)
+	if (proxy_bar_access(p, false, CAP_CAPLENGTH, 4, &caplength) < 0 ||
+	    proxy_bar_access(p, false, CAP_HCSPARAMS1, 4, &hcs) < 0 ||
+	    proxy_bar_access(p, false, CAP_RTSOFF, 4, &rtsoff) < 0)
 		return;
-	bar_mirror_set_layout(&p->mirror, (caplength & 0xff) + XHCI_OP_USBSTS,
-			      (rtsoff & ~0x1full) + XHCI_RT_IR0, (uint32_t)(hcs >> 8) & 0x7ff);
+	bar_mirror_set_layout(&p->mirror, (caplength & 0xff) + OP_USBSTS,
+			      (rtsoff & ~0x1full) + RT_IR0, (uint32_t)(hcs >> 8) & 0x7ff);
 }
 
 /* Without a mirror every read is a round trip: slower, not wrong. */

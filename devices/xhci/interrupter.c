@@ -34,7 +34,6 @@
 #define IMAN_IE		0x2u
 #define ERDP_EHB	0x8ull
 
-
 #define IMOD_DEFAULT	4000u	/* 1 ms, the spec's reset value */
 
 static void try_fire(struct xhci_interrupter *ir);

@@ -21,15 +21,15 @@ uint32_t xhci_cap_read(struct xhci *x, uint32_t offset)
 {
 	(void)x;
 	switch (offset & ~3u) {
-	case 0x00: return XHCI_CAP_LENGTH | (HCIVERSION << 16);
-	case 0x04: return XHCI_MAX_SLOTS | (XHCI_NUM_INTRS << 8) | (XHCI_NUM_PORTS << 24);
+	case CAP_CAPLENGTH: return XHCI_CAP_LENGTH | (HCIVERSION << 16);
+	case CAP_HCSPARAMS1: return XHCI_MAX_SLOTS | (XHCI_NUM_INTRS << 8) | (XHCI_NUM_PORTS << 24);
 	/* IST: 1 microframe; ERST Max; no scratchpad buffers. */
-	case 0x08: return 0x1u | (XHCI_ERST_MAX_LOG2 << 4);
-	case 0x0c: return 0;	/* U1/U2 exit latencies */
-	case 0x10: return HCC_AC64 | HCC_NSS | HCC_MAX_PSA_SIZE(XHCI_MAX_PSA_SIZE) |
+	case CAP_HCSPARAMS2: return 0x1u | (XHCI_ERST_MAX_LOG2 << 4);
+	case CAP_HCSPARAMS3: return 0;	/* U1/U2 exit latencies */
+	case CAP_HCCPARAMS1: return HCC_AC64 | HCC_NSS | HCC_MAX_PSA_SIZE(XHCI_MAX_PSA_SIZE) |
 			  ((XHCI_XECP_BASE / 4) << 16);
-	case 0x14: return XHCI_DB_BASE;
-	case 0x18: return XHCI_RT_BASE;
+	case CAP_DBOFF: return XHCI_DB_BASE;
+	case CAP_RTSOFF: return XHCI_RT_BASE;
 	default: return 0;	/* HCCPARAMS2 and reserved */
 	}
 }

@@ -18,6 +18,7 @@
 #include "guest_memory.h"
 #include "trb.h"
 #include "usb_device.h"
+#include "xhci_regs.h"
 
 /* BAR 0 layout. */
 #define XHCI_BAR_SIZE		0x10000u
@@ -31,31 +32,6 @@
 #define XHCI_MSIX_TABLE		0x4000u
 #define XHCI_MSIX_PBA		0x5000u
 #define XHCI_XECP_SIZE		0x20u	/* the two Supported Protocol capabilities */
-
-/* Operational registers, offsets from XHCI_OP_BASE. */
-#define OP_USBCMD	0x00
-#define OP_USBSTS	0x04
-#define OP_PAGESIZE	0x08
-#define OP_DNCTRL	0x14
-#define OP_CRCR_LO	0x18
-#define OP_CRCR_HI	0x1c
-#define OP_DCBAAP_LO	0x30
-#define OP_DCBAAP_HI	0x34
-#define OP_CONFIG	0x38
-
-/* Runtime registers, offsets from XHCI_RT_BASE: MFINDEX, then one set per interrupter. */
-#define RT_MFINDEX	0x00
-#define RT_IR0		0x20
-#define RT_IR_SIZE	0x20
-
-/* An interrupter's registers, offsets in its set. */
-#define IR_IMAN		0x00
-#define IR_IMOD		0x04
-#define IR_ERSTSZ	0x08
-#define IR_ERSTBA_LO	0x10
-#define IR_ERSTBA_HI	0x14
-#define IR_ERDP_LO	0x18
-#define IR_ERDP_HI	0x1c
 
 /* What the controller offers. */
 #define XHCI_MAX_SLOTS		64u
