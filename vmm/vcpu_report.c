@@ -37,13 +37,13 @@ const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *reg
 
 static void report(int vcpu_fd, unsigned int id, const char *what, bool error)
 {
+	enum log_level level = error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	char line[VCPU_REPORT_MAX];
 
 	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
-		log_msg(error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, "vCPU %u: %s (its registers cannot be read: %s)",
-			id, what, strerror(errno));
+		log_msg(level, "vCPU %u: %s (its registers cannot be read: %s)", id, what, strerror(errno));
 		return;
 	}
 	/*
@@ -55,8 +55,7 @@ static void report(int vcpu_fd, unsigned int id, const char *what, bool error)
 			id, what);
 		return;
 	}
-	log_msg(error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, "vCPU %u: %s: %s", id, what,
-		vcpu_report_format(line, sizeof(line), &regs, &sregs));
+	log_msg(level, "vCPU %u: %s: %s", id, what, vcpu_report_format(line, sizeof(line), &regs, &sregs));
 }
 
 void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what)

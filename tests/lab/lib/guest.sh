@@ -128,13 +128,10 @@ lab_guest_wait() {
 # lab__guest_where NAME: where a guest that stopped talking is. svmm logs
 # its vCPUs' registers on SIGUSR2 and runs on.
 lab__guest_where() {
-	local name=$1 vmmlog="$LAB_OUT/guest-$1.vmm.log" i
+	local name=$1 vmmlog="$LAB_OUT/guest-$1.vmm.log"
 	[ "${LAB_GUEST_VMM[$name]}" = svmm ] && lab__guest_alive "$name" || return 0
 	kill -USR2 "${LAB_GUEST_PID[$name]}" 2>/dev/null || return 0
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		grep -q 'where the guest is' "$vmmlog" 2>/dev/null && break
-		sleep 0.5
-	done
+	lab_wait_until 5 "svmm to say where the guest is" grep -q 'where the guest is' "$vmmlog" || true
 	lab_log "guest $name: $(grep 'where the guest is' "$vmmlog" 2>/dev/null | tail -1 || echo 'svmm did not say where the guest is')"
 }
 
