@@ -190,8 +190,9 @@ static struct xhci_td *pop(struct xhci_tr *tr)
 
 /*
  * The head TD of failed's ring failed: the endpoint halts, that ring resumes
- * at resume_at, every other ring at its first TD not reported, and what they
- * queued is given up.
+ * at resume_at, every other ring at its first TD not reported, and the
+ * guest's output context says so at once. What the rings queued is given up
+ * afterwards (xhci_ep_orphan_all), once the failure is reported.
  */
 static void halt(struct xhci_tr *failed, const struct xhci_ring *resume_at)
 {
@@ -205,7 +206,7 @@ static void halt(struct xhci_tr *failed, const struct xhci_ring *resume_at)
 	}
 	failed->ring = *resume_at;
 	ep->state = EP_HALTED;
-	xhci_ep_orphan_all(ep);
+	sync_ctx(ep);
 }
 
 /* Reports the TDs at the head of tr's queue that are done, in ring order. */
@@ -215,7 +216,6 @@ void xhci_tr_complete(struct xhci_tr *tr)
 
 	while (tr->head && xhci_td_is_done(tr->head)) {
 		struct xhci_td *td = pop(tr);
-		enum xhci_cc cc;
 
 		if (ep->stopping && xhci_td_cancelled(td)) {
 			/* The first TD the stop cut short is where the ring resumes. */
@@ -227,8 +227,7 @@ void xhci_tr_complete(struct xhci_tr *tr)
 			xhci_td_free(td);
 			continue;
 		}
-		cc = xhci_td_report(td);
-		if (cc != CC_SUCCESS && cc != CC_SHORT_PACKET) {
+		if (xhci_td_halts(td)) {
 			/*
 			 * The Halted endpoint's dequeue pointer stays on the TD that
 			 * failed (xHCI 4.10.2). A driver that gives the TD up moves it
@@ -236,13 +235,27 @@ void xhci_tr_complete(struct xhci_tr *tr)
 			 * that retries resets the endpoint with TSP and rings again
 			 * (Linux's soft retry of a Transaction Error), and the same TD
 			 * must run, not the one behind it.
+			 *
+			 * The output context says Halted before the event that tells
+			 * why is written: the guest's vCPUs run while this process
+			 * works, and Linux reads the context as it handles an error it
+			 * no longer soft-retries (finish_td). Seeing it still Running
+			 * or Stopped, Linux gives the TD back with neither Reset
+			 * Endpoint nor Set TR Dequeue Pointer, while this endpoint
+			 * stays halted on that TD and runs it again at the next
+			 * restart, behind Linux's dequeue pointer ("TRB DMA ptr not
+			 * part of current TD" after a host unplug).
 			 */
 			struct xhci_ring at = *xhci_td_start(td);
 
-			xhci_td_free(td);
 			halt(tr, &at);
+			xhci_td_report(td);
+			xhci_td_free(td);
+			/* The TDs behind it, on every ring, are cancelled and never reported. */
+			xhci_ep_orphan_all(ep);
 			break;
 		}
+		xhci_td_report(td);
 		xhci_td_free(td);
 	}
 	sync_ctx(ep);

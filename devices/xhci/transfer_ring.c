@@ -405,6 +405,12 @@ static enum xhci_cc device_cc(enum usb_transfer_status st)
 	}
 }
 
+/* Whether td ends in an error that halts its endpoint: known before xhci_td_report posts it. */
+bool xhci_td_halts(const struct xhci_td *td)
+{
+	return td->error != CC_SUCCESS || device_cc(td->t.status) != CC_SUCCESS;
+}
+
 /* Copies what an IN transfer brought to the guest's buffers, in TRB order. */
 static void scatter(struct xhci_td *td, size_t actual)
 {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #define STORE_SIZE 65536
+#define GONE_CANCEL_US 50000
 
 struct test_dev {
 	struct usb_device dev;
@@ -15,6 +16,7 @@ struct test_dev {
 	unsigned int n;
 	bool hold_in;
 	bool fail_first_in;	/* 'E': the first bulk IN transfer is a transaction error */
+	bool gone;		/* 'G': bulk IN ends in NO_DEVICE; a cancel takes GONE_CANCEL_US */
 	bool hold_stream1;	/* 'R': stream 1 waits until another stream's transfer is done */
 	unsigned int streams[32];	/* streams allocated, by endpoint number | 16 for IN */
 	uint8_t store[STORE_SIZE];
@@ -72,6 +74,10 @@ static void run(struct test_dev *t, struct usb_transfer *x)
 		return;
 	}
 	if (x->endpoint & USB_DIR_IN) {
+		if (t->gone && x->type == USB_TRANSFER_BULK) {
+			x->status = USB_TRANSFER_NO_DEVICE;
+			return;
+		}
 		if (t->fail_first_in && x->type == USB_TRANSFER_BULK) {
 			t->fail_first_in = false;
 			x->status = USB_TRANSFER_ERROR;
@@ -143,6 +149,13 @@ static void td_cancel(struct usb_device *dev, struct usb_transfer *x)
 {
 	struct test_dev *t = (struct test_dev *)dev;
 
+	/*
+	 * A slow cancel (usbfs discarding the URBs of a vanished device) holds
+	 * the controller between two steps, as a host that deschedules the
+	 * process does: long enough for a guest to look in between.
+	 */
+	if (t->gone)
+		usleep(GONE_CANCEL_US);
 	x->device_priv = (void *)1;	/* cancelled */
 	event_loop_defer(dev->loop, &t->later);
 }
@@ -225,6 +238,7 @@ struct usb_device *test_device_attach(struct event_loop *loop, int fd,
 	t->dev.product = TEST_DEV_PRODUCT;
 	t->hold_in = cfg[1] == 'H';
 	t->fail_first_in = cfg[1] == 'E';
+	t->gone = cfg[1] == 'G';
 	t->hold_stream1 = cfg[1] == 'R';
 	t->later.fn = complete_all;
 	t->later.opaque = t;

@@ -6,8 +6,10 @@
  * returns it. Completions are deferred through the event loop, as the
  * interface demands. The image's first byte picks the speed ('S' SuperSpeed,
  * else high speed); a second byte 'H' holds bulk IN transfers until cancelled,
- * 'E' fails the first bulk IN transfer with a transaction error, 'R' holds
- * stream 1's transfers until a transfer on a higher stream is done. Bulk
+ * 'E' fails the first bulk IN transfer with a transaction error, 'G' is a
+ * device gone from the host (every bulk IN transfer ends in NO_DEVICE, and
+ * cancelling one takes 50 ms), 'R' holds stream 1's transfers until a
+ * transfer on a higher stream is done. Bulk
  * streams: any number is granted; a stream transfer beyond them fails, and
  * stream IN data is the stream ID in every byte.
  */

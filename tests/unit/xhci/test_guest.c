@@ -271,6 +271,125 @@ Test(xhci_guest, transaction_error_is_retried_on_the_same_td)
 	drv_stop(&d);
 }
 
+/*
+ * The next event, read the way a guest's interrupt handler reads it: from
+ * the event ring in memory, with no register access (which would wait for
+ * the controller to finish what it is doing). *state is the state in the
+ * output Endpoint Context of dci at that moment, as the handler would read it.
+ */
+static struct drv_event next_event_now(unsigned int slot, unsigned int dci, unsigned int *state)
+{
+	struct drv_event ev;
+
+	for (int waited_us = 0; !drv_take_event(&d, &ev); waited_us += 100) {
+		cr_assert_lt(waited_us, 5000000, "no event");
+		usleep(100);
+	}
+	if (state)
+		*state = out_ctx_dword(slot, dci, 0) & 7;
+	drv_ack_events(&d);
+	return ev;
+}
+
+/* A command whose completion must be the next event: no Transfer Event comes before it. */
+static unsigned int command_alone(uint64_t param, uint32_t control)
+{
+	uint64_t at = drv_ring_push(&d, &d.cmd, param, 0, control);
+	struct drv_event ev;
+
+	drv_doorbell(&d, 0, 0);
+	ev = next_event_now(0, 0, NULL);
+	cr_assert_eq((ev.control >> 10) & 0x3f, 33,
+		     "event type %u (TRB %#llx, cc %u) before the completion of command type %u",
+		     (ev.control >> 10) & 0x3f, (unsigned long long)ev.param, ev.status >> 24,
+		     (control >> 10) & 0x3f);
+	cr_assert_eq(ev.param, at, "completion for another command");
+	return ev.status >> 24;
+}
+
+/*
+ * A device gone from the host with three bulk IN TDs at it (an ACM's reads
+ * when the gadget is unplugged): every transfer ends in error, and the guest
+ * recovers as Linux 6.1's xhci-ring.c does. A USB Transaction Error is
+ * soft-retried (Reset Endpoint with TSP, doorbell: the same TD runs again)
+ * while the ring's error count is at most MAX_SOFT_RETRY; past it the
+ * handler reads the Endpoint Context (finish_td) and, the endpoint being
+ * Halted, gives the TD back: Reset Endpoint without TSP, Set TR Dequeue
+ * Pointer past the TD, doorbell for the next. Every event must be for the
+ * TD the guest is on, never one behind its dequeue pointer, in ring order.
+ * The device is slow to cancel, so a controller that wrote the event before
+ * the context is caught: Linux then gives the TD back with no command at all,
+ * the controller stays halted on it and runs it again at the next restart,
+ * behind Linux ("TRB DMA ptr not part of current TD" in the lab's gadgets).
+ */
+Test(xhci_guest, device_gone_tds_given_up_as_linux_does)
+{
+	enum { NTD = 3, MAX_SOFT_RETRY = 3, DCI = 3 };
+	const uint32_t reset_ep = (14u << 10) | (DCI << 16), tsp = 1u << 9;
+	const uint32_t set_deq = (16u << 10) | (DCI << 16);
+	uint64_t td[NTD + 1], buf;
+	bool cycle[NTD + 1];
+	unsigned int slot, cur = 0, err_count = 0, state, runs[NTD] = { 0 };
+	struct drv_ring *r;
+	struct drv_event ev;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	slot = bring_up(attach_test('S', 'G', 9), 4);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 1024), 1);
+	r = &d.ep_ring[slot][DCI];
+	buf = drv_alloc(&d, NTD * 512, 64);
+	for (int i = 0; i < NTD; i++) {
+		cycle[i] = r->cycle;
+		td[i] = drv_ring_push(&d, r, buf + 512ull * i, 512, (1u << 10) | (1u << 5) | (1u << 2));
+	}
+	/* Past the last TD: the enqueue pointer. */
+	td[NTD] = r->base + 16ull * r->idx;
+	cycle[NTD] = r->cycle;
+	drv_doorbell(&d, slot, DCI);
+	while (cur < NTD) {
+		ev = next_event_now(slot, DCI, &state);
+		cr_assert_eq((ev.control >> 10) & 0x3f, 32, "event type %u, not a Transfer Event",
+			     (ev.control >> 10) & 0x3f);
+		cr_assert_eq(ev.param, td[cur],
+			     "Transfer Event for TRB %#llx while the guest is on TD %u at %#llx "
+			     "(Linux: 'TRB DMA ptr not part of current TD')",
+			     (unsigned long long)ev.param, cur, (unsigned long long)td[cur]);
+		cr_assert_eq(ev.status >> 24, 4, "TD %u: cc %u, not a USB Transaction Error", cur,
+			     ev.status >> 24);
+		runs[cur]++;
+		if (err_count++ <= MAX_SOFT_RETRY) {
+			cr_assert_eq(command_alone(0, reset_ep | tsp | (slot << 24)), 1, "soft retry's Reset Endpoint");
+			drv_doorbell(&d, slot, DCI);
+			continue;
+		}
+		cr_assert_eq(state, 2,
+			     "TD %u: the endpoint context said state %u, not Halted, as the guest read "
+			     "the Transaction Error: Linux gives the TD back without Reset Endpoint "
+			     "and Set TR Dequeue Pointer, and the controller, halted on it, runs it "
+			     "again behind Linux's dequeue pointer", cur, state);
+		cr_assert_eq(command_alone(0, reset_ep | (slot << 24)), 1, "Reset Endpoint");
+		cr_assert_eq(out_ctx_dword(slot, DCI, 2) & ~0xfu, (uint32_t)td[cur],
+			     "the stopped endpoint's dequeue pointer is not on the failed TD");
+		cr_assert_eq(command_alone(td[cur + 1] | cycle[cur + 1], set_deq | (slot << 24)), 1,
+			     "Set TR Dequeue Pointer");
+		cur++;
+		/* Linux rings only for a ring with TDs left. */
+		if (cur < NTD)
+			drv_doorbell(&d, slot, DCI);
+	}
+	/* The first TD through its soft retries, each later one once. */
+	cr_assert_eq(runs[0], MAX_SOFT_RETRY + 2);
+	for (int i = 1; i < NTD; i++)
+		cr_assert_eq(runs[i], 1, "TD %d ran %u times", i, runs[i]);
+	/* Nothing more: not at a doorbell on the empty ring, not after a round trip. */
+	drv_doorbell(&d, slot, DCI);
+	drv_read(&d, 0, 4);
+	cr_assert_not(drv_take_event(&d, &ev), "an event after every TD was given up: type %u, TRB %#llx",
+		      (ev.control >> 10) & 0x3f, (unsigned long long)ev.param);
+	drv_stop(&d);
+}
+
 Test(xhci_guest, pipelined_tds_complete_in_order)
 {
 	unsigned int slot;
