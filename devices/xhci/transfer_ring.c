@@ -443,9 +443,10 @@ void xhci_td_report_stopped(struct xhci_td *td)
  * TRB where a short packet ended the data if it has ISP, at Event Data TRBs
  * with IOC, and at the TRB where an error struck. A control transfer's
  * Status stage is reported on its own (Linux waits for that event after a
- * short Data stage). Returns the TD's outcome.
+ * short Data stage). xhci_td_halts tells beforehand whether the TD halts
+ * its endpoint, whose context must say Halted before these events go out.
  */
-enum xhci_cc xhci_td_report(struct xhci_td *td)
+void xhci_td_report(struct xhci_td *td)
 {
 	enum xhci_cc dcc;
 	size_t left, actual;
@@ -462,7 +463,7 @@ enum xhci_cc xhci_td_report(struct xhci_td *td)
 				at = &td->trbs[i].trb;
 		}
 		post(td, at, td->error_trb, 0, td->error, false);
-		return td->error;
+		return;
 	}
 	dcc = device_cc(td->t.status);
 	actual = td->t.actual < td->t.length ? td->t.actual : td->t.length;
@@ -503,7 +504,7 @@ enum xhci_cc xhci_td_report(struct xhci_td *td)
 			post(td, t, td->trbs[i].addr, len - chunk, cc, false);
 			reported = true;
 			if (dcc != CC_SUCCESS)
-				return dcc;
+				return;
 		}
 	}
 	if (dcc != CC_SUCCESS && !reported) {
@@ -511,7 +512,4 @@ enum xhci_cc xhci_td_report(struct xhci_td *td)
 
 		post(td, &last->trb, last->addr, 0, dcc, false);
 	}
-	if (dcc != CC_SUCCESS)
-		return dcc;
-	return shortpkt ? CC_SHORT_PACKET : CC_SUCCESS;
 }

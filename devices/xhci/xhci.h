@@ -451,7 +451,7 @@ void xhci_streams_forget(struct xhci_endpoint *ep);
 struct xhci_td *xhci_td_fetch(struct xhci_tr *tr, const struct usb_device *dev);
 int xhci_td_submit(struct xhci_td *td, struct usb_device *dev);
 bool xhci_td_halts(const struct xhci_td *td);
-enum xhci_cc xhci_td_report(struct xhci_td *td);
+void xhci_td_report(struct xhci_td *td);
 void xhci_td_free(struct xhci_td *td);
 bool xhci_td_is_done(const struct xhci_td *td);
 bool xhci_td_failed(const struct xhci_td *td);
