@@ -20,7 +20,7 @@
 
 #define DEVICE_SHUTDOWN_GRACE_MS 2000
 
-/* The device process's fd limit: doorbells (65), vectors (5), ports' devices and libusb's own. */
+/* The device process's fd limit: doorbell 0, vectors (5), ports' devices and libusb's own. */
 #define DEVICE_MAX_FDS 256
 /* RLIMIT_FSIZE: the largest disk image it may write (docs/security.md, "File size"). */
 #define DEVICE_MAX_FILE_BYTES (2ull << 40)

@@ -23,6 +23,7 @@ struct kvm_vm {
 	int sys_fd;		/* /dev/kvm */
 	int vm_fd;
 	int vcpu_mmap_size;
+	bool tsc_deadline;	/* the in-kernel LAPIC has the TSC-deadline timer mode */
 	pthread_mutex_t routing_lock;
 	struct kvm_msi_slot msi[KVM_MSI_ROUTES_MAX];	/* GSI LAYOUT_GSI_MSI_BASE + i */
 };

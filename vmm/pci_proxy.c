@@ -28,6 +28,16 @@ static uint32_t all_ones(unsigned int size)
 	return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
 }
 
+/*
+ * Doorbells rung through a KVM ioeventfd, without a trip through the VMM:
+ * only the command ring's. An ioeventfd carries no value, and a device slot's
+ * doorbell value names the endpoint to start. The device can kick every
+ * Running endpoint of a slot on a bare signal, but not a Stopped one (its
+ * dequeue pointer may be on a TD the guest cancelled; devices/xhci/doorbell.c).
+ * Slot doorbells are posted BAR writes, value and all, like QEMU's.
+ */
+#define PROXY_EVENTFD_DOORBELLS 1u
+
 static int proxy_cfg_read(struct pci_proxy *p, unsigned int offset, unsigned int size, uint32_t *v)
 {
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_CFG_READ, 0);
@@ -122,7 +132,7 @@ static void proxy_unmap_locked(struct pci_proxy *p)
 {
 	if (!p->mapped)
 		return;
-	for (unsigned int i = 0; i < p->ndoorbells; i++)
+	for (unsigned int i = 0; i < p->ndoorbells && p->db_fds[i] >= 0; i++)
 		kvm_vm_ioeventfd(p->vm, p->db_fds[i], p->bar_addr + p->db_offset + 4 * i, 4, false);
 	io_bus_remove(p->mmio, p->bar_addr, p);
 	p->mapped = false;
@@ -140,7 +150,7 @@ static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
 	}
 	p->mapped = true;
 	p->bar_addr = addr;
-	for (unsigned int i = 0; i < p->ndoorbells; i++) {
+	for (unsigned int i = 0; i < p->ndoorbells && p->db_fds[i] >= 0; i++) {
 		r = kvm_vm_ioeventfd(p->vm, p->db_fds[i], addr + p->db_offset + 4 * i, 4, true);
 		if (r < 0)
 			log_warn("doorbell %u ioeventfd: %s (it goes through the VMM instead)", i,
@@ -293,7 +303,7 @@ static int proxy_setup_doorbells(struct pci_proxy *p)
 		p->ndoorbells = 0;
 		return -EPROTO;
 	}
-	for (unsigned int i = 0; i < p->ndoorbells; i++) {
+	for (unsigned int i = 0; i < p->ndoorbells && i < PROXY_EVENTFD_DOORBELLS; i++) {
 		p->db_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->db_fds[i] < 0)
 			return -errno;

@@ -58,7 +58,8 @@ static unsigned int bits_for(unsigned int n)
 	return b;
 }
 
-void vcpu_cpuid_fixup(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int ncpus)
+void vcpu_cpuid_fixup(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int ncpus,
+		       bool tsc_deadline)
 {
 	for (uint32_t i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
@@ -68,6 +69,8 @@ void vcpu_cpuid_fixup(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned i
 			/* EBX: initial APIC id (31:24), logical processors (23:16), CLFLUSH size. */
 			e->ebx = (apic_id << 24) | (ncpus << 16) | (e->ebx & 0xffff);
 			e->ecx |= 1u << 31;	/* running on a hypervisor */
+			if (tsc_deadline)
+				e->ecx |= 1u << 24;	/* TSC-deadline timer (kvm.c says why) */
 			if (ncpus > 1)
 				e->edx |= 1u << 28;	/* HTT: the count above is valid */
 			break;
@@ -112,7 +115,7 @@ static int vcpu_set_cpuid(struct vcpu *v)
 		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 		goto out;
 	}
-	vcpu_cpuid_fixup(cpuid, v->id, v->env->ncpus);
+	vcpu_cpuid_fixup(cpuid, v->id, v->env->ncpus, v->env->vm->tsc_deadline);
 	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		r = -errno;
 		log_err("KVM_SET_CPUID2: %s", strerror(errno));

@@ -70,7 +70,12 @@ void vcpu_ask_report(struct vcpu *v);
 void vcpu_stop(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 
-/* Adjusts KVM's supported CPUID for vCPU apic_id of ncpus (exposed for tests). */
-void vcpu_cpuid_fixup(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int ncpus);
+/*
+ * Adjusts KVM's supported CPUID for vCPU apic_id of ncpus: its APIC id and the
+ * topology, the hypervisor bit, and the TSC-deadline timer when KVM has it
+ * (exposed for tests).
+ */
+void vcpu_cpuid_fixup(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int ncpus,
+		       bool tsc_deadline);
 
 #endif

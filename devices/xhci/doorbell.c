@@ -3,10 +3,14 @@
  * Doorbells. Doorbell 0 is the command ring's; doorbell n (1..MaxSlots) is
  * device slot n's, its DB Target naming the endpoint (DCI) and DB Stream ID
  * the stream. A doorbell may come as a BAR write (value known) or as a KVM
- * ioeventfd firing (value unknown): then every endpoint of the slot is
- * kicked, every stream of a streams endpoint too, which is harmless because
- * a kick only reads TRBs the guest has handed over (their cycle bit says
- * so).
+ * ioeventfd firing (value unknown): then every Running endpoint of the slot
+ * is kicked, every stream of a streams endpoint too, which is harmless
+ * because a kick only reads TRBs the guest has handed over (their cycle bit
+ * says so). A Stopped endpoint is not: its dequeue pointer may still be on
+ * a TD the guest has cancelled or is about to skip with Set TR Dequeue
+ * Pointer (after Reset Endpoint), and running that TD would write into a
+ * buffer the guest may have freed. Only a doorbell with its value restarts
+ * it; the VMM sends slot doorbells that way (vmm/pci_proxy.c).
  */
 #include "log.h"
 #include "xhci.h"
@@ -49,7 +53,7 @@ void xhci_doorbell_kick_slot(struct xhci *x, unsigned int index)
 	if (!s || !s->enabled)
 		return;
 	for (unsigned int d = 1; d < XHCI_NUM_EPS; d++) {
-		if (s->ep[d].state == EP_RUNNING || s->ep[d].state == EP_STOPPED)
+		if (s->ep[d].state == EP_RUNNING)
 			xhci_ep_doorbell_all(&s->ep[d]);
 	}
 }

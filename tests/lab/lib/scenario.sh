@@ -9,7 +9,8 @@
 #   LAB_GUEST_KERNEL LAB_GUEST_INITRD   what lab_guest_boot boots
 #   LAB_VMM              the VMM lab_guest_boot uses unless told (qemu, svmm)
 #   LAB_SCENARIO LAB_TIMEOUT, and any LAB_* variable given to tests/lab/run
-# This file sources gadget.sh (USB gadgets), guest.sh (guests) and qmp.sh.
+# This file sources gadget.sh (USB gadgets), guest.sh (guests), vmcost.sh
+# (what a guest's VMM spends) and qmp.sh.
 set -eEuo pipefail
 # A command that fails outside a condition ends the scenario: say which.
 trap 'lab_log "FAIL: \"$BASH_COMMAND\" failed with status $? (${BASH_SOURCE[0]##*/}:$LINENO)"' ERR
@@ -88,6 +89,7 @@ lab_modprobe() { modprobe -d "$LAB_KROOT" "$@"; }
 source "$LAB_LIB/qmp.sh"
 source "$LAB_LIB/gadget.sh"
 source "$LAB_LIB/guest.sh"
+source "$LAB_LIB/vmcost.sh"
 
 # The jail needs a new user namespace, which the kernel refuses to a
 # chrooted process (EPERM). Lab hosts from before 7202c74 ran scenarios

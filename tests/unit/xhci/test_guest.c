@@ -440,6 +440,43 @@ Test(xhci_guest, stop_endpoint_waits_for_cancelled_td)
 	drv_stop(&d);
 }
 
+/*
+ * A doorbell that comes as a bare eventfd signal (a KVM ioeventfd: no value)
+ * must not restart a Stopped endpoint: Linux stops one to cancel a TD or to
+ * move past it, and restarts it with its own doorbell only once the ring is
+ * as it wants it.
+ */
+Test(xhci_guest, eventfd_doorbell_leaves_a_stopped_endpoint_stopped)
+{
+	unsigned int slot;
+	uint64_t one = 1, td;
+	struct drv_event ev;
+	int db;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	slot = bring_up(attach_test('S', 0, 9), 4);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
+	db = drv_doorbell_eventfd(&d, slot);
+	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (2u << 16) | (slot << 24));	/* Stop Endpoint */
+	drv_doorbell(&d, 0, 0);
+	cr_assert(drv_wait_event(&d, 33, &ev, 5000));
+	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "Stopped");
+	td = drv_ring_push(&d, &d.ep_ring[slot][2], drv_alloc(&d, 1024, 64), 1024,
+			   (1u << 10) | (1u << 5));
+	cr_assert_eq(write(db, &one, sizeof(one)), 8);
+	cr_assert_not(drv_wait_event(&d, 32, &ev, 500),
+		      "a bare doorbell signal ran a TD on a Stopped endpoint");
+	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "still Stopped");
+	drv_doorbell(&d, slot, 2);
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "the guest's own doorbell did not restart it");
+	cr_assert_eq(ev.param, td);
+	cr_assert_eq(ev.status >> 24, 1);
+	close(db);
+	drv_stop(&d);
+}
+
 static void enable_msix(void)
 {
 	/* Unmask vector 0 with an address/data, then enable MSI-X. */
