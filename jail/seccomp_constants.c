@@ -45,7 +45,7 @@ static const struct named_constant constants[] = {
 	/* The kernel's __O_TMPFILE bit; glibc's __O_TMPFILE also has O_DIRECTORY, which is harmless. */
 	{ "__O_TMPFILE", (uint64_t)(O_TMPFILE & ~O_DIRECTORY) },
 	/* the VMM: KVM requests after setup, the terminal, signals it sends */
-	C(KVM_RUN), C(KVM_GET_REGS), C(KVM_GET_SREGS), C(KVM_IRQ_LINE), C(KVM_SET_GSI_ROUTING),
+	C(KVM_RUN), C(KVM_GET_REGS), C(KVM_GET_SREGS), C(KVM_TRANSLATE), C(KVM_IRQ_LINE), C(KVM_SET_GSI_ROUTING),
 	C(KVM_IRQFD), C(KVM_IOEVENTFD), C(KVM_SIGNAL_MSI), C(TCGETS), C(TCSETS),
 	C(SIGKILL), C(SIGUSR1), C(SIGTERM), C(RSEQ_FLAG_UNREGISTER),
 	/* process creation, for policies that allow threads */

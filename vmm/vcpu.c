@@ -343,7 +343,7 @@ static bool vcpu_handle_exit(struct vcpu *v)
 		 * status of 0); it triple-faults only when it has crashed where it
 		 * could not even print, or was told to (reboot=t): an error.
 		 */
-		vcpu_report_log(v->fd, v->id, "the guest triple-faulted");
+		vcpu_report_log(v->fd, v->id, v->env->mem, "the guest triple-faulted");
 		vcpu_exit_vm(v, 1, "the guest reset by a triple fault (it crashed, or booted with reboot=t)");
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
@@ -394,7 +394,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR && v->report_asked) {
 				v->report_asked = false;
-				vcpu_report_where(v->fd, v->id);
+				vcpu_report_where(v->fd, v->id, v->env->mem);
 				/* A stop that came meanwhile set it too; the loop's test sees that one. */
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;

@@ -22,6 +22,7 @@ struct vcpu_env {
 	struct io_bus *pio;
 	struct io_bus *mmio;
 	unsigned int ncpus;
+	const struct guest_memory *mem;	/* for the code bytes at a reported rip */
 	/* Called once per vCPU that wants the VM to end, with the exit status. */
 	void (*request_exit)(void *opaque, int status, const char *why);
 	void *opaque;

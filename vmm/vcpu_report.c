@@ -35,8 +35,49 @@ const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *reg
 	return buf;
 }
 
-static void report(int vcpu_fd, unsigned int id, const char *what, bool error)
+/* Bytes of code shown: the longest x86 instruction is 15. */
+#define VCPU_REPORT_CODE_BYTES 16u
+
+const char *vcpu_report_code(char *buf, size_t len, int vcpu_fd, const struct guest_memory *mem,
+			     uint64_t rip)
 {
+	struct kvm_translation t = { .linear_address = rip };
+	const uint8_t *code;
+	size_t off;
+	uint32_t n;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (!mem)
+		return buf;
+	if (ioctl(vcpu_fd, KVM_TRANSLATE, &t) < 0) {
+		snprintf(buf, len, " code unknown (KVM_TRANSLATE: %s)", strerror(errno));
+		return buf;
+	}
+	if (!t.valid) {
+		snprintf(buf, len, " code unmapped (the guest's page tables have no page at rip)");
+		return buf;
+	}
+	n = 4096 - (uint32_t)(t.physical_address & 0xfff);
+	if (n > VCPU_REPORT_CODE_BYTES)
+		n = VCPU_REPORT_CODE_BYTES;
+	code = guest_memory_ptr(mem, t.physical_address, n);
+	if (!code) {
+		snprintf(buf, len, " code at gpa 0x%llx, which is not RAM",
+			 (unsigned long long)t.physical_address);
+		return buf;
+	}
+	off = (size_t)snprintf(buf, len, " code at gpa 0x%llx:", (unsigned long long)t.physical_address);
+	for (uint32_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, " %02x", code[i]);
+	return buf;
+}
+
+static void report(int vcpu_fd, unsigned int id, const struct guest_memory *mem, const char *what,
+		   bool error)
+{
+	char code[40 + 3 * VCPU_REPORT_CODE_BYTES];
 	enum log_level level = error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -55,15 +96,17 @@ static void report(int vcpu_fd, unsigned int id, const char *what, bool error)
 			id, what);
 		return;
 	}
-	log_msg(level, "vCPU %u: %s: %s", id, what, vcpu_report_format(line, sizeof(line), &regs, &sregs));
+	log_msg(level, "vCPU %u: %s: %s%s", id, what, vcpu_report_format(line, sizeof(line), &regs, &sregs),
+		vcpu_report_code(code, sizeof(code), vcpu_fd, mem, regs.rip));
 }
 
-void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what)
+void vcpu_report_log(int vcpu_fd, unsigned int id, const struct guest_memory *mem,
+		     const char *what)
 {
-	report(vcpu_fd, id, what, true);
+	report(vcpu_fd, id, mem, what, true);
 }
 
-void vcpu_report_where(int vcpu_fd, unsigned int id)
+void vcpu_report_where(int vcpu_fd, unsigned int id, const struct guest_memory *mem)
 {
-	report(vcpu_fd, id, "where the guest is", false);
+	report(vcpu_fd, id, mem, "where the guest is", false);
 }

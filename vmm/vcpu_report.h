@@ -12,15 +12,27 @@
 
 #include <linux/kvm.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "guest_memory.h"
 
 /* Formats the registers into buf (always NUL-terminated); returns buf. */
 const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *regs,
 			       const struct kvm_sregs *sregs);
 
+/*
+ * The 16 bytes of guest code at rip (fewer at a page's end), found through
+ * the guest's own page tables (KVM_TRANSLATE), as " code at gpa 0x...: xx
+ * xx ...", or why not (unmapped, not RAM). mem may be NULL: nothing.
+ */
+const char *vcpu_report_code(char *buf, size_t len, int vcpu_fd, const struct guest_memory *mem,
+			     uint64_t rip);
+
 /* Reads the vCPU's registers and logs them as an error, prefixed with what happened. */
-void vcpu_report_log(int vcpu_fd, unsigned int id, const char *what);
+void vcpu_report_log(int vcpu_fd, unsigned int id, const struct guest_memory *mem,
+		     const char *what);
 
 /* The same as information: where a running guest is, when someone asks (SIGUSR2). */
-void vcpu_report_where(int vcpu_fd, unsigned int id);
+void vcpu_report_where(int vcpu_fd, unsigned int id, const struct guest_memory *mem);
 
 #endif

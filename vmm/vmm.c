@@ -330,7 +330,7 @@ static int vmm_build(struct vmm *v)
 	vmm_setup_xhci(v);
 
 	v->env = (struct vcpu_env){
-		.vm = &v->vm, .pio = &v->pio, .mmio = &v->mmio, .ncpus = o->cpus,
+		.vm = &v->vm, .pio = &v->pio, .mmio = &v->mmio, .ncpus = o->cpus, .mem = &v->mem,
 		.request_exit = vmm_request_exit, .opaque = v,
 	};
 	for (unsigned int i = 0; i < o->cpus; i++) {

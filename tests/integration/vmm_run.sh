@@ -201,6 +201,14 @@ if grep -q 'vCPU 0: where the guest is: rip 0x[0-9a-f]* .* cr0 0x[0-9a-f]*' "$T/
 else
 	tap_not_ok "SIGUSR2" "$(cat "$T/vm.err")"
 fi
+# ... with the code at its rip, read through the guest's page tables: bytes of the test guest.
+code=$(sed -n 's/.*where the guest is: .* code at gpa 0x[0-9a-f]*:\(\( [0-9a-f][0-9a-f]\)*\)$/\1/p' "$T/vm.err" | head -1 | tr -d ' ')
+image=$(od -An -tx1 -v "$SVMM_TEST_GUEST" | tr -d ' \n')
+if [ "${#code}" -ge 16 ] && [[ $image == *"$code"* ]]; then
+	tap_ok "SIGUSR2's line shows the guest's code at rip (${#code} hex digits, found in the guest image)"
+else
+	tap_not_ok "code at rip" "code '$code'" "$(grep 'where the guest is' "$T/vm.err")"
+fi
 kill -TERM "$vm"
 wait "$vm"
 status=$?
