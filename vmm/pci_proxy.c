@@ -38,6 +38,12 @@ static uint32_t all_ones(unsigned int size)
  */
 #define PROXY_EVENTFD_DOORBELLS 1u
 
+/* How many of the function's doorbells have an eventfd (the first ones). */
+static unsigned int eventfd_doorbells(const struct pci_proxy *p)
+{
+	return p->ndoorbells < PROXY_EVENTFD_DOORBELLS ? p->ndoorbells : PROXY_EVENTFD_DOORBELLS;
+}
+
 static int proxy_cfg_read(struct pci_proxy *p, unsigned int offset, unsigned int size, uint32_t *v)
 {
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_CFG_READ, 0);
@@ -132,7 +138,7 @@ static void proxy_unmap_locked(struct pci_proxy *p)
 {
 	if (!p->mapped)
 		return;
-	for (unsigned int i = 0; i < p->ndoorbells && p->db_fds[i] >= 0; i++)
+	for (unsigned int i = 0; i < eventfd_doorbells(p); i++)
 		kvm_vm_ioeventfd(p->vm, p->db_fds[i], p->bar_addr + p->db_offset + 4 * i, 4, false);
 	io_bus_remove(p->mmio, p->bar_addr, p);
 	p->mapped = false;
@@ -150,7 +156,7 @@ static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
 	}
 	p->mapped = true;
 	p->bar_addr = addr;
-	for (unsigned int i = 0; i < p->ndoorbells && p->db_fds[i] >= 0; i++) {
+	for (unsigned int i = 0; i < eventfd_doorbells(p); i++) {
 		r = kvm_vm_ioeventfd(p->vm, p->db_fds[i], addr + p->db_offset + 4 * i, 4, true);
 		if (r < 0)
 			log_warn("doorbell %u ioeventfd: %s (it goes through the VMM instead)", i,
@@ -303,7 +309,7 @@ static int proxy_setup_doorbells(struct pci_proxy *p)
 		p->ndoorbells = 0;
 		return -EPROTO;
 	}
-	for (unsigned int i = 0; i < p->ndoorbells && i < PROXY_EVENTFD_DOORBELLS; i++) {
+	for (unsigned int i = 0; i < eventfd_doorbells(p); i++) {
 		p->db_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->db_fds[i] < 0)
 			return -errno;

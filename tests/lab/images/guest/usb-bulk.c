@@ -112,10 +112,16 @@ static struct endpoints find_endpoints(int fd)
 	return ep;
 }
 
+/* Byte i of a URB's buffer in the mod63 pattern (the URB begins with a packet). */
+static unsigned char pattern_byte(size_t i, unsigned mps)
+{
+	return (unsigned char)((i % mps) % 63);
+}
+
 static void fill_pattern(unsigned char *buf, size_t len, unsigned mps)
 {
 	for (size_t i = 0; i < len; i++)
-		buf[i] = (unsigned char)((i % mps) % 63);
+		buf[i] = pattern_byte(i, mps);
 }
 
 /* Counts the bytes of buf that are off the pattern; the URB began with a
@@ -126,7 +132,7 @@ static uint64_t check_pattern(const unsigned char *buf, size_t len, unsigned mps
 	uint64_t bad = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		if (buf[i] == (unsigned char)((i % mps) % 63))
+		if (buf[i] == pattern_byte(i, mps))
 			continue;
 		if (*first_bad == UINT64_MAX)
 			*first_bad = at + i;
@@ -139,6 +145,12 @@ struct result {
 	uint64_t bytes, ns, bad, first_bad;
 };
 
+/* The next URB's length: a whole urb_len, or what is left of total. */
+static size_t next_len(uint64_t total, uint64_t submitted, size_t urb_len)
+{
+	return total - submitted < urb_len ? (size_t)(total - submitted) : urb_len;
+}
+
 /* Moves total bytes through endpoint ep with nurbs URBs of urb_len bytes in
  * flight. URBs of one endpoint complete in the order they were submitted. */
 static struct result stream(int fd, unsigned ep, unsigned mps, uint64_t total, int nurbs,
@@ -148,6 +160,7 @@ static struct result stream(int fd, unsigned ep, unsigned mps, uint64_t total, i
 	unsigned char *bufs[MAX_URBS];
 	struct result r = {0, 0, 0, UINT64_MAX};
 	int in = ep & 0x80, inflight = 0, next_reap = 0;
+	const char *what = in ? "bulk IN" : "bulk OUT";
 	uint64_t submitted = 0, t0;
 
 	for (int i = 0; i < nurbs; i++) {
@@ -158,7 +171,7 @@ static struct result stream(int fd, unsigned ep, unsigned mps, uint64_t total, i
 	}
 	t0 = now_ns();
 	for (int i = 0; i < nurbs && submitted < total; i++) {
-		size_t len = total - submitted < urb_len ? total - submitted : urb_len;
+		size_t len = next_len(total, submitted, urb_len);
 
 		memset(&urbs[i], 0, sizeof(urbs[i]));
 		urbs[i].type = USBDEVFS_URB_TYPE_BULK;
@@ -167,7 +180,7 @@ static struct result stream(int fd, unsigned ep, unsigned mps, uint64_t total, i
 		urbs[i].buffer_length = (int)len;
 		urbs[i].usercontext = (void *)(intptr_t)i;
 		if (ioctl(fd, USBDEVFS_SUBMITURB, &urbs[i]) < 0)
-			fail("submitting a %s URB: %s", in ? "bulk IN" : "bulk OUT", strerror(errno));
+			fail("submitting a %s URB: %s", what, strerror(errno));
 		submitted += len;
 		inflight++;
 	}
@@ -178,31 +191,30 @@ static struct result stream(int fd, unsigned ep, unsigned mps, uint64_t total, i
 		if (ioctl(fd, USBDEVFS_REAPURB, &u) < 0) {
 			if (errno == EINTR)
 				continue;
-			fail("reaping a %s URB after %" PRIu64 " bytes: %s", in ? "bulk IN" : "bulk OUT",
-			     r.bytes, strerror(errno));
+			fail("reaping a %s URB after %" PRIu64 " bytes: %s", what, r.bytes, strerror(errno));
 		}
 		inflight--;
 		i = (int)(intptr_t)u->usercontext;
 		if (i != next_reap)
-			fail("%s URB %d completed before URB %d", in ? "bulk IN" : "bulk OUT", i, next_reap);
+			fail("%s URB %d completed before URB %d", what, i, next_reap);
 		next_reap = (next_reap + 1) % nurbs;
 		if (u->status)
-			fail("%s URB after %" PRIu64 " bytes: status %d (%s)", in ? "bulk IN" : "bulk OUT",
-			     r.bytes, u->status, strerror(-u->status));
+			fail("%s URB after %" PRIu64 " bytes: status %d (%s)", what, r.bytes, u->status,
+			     strerror(-u->status));
 		if (u->actual_length != u->buffer_length)
-			fail("%s URB after %" PRIu64 " bytes: %d of %d bytes", in ? "bulk IN" : "bulk OUT",
-			     r.bytes, u->actual_length, u->buffer_length);
+			fail("%s URB after %" PRIu64 " bytes: %d of %d bytes", what, r.bytes,
+			     u->actual_length, u->buffer_length);
 		if (in)
 			r.bad += check_pattern(u->buffer, (size_t)u->actual_length, mps, r.bytes, &r.first_bad);
 		r.bytes += (uint64_t)u->actual_length;
 		if (submitted < total) {
-			size_t len = total - submitted < urb_len ? total - submitted : urb_len;
+			size_t len = next_len(total, submitted, urb_len);
 
 			u->buffer_length = (int)len;
 			u->actual_length = 0;
 			u->status = 0;
 			if (ioctl(fd, USBDEVFS_SUBMITURB, u) < 0)
-				fail("resubmitting a %s URB: %s", in ? "bulk IN" : "bulk OUT", strerror(errno));
+				fail("resubmitting a %s URB: %s", what, strerror(errno));
 			submitted += len;
 			inflight++;
 		}
