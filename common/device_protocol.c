@@ -181,6 +181,10 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 	case DEVPROTO_DOORBELL_FD:
 		if (m->u.doorbell.index >= DEVPROTO_MAX_DOORBELLS)
 			return wire_refuse(why, "doorbell index out of range", -EBADMSG);
+		if (m->u.doorbell.flags & ~DEVPROTO_DOORBELL_VALUE)
+			return wire_refuse(why, "unknown doorbell flags", -EBADMSG);
+		if (!(m->u.doorbell.flags & DEVPROTO_DOORBELL_VALUE) && m->u.doorbell.value)
+			return wire_refuse(why, "doorbell value without DEVPROTO_DOORBELL_VALUE", -EBADMSG);
 		return 0;
 	case DEVPROTO_IRQ_FD:
 		if (m->u.irq.vector >= DEVPROTO_MAX_VECTORS && m->u.irq.vector != DEVPROTO_IRQ_INTX)

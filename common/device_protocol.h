@@ -127,8 +127,20 @@ struct devproto_mirror {
 	uint32_t reserved;
 };
 
+/*
+ * DOORBELL_FD: the eventfd is signalled when the guest writes doorbell
+ * register index. With DEVPROTO_DOORBELL_VALUE, only a write of exactly
+ * value signals it (a KVM ioeventfd with datamatch), so the signal is that
+ * write; without, any write does, and the value is unknown.
+ */
+#define DEVPROTO_DOORBELL_VALUE 1u
+/* Value doorbells a device keeps at once; each is one (register, value) pair. */
+#define DEVPROTO_MAX_VALUE_DOORBELLS 64u
+
 struct devproto_doorbell {
 	uint32_t index;		/* doorbell register, < DEVPROTO_MAX_DOORBELLS */
+	uint32_t flags;		/* DEVPROTO_DOORBELL_VALUE or 0 */
+	uint32_t value;		/* with DEVPROTO_DOORBELL_VALUE: the write it stands for; else 0 */
 	uint32_t reserved;
 };
 

@@ -46,7 +46,7 @@ static const struct named_constant constants[] = {
 	{ "__O_TMPFILE", (uint64_t)(O_TMPFILE & ~O_DIRECTORY) },
 	/* the VMM: KVM requests after setup, the terminal, signals it sends */
 	C(KVM_RUN), C(KVM_GET_REGS), C(KVM_GET_SREGS), C(KVM_TRANSLATE), C(KVM_IRQ_LINE), C(KVM_SET_GSI_ROUTING),
-	C(KVM_IRQFD), C(KVM_IOEVENTFD), C(KVM_SIGNAL_MSI), C(TCGETS), C(TCSETS),
+	C(KVM_IRQFD), C(KVM_IOEVENTFD), C(KVM_SIGNAL_MSI), C(KVM_SET_USER_MEMORY_REGION), C(TCGETS), C(TCSETS),
 	C(SIGKILL), C(SIGUSR1), C(SIGTERM), C(RSEQ_FLAG_UNREGISTER),
 	/* process creation, for policies that allow threads */
 	C(CLONE_VM), C(CLONE_FS), C(CLONE_FILES), C(CLONE_SIGHAND), C(CLONE_THREAD),

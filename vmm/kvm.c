@@ -64,6 +64,7 @@ int kvm_vm_create(struct kvm_vm *vm)
 	 * writes (each one a VM exit) of a QEMU guest that had it.
 	 */
 	vm->tsc_deadline = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	vm->readonly_mem = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
 	vm->vcpu_mmap_size = ioctl(vm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size <= 0) {
 		r = -errno;
@@ -192,16 +193,48 @@ int kvm_vm_irqfd(struct kvm_vm *vm, int eventfd, uint32_t gsi, bool assign)
 	return 0;
 }
 
+static int set_ioeventfd(struct kvm_vm *vm, struct kvm_ioeventfd *io, bool assign)
+{
+	if (!assign)
+		io->flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, io) < 0)
+		return -errno;
+	return 0;
+}
+
 int kvm_vm_ioeventfd(struct kvm_vm *vm, int eventfd, uint64_t addr, uint32_t len, bool assign)
 {
+	struct kvm_ioeventfd io = { .addr = addr, .len = len, .fd = eventfd };
+
+	return set_ioeventfd(vm, &io, assign);
+}
+
+int kvm_vm_ioeventfd_value(struct kvm_vm *vm, int eventfd, uint64_t addr, uint32_t len,
+			   uint64_t value, bool assign)
+{
 	struct kvm_ioeventfd io = {
+		.datamatch = value,
 		.addr = addr,
 		.len = len,
 		.fd = eventfd,
-		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 	};
 
-	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+	return set_ioeventfd(vm, &io, assign);
+}
+
+int kvm_vm_readonly_slot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+			 const void *host)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.flags = KVM_MEM_READONLY,
+		.guest_phys_addr = gpa,
+		.memory_size = host ? size : 0,
+		.userspace_addr = (uintptr_t)host,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return -errno;
 	return 0;
 }

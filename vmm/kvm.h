@@ -24,6 +24,7 @@ struct kvm_vm {
 	int vm_fd;
 	int vcpu_mmap_size;
 	bool tsc_deadline;	/* the in-kernel LAPIC has the TSC-deadline timer mode */
+	bool readonly_mem;	/* read-only memory slots (KVM_MEM_READONLY) */
 	pthread_mutex_t routing_lock;
 	struct kvm_msi_slot msi[KVM_MSI_ROUTES_MAX];	/* GSI LAYOUT_GSI_MSI_BASE + i */
 };
@@ -47,5 +48,17 @@ int kvm_vm_irqfd(struct kvm_vm *vm, int eventfd, uint32_t gsi, bool assign);
 
 /* Binds eventfd to a guest MMIO write of len bytes at addr (ioeventfd). */
 int kvm_vm_ioeventfd(struct kvm_vm *vm, int eventfd, uint64_t addr, uint32_t len, bool assign);
+
+/* The same for a write of exactly value (ioeventfd with datamatch). */
+int kvm_vm_ioeventfd_value(struct kvm_vm *vm, int eventfd, uint64_t addr, uint32_t len,
+			   uint64_t value, bool assign);
+
+/*
+ * Maps size bytes at host as read-only guest memory at gpa in memory slot
+ * slot (guest reads need no exit; writes exit as MMIO), or removes the slot
+ * when host is NULL. 0 or -errno.
+ */
+int kvm_vm_readonly_slot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+			 const void *host);
 
 #endif

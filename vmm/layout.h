@@ -41,6 +41,9 @@
 #define LAYOUT_KVM_IDENTITY	0xfeffc000ull
 #define LAYOUT_KVM_TSS		0xfeffd000ull
 
+/* KVM memory slots: guest RAM takes 0 and 1 (guest_memory.c). */
+#define LAYOUT_KVM_SLOT_XHCI_DOORBELLS	8u	/* the doorbell page, read-only zeros */
+
 /* Interrupt lines (GSIs). */
 #define LAYOUT_IRQ_SERIAL	4u
 #define LAYOUT_IRQ_I8042	1u

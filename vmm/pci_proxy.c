@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -29,12 +30,12 @@ static uint32_t all_ones(unsigned int size)
 }
 
 /*
- * Doorbells rung through a KVM ioeventfd, without a trip through the VMM:
- * only the command ring's. An ioeventfd carries no value, and a device slot's
+ * Doorbells with a bare KVM ioeventfd (any write signals it): only the
+ * command ring's. An ioeventfd carries no value, and a device slot's
  * doorbell value names the endpoint to start. The device can kick every
  * Running endpoint of a slot on a bare signal, but not a Stopped one (its
  * dequeue pointer may be on a TD the guest cancelled; devices/xhci/doorbell.c).
- * Slot doorbells are posted BAR writes, value and all, like QEMU's.
+ * Slot doorbells get one ioeventfd per value instead (value doorbells, below).
  */
 #define PROXY_EVENTFD_DOORBELLS 1u
 
@@ -42,6 +43,37 @@ static uint32_t all_ones(unsigned int size)
 static unsigned int eventfd_doorbells(const struct pci_proxy *p)
 {
 	return p->ndoorbells < PROXY_EVENTFD_DOORBELLS ? p->ndoorbells : PROXY_EVENTFD_DOORBELLS;
+}
+
+/*
+ * Value doorbells. Linux rings a slot's doorbell once per TD and reads it
+ * back at once (to flush the posted write); through the VMM that is two
+ * exits to user space, and the write, a socket message, wakes the device
+ * process on the vCPU's own CPU (a unix socket wakes its reader as a
+ * "sync" wakeup), where it preempts the guest. So:
+ * - the doorbell page is mapped into the guest as read-only memory of
+ *   zeros: reads need no exit (doorbells read as 0, xHCI 1.2 5.6) and writes
+ *   still exit, as MMIO;
+ * - the first write of each (register, value) goes through the VMM as a
+ *   posted BAR write, and from then on that pair has a KVM ioeventfd with
+ *   datamatch, which the device takes as that very write (the value names
+ *   the endpoint and stream, so a Stopped endpoint is restarted exactly when
+ *   the guest asks). KVM signals it without leaving the kernel.
+ * A slot's device uses a handful of values (one per endpoint it rings), so
+ * PCI_PROXY_VALUE_DOORBELLS pairs cover several devices; past them, and
+ * when KVM refuses one, doorbells stay posted BAR writes: slower, not wrong.
+ * The eventfds are made at setup: the VMM makes none once locked down.
+ */
+static bool doorbell_page_fits(const struct pci_proxy *p)
+{
+	return p->db_offset % DEVPROTO_PAGE_SIZE == 0 &&
+	       4ull * p->ndoorbells <= DEVPROTO_PAGE_SIZE &&
+	       p->db_offset + (uint64_t)DEVPROTO_PAGE_SIZE <= p->bar_size;
+}
+
+static uint64_t doorbell_addr(const struct pci_proxy *p, unsigned int index)
+{
+	return p->bar_addr + p->db_offset + 4ull * index;
 }
 
 static int proxy_cfg_read(struct pci_proxy *p, unsigned int offset, unsigned int size, uint32_t *v)
@@ -108,6 +140,56 @@ static bool is_doorbell(const struct pci_proxy *p, uint64_t offset)
 	return offset >= p->db_offset && offset - p->db_offset < 4ull * p->ndoorbells;
 }
 
+static struct proxy_value_doorbell *value_doorbell_find(struct pci_proxy *p, unsigned int index,
+							uint32_t value, bool used)
+{
+	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++) {
+		struct proxy_value_doorbell *db = &p->value_dbs[i];
+
+		if (db->fd >= 0 && db->used == used &&
+		    (!used || (db->index == index && db->value == value)))
+			return db;
+	}
+	return NULL;
+}
+
+/* Gives (index, value) an ioeventfd of its own, if one is left; the write itself was posted. */
+static void proxy_learn_doorbell(struct pci_proxy *p, unsigned int index, uint32_t value)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 0);
+	struct proxy_value_doorbell *db;
+	struct devproto_reply reply;
+	int r;
+
+	if (index < eventfd_doorbells(p))
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->mapped || p->value_dbs_off || value_doorbell_find(p, index, value, true) ||
+	    !(db = value_doorbell_find(p, 0, 0, false)))
+		goto out;
+	m.u.doorbell.index = index;
+	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
+	m.u.doorbell.value = value;
+	r = device_process_request(p->dev, &m, db->fd, &reply);
+	if (r == 0 && reply.status == DEVPROTO_OK)
+		r = kvm_vm_ioeventfd_value(p->vm, db->fd, doorbell_addr(p, index), 4, value, true);
+	else if (r == 0)
+		r = -EPROTO;
+	if (r < 0) {
+		/* The device may hold the fd now: this one is never handed out again. */
+		log_warn("doorbell %u value 0x%x: no ioeventfd (%s); doorbells stay BAR writes",
+			 index, value, strerror(-r));
+		p->value_dbs_off = true;
+		goto out;
+	}
+	db->used = true;
+	db->index = index;
+	db->value = value;
+	log_debug("doorbell %u value 0x%x: its own ioeventfd", index, value);
+out:
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void proxy_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_proxy *p = opaque;
@@ -122,6 +204,8 @@ static void proxy_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 	if (is_write) {
 		memcpy(&v, data, len);
 		proxy_bar_post(p, offset, len, v);
+		if (len == 4 && is_doorbell(p, offset))
+			proxy_learn_doorbell(p, (unsigned int)((offset - p->db_offset) / 4), (uint32_t)v);
 		return;
 	}
 	if (device_process_is_dead(p->dev))
@@ -139,7 +223,16 @@ static void proxy_unmap_locked(struct pci_proxy *p)
 	if (!p->mapped)
 		return;
 	for (unsigned int i = 0; i < eventfd_doorbells(p); i++)
-		kvm_vm_ioeventfd(p->vm, p->db_fds[i], p->bar_addr + p->db_offset + 4 * i, 4, false);
+		kvm_vm_ioeventfd(p->vm, p->db_fds[i], doorbell_addr(p, i), 4, false);
+	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++) {
+		struct proxy_value_doorbell *db = &p->value_dbs[i];
+
+		if (db->used)
+			kvm_vm_ioeventfd_value(p->vm, db->fd, doorbell_addr(p, db->index), 4, db->value,
+					       false);
+	}
+	if (p->db_zero_page)
+		kvm_vm_readonly_slot(p->vm, LAYOUT_KVM_SLOT_XHCI_DOORBELLS, 0, 0, NULL);
 	io_bus_remove(p->mmio, p->bar_addr, p);
 	p->mapped = false;
 	log_debug("xHCI BAR 0 unmapped from 0x%" PRIx64, p->bar_addr);
@@ -157,11 +250,30 @@ static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
 	p->mapped = true;
 	p->bar_addr = addr;
 	for (unsigned int i = 0; i < eventfd_doorbells(p); i++) {
-		r = kvm_vm_ioeventfd(p->vm, p->db_fds[i], addr + p->db_offset + 4 * i, 4, true);
+		r = kvm_vm_ioeventfd(p->vm, p->db_fds[i], doorbell_addr(p, i), 4, true);
 		if (r < 0)
 			log_warn("doorbell %u ioeventfd: %s (it goes through the VMM instead)", i,
 				 strerror(-r));
 	}
+	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++) {
+		struct proxy_value_doorbell *db = &p->value_dbs[i];
+
+		if (db->used && (r = kvm_vm_ioeventfd_value(p->vm, db->fd, doorbell_addr(p, db->index),
+							    4, db->value, true)) < 0) {
+			log_warn("doorbell %u value 0x%x ioeventfd: %s (it goes through the VMM instead)",
+				 db->index, db->value, strerror(-r));
+			db->used = false;
+			p->value_dbs_off = true;
+		}
+	}
+	/* A guest may place the BAR over its RAM: KVM refuses the overlap, and reads exit. */
+	if (p->db_zero_page &&
+	    (r = kvm_vm_readonly_slot(p->vm, LAYOUT_KVM_SLOT_XHCI_DOORBELLS, addr + p->db_offset,
+				      DEVPROTO_PAGE_SIZE, p->db_zero_page)) < 0)
+		log_warn("doorbell page at 0x%" PRIx64 " as read-only memory: %s (reads exit instead)",
+			 addr + p->db_offset, strerror(-r));
+	else if (p->db_zero_page)
+		log_debug("doorbell page at 0x%" PRIx64 ": read-only memory", addr + p->db_offset);
 	log_debug("xHCI BAR 0 mapped at 0x%" PRIx64 " (%" PRIu64 " KiB)", addr, p->bar_size >> 10);
 }
 
@@ -291,6 +403,36 @@ static int proxy_send_fd(struct pci_proxy *p, enum devproto_type type, uint32_t 
 	return reply.status == DEVPROTO_OK ? 0 : -EPROTO;
 }
 
+/* The read-only page of zeros the doorbell page maps (value doorbells, above). */
+static void proxy_setup_doorbell_page(struct pci_proxy *p)
+{
+	static const uint8_t zeros[DEVPROTO_PAGE_SIZE];
+	void *page;
+	int fd;
+
+	if (!p->vm->readonly_mem || !doorbell_page_fits(p)) {
+		log_debug("doorbell reads exit to the VMM (%s)",
+			  p->vm->readonly_mem ? "the doorbell array shares its page" :
+						"KVM has no read-only memory");
+		return;
+	}
+	fd = memfd_create("svmm-doorbell-page", MFD_CLOEXEC);
+	/* Written, not only sized: KVM maps a page that exists. */
+	if (fd < 0 || pwrite(fd, zeros, sizeof(zeros), 0) != (ssize_t)sizeof(zeros)) {
+		log_warn("doorbell page: %s (reads exit to the VMM)", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	page = mmap(NULL, DEVPROTO_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (page == MAP_FAILED) {
+		log_warn("doorbell page: %s (reads exit to the VMM)", strerror(errno));
+		return;
+	}
+	p->db_zero_page = page;
+}
+
 static int proxy_setup_doorbells(struct pci_proxy *p)
 {
 	uint64_t hcs = 0, dboff = 0;
@@ -316,6 +458,12 @@ static int proxy_setup_doorbells(struct pci_proxy *p)
 		if ((r = proxy_send_fd(p, DEVPROTO_DOORBELL_FD, i, p->db_fds[i])) < 0)
 			return r;
 	}
+	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++) {
+		p->value_dbs[i].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->value_dbs[i].fd < 0)
+			return -errno;
+	}
+	proxy_setup_doorbell_page(p);
 	return 0;
 }
 
@@ -396,6 +544,8 @@ int pci_proxy_init(struct pci_proxy *p, struct device_process *dev, struct kvm_v
 		p->db_fds[i] = -1;
 	for (unsigned int i = 0; i < DEVPROTO_MAX_VECTORS; i++)
 		p->irq_fds[i] = -1;
+	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++)
+		p->value_dbs[i].fd = -1;
 
 	if ((r = proxy_size_bar(p)) < 0)
 		goto fail;
@@ -438,6 +588,15 @@ void pci_proxy_destroy(struct pci_proxy *p)
 			close(p->db_fds[i]);
 		p->db_fds[i] = -1;
 	}
+	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++) {
+		if (p->value_dbs[i].fd >= 0)
+			close(p->value_dbs[i].fd);
+		p->value_dbs[i].fd = -1;
+		p->value_dbs[i].used = false;
+	}
+	if (p->db_zero_page)
+		munmap((void *)p->db_zero_page, DEVPROTO_PAGE_SIZE);
+	p->db_zero_page = NULL;
 	for (unsigned int v = 0; v < DEVPROTO_MAX_VECTORS; v++) {
 		if (p->irq_fds[v] >= 0) {
 			kvm_vm_irqfd(p->vm, p->irq_fds[v], LAYOUT_GSI_MSI_BASE + v, false);

@@ -5,8 +5,10 @@
  * request socket. The VMM plays firmware once (sizes BAR 0, places it at
  * LAYOUT_XHCI_BAR0, enables memory decoding) and follows the guest's BAR
  * programming after that. The hot paths bypass the device process's round
- * trip or the VMM altogether: each doorbell register is a KVM ioeventfd the
- * device waits on, each MSI-X vector a KVM irqfd the device writes (routed
+ * trip or the VMM altogether: doorbells are KVM ioeventfds the device waits
+ * on (the command ring's for any write, a slot's one per value it has been
+ * rung with) and read as a read-only page of zeros, each MSI-X vector is a
+ * KVM irqfd the device writes (routed
  * from its MSIX_ROUTE events), BAR writes are posted (sent, not waited
  * for), and reads of registers and config space are answered from the
  * device's register mirror (bar_mirror.h).
@@ -25,6 +27,9 @@
 #include "kvm.h"
 #include "pci_bus.h"
 
+/* Doorbell (register, value) pairs that get an ioeventfd of their own (pci_proxy.c). */
+#define PCI_PROXY_VALUE_DOORBELLS 32u
+
 struct pci_proxy {
 	struct device_process *dev;
 	struct kvm_vm *vm;
@@ -39,6 +44,14 @@ struct pci_proxy {
 	uint32_t db_offset;		/* doorbell array in BAR 0 (xHCI DBOFF) */
 	unsigned int ndoorbells;
 	int db_fds[DEVPROTO_MAX_DOORBELLS];
+	/* Value doorbells (pci_proxy.c): eventfds made before lockdown, given out as values appear. */
+	struct proxy_value_doorbell {
+		int fd;
+		bool used;
+		uint32_t index, value;
+	} value_dbs[PCI_PROXY_VALUE_DOORBELLS];
+	bool value_dbs_off;		/* one failed to register: the rest stay BAR writes */
+	const void *db_zero_page;	/* read-only zeros the doorbell page maps, or NULL */
 	struct bar_mirror mirror;
 	unsigned int nvectors;
 	int irq_fds[DEVPROTO_MAX_VECTORS];

@@ -2,8 +2,10 @@
 /*
  * Doorbells. Doorbell 0 is the command ring's; doorbell n (1..MaxSlots) is
  * device slot n's, its DB Target naming the endpoint (DCI) and DB Stream ID
- * the stream. A doorbell may come as a BAR write (value known) or as a KVM
- * ioeventfd firing (value unknown): then every Running endpoint of the slot
+ * the stream. A doorbell may come as a BAR write or as a KVM ioeventfd
+ * that fires for one value (datamatch): both say which endpoint, and both
+ * run xhci_doorbell. One may also come as a bare ioeventfd firing for any
+ * value (the command ring's, or an older VMM's): then every Running endpoint of the slot
  * is kicked, every stream of a streams endpoint too, which is harmless
  * because a kick only reads TRBs the guest has handed over (their cycle bit
  * says so). A Stopped endpoint is not: its dequeue pointer may still be on

@@ -32,9 +32,16 @@
 struct xhci_process;
 static void serve_requests(struct xhci_process *p, unsigned int max);
 
+/*
+ * An eventfd KVM signals for a doorbell register: for any write to it (a
+ * bare doorbell, value unknown) or for a write of one value (a value
+ * doorbell: the signal is that write, as if it had come through the BAR).
+ */
 struct doorbell_watch {
 	struct xhci_process *p;
 	unsigned int index;
+	bool has_value;
+	uint32_t value;
 	int fd;
 };
 
@@ -43,6 +50,7 @@ struct xhci_process {
 	struct xhci x;
 	int request_sock;
 	struct doorbell_watch doorbells[DEVPROTO_MAX_DOORBELLS];
+	struct doorbell_watch value_doorbells[DEVPROTO_MAX_VALUE_DOORBELLS];
 	uint32_t gone_ports;			/* bit per port index: device left on its own */
 	struct event_deferred gone_later;
 };
@@ -200,27 +208,66 @@ static void on_doorbell(void *opaque, uint32_t events)
 	serve_requests(w->p, REQUEST_DRAIN_MAX);
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
-	xhci_doorbell_kick_slot(&w->p->x, w->index);
+	/* Several writes of one value between two reads count once, as they do on a bus. */
+	if (w->has_value)
+		xhci_doorbell(&w->p->x, w->index, w->value);
+	else
+		xhci_doorbell_kick_slot(&w->p->x, w->index);
 }
 
-static struct devproto_reply do_doorbell_fd(struct xhci_process *p, unsigned int index, int fd)
+static void unwatch_doorbell(struct xhci_process *p, struct doorbell_watch *w)
 {
-	struct doorbell_watch *w = &p->doorbells[index];
+	if (w->fd < 0)
+		return;
+	event_loop_del_fd(p->loop, w->fd);
+	close(w->fd);
+	w->fd = -1;
+}
 
-	if (index > XHCI_MAX_SLOTS) {
+/* The watch a DOORBELL_FD fills: the register's, or its value's (replaced, else a free one). */
+static struct doorbell_watch *doorbell_watch_for(struct xhci_process *p,
+						 const struct devproto_doorbell *db)
+{
+	struct doorbell_watch *free_one = NULL;
+
+	if (!(db->flags & DEVPROTO_DOORBELL_VALUE))
+		return &p->doorbells[db->index];
+	for (unsigned int i = 0; i < DEVPROTO_MAX_VALUE_DOORBELLS; i++) {
+		struct doorbell_watch *w = &p->value_doorbells[i];
+
+		if (w->fd >= 0 && w->index == db->index && w->value == db->value)
+			return w;
+		if (w->fd < 0 && !free_one)
+			free_one = w;
+	}
+	return free_one;
+}
+
+static struct devproto_reply do_doorbell_fd(struct xhci_process *p,
+					    const struct devproto_doorbell *db, int fd)
+{
+	struct doorbell_watch *w;
+
+	if (db->index > XHCI_MAX_SLOTS) {
 		close(fd);
 		return status(DEVPROTO_E_INVALID);
 	}
-	if (w->fd >= 0) {
-		event_loop_del_fd(p->loop, w->fd);
-		close(w->fd);
-		w->fd = -1;
+	w = doorbell_watch_for(p, db);
+	if (!w) {
+		log_warn("xhci: more than %u value doorbells; doorbell %u value 0x%x refused",
+			 DEVPROTO_MAX_VALUE_DOORBELLS, db->index, db->value);
+		close(fd);
+		return status(DEVPROTO_E_INVALID);
 	}
+	unwatch_doorbell(p, w);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (event_loop_add_fd(p->loop, fd, EPOLLIN, on_doorbell, w) < 0) {
 		close(fd);
 		return status(DEVPROTO_E_INTERNAL);
 	}
+	w->index = db->index;
+	w->has_value = db->flags & DEVPROTO_DOORBELL_VALUE;
+	w->value = db->value;
 	w->fd = fd;
 	return status(DEVPROTO_OK);
 }
@@ -256,7 +303,7 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 	case DEVPROTO_REG_MIRROR:
 		return status(xhci_mirror_attach(&p->x, fd) < 0 ? DEVPROTO_E_INTERNAL : DEVPROTO_OK);
 	case DEVPROTO_DOORBELL_FD:
-		return do_doorbell_fd(p, m->u.doorbell.index, fd);
+		return do_doorbell_fd(p, &m->u.doorbell, fd);
 	case DEVPROTO_IRQ_FD:
 		if (m->u.irq.vector != DEVPROTO_IRQ_INTX && m->u.irq.vector >= XHCI_NUM_INTRS) {
 			close(fd);
@@ -355,12 +402,10 @@ static void shutdown_all(struct xhci_process *p)
 	/* Devices return cancelled transfers through deferred calls: let them run. */
 	for (int i = 0; i < SHUTDOWN_DRAIN_ROUNDS; i++)
 		event_loop_run_once(p->loop, 0);
-	for (unsigned int i = 0; i < DEVPROTO_MAX_DOORBELLS; i++) {
-		if (p->doorbells[i].fd < 0)
-			continue;
-		event_loop_del_fd(p->loop, p->doorbells[i].fd);
-		close(p->doorbells[i].fd);
-	}
+	for (unsigned int i = 0; i < DEVPROTO_MAX_DOORBELLS; i++)
+		unwatch_doorbell(p, &p->doorbells[i]);
+	for (unsigned int i = 0; i < DEVPROTO_MAX_VALUE_DOORBELLS; i++)
+		unwatch_doorbell(p, &p->value_doorbells[i]);
 	event_loop_cancel_deferred(p->loop, &p->gone_later);
 	xhci_release(&p->x);
 }
@@ -384,6 +429,10 @@ int xhci_process_main(int request_sock, int event_sock)
 		p->doorbells[i].p = p;
 		p->doorbells[i].index = i;
 		p->doorbells[i].fd = -1;
+	}
+	for (unsigned int i = 0; i < DEVPROTO_MAX_VALUE_DOORBELLS; i++) {
+		p->value_doorbells[i].p = p;
+		p->value_doorbells[i].fd = -1;
 	}
 	p->gone_later.fn = gone_deferred;
 	p->gone_later.opaque = p;

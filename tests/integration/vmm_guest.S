@@ -5,7 +5,8 @@
  * passes the checks, and at the 64-bit entry (load address + 0x200) code that
  * reports, on the serial port, what a kernel would find: its command line
  * and e820 map through boot_params, the PCI bus through 0xcf8/0xcfc, the MP
- * table, the xHCI BAR through MMIO. It echoes one byte received on the
+ * table, the xHCI BAR through MMIO (its doorbells too, before and after it
+ * moves the BAR). It echoes one byte received on the
  * serial port if asked to (cmdline contains "echo"), then resets through the
  * i8042. With "crash" in the command line it instead dies as a broken kernel
  * does: an exception with no IDT to deliver it, a triple fault. Position
@@ -81,6 +82,36 @@ entry64:
 	lea bar(%rip), %rdi
 	call puts
 	mov $0xc0000000, %rax		/* xHCI CAPLENGTH/HCIVERSION through MMIO */
+	mov (%rax), %edi
+	call puthex
+	call newline
+
+	/* Doorbell 1 (slot 1), target 2, rung twice: the VMM learns the value, then KVM signals it. */
+	lea dbell(%rip), %rdi
+	call puts
+	mov $0xc0003004, %rax
+	movl $2, (%rax)
+	movl $2, (%rax)
+	mov (%rax), %edi		/* doorbells read as 0 */
+	call puthex
+	call newline
+
+	/* Move BAR 0 to 0xd0000000 as a kernel may (00:01.0, register 0x10), and look there. */
+	mov $0xcf8, %dx
+	mov $0x80000810, %eax
+	out %eax, %dx
+	mov $0xcfc, %dx
+	mov $0xd0000000, %eax
+	out %eax, %dx
+	lea moved(%rip), %rdi
+	call puts
+	mov $0xd0000000, %rax
+	mov (%rax), %edi
+	call puthex
+	lea dbell2(%rip), %rdi
+	call puts
+	mov $0xd0003004, %rax
+	movl $2, (%rax)
 	mov (%rax), %edi
 	call puthex
 	call newline
@@ -194,6 +225,9 @@ pci1:	.asciz "svmm-guest: pci 00:01.0 id "
 pci2:	.asciz "svmm-guest: pci 00:02.0 id "
 mp:	.asciz "svmm-guest: mptable "
 bar:	.asciz "svmm-guest: xhci bar0 "
+dbell:	.asciz "svmm-guest: xhci doorbell 1 reads "
+moved:	.asciz "svmm-guest: xhci bar0 moved to d0000000 reads "
+dbell2:	.asciz ", its doorbell 1 "
 waiting: .asciz "svmm-guest: waiting for a byte\n"
 got:	.asciz "svmm-guest: got "
 bye:	.asciz "svmm-guest: resetting\n"

@@ -100,7 +100,7 @@ fi
 
 # A stale socket file (a VM that was killed) is replaced.
 python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1])' "$sock"
-timeout 30 "$SVMM" run --control "$sock" --params "hello params" "$SVMM_TEST_GUEST" >"$T/boot.out" 2>"$T/boot.err" </dev/null
+timeout 30 "$SVMM" run -v --control "$sock" --params "hello params" "$SVMM_TEST_GUEST" >"$T/boot.out" 2>"$T/boot.err" </dev/null
 status=$?
 want="svmm-guest: hello from 64-bit mode
 svmm-guest: cmdline: hello params
@@ -121,6 +121,16 @@ if grep -q '^svmm-guest: pci 00:01.0 id 000d1b36$' "$T/boot.out" &&
 	tap_ok "the xHCI function answers config reads at 00:01.0 and BAR 0 reads (CAPLENGTH, HCIVERSION 1.2)"
 else
 	tap_not_ok "xHCI config/BAR through the proxy" "$(grep -E 'pci 00:01|bar0' "$T/boot.out")" "$(cat "$T/boot.err")"
+fi
+# Its doorbells read as 0, through read-only memory, where the guest moves the BAR too (after
+# lockdown: the VMM's seccomp policy allows it); a doorbell value rung gets its own ioeventfd.
+if grep -q '^svmm-guest: xhci doorbell 1 reads 00000000$' "$T/boot.out" &&
+	grep -q '^svmm-guest: xhci bar0 moved to d0000000 reads 01200040, its doorbell 1 00000000$' "$T/boot.out" &&
+	grep -q 'doorbell 1 value 0x2: its own ioeventfd' "$T/boot.err" &&
+	grep -q 'doorbell page at 0xd0003000: read-only memory' "$T/boot.err"; then
+	tap_ok "xHCI doorbells: read as 0 from read-only memory that follows the BAR, a value rung gets an ioeventfd"
+else
+	tap_not_ok "xHCI doorbells" "$(grep -E 'doorbell|moved' "$T/boot.out" "$T/boot.err")"
 fi
 nothing_left "reset"
 

@@ -154,6 +154,22 @@ Test(devproto, memory_regions_must_be_sane)
 	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);	/* offset wraps */
 }
 
+Test(devproto, doorbell_values_only_with_their_flag)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 1);
+
+	m.u.doorbell.index = 3;
+	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
+	m.u.doorbell.value = 0x00010002;		/* stream 1 of endpoint 2 */
+	cr_assert_eq(decode(&m, 1, NULL), 0);
+	m.u.doorbell.flags = 0;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG, "a value that matches nothing");
+	m.u.doorbell.value = 0;
+	cr_assert_eq(decode(&m, 1, NULL), 0);
+	m.u.doorbell.flags = 2;
+	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG, "an unknown flag");
+}
+
 Test(devproto, ids_out_of_range_are_refused)
 {
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 1);

@@ -441,6 +441,30 @@ Test(xhci_guest, stop_endpoint_waits_for_cancelled_td)
 }
 
 /*
+ * A bulk OUT endpoint (DCI 2) of a test device, stopped by Stop Endpoint
+ * with a 1 KiB TD queued behind the stop: the state Linux leaves an endpoint
+ * in while it cancels a TD. Returns the slot; *td is the TD's address.
+ */
+static unsigned int stopped_endpoint_with_td(uint64_t *td)
+{
+	struct drv_event ev;
+	unsigned int slot;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	slot = bring_up(attach_test('S', 0, 9), 4);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
+	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (2u << 16) | (slot << 24));	/* Stop Endpoint */
+	drv_doorbell(&d, 0, 0);
+	cr_assert(drv_wait_event(&d, 33, &ev, 5000));
+	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "Stopped");
+	*td = drv_ring_push(&d, &d.ep_ring[slot][2], drv_alloc(&d, 1024, 64), 1024,
+			    (1u << 10) | (1u << 5));
+	return slot;
+}
+
+/*
  * A doorbell that comes as a bare eventfd signal (a KVM ioeventfd: no value)
  * must not restart a Stopped endpoint: Linux stops one to cancel a TD or to
  * move past it, and restarts it with its own doorbell only once the ring is
@@ -448,23 +472,11 @@ Test(xhci_guest, stop_endpoint_waits_for_cancelled_td)
  */
 Test(xhci_guest, eventfd_doorbell_leaves_a_stopped_endpoint_stopped)
 {
-	unsigned int slot;
 	uint64_t one = 1, td;
+	unsigned int slot = stopped_endpoint_with_td(&td);
+	int db = drv_doorbell_eventfd(&d, slot);
 	struct drv_event ev;
-	int db;
 
-	drv_start(&d, test_device_attach);
-	drv_init(&d);
-	slot = bring_up(attach_test('S', 0, 9), 4);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
-	db = drv_doorbell_eventfd(&d, slot);
-	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (2u << 16) | (slot << 24));	/* Stop Endpoint */
-	drv_doorbell(&d, 0, 0);
-	cr_assert(drv_wait_event(&d, 33, &ev, 5000));
-	cr_assert_eq(ev.status >> 24, 1);
-	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "Stopped");
-	td = drv_ring_push(&d, &d.ep_ring[slot][2], drv_alloc(&d, 1024, 64), 1024,
-			   (1u << 10) | (1u << 5));
 	cr_assert_eq(write(db, &one, sizeof(one)), 8);
 	cr_assert_not(drv_wait_event(&d, 32, &ev, 500),
 		      "a bare doorbell signal ran a TD on a Stopped endpoint");
@@ -474,6 +486,55 @@ Test(xhci_guest, eventfd_doorbell_leaves_a_stopped_endpoint_stopped)
 	cr_assert_eq(ev.param, td);
 	cr_assert_eq(ev.status >> 24, 1);
 	close(db);
+	drv_stop(&d);
+}
+
+/*
+ * A value doorbell (an ioeventfd that fires only for one value written to
+ * one register) is the guest's write itself: it restarts a Stopped endpoint,
+ * as the BAR write does, and one for another endpoint leaves this one be.
+ */
+Test(xhci_guest, value_doorbell_is_the_write_it_matches)
+{
+	uint64_t one = 1, td;
+	unsigned int slot = stopped_endpoint_with_td(&td);
+	int other = drv_doorbell_value_eventfd(&d, slot, 3);
+	int mine = drv_doorbell_value_eventfd(&d, slot, 2);
+	struct drv_event ev;
+
+	cr_assert_eq(write(other, &one, sizeof(one)), 8);
+	cr_assert_not(drv_wait_event(&d, 32, &ev, 500), "endpoint 3's doorbell ran endpoint 2");
+	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "still Stopped");
+	cr_assert_eq(write(mine, &one, sizeof(one)), 8);
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "its value doorbell did not restart it");
+	cr_assert_eq(ev.param, td);
+	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 1, "Running");
+	close(other);
+	close(mine);
+	drv_stop(&d);
+}
+
+/* A device keeps DEVPROTO_MAX_VALUE_DOORBELLS of them; one more is refused, one again replaces. */
+Test(xhci_guest, value_doorbells_are_bounded)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 0);
+	int fds[DEVPROTO_MAX_VALUE_DOORBELLS], fd;
+
+	drv_start(&d, test_device_attach);
+	for (unsigned int i = 0; i < DEVPROTO_MAX_VALUE_DOORBELLS; i++)
+		fds[i] = drv_doorbell_value_eventfd(&d, 1 + i % 8, 1 + i / 8);
+	fd = eventfd(0, EFD_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	m.u.doorbell.index = 9;
+	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
+	m.u.doorbell.value = 1;
+	cr_assert_eq(drv_request(&d, &m, fd).status, DEVPROTO_E_INVALID);
+	close(fd);
+	close(drv_doorbell_value_eventfd(&d, 1, 1));	/* the same pair: replaced */
+	for (unsigned int i = 0; i < DEVPROTO_MAX_VALUE_DOORBELLS; i++)
+		close(fds[i]);
+	drv_alive(&d);
 	drv_stop(&d);
 }
 

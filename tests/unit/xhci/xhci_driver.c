@@ -170,6 +170,19 @@ int drv_doorbell_eventfd(struct drv *d, unsigned int index)
 	return fd;
 }
 
+int drv_doorbell_value_eventfd(struct drv *d, unsigned int index, uint32_t value)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 0);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	cr_assert_geq(fd, 0);
+	m.u.doorbell.index = index;
+	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
+	m.u.doorbell.value = value;
+	cr_assert_eq(drv_request(d, &m, fd).status, DEVPROTO_OK);
+	return fd;
+}
+
 uint32_t drv_op_read(struct drv *d, uint32_t reg) { return (uint32_t)drv_read(d, OP + reg, 4); }
 void drv_op_write(struct drv *d, uint32_t reg, uint32_t v) { drv_write(d, OP + reg, 4, v); }
 

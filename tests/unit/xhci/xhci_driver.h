@@ -62,6 +62,8 @@ void drv_write_posted(struct drv *d, uint64_t off, unsigned int size, uint64_t v
 const struct devproto_reg_mirror *drv_mirror(struct drv *d);
 /* Gives doorbell index an eventfd (as a KVM ioeventfd would be) and returns it. */
 int drv_doorbell_eventfd(struct drv *d, unsigned int index);
+/* The same for one value of that register (a KVM ioeventfd with datamatch): the fd. */
+int drv_doorbell_value_eventfd(struct drv *d, unsigned int index, uint32_t value);
 void drv_write(struct drv *d, uint64_t off, unsigned int size, uint64_t v);
 uint32_t drv_op_read(struct drv *d, uint32_t reg);
 void drv_op_write(struct drv *d, uint32_t reg, uint32_t v);
