@@ -95,11 +95,20 @@ void xhci_ep_set_dequeue(struct xhci_endpoint *ep, struct xhci_tr *tr, uint64_t 
 	sync_ctx(ep);
 }
 
+/*
+ * A TD that failed before its cancel reached it halted the endpoint while
+ * the stop waited: a stop finds the endpoint Halted, a Context State Error
+ * (xHCI 1.2, 4.6.9), which Linux answers by resetting it. Success would say
+ * Stopped, and Linux's Set TR Dequeue Pointer would then fail on it.
+ */
 static void finish_stop(struct xhci_endpoint *ep)
 {
+	bool halted = ep->state == EP_HALTED;
+
 	ep->stopping = false;
 	xhci_ep_set_state(ep, ep->state == EP_RUNNING ? EP_STOPPED : ep->state);
-	xhci_cmd_complete(ep->x, ep->stop_cmd, CC_SUCCESS, ep->slot_id);
+	xhci_cmd_complete(ep->x, ep->stop_cmd, halted ? CC_CONTEXT_STATE_ERROR : CC_SUCCESS,
+			  ep->slot_id);
 	xhci_cmd_resume(ep->x);
 }
 

@@ -18,6 +18,7 @@ struct test_dev {
 	bool fail_first_in;	/* 'E': the first bulk IN transfer is a transaction error */
 	bool gone;		/* 'G': bulk IN ends in NO_DEVICE; a cancel takes GONE_CANCEL_US */
 	bool hold_stream1;	/* 'R': stream 1 waits until another stream's transfer is done */
+	bool fail_at_cancel;	/* 'F': as 'H', but a cancelled bulk IN ends in a transaction error */
 	unsigned int streams[32];	/* streams allocated, by endpoint number | 16 for IN */
 	uint8_t store[STORE_SIZE];
 	size_t stored;
@@ -119,7 +120,11 @@ static void complete_all(void *opaque)
 		}
 		if (x->stream > 1)
 			t->hold_stream1 = false;
-		if (x->device_priv) {
+		if (x->device_priv && t->fail_at_cancel && (x->endpoint & USB_DIR_IN)) {
+			/* The transfer failed on the bus before the cancel reached it. */
+			x->status = USB_TRANSFER_ERROR;
+			x->actual = 0;
+		} else if (x->device_priv) {
 			x->status = USB_TRANSFER_CANCELLED;
 			x->actual = 0;
 		} else {
@@ -236,7 +241,8 @@ struct usb_device *test_device_attach(struct event_loop *loop, int fd,
 	t->dev.speed = cfg[0] == 'S' ? DEVPROTO_SPEED_SUPER : DEVPROTO_SPEED_HIGH;
 	t->dev.vendor = TEST_DEV_VENDOR;
 	t->dev.product = TEST_DEV_PRODUCT;
-	t->hold_in = cfg[1] == 'H';
+	t->hold_in = cfg[1] == 'H' || cfg[1] == 'F';
+	t->fail_at_cancel = cfg[1] == 'F';
 	t->fail_first_in = cfg[1] == 'E';
 	t->gone = cfg[1] == 'G';
 	t->hold_stream1 = cfg[1] == 'R';

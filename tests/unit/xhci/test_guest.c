@@ -414,30 +414,71 @@ Test(xhci_guest, pipelined_tds_complete_in_order)
 	drv_stop(&d);
 }
 
-Test(xhci_guest, stop_endpoint_waits_for_cancelled_td)
+/*
+ * A bulk IN TD (DCI 3) the device holds (test device mode 'H' or 'F'), and
+ * Stop Endpoint queued while it is at the device. Returns the slot.
+ */
+static unsigned int stop_with_a_held_in_td(char mode, uint64_t *td)
 {
 	unsigned int slot;
-	uint64_t td;
-	struct drv_event ev;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	/* 'H': the device holds bulk IN transfers until they are cancelled. */
-	slot = bring_up(attach_test('S', 'H', 9), 4);
+	slot = bring_up(attach_test('S', mode, 9), 4);
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
-	td = drv_ring_push(&d, &d.ep_ring[slot][3], drv_alloc(&d, 512, 64), 512, (1u << 10) | (1u << 5));
+	*td = drv_ring_push(&d, &d.ep_ring[slot][3], drv_alloc(&d, 512, 64), 512, (1u << 10) | (1u << 5));
 	drv_doorbell(&d, slot, 3);
 	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (3u << 16) | (slot << 24));
 	drv_doorbell(&d, 0, 0);
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no Stopped transfer event");
+	return slot;
+}
+
+/*
+ * What the guest sees of that stop: the TD's transfer event (completion code
+ * td_cc), the command's completion (stop_cc), the endpoint context's state
+ * and its dequeue pointer on the TD. Ends the test's controller.
+ */
+static void expect_stop(unsigned int slot, uint64_t td, uint32_t td_cc, uint32_t stop_cc,
+			uint32_t state)
+{
+	struct drv_event ev;
+
+	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no transfer event for the TD");
 	cr_assert_eq(ev.param, td);
-	cr_assert_eq(ev.status >> 24, 27, "Stopped - Length Invalid");
-	cr_assert(drv_wait_event(&d, 33, &ev, 5000));
-	cr_assert_eq(ev.status >> 24, 1);
-	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, 3, "Stopped");
-	/* The dequeue pointer is back at the cancelled TD. */
-	cr_assert_eq(out_ctx_dword(slot, 3, 2) & ~0xfu, (uint32_t)td);
+	cr_assert_eq(ev.status >> 24, td_cc, "the TD ended with cc %u, not %u", ev.status >> 24, td_cc);
+	cr_assert(drv_wait_event(&d, 33, &ev, 5000), "no completion for Stop Endpoint");
+	cr_assert_eq(ev.status >> 24, stop_cc, "the stop completed with cc %u, not %u", ev.status >> 24,
+		     stop_cc);
+	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, state, "endpoint state");
+	cr_assert_eq(out_ctx_dword(slot, 3, 2) & ~0xfu, (uint32_t)td, "dequeue pointer");
 	drv_stop(&d);
+}
+
+Test(xhci_guest, stop_endpoint_waits_for_cancelled_td)
+{
+	uint64_t td;
+	/* 'H': the device holds bulk IN transfers until they are cancelled. */
+	unsigned int slot = stop_with_a_held_in_td('H', &td);
+
+	/* Stopped - Length Invalid, then Success; the dequeue pointer back at the cancelled TD. */
+	expect_stop(slot, td, 27, 1, 3);
+}
+
+/*
+ * A TD that fails on the bus while Stop Endpoint waits for its cancel halts
+ * the endpoint (its Transaction Error is reported), and the stop of a Halted
+ * endpoint is a Context State Error (xHCI 1.2, 4.6.9): Linux then resets the
+ * endpoint it raced with. Success would tell it the endpoint is Stopped, and
+ * its Set TR Dequeue Pointer would fail on the Halted one.
+ */
+Test(xhci_guest, stop_endpoint_raced_by_a_failing_td_is_a_context_state_error)
+{
+	uint64_t td;
+	/* 'F': bulk IN transfers are held, and end in a transaction error when cancelled. */
+	unsigned int slot = stop_with_a_held_in_td('F', &td);
+
+	/* USB Transaction Error, then Context State Error; Halted on the failed TD. */
+	expect_stop(slot, td, 4, 19, 2);
 }
 
 /*
