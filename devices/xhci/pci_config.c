@@ -95,6 +95,7 @@ void xhci_pci_init(struct xhci *x)
 	wmask[PCI_INTERRUPT_LINE] = 0xff;
 	wmask[XHCI_FLADJ] = 0x3f;
 	put16(wmask + MSIX_CTRL, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	x->cfg_written = true;
 }
 
 uint32_t xhci_pci_read(struct xhci *x, uint32_t offset, uint32_t size)
@@ -125,6 +126,7 @@ void xhci_pci_write(struct xhci *x, uint32_t offset, uint32_t size, uint32_t val
 
 		x->cfg[offset + i] = (uint8_t)((x->cfg[offset + i] & ~m) | (b & m));
 	}
+	x->cfg_written = true;
 	if (get16(x->cfg + MSIX_CTRL) != old_msix)
 		xhci_msix_control_changed(x);
 	if ((get16(x->cfg + PCI_COMMAND) ^ old_cmd) & PCI_COMMAND_INTX_DISABLE)

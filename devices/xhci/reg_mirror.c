@@ -37,6 +37,7 @@ static const uint32_t interrupter_regs[] = {
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+#define PCI_STATUS_DWORD 1u	/* command and status: the interrupt status bit */
 #define MIRRORED (XHCI_CAP_LENGTH / 4 + N(op_regs) + XHCI_NUM_PORTS * 4 + XECP_DWORDS + \
 		  XHCI_NUM_INTRS * N(interrupter_regs))
 _Static_assert(MIRRORED <= DEVPROTO_MIRROR_MAX_REGS, "the mirror holds every register");
@@ -49,25 +50,56 @@ void xhci_mirror_release(struct xhci *x)
 	x->mirror = NULL;
 }
 
-static uint32_t list_offsets(struct devproto_mirror_reg *regs)
+/*
+ * The constant registers first (capabilities, Supported Protocol), then
+ * those that change; *live_from is where the second part starts. Each
+ * refresh reads only the second part: under TCG the device process spent
+ * 2-3 ms of CPU a TD, and it refreshes the mirror twice each time it wakes.
+ */
+static uint32_t list_offsets(struct devproto_mirror_reg *regs, uint32_t *live_from)
 {
 	uint32_t n = 0;
 
 	for (uint32_t off = 0; off < XHCI_CAP_LENGTH; off += 4)
 		regs[n++].offset = off;
+	for (uint32_t i = 0; i < XECP_DWORDS; i++)
+		regs[n++].offset = XHCI_XECP_BASE + 4 * i;
+	*live_from = n;
 	for (size_t i = 0; i < N(op_regs); i++)
 		regs[n++].offset = XHCI_OP_BASE + op_regs[i];
 	for (uint32_t p = 0; p < XHCI_NUM_PORTS; p++) {
 		for (uint32_t r = 0; r < 0x10; r += 4)
 			regs[n++].offset = XHCI_PORT_BASE + 0x10 * p + r;
 	}
-	for (uint32_t i = 0; i < XECP_DWORDS; i++)
-		regs[n++].offset = XHCI_XECP_BASE + 4 * i;
 	for (uint32_t i = 0; i < XHCI_NUM_INTRS; i++) {
 		for (size_t r = 0; r < N(interrupter_regs); r++)
 			regs[n++].offset = XHCI_RT_BASE + RT_IR0 + RT_IR_SIZE * i + interrupter_regs[r];
 	}
 	return n;
+}
+
+/*
+ * Refreshes the mirror: every register (all) or only those that change, and
+ * config space whole after a config write (all of it is the guest's but
+ * for the interrupt status bit, which follows the INTx line: that dword
+ * always).
+ */
+static void publish(struct xhci *x, bool all)
+{
+	struct devproto_reg_mirror *m = x->mirror;
+	bool cfg_all = all || x->cfg_written;
+
+	if (!m)
+		return;
+	for (uint32_t i = all ? 0 : x->mirror_live_from; i < x->mirror_count; i++)
+		__atomic_store_n(&m->regs[i].value, (uint32_t)xhci_bar_read(x, m->regs[i].offset, 4),
+				 __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < DEVPROTO_MIRROR_CFG_DWORDS; i++) {
+		if (cfg_all || i == PCI_STATUS_DWORD)
+			__atomic_store_n(&m->cfg[i], xhci_pci_read(x, 4 * i, 4), __ATOMIC_RELAXED);
+	}
+	x->cfg_written = false;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 int xhci_mirror_attach(struct xhci *x, int fd)
@@ -85,10 +117,10 @@ int xhci_mirror_attach(struct xhci *x, int fd)
 	/* Nothing is served until count and cfg_valid say so: contents first. */
 	__atomic_store_n(&m->count, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->cfg_valid, 0, __ATOMIC_RELEASE);
-	n = list_offsets(m->regs);
+	n = list_offsets(m->regs, &x->mirror_live_from);
 	x->mirror = m;
 	x->mirror_count = n;
-	xhci_mirror_publish(x);
+	publish(x, true);
 	__atomic_store_n(&m->count, n, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->cfg_valid, 1, __ATOMIC_RELEASE);
 	return 0;
@@ -96,16 +128,7 @@ int xhci_mirror_attach(struct xhci *x, int fd)
 
 void xhci_mirror_publish(struct xhci *x)
 {
-	struct devproto_reg_mirror *m = x->mirror;
-
-	if (!m)
-		return;
-	for (uint32_t i = 0; i < x->mirror_count; i++)
-		__atomic_store_n(&m->regs[i].value, (uint32_t)xhci_bar_read(x, m->regs[i].offset, 4),
-				 __ATOMIC_RELAXED);
-	for (uint32_t i = 0; i < DEVPROTO_MIRROR_CFG_DWORDS; i++)
-		__atomic_store_n(&m->cfg[i], xhci_pci_read(x, 4 * i, 4), __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	publish(x, false);
 }
 
 void xhci_mirror_done(struct xhci *x, uint32_t seq)

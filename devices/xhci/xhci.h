@@ -282,6 +282,8 @@ struct xhci {
 	/* The register mirror the VMM reads (reg_mirror.c), or NULL. */
 	struct devproto_reg_mirror *mirror;
 	uint32_t mirror_count;
+	uint32_t mirror_live_from;	/* registers before it never change */
+	bool cfg_written;		/* config space written since the mirror's last refresh */
 };
 
 /* controller.c */

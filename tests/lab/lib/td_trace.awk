@@ -12,7 +12,8 @@
 # Output: one line of KEY=VALUE for lab_figure: TDs, milliseconds and exits
 # per TD in each part, all exits and the nested page faults among them, and
 # how often the vCPU thread (comm VCPU, set with -v vcpu=) was preempted by
-# the device process (comm DEVICE, -v device=; empty for QEMU).
+# the device process (comm DEVICE, -v device=; empty for QEMU), and the
+# device process's CPU time per TD.
 
 function ms(x) { return sprintf("%.2f", 1000 * x) }
 
@@ -70,6 +71,17 @@ function stamp(   i) {
 / sched_switch: / && device != "" {
 	if (index($0, "prev_comm=" vcpu " ") && / prev_state=R / && index($0, "next_comm=" device " "))
 		preempted++
+	# The device process's CPU time: from its switch in to its switch out, on each CPU.
+	cpu = $0
+	sub(/^.*\[/, "", cpu)
+	sub(/\].*$/, "", cpu)
+	t = stamp()
+	if (index($0, "prev_comm=" device " ") && (cpu in device_in)) {
+		device_cpu += t - device_in[cpu]
+		delete device_in[cpu]
+	}
+	if (index($0, "next_comm=" device " "))
+		device_in[cpu] = t
 }
 
 END {
@@ -81,6 +93,6 @@ END {
 	       dev_tds, ms(dev_ms / dev_tds), dev_sum_exits / dev_tds, ms(guest_ms / guest_tds),
 	       guest_sum_exits / guest_tds, exits, npf
 	if (device != "")
-		printf " vcpu_preempted_by_device=%d", preempted
+		printf " vcpu_preempted_by_device=%d device_cpu_ms=%s", preempted, ms(device_cpu / dev_tds)
 	printf "\n"
 }

@@ -835,6 +835,26 @@ static uint32_t mirrored(const struct devproto_reg_mirror *m, uint32_t offset)
  * interrupt arrives it already shows EINT and IP (Linux's handler returns
  * IRQ_NONE without EINT, and the events would wait for the next interrupt).
  */
+/*
+ * The mirror refreshes only the registers that change, but config space is
+ * the guest's to write: after a config write the VMM's next read of it from
+ * the mirror must show it (MSI-X enabled here, in the capability's dword).
+ */
+Test(xhci_guest, register_mirror_follows_config_writes)
+{
+	const struct devproto_reg_mirror *m;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	m = drv_mirror(&d);
+	cr_assert_eq(m->cfg[0x70 / 4] >> 31, 0, "MSI-X off at first");
+	enable_msix();
+	cr_assert_eq(m->cfg[0x70 / 4], drv_cfg_read(&d, 0x70, 4));
+	cr_assert_eq(m->cfg[0x70 / 4] >> 31, 1, "MSI-X enable not in the mirror after the write");
+	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
+	drv_stop(&d);
+}
+
 Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
 {
 	const struct devproto_reg_mirror *m;
