@@ -13,6 +13,11 @@
 #   lab_vmcost_per BEFORE AFTER UNITS
 #       prints KEY=VALUE for each counter of the two snapshots: its growth
 #       divided by UNITS (one decimal)
+#   lab_vmcost_huge_kib NAME
+#       prints the KiB of guest NAME's VMM process mapped in 2 MiB pages
+#       (AnonHugePages plus ShmemPmdMapped of its smaps_rollup): QEMU's
+#       anonymous guest RAM, svmm's memfd. Guest RAM in 4 KiB pages costs a
+#       nested page fault per 4 KiB the guest touches first.
 
 # The KVM counters that say where exits go. mmio_exit_user is an exit to the
 # VMM's own code; halt_wakeup is a halted vCPU woken (an interrupt came).
@@ -71,4 +76,9 @@ lab_vmcost_per() {
 		out+="$key=$(lab_ratio "$((${kv#*=} - before))" "$3") "
 	done
 	echo "${out% }"
+}
+
+lab_vmcost_huge_kib() {
+	awk '/^(AnonHugePages|ShmemPmdMapped):/ { kib += $2 } END { print kib + 0 }' \
+		"/proc/${LAB_GUEST_PID[$1]}/smaps_rollup" 2>/dev/null || echo 0
 }
