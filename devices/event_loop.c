@@ -21,6 +21,7 @@ struct event_watch {
 struct event_loop {
 	int epfd;
 	bool stop;
+	uint64_t dispatches;
 	event_defer_fn before_wait;
 	void *before_wait_opaque;
 	struct event_deferred *head, *tail;
@@ -147,6 +148,7 @@ static void run_deferred(struct event_loop *loop)
 			loop->tail = NULL;
 		d->queued = false;
 		d->next = NULL;
+		loop->dispatches++;
 		d->fn(d->opaque);
 	}
 }
@@ -170,8 +172,10 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 	for (int i = 0; i < n; i++) {
 		struct event_watch *w = evs[i].data.ptr;
 
-		if (w->fd >= 0 && w->fn)
+		if (w->fd >= 0 && w->fn) {
+			loop->dispatches++;
 			w->fn(w->opaque, evs[i].events);
+		}
 		run_deferred(loop);
 	}
 	run_deferred(loop);
@@ -188,6 +192,11 @@ int event_loop_run(struct event_loop *loop)
 			return r;
 	}
 	return 0;
+}
+
+uint64_t event_loop_dispatches(const struct event_loop *loop)
+{
+	return loop->dispatches;
 }
 
 void event_loop_set_before_wait(struct event_loop *loop, event_defer_fn fn, void *opaque)

@@ -46,6 +46,12 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms);
 
 /* Runs until event_loop_stop() is called; returns 0 or -errno. */
 int event_loop_run(struct event_loop *loop);
+/*
+ * Handlers and deferred calls run so far, counted before each one starts: a
+ * caller that notes the count after its work knows, before the next wait,
+ * whether anything has run since.
+ */
+uint64_t event_loop_dispatches(const struct event_loop *loop);
 /* fn(opaque) runs each time the loop is about to wait for its fds (NULL: nothing). */
 void event_loop_set_before_wait(struct event_loop *loop, event_defer_fn fn, void *opaque);
 void event_loop_stop(struct event_loop *loop);

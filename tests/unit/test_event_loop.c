@@ -50,9 +50,12 @@ Test(event_loop, fd_handler_then_deferred_call)
 	cr_assert_eq(event_loop_run_once(c.loop, 1000), 1);
 	cr_assert_eq(c.fd_calls, 1);
 	cr_assert_eq(c.deferred_calls, 1);
+	/* The handler and the call it deferred. */
+	cr_assert_eq(event_loop_dispatches(c.loop), 2);
 	/* Nothing pending: the loop times out without calling anything. */
 	cr_assert_eq(event_loop_run_once(c.loop, 10), 0);
 	cr_assert_eq(c.fd_calls, 1);
+	cr_assert_eq(event_loop_dispatches(c.loop), 2);
 	event_loop_del_fd(c.loop, c.fd);
 	close(c.fd);
 	event_loop_free(c.loop);
