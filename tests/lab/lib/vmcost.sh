@@ -9,7 +9,9 @@
 #       its vCPUs; from the lab host's debugfs, mounted by images/labhost/init),
 #       cpu_vmm_ms (the VMM process, vCPU threads and their guest time
 #       included) and cpu_helpers_ms (its descendants: svmm's device process
-#       and broker; none for QEMU)
+#       and broker; none for QEMU), vmm_preempted (times the VMM's threads,
+#       the vCPUs among them, were switched out while runnable) and
+#       vmm_migrations (times they moved to another lab host CPU)
 #   lab_vmcost_per BEFORE AFTER UNITS
 #       prints KEY=VALUE for each counter of the two snapshots: its growth
 #       divided by UNITS (one decimal)
@@ -56,15 +58,28 @@ lab__vmcost_cpu() {
 		}'
 }
 
+# lab__vmcost_sched PID: "PREEMPTED MIGRATIONS" summed over PID's threads
+# (nonvoluntary_ctxt_switches of /proc/PID/task/*/status, nr_migrations of
+# .../sched). A vCPU preempted is a guest that stood still; svmm's runs were
+# seen to come in a fast and a slow kind, and this says whether the slow
+# kind is the scheduler's.
+lab__vmcost_sched() {
+	awk '/^nonvoluntary_ctxt_switches:/ { pre += $2 }
+		/^se.nr_migrations/ { mig += $NF }
+		END { printf "%d %d\n", pre, mig }' \
+		/proc/"$1"/task/*/status /proc/"$1"/task/*/sched 2>/dev/null || echo "0 0"
+}
+
 lab_vmcost_snapshot() {
-	local pid=${LAB_GUEST_PID[$1]} dir key out= own helpers
+	local pid=${LAB_GUEST_PID[$1]} dir key out= own helpers preempted migrations
 	if dir=$(lab__vmcost_kvm_dir "$pid"); then
 		for key in "${LAB_VMCOST_KVM[@]}"; do
 			[ -r "$dir/$key" ] && out+="$key=$(cat "$dir/$key") "
 		done
 	fi
 	read -r own helpers <<<"$(lab__vmcost_cpu "$pid")"
-	echo "${out}cpu_vmm_ms=$own cpu_helpers_ms=$helpers"
+	read -r preempted migrations <<<"$(lab__vmcost_sched "$pid")"
+	echo "${out}cpu_vmm_ms=$own cpu_helpers_ms=$helpers vmm_preempted=$preempted vmm_migrations=$migrations"
 }
 
 lab_vmcost_per() {
