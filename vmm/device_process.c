@@ -163,7 +163,10 @@ static void device_give_kick(struct device_process *d)
 		return;
 	}
 	if (device_process_request(d, &m, fd, &reply) < 0 || reply.status != DEVPROTO_OK) {
-		log_warn("%s refused the kick eventfd; requests wake it through its socket", d->name);
+		/* A device that died here is logged as dead; one that said no goes on without. */
+		if (!device_process_is_dead(d))
+			log_warn("%s refused the kick eventfd; requests wake it through its socket",
+				 d->name);
 		close(fd);
 		return;
 	}

@@ -188,6 +188,11 @@ static void usb_list(void *opaque, const struct control_request *req, struct con
 	struct usb_control *u = opaque;
 
 	(void)req;
+	/* A controller that died before it said how many ports it has has none to list. */
+	if (device_process_is_dead(u->dev)) {
+		control_reply_error(rep, CONTROL_E_DEVICE_DEAD, "the USB controller's process is dead");
+		return;
+	}
 	rep->ports_total = u->nports;
 	for (unsigned int port = 1; port <= u->nports && port <= DEVPROTO_MAX_PORTS; port++) {
 		struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);

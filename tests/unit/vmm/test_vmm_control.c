@@ -111,7 +111,7 @@ Test(control_handle, bad_requests_get_invalid_and_run_nothing)
 Test(usb_control, without_a_broker_or_an_image_fd_nothing_opens_and_a_dead_device_says_so)
 {
 	struct device_process dev = { .name = "xhci", .pid = -1, .req_sock = -1, .evt_sock = -1,
-				      .dead = true, .kmsg_fd = -1 };
+				      .dead = true, .kmsg_fd = -1, .kick_fd = -1 };
 	struct usb_control u = { .dev = &dev, .nports = 16, .broker_sock = -1 };
 	struct control_request req;
 	struct control_reply rep;
@@ -153,6 +153,26 @@ Test(usb_control, without_a_broker_or_an_image_fd_nothing_opens_and_a_dead_devic
 	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
 	close(fd);
 	unlink(path);
+}
+
+/*
+ * A controller that died while the VMM set it up never said how many ports
+ * it has: `usb list` must say it is dead, not list nothing (seen in CI,
+ * when vmm_run.sh's kill came before the setup had finished).
+ */
+Test(usb_control, a_controller_dead_before_its_ports_were_known_lists_as_dead)
+{
+	struct device_process dev = { .name = "xhci", .pid = -1, .req_sock = -1, .evt_sock = -1,
+				      .dead = true, .kmsg_fd = -1, .kick_fd = -1 };
+	struct usb_control u = { .dev = &dev, .nports = 0, .broker_sock = -1 };
+	struct control_request req;
+	struct control_reply rep;
+
+	pthread_mutex_init(&dev.lock, NULL);
+	control_request_simple(&req, CONTROL_USB_LIST, 0);
+	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
+	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
+	cr_assert_eq(rep.count, 0);
 }
 
 static void sock_path(char *buf, size_t len, const char *tag)
