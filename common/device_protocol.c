@@ -17,7 +17,6 @@ static const char *const type_names[DEVPROTO_TYPE_END] = {
 	[DEVPROTO_BAR_WRITE] = "BAR_WRITE",
 	[DEVPROTO_BAR_WRITE_POSTED] = "BAR_WRITE_POSTED",
 	[DEVPROTO_REG_MIRROR] = "REG_MIRROR",
-	[DEVPROTO_KICK_FD] = "KICK_FD",
 	[DEVPROTO_DOORBELL_FD] = "DOORBELL_FD",
 	[DEVPROTO_IRQ_FD] = "IRQ_FD",
 	[DEVPROTO_USB_ATTACH] = "USB_ATTACH",
@@ -63,7 +62,6 @@ unsigned int devproto_fds_expected(enum devproto_type type)
 	case DEVPROTO_IRQ_FD:
 	case DEVPROTO_USB_ATTACH:
 	case DEVPROTO_REG_MIRROR:
-	case DEVPROTO_KICK_FD:
 		return 1;
 	default:
 		return 0;
@@ -232,7 +230,6 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 			return wire_refuse(why, "INTx level not 0 or 1", -EBADMSG);
 		return 0;
 	case DEVPROTO_SHUTDOWN:
-	case DEVPROTO_KICK_FD:
 		return 0;
 	default:
 		return wire_refuse(why, "unknown message type", -EBADMSG);

@@ -8,9 +8,6 @@
  *     (BAR_WRITE_POSTED) is the one request that gets no answer;
  *   - the event socket: the device sends asynchronous notices (MSI-X routing
  *     changes, INTx level, a host device gone); nothing is answered.
- * Once the device has accepted KICK_FD, the VMM signals that eventfd after
- * every request it sends, and the device waits on it instead of on the
- * socket (docs/protocol.md, "Kick").
  * Every message is exactly DEVPROTO_MSG_SIZE bytes, native byte order (both
  * ends are the same binary on the same host). Descriptors travel as SCM_RIGHTS
  * and only with the types that expect exactly one.
@@ -63,7 +60,6 @@ enum devproto_type {
 	DEVPROTO_PORT_GONE,	/* dev->VMM event: a device left a port on its own */
 	DEVPROTO_BAR_WRITE_POSTED,	/* VMM->dev: BAR 0 write, not answered */
 	DEVPROTO_REG_MIRROR,	/* VMM->dev, fd = memfd for struct devproto_reg_mirror */
-	DEVPROTO_KICK_FD,	/* VMM->dev, fd = eventfd the VMM signals after each request it sends */
 	DEVPROTO_TYPE_END,
 };
 

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,8 +90,6 @@ static pid_t spawn_jailed(const char *name, device_prepare_fn prepare_fn, device
 	return pid;
 }
 
-static void device_give_kick(struct device_process *d);
-
 int device_process_spawn(struct device_process *d, const char *name, device_prepare_fn prepare_fn,
 			 device_main_fn main_fn)
 {
@@ -104,7 +101,7 @@ int device_process_spawn(struct device_process *d, const char *name, device_prep
 	memset(d, 0, sizeof(*d));
 	d->name = name;
 	d->pid = -1;
-	d->req_sock = d->evt_sock = d->kick_fd = -1;
+	d->req_sock = d->evt_sock = -1;
 	/* Opened while the VMM still may: a later seccomp kill is reported with its syscall. */
 	d->kmsg_fd = jail_kmsg_open();
 	pthread_mutex_init(&d->lock, NULL);
@@ -134,7 +131,6 @@ int device_process_spawn(struct device_process *d, const char *name, device_prep
 		log_err("the %s device process did not answer HELLO", name);
 		return r < 0 ? r : -EPROTO;
 	}
-	device_give_kick(d);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -144,36 +140,6 @@ fail:
 			close(evt[i]);
 	}
 	return r;
-}
-
-/*
- * The kick eventfd (docs/protocol.md, "Kick"): from now on the device waits
- * on it rather than on its socket, whose wakeup would put it on the CPU of
- * a vCPU that posted a write and runs on. Made here, before lockdown.
- */
-static void device_give_kick(struct device_process *d)
-{
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_KICK_FD, 0);
-	struct devproto_reply reply;
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-	if (fd < 0) {
-		log_warn("%s: no kick eventfd (%s); requests wake it through its socket", d->name,
-			 strerror(errno));
-		return;
-	}
-	if (device_process_request(d, &m, fd, &reply) < 0 || reply.status != DEVPROTO_OK) {
-		/* A device that died here is logged as dead; one that said no goes on without. */
-		if (!device_process_is_dead(d))
-			log_warn("%s refused the kick eventfd; requests wake it through its socket",
-				 d->name);
-		close(fd);
-		return;
-	}
-	/* Requests are sent under the lock: none goes between the reply and this. */
-	pthread_mutex_lock(&d->lock);
-	d->kick_fd = fd;
-	pthread_mutex_unlock(&d->lock);
 }
 
 int device_process_send_memory(struct device_process *d, const struct guest_memory *mem)
@@ -287,10 +253,7 @@ static int device_send(struct device_process *d, struct devproto_msg *req, int f
 		r = devproto_send(d->req_sock, req, fd);
 		if (r < 0)
 			why = r == -EINVAL ? NULL : "cannot be written to";
-		else if (d->kick_fd >= 0 && eventfd_write(d->kick_fd, 1) < 0) {
-			r = -errno;
-			why = "its kick eventfd cannot be written to";
-		} else if (reply)
+		else if (reply)
 			r = device_wait_reply(d, req->seq, reply, &why);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -398,8 +361,6 @@ void device_process_shutdown(struct device_process *d)
 		close(d->evt_sock);
 	if (d->kmsg_fd >= 0)
 		close(d->kmsg_fd);
-	if (d->kick_fd >= 0)
-		close(d->kick_fd);
-	d->req_sock = d->evt_sock = d->kmsg_fd = d->kick_fd = -1;
+	d->req_sock = d->evt_sock = d->kmsg_fd = -1;
 	__atomic_store_n(&d->dead, true, __ATOMIC_RELEASE);
 }

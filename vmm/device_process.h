@@ -28,7 +28,6 @@ struct device_process {
 	pid_t pid;
 	int req_sock;
 	int evt_sock;
-	int kick_fd;			/* signalled after each request once the device took it (KICK_FD), or -1 */
 	pthread_mutex_t lock;		/* one request in flight */
 	uint32_t seq;			/* the last request sent; atomic: read without the lock */
 	bool dead;			/* atomic: read from vCPU threads */
@@ -39,8 +38,7 @@ struct device_process {
 /*
  * Forks the device process, which runs main_fn(request_sock, event_sock)
  * with every other descriptor closed (stderr kept for its log) and dies with
- * us. Then says HELLO and hands it the kick eventfd (a device that refuses
- * it is woken by its socket instead). Returns 0 or -errno (logged).
+ * us. Then says HELLO. Returns 0 or -errno (logged).
  */
 int device_process_spawn(struct device_process *d, const char *name, device_prepare_fn prepare_fn,
 			 device_main_fn main_fn);

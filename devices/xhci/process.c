@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The device process: one event loop over the request socket (or the VMM's
- * kick eventfd, once it has one), the doorbell eventfds, the interrupters'
- * timerfds and whatever the USB devices watch.
+ * The device process: one event loop over the request socket, the doorbell
+ * eventfds, the interrupters' timerfds and whatever the USB devices watch.
  * Every request gets exactly one reply. USB devices are made through a
  * table keyed by attach kind, so usbfs passthrough can be added beside the
  * emulated mass-storage device without touching the controller.
@@ -11,7 +10,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -32,7 +30,7 @@
 #define REQUEST_DRAIN_MAX 4096
 
 struct xhci_process;
-static unsigned int serve_requests(struct xhci_process *p, unsigned int max);
+static void serve_requests(struct xhci_process *p, unsigned int max);
 
 /*
  * An eventfd KVM signals for a doorbell register: for any write to it (a
@@ -51,7 +49,6 @@ struct xhci_process {
 	struct event_loop *loop;
 	struct xhci x;
 	int request_sock;
-	int kick_fd;				/* KICK_FD's eventfd, or -1: requests wake us through the socket */
 	uint64_t mirror_fresh_at;		/* event_loop_dispatches() when the mirror was last refreshed whole */
 	struct doorbell_watch doorbells[DEVPROTO_MAX_DOORBELLS];
 	struct doorbell_watch value_doorbells[DEVPROTO_MAX_VALUE_DOORBELLS];
@@ -277,53 +274,6 @@ static struct devproto_reply do_doorbell_fd(struct xhci_process *p,
 	return status(DEVPROTO_OK);
 }
 
-/*
- * Requests served, then the kick noted as taken; more than a batch left
- * waiting re-arms the kick, so that they wait behind the other descriptors
- * as they would on the socket, not forever.
- */
-static void on_kick(void *opaque, uint32_t events)
-{
-	struct xhci_process *p = opaque;
-	uint64_t v;
-
-	(void)events;
-	/* Read before the socket is drained: a request sent after this read kicks again. */
-	if (read(p->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_warn("xhci: kick eventfd: %d", errno);
-	if (serve_requests(p, REQUEST_BATCH) == REQUEST_BATCH)
-		eventfd_write(p->kick_fd, 1);
-}
-
-/*
- * From KICK_FD on, a request is announced by the kick eventfd, not by the
- * socket becoming readable. The socket's wakeup is a "sync" one: the
- * scheduler puts the reader on the writer's CPU, expecting the writer to
- * sleep. A vCPU that posts a register write does not sleep, so the device
- * process preempted the guest on its own CPU, 1.7 times a TD in the lab
- * (td-trace). An eventfd's wakeup has no such hint. The socket stays
- * watched with no events, which still reports the VMM's end (EPOLLHUP).
- */
-static struct devproto_reply do_kick_fd(struct xhci_process *p, int fd)
-{
-	if (p->kick_fd >= 0) {
-		close(fd);
-		return status(DEVPROTO_E_INVALID);
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	if (event_loop_add_fd(p->loop, fd, EPOLLIN, on_kick, p) < 0) {
-		close(fd);
-		return status(DEVPROTO_E_INTERNAL);
-	}
-	if (event_loop_mod_fd(p->loop, p->request_sock, 0) < 0) {
-		event_loop_del_fd(p->loop, fd);
-		close(fd);
-		return status(DEVPROTO_E_INTERNAL);
-	}
-	p->kick_fd = fd;
-	return status(DEVPROTO_OK);
-}
-
 static struct devproto_reply do_request(struct xhci_process *p, const struct devproto_msg *m,
 					int fd)
 {
@@ -356,8 +306,6 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 		return status(xhci_mirror_attach(&p->x, fd) < 0 ? DEVPROTO_E_INTERNAL : DEVPROTO_OK);
 	case DEVPROTO_DOORBELL_FD:
 		return do_doorbell_fd(p, &m->u.doorbell, fd);
-	case DEVPROTO_KICK_FD:
-		return do_kick_fd(p, fd);
 	case DEVPROTO_IRQ_FD:
 		if (m->u.irq.vector != DEVPROTO_IRQ_INTX && m->u.irq.vector >= XHCI_NUM_INTRS) {
 			close(fd);
@@ -438,21 +386,17 @@ static bool serve_one(struct xhci_process *p, uint32_t *posted_seq, bool *posted
 	return true;
 }
 
-/* Serves up to max requests; returns how many it served. */
-static unsigned int serve_requests(struct xhci_process *p, unsigned int max)
+static void serve_requests(struct xhci_process *p, unsigned int max)
 {
 	uint32_t posted_seq = 0;
 	bool posted = false;
-	unsigned int i;
 
-	for (i = 0; i < max && serve_one(p, &posted_seq, &posted); i++)
+	for (unsigned int i = 0; i < max && serve_one(p, &posted_seq, &posted); i++)
 		;
 	if (posted)
 		mirror_done(p, posted_seq);
-	return i;
 }
 
-/* The socket: readable without a kick fd; with one, only its end (EPOLLHUP) is watched. */
 static void on_request(void *opaque, uint32_t events)
 {
 	(void)events;
@@ -485,11 +429,6 @@ static void shutdown_all(struct xhci_process *p)
 		unwatch_doorbell(p, &p->doorbells[i]);
 	for (unsigned int i = 0; i < DEVPROTO_MAX_VALUE_DOORBELLS; i++)
 		unwatch_doorbell(p, &p->value_doorbells[i]);
-	if (p->kick_fd >= 0) {
-		event_loop_del_fd(p->loop, p->kick_fd);
-		close(p->kick_fd);
-		p->kick_fd = -1;
-	}
 	event_loop_cancel_deferred(p->loop, &p->gone_later);
 	xhci_release(&p->x);
 }
@@ -504,7 +443,6 @@ int xhci_process_main(int request_sock, int event_sock)
 	if (!p)
 		return 1;
 	p->request_sock = request_sock;
-	p->kick_fd = -1;
 	/* No dispatch has run yet, so the first wait refreshes the mirror. */
 	p->mirror_fresh_at = UINT64_MAX;
 	p->loop = event_loop_new();

@@ -381,15 +381,3 @@ Test(devproto, register_mirror_needs_its_fd_and_page_size)
 	m.u.mirror.reserved = 1;
 	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
 }
-
-Test(devproto, kick_needs_its_fd_and_nothing_else)
-{
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_KICK_FD, 2);
-
-	cr_assert_eq(decode(&m, 1, NULL), 0);
-	cr_assert_eq(decode(&m, 0, NULL), -EBADF);
-	cr_assert_eq(decode(&m, 2, NULL), -EBADF);
-	m.u.raw[0] = 1;
-	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
-	cr_assert_str_eq(devproto_type_name(DEVPROTO_KICK_FD), "KICK_FD");
-}

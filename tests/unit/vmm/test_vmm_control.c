@@ -111,7 +111,7 @@ Test(control_handle, bad_requests_get_invalid_and_run_nothing)
 Test(usb_control, without_a_broker_or_an_image_fd_nothing_opens_and_a_dead_device_says_so)
 {
 	struct device_process dev = { .name = "xhci", .pid = -1, .req_sock = -1, .evt_sock = -1,
-				      .dead = true, .kmsg_fd = -1, .kick_fd = -1 };
+				      .dead = true, .kmsg_fd = -1 };
 	struct usb_control u = { .dev = &dev, .nports = 16, .broker_sock = -1 };
 	struct control_request req;
 	struct control_reply rep;
@@ -163,7 +163,7 @@ Test(usb_control, without_a_broker_or_an_image_fd_nothing_opens_and_a_dead_devic
 Test(usb_control, a_controller_dead_before_its_ports_were_known_lists_as_dead)
 {
 	struct device_process dev = { .name = "xhci", .pid = -1, .req_sock = -1, .evt_sock = -1,
-				      .dead = true, .kmsg_fd = -1, .kick_fd = -1 };
+				      .dead = true, .kmsg_fd = -1 };
 	struct usb_control u = { .dev = &dev, .nports = 0, .broker_sock = -1 };
 	struct control_request req;
 	struct control_reply rep;

@@ -855,6 +855,43 @@ Test(xhci_guest, register_mirror_follows_config_writes)
 	drv_stop(&d);
 }
 
+/*
+ * The device skips its idle refresh of the mirror when serving requests was
+ * the last thing it did (that refreshed it). A doorbell that comes as an
+ * eventfd is not a request: with interrupts off (USBCMD.INTE clear, so no
+ * refresh before an interrupt either), the command's completion must still
+ * show in the mirror's USBSTS.EINT once the device goes idle.
+ */
+Test(xhci_guest, register_mirror_follows_a_doorbell_eventfd_without_an_interrupt)
+{
+	const struct devproto_reg_mirror *m;
+	struct drv_event ev;
+	uint64_t one = 1;
+	int db0, tries;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	drv_op_write(&d, 0x00, 1);			/* RS, not INTE */
+	m = drv_mirror(&d);
+	db0 = drv_doorbell_eventfd(&d, 0);
+	cr_assert_eq(mirrored(m, 0x44) & (1u << 3), 0, "EINT clear at first");
+	drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);	/* No-Op */
+	/* Writes just before: the doorbell's handler may serve them, which refreshes first. */
+	for (uint32_t i = 0; i < 64; i++)
+		drv_write_posted(&d, 0x40 + 0x14, 4, i);	/* DNCTRL: harmless */
+	cr_assert_eq(write(db0, &one, sizeof(one)), 8);
+	for (tries = 0; tries < 300 && !drv_take_event(&d, &ev); tries++)
+		usleep(10000);
+	cr_assert_lt(tries, 300, "the No-Op never completed");
+	for (tries = 0; tries < 300 && !(mirrored(m, 0x44) & (1u << 3)); tries++)
+		usleep(10000);
+	cr_assert(mirrored(m, 0x44) & (1u << 3), "USBSTS.EINT never reached the mirror");
+	cr_assert_not(irq_within(0), "an interrupt with USBCMD.INTE clear");
+	close(db0);
+	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
+	drv_stop(&d);
+}
+
 Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
 {
 	const struct devproto_reg_mirror *m;

@@ -23,14 +23,13 @@
 #define IR0 0x2020u
 #define REPLY_TIMEOUT_MS 20000
 
-static void start(struct drv *d, xhci_attach_fn attach, bool kick)
+void drv_start(struct drv *d, xhci_attach_fn attach)
 {
-	int rq[2], ev[2], memfd, kick_fd;
+	int rq[2], ev[2], memfd;
 	struct devproto_msg m;
 	struct devproto_reply r;
 
 	memset(d, 0, sizeof(*d));
-	d->kick_fd = -1;
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rq), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ev), 0);
 	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
@@ -68,43 +67,6 @@ static void start(struct drv *d, xhci_attach_fn attach, bool kick)
 	m.u.irq.vector = 0;
 	r = drv_request(d, &m, d->irq_fd);
 	cr_assert_eq(r.status, DEVPROTO_OK);
-
-	if (!kick)
-		return;
-	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	cr_assert_geq(kick_fd, 0);
-	m = devproto_msg_init(DEVPROTO_KICK_FD, 0);
-	r = drv_request(d, &m, kick_fd);
-	cr_assert_eq(r.status, DEVPROTO_OK);
-	d->kick_fd = kick_fd;
-	/* A second one is refused: the device has its kick. */
-	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	m = devproto_msg_init(DEVPROTO_KICK_FD, 0);
-	r = drv_request(d, &m, kick_fd);
-	cr_assert_eq(r.status, DEVPROTO_E_INVALID);
-	close(kick_fd);
-}
-
-void drv_start(struct drv *d, xhci_attach_fn attach)
-{
-	start(d, attach, true);
-}
-
-void drv_start_socket_wakeups(struct drv *d, xhci_attach_fn attach)
-{
-	start(d, attach, false);
-}
-
-void drv_send_quietly(struct drv *d, struct devproto_msg *m, int fd)
-{
-	m->seq = ++d->seq;
-	cr_assert_eq(devproto_send(d->req, m, fd), 0, "send %s", devproto_type_name(m->type));
-}
-
-void drv_kick(struct drv *d)
-{
-	cr_assert_geq(d->kick_fd, 0);
-	cr_assert_eq(eventfd_write(d->kick_fd, 1), 0);
 }
 
 void drv_stop(struct drv *d)
@@ -119,8 +81,6 @@ void drv_stop(struct drv *d)
 	close(d->req);
 	close(d->ev);
 	close(d->irq_fd);
-	if (d->kick_fd >= 0)
-		close(d->kick_fd);
 	munmap(d->ram, DRV_RAM_SIZE);
 }
 
@@ -133,8 +93,6 @@ struct devproto_reply drv_request(struct drv *d, struct devproto_msg *m, int fd)
 
 	m->seq = ++d->seq;
 	cr_assert_eq(devproto_send(d->req, m, fd), 0, "send %s", devproto_type_name(m->type));
-	if (d->kick_fd >= 0)
-		drv_kick(d);
 	cr_assert_eq(poll(&pfd, 1, REPLY_TIMEOUT_MS), 1, "no reply to %s: the controller hangs",
 		     devproto_type_name(m->type));
 	cr_assert_eq(devproto_recv(d->req, &rep, &rfd, &why), 1, "reply: %s", why ? why : "EOF");
@@ -183,8 +141,6 @@ void drv_write_posted(struct drv *d, uint64_t off, unsigned int size, uint64_t v
 	m.type = DEVPROTO_BAR_WRITE_POSTED;
 	m.seq = ++d->seq;
 	cr_assert_eq(devproto_send(d->req, &m, -1), 0);
-	if (d->kick_fd >= 0)
-		drv_kick(d);
 }
 
 const struct devproto_reg_mirror *drv_mirror(struct drv *d)

@@ -31,7 +31,6 @@ struct drv {
 	uint8_t *ram;
 	uint32_t seq;
 	int irq_fd;
-	int kick_fd;		/* signalled after each request, as the VMM does; -1: none */
 	uint64_t next_alloc;
 	uint64_t dcbaa, erst, evt;
 	unsigned int evt_idx, evt_size;
@@ -46,18 +45,8 @@ struct drv_event {
 	uint32_t status, control;
 };
 
-/*
- * Forks the controller with attach as the image-kind constructor (NULL: mass
- * storage) and, as the VMM does, hands it a kick eventfd signalled after
- * every request.
- */
+/* Forks the controller with attach as the image-kind constructor (NULL: mass storage). */
 void drv_start(struct drv *d, xhci_attach_fn attach);
-/* The same without the kick eventfd: the controller is woken by its socket. */
-void drv_start_socket_wakeups(struct drv *d, xhci_attach_fn attach);
-/* Sends m (seq set here) with fd or -1, and neither kicks nor waits. */
-void drv_send_quietly(struct drv *d, struct devproto_msg *m, int fd);
-/* Signals the kick eventfd. */
-void drv_kick(struct drv *d);
 /* SHUTDOWN; asserts the process exits 0. */
 void drv_stop(struct drv *d);
 /* Asserts the process still answers (a BAR read). */
