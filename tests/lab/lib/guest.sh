@@ -78,10 +78,15 @@ lab_guest_boot() {
 	: >"$(lab__guest_stamped "$name")"
 	lab_log "guest $name: booting with $vmm: $cmdline"
 	LAB_GUEST_T0_US[$name]=$(lab_now_us)
+	lab__page_moves_mark "$name"
+	# Both outputs go through pipes: a VMM thread that writes to a file on
+	# the lab host's 9p mount waits there for a round trip to the outer
+	# QEMU. (A lab host panic in CI, "corrupted stack end", was in svmm's
+	# 9p write to this log.)
 	("lab_vmm_${vmm}_start" "$name" "$LAB_GUEST_KERNEL" "$LAB_GUEST_INITRD" "$cmdline" "$mem" \
 		"$(lab__guest_ctl "$name")") \
 		> >(lab__guest_console "$LAB_OUT/guest-$name.log" "$(lab__guest_stamped "$name")") \
-		2>"$LAB_OUT/guest-$name.vmm.log" </dev/null &
+		2> >(cat >"$LAB_OUT/guest-$name.vmm.log") </dev/null &
 	LAB_GUEST_PID[$name]=$!
 	LAB_GUEST_VMM[$name]=$vmm
 	lab_on_exit lab_guest_stop "$name"
@@ -176,6 +181,20 @@ lab__guest_silent() {
 	lab_log "guest $name: $(grep 'where the guest is' "$vmmlog" 2>/dev/null | tail -1 || echo 'svmm did not say where the guest is')"
 }
 
+# The lab host's counters of page movement (/proc/vmstat: THP collapses and
+# splits, compaction, migration). A guest that dies silently in this lab is
+# not understood yet; one lead is the lab host's KVM remapping guest memory
+# (a huge page collapsed or split, a page migrated) under TCG's emulation of
+# nested paging. A death is logged with what moved since that guest started.
+lab__page_moves_mark() {
+	grep -E '^(thp_|compact_|pgmigrate_)' /proc/vmstat >"$LAB_TMP/vmstat-$1" 2>/dev/null || true
+}
+lab__page_moves_since() {
+	grep -E '^(thp_|compact_|pgmigrate_)' /proc/vmstat 2>/dev/null |
+		awk 'NR == FNR { was[$1] = $2; next } $2 != was[$1] { printf "%s%s=%d", sep, $1, $2 - was[$1]; sep = " " }
+			END { print "" }' "$LAB_TMP/vmstat-$1" - 2>/dev/null || true
+}
+
 # lab__guest_death NAME: says how a guest that was not asked to end died.
 # A guest that dies silently under the reference VMM (stock QEMU, stock
 # kernel) can only have been broken by the lab host's nested KVM: that is
@@ -186,6 +205,7 @@ lab__guest_silent() {
 # triple fault: here they are lost, and svmm says so.)
 lab__guest_death() {
 	local name=$1 console="$LAB_OUT/guest-$1.log" vmmlog="$LAB_OUT/guest-$1.vmm.log" panic
+	lab_log "guest $name: lab host page moves since it started: $(lab__page_moves_since "$name")"
 	panic=$(grep -m1 -E 'Kernel panic|BUG:|Oops:|general protection fault' "$console" 2>/dev/null || true)
 	if [ -n "$panic" ]; then
 		lab_log "guest $name: the guest kernel died: $panic"
