@@ -390,6 +390,48 @@ Test(xhci_guest, device_gone_tds_given_up_as_linux_does)
 	drv_stop(&d);
 }
 
+/*
+ * The device left its port (host unplug or detach) while its slot lives
+ * on: a TD rung for it waits, with no Transfer Event, until the guest stops
+ * the endpoint (QEMU does the same). An error for each at once fed Linux's
+ * soft retries and cdc-acm's resubmissions in a loop that kept the guest
+ * from the disconnect (CI's gadgets).
+ */
+Test(xhci_guest, tds_for_a_device_that_left_wait_for_the_guest)
+{
+	enum { DCI = 3 };
+	const uint32_t stop_ep = (15u << 10) | (DCI << 16);
+	struct devproto_msg m;
+	struct drv_event ev;
+	unsigned int port, slot;
+	uint64_t buf, td;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	port = attach_test('S', 0, 9);
+	slot = bring_up(port, 4);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 1024), 1);
+	m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
+	m.u.port.port = port;
+	cr_assert_eq(drv_request(&d, &m, -1).status, DEVPROTO_OK);
+	cr_assert(drv_wait_event(&d, 34, &ev, 2000), "no Port Status Change for the disconnect");
+	drv_ack_events(&d);
+
+	buf = drv_alloc(&d, 512, 64);
+	td = drv_ring_push(&d, &d.ep_ring[slot][DCI], buf, 512, (1u << 10) | (1u << 5));
+	drv_doorbell(&d, slot, DCI);
+	usleep(200 * 1000);
+	drv_read(&d, 0, 4);	/* a round trip: the doorbell has been handled */
+	cr_assert_not(drv_take_event(&d, &ev), "an event for a TD of a device that left: type %u, cc %u",
+		      (ev.control >> 10) & 0x3f, ev.status >> 24);
+	/* The guest, told by the port, stops the endpoint: it stops on the waiting TD. */
+	cr_assert_eq(command_alone(0, stop_ep | (slot << 24)), 1, "Stop Endpoint");
+	cr_assert_eq(out_ctx_dword(slot, DCI, 0) & 7, 3, "endpoint not Stopped");
+	cr_assert_eq(out_ctx_dword(slot, DCI, 2) & ~0xfu, (uint32_t)td,
+		     "the stopped endpoint's dequeue pointer is not on the waiting TD");
+	drv_stop(&d);
+}
+
 Test(xhci_guest, pipelined_tds_complete_in_order)
 {
 	unsigned int slot;
