@@ -170,6 +170,7 @@ lab_guest_wait() {
 # it kills one now and then (lab__guest_death); recorded as lab instability.
 lab__guest_silent() {
 	local name=$1 vmmlog="$LAB_OUT/guest-$1.vmm.log"
+	lab_kvm_recorder_dump "$name" "${LAB_GUEST_VMM[$name]}"
 	if [ "${LAB_GUEST_VMM[$name]}" = qemu ] && ! lab__guest_find "$name" '^LAB: ready' 0 >/dev/null; then
 		lab_log "guest $name: the reference guest (QEMU) stalled in its own boot, before any USB device: the lab host's nested KVM stalled it"
 		echo "guest $name stalled in boot under QEMU" >>"$LAB_OUT/lab-instability"
@@ -206,6 +207,7 @@ lab__page_moves_since() {
 lab__guest_death() {
 	local name=$1 console="$LAB_OUT/guest-$1.log" vmmlog="$LAB_OUT/guest-$1.vmm.log" panic
 	lab_log "guest $name: lab host page moves since it started: $(lab__page_moves_since "$name")"
+	lab_kvm_recorder_dump "$name" "${LAB_GUEST_VMM[$name]}"
 	panic=$(grep -m1 -E 'Kernel panic|BUG:|Oops:|general protection fault' "$console" 2>/dev/null || true)
 	if [ -n "$panic" ]; then
 		lab_log "guest $name: the guest kernel died: $panic"

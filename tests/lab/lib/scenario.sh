@@ -10,7 +10,8 @@
 #   LAB_VMM              the VMM lab_guest_boot uses unless told (qemu, svmm)
 #   LAB_SCENARIO LAB_TIMEOUT, and any LAB_* variable given to tests/lab/run
 # This file sources gadget.sh (USB gadgets), guest.sh (guests), vmcost.sh
-# (what a guest's VMM spends) and qmp.sh.
+# (what a guest's VMM spends), qmp.sh and kvm_recorder.sh (the lab host's
+# KVM flight recorder, started here).
 set -eEuo pipefail
 # A command that fails outside a condition ends the scenario: say which.
 trap 'lab_log "FAIL: \"$BASH_COMMAND\" failed with status $? (${BASH_SOURCE[0]##*/}:$LINENO)"' ERR
@@ -99,6 +100,8 @@ source "$LAB_LIB/qmp.sh"
 source "$LAB_LIB/gadget.sh"
 source "$LAB_LIB/guest.sh"
 source "$LAB_LIB/vmcost.sh"
+source "$LAB_LIB/kvm_recorder.sh"
+lab_kvm_recorder_start
 
 # The jail needs a new user namespace, which the kernel refuses to a
 # chrooted process (EPERM). Lab hosts from before 7202c74 ran scenarios
