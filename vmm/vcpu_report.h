@@ -28,6 +28,19 @@ const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *reg
 const char *vcpu_report_code(char *buf, size_t len, int vcpu_fd, const struct guest_memory *mem,
 			     uint64_t rip);
 
+/*
+ * The walk of the guest's 4- or 5-level page tables (cr4.LA57) for the
+ * linear address addr, read from guest memory, as " walk L5[i]=0x...
+ * L4[j]=0x... ...", each level's index and entry. It stops at the first
+ * entry that is not present or maps a large page. At an entry that is not
+ * present it also shows its table: how many of the 512 entries are present
+ * and the two entries on each side, so a reader can tell a mapping the
+ * guest removed from a table that was overwritten. Nothing when the guest
+ * is not in long mode with paging (efer.LMA).
+ */
+const char *vcpu_report_walk(char *buf, size_t len, const struct guest_memory *mem, uint64_t cr3,
+			     uint64_t cr4, uint64_t efer, uint64_t addr);
+
 /* Reads the vCPU's registers and logs them as an error, prefixed with what happened. */
 void vcpu_report_log(int vcpu_fd, unsigned int id, const struct guest_memory *mem,
 		     const char *what);
