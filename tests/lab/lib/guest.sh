@@ -36,7 +36,7 @@
 #   lab_vmm_V_attach CTL ID BUS DEV
 #   lab_vmm_V_detach CTL ID
 
-declare -A LAB_GUEST_PID=() LAB_GUEST_VMM=() LAB_GUEST_T0_US=()
+declare -A LAB_GUEST_PID=() LAB_GUEST_VMM=() LAB_GUEST_T0_US=() LAB_GUEST_EXPLAINED=()
 
 lab__guest_known() { [ -n "${LAB_GUEST_PID[$1]:-}" ] || lab_fail "no guest named $1"; }
 lab__guest_ctl() { echo "$LAB_TMP/guest-$1.ctl"; }
@@ -89,6 +89,8 @@ lab_guest_boot() {
 		2> >(cat >"$LAB_OUT/guest-$name.vmm.log") </dev/null &
 	LAB_GUEST_PID[$name]=$!
 	LAB_GUEST_VMM[$name]=$vmm
+	rm -f "$LAB_TMP/stopping-$name"
+	lab_kvm_recorder_watch "$name" "${LAB_GUEST_PID[$name]}"
 	lab_on_exit lab_guest_stop "$name"
 }
 
@@ -170,6 +172,7 @@ lab_guest_wait() {
 # it kills one now and then (lab__guest_death); recorded as lab instability.
 lab__guest_silent() {
 	local name=$1 vmmlog="$LAB_OUT/guest-$1.vmm.log"
+	LAB_GUEST_EXPLAINED[$name]=1
 	lab_kvm_recorder_dump "$name" "${LAB_GUEST_VMM[$name]}"
 	if [ "${LAB_GUEST_VMM[$name]}" = qemu ] && ! lab__guest_find "$name" '^LAB: ready' 0 >/dev/null; then
 		lab_log "guest $name: the reference guest (QEMU) stalled in its own boot, before any USB device: the lab host's nested KVM stalled it"
@@ -206,6 +209,7 @@ lab__page_moves_since() {
 # triple fault: here they are lost, and svmm says so.)
 lab__guest_death() {
 	local name=$1 console="$LAB_OUT/guest-$1.log" vmmlog="$LAB_OUT/guest-$1.vmm.log" panic
+	LAB_GUEST_EXPLAINED[$name]=1
 	lab_log "guest $name: lab host page moves since it started: $(lab__page_moves_since "$name")"
 	lab_kvm_recorder_dump "$name" "${LAB_GUEST_VMM[$name]}"
 	panic=$(grep -m1 -E 'Kernel panic|BUG:|Oops:|general protection fault' "$console" 2>/dev/null || true)
@@ -279,7 +283,15 @@ lab_guest_finish() {
 
 lab_guest_stop() {
 	local pid=${LAB_GUEST_PID[$1]:-}
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+	[ -n "$pid" ] || return 0
+	if ! kill -0 "$pid" 2>/dev/null; then
+		# Died unasked, and no wait on its console saw it (a scenario
+		# that failed on something else first): say how.
+		[ -n "${LAB_GUEST_EXPLAINED[$1]:-}" ] || [ -e "$LAB_TMP/stopping-$1" ] ||
+			grep -q '^LAB: done' "$LAB_OUT/guest-$1.log" 2>/dev/null || lab__guest_death "$1"
+		return 0
+	fi
+	: >"$LAB_TMP/stopping-$1"
 	kill "$pid" 2>/dev/null || true
 	lab_wait_until 10 "guest $1's VMM to exit" eval '! kill -0 "$pid" 2>/dev/null' ||
 		kill -KILL "$pid" 2>/dev/null || true

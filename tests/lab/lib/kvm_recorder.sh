@@ -7,7 +7,9 @@
 # exit's information. So every scenario keeps the lab host's ftrace of
 # kvm_exit, kvm_inj_exception and kvm_page_fault running in a small ring
 # buffer that overwrites itself, and a death or a stall (lib/guest.sh) saves
-# it and logs the dying VMM's last exits. LAB_KVM_RECORDER=0 turns it off.
+# it and logs the dying VMM's last exits. The ring stops the moment a guest's
+# VMM exits unasked (lab_kvm_recorder_watch), so what other guests do after
+# that does not overwrite it. LAB_KVM_RECORDER=0 turns it off.
 # The cost is one ring-buffer write per exit, alike for both VMMs.
 
 LAB__KVM_TRACE=/sys/kernel/tracing
@@ -40,6 +42,21 @@ lab_kvm_recorder_stop() {
 		[ -e "$t/events/$e/enable" ] && echo 0 >"$t/events/$e/enable"
 	done
 	return 0
+}
+
+# lab_kvm_recorder_watch NAME PID: stops the ring when guest NAME's VMM
+# (PID) exits, unless it was asked to (lab_guest_stop marks that) or its
+# guest ended as told (its init's "LAB: done"). tail --pid waits without a
+# fork per poll.
+lab_kvm_recorder_watch() {
+	local name=$1 pid=$2
+	[ "${LAB_KVM_RECORDER:-1}" = 1 ] && [ -e $LAB__KVM_TRACE/tracing_on ] || return 0
+	(
+		tail --pid="$pid" -f /dev/null 2>/dev/null
+		[ -e "$LAB_TMP/stopping-$name" ] && exit 0
+		grep -q '^LAB: done' "$LAB_OUT/guest-$name.log" 2>/dev/null && exit 0
+		echo 0 >$LAB__KVM_TRACE/tracing_on
+	) </dev/null >/dev/null 2>&1 &
 }
 
 # lab_kvm_recorder_dump NAME VMM: keeps the recorder's buffer as
