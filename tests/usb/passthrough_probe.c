@@ -20,8 +20,9 @@
  * device: gone() must be called once, the pending transfer end (NO_DEVICE, or
  * a transaction error if the host controller saw it fail first), and a new
  * transfer end with NO_DEVICE.
- * With --bench it then reads MIB MiB as Linux's usb-storage does on a
- * high-speed device, one READ(10) of 240 sectors (120 KiB) at a time, and
+ * With --bench it then reads MIB MiB as Linux's usb-storage does, one
+ * READ(10) at a time of its max_sectors for the device's speed: 240
+ * sectors (120 KiB) below SuperSpeed, 2048 (1 MiB) from it on; and
  * prints the rate: what the host itself delivers through libusb, the limit
  * for a guest reading the same device through svmm.
  * Lines starting "PROBE:" say what happened; the exit status is 0 only if
@@ -387,22 +388,30 @@ static int storage(struct probe *p)
 	return 0;
 }
 
-/* Linux's usb-storage on a high-speed device: max_sectors 240, one command at a time. */
-#define BENCH_SECTORS 240
+/*
+ * Linux's usb-storage reads one command at a time, each of at most its
+ * max_sectors: 240 (its host template), or 2048 for a SuperSpeed device
+ * (scsiglue.c).
+ */
+static uint32_t bench_sectors(const struct probe *p)
+{
+	return p->dev->speed >= DEVPROTO_SPEED_SUPER ? 2048 : 240;
+}
 
 static int bench_read(struct probe *p)
 {
-	uint8_t read10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, BENCH_SECTORS, 0 };
+	const uint32_t sectors = bench_sectors(p);
+	uint8_t read10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	uint64_t total = (uint64_t)p->bench_mib << 20, done = 0;
-	uint8_t *data = malloc(BENCH_SECTORS * SECTOR);
+	uint8_t *data = malloc((size_t)sectors * SECTOR);
 	uint32_t tag = 1000, lba = 0;
 	long long t0, ms;
 
 	CHECK(data, "no memory");
 	t0 = now_ms();
 	while (done < total) {
-		uint32_t n = total - done < BENCH_SECTORS * SECTOR ? (uint32_t)((total - done) / SECTOR) :
-								     BENCH_SECTORS;
+		uint32_t n = total - done < (uint64_t)sectors * SECTOR ? (uint32_t)((total - done) / SECTOR) :
+									 sectors;
 
 		read10[2] = (uint8_t)(lba >> 24);
 		read10[3] = (uint8_t)(lba >> 16);
@@ -414,7 +423,8 @@ static int bench_read(struct probe *p)
 			free(data);
 			return -1;
 		}
-		if (lba == 0 && memcmp(data, p->expect, (size_t)n * SECTOR)) {
+		/* expect holds the first READ_SECTORS sectors. */
+		if (lba == 0 && memcmp(data, p->expect, (size_t)(n < READ_SECTORS ? n : READ_SECTORS) * SECTOR)) {
 			free(data);
 			say("FAIL bench: the first sectors differ from the backing file");
 			return -1;
@@ -425,7 +435,7 @@ static int bench_read(struct probe *p)
 	ms = now_ms() - t0;
 	free(data);
 	say("bench: read %u MiB in %lld ms, %.1f MiB/s (READ(10) of %u sectors, one at a time)",
-	    p->bench_mib, ms, ms > 0 ? p->bench_mib * 1000.0 / (double)ms : 0.0, BENCH_SECTORS);
+	    p->bench_mib, ms, ms > 0 ? p->bench_mib * 1000.0 / (double)ms : 0.0, sectors);
 	return 0;
 }
 
