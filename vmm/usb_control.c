@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker_client.h"
@@ -159,11 +160,20 @@ static void usb_attach(void *opaque, const struct control_request *req, int imag
 		attach_host_device(u, req, rep);
 }
 
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void usb_detach(void *opaque, const struct control_request *req, struct control_reply *rep)
 {
 	struct usb_control *u = opaque;
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
 	struct devproto_reply reply;
+	long long t0 = monotonic_ms(), t1;
 
 	if (req->port > DEVPROTO_MAX_PORTS || (u->nports && req->port > u->nports)) {
 		control_reply_error(rep, CONTROL_E_NO_SUCH_PORT, "port %u does not exist (%u ports)",
@@ -172,9 +182,11 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 	}
 	m.u.port.port = req->port;
 	if (usb_request(u, &m, -1, &reply, rep)) {
+		t1 = monotonic_ms();
 		rep->port = req->port;
-		log_info("detached port %u", req->port);
 		release_port(u, req->port);
+		log_info("detached port %u (the controller took %lld ms, the broker %lld ms)", req->port,
+			 t1 - t0, monotonic_ms() - t1);
 	}
 }
 

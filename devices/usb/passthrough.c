@@ -227,14 +227,21 @@ static void pt_destroy(struct usb_device *dev)
 {
 	struct pt_device *pt = to_pt(dev);
 
+	long long t0 = now_ms(), drained, released;
+
 	if (pt->dying)
 		return;
 	pt_cancel_all(pt);
 	drain(pt);
+	drained = now_ms();
 	pt->dying = true;
 	event_loop_cancel_deferred(pt->dev.loop, &pt->pump);
 	pt_release_all(pt);
 	reattach_drivers(pt);
+	released = now_ms();
+	/* A detach keeps the guest waiting for its port change until here. */
+	log_info("passthrough %u-%u: destroyed: transfers back in %lld ms, interfaces and host drivers in %lld ms",
+		 pt->dev.busnum, pt->dev.devnum, drained - t0, released - drained);
 	pt_host_remove_device(pt);
 	/* Drops what libusb still holds of pt's transfers; the wrapped fd stays open. */
 	libusb_close(pt->handle);
