@@ -5,11 +5,11 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "broker_client.h"
 #include "log.h"
+#include "monotonic.h"
 
 enum control_status usb_control_status(unsigned int s)
 {
@@ -160,20 +160,12 @@ static void usb_attach(void *opaque, const struct control_request *req, int imag
 		attach_host_device(u, req, rep);
 }
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void usb_detach(void *opaque, const struct control_request *req, struct control_reply *rep)
 {
 	struct usb_control *u = opaque;
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
 	struct devproto_reply reply;
-	long long t0 = monotonic_ms(), t1;
+	int64_t t0 = monotonic_ms(), t1;
 
 	if (req->port > DEVPROTO_MAX_PORTS || (u->nports && req->port > u->nports)) {
 		control_reply_error(rep, CONTROL_E_NO_SUCH_PORT, "port %u does not exist (%u ports)",
@@ -186,7 +178,7 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 		rep->port = req->port;
 		release_port(u, req->port);
 		log_info("detached port %u (the controller took %lld ms, the broker %lld ms)", req->port,
-			 t1 - t0, monotonic_ms() - t1);
+			 (long long)(t1 - t0), (long long)(monotonic_ms() - t1));
 	}
 }
 

@@ -43,13 +43,14 @@ const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *reg
 #define VCPU_REPORT_WALK_MAX 512
 
 const char *vcpu_report_code(char *buf, size_t len, int vcpu_fd, const struct guest_memory *mem,
-			     uint64_t rip)
+			     uint64_t rip, bool *unmapped)
 {
 	struct kvm_translation t = { .linear_address = rip };
 	const uint8_t *code;
 	size_t off;
 	uint32_t n;
 
+	*unmapped = false;
 	if (len == 0)
 		return buf;
 	buf[0] = '\0';
@@ -60,6 +61,7 @@ const char *vcpu_report_code(char *buf, size_t len, int vcpu_fd, const struct gu
 		return buf;
 	}
 	if (!t.valid) {
+		*unmapped = true;
 		snprintf(buf, len, " code unmapped (the guest's page tables have no page at rip)");
 		return buf;
 	}
@@ -160,6 +162,7 @@ static void report(int vcpu_fd, unsigned int id, const struct guest_memory *mem,
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	char line[VCPU_REPORT_MAX];
+	bool unmapped;
 
 	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
 		log_msg(level, "vCPU %u: %s (its registers cannot be read: %s)", id, what, strerror(errno));
@@ -174,10 +177,10 @@ static void report(int vcpu_fd, unsigned int id, const struct guest_memory *mem,
 			id, what);
 		return;
 	}
-	vcpu_report_code(code, sizeof(code), vcpu_fd, mem, regs.rip);
+	vcpu_report_code(code, sizeof(code), vcpu_fd, mem, regs.rip, &unmapped);
 	walk[0] = '\0';
 	/* Where rip is not mapped, how the guest's page tables say so. */
-	if (strstr(code, "unmapped"))
+	if (unmapped)
 		vcpu_report_walk(walk, sizeof(walk), mem, sregs.cr3, sregs.cr4, sregs.efer, regs.rip);
 	log_msg(level, "vCPU %u: %s: %s%s%s", id, what, vcpu_report_format(line, sizeof(line), &regs, &sregs),
 		code, walk);

@@ -11,6 +11,7 @@
 #define SVMM_VCPU_REPORT_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,9 +25,10 @@ const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *reg
  * The 16 bytes of guest code at rip (fewer at a page's end), found through
  * the guest's own page tables (KVM_TRANSLATE), as " code at gpa 0x...: xx
  * xx ...", or why not (unmapped, not RAM). mem may be NULL: nothing.
+ * *unmapped says whether the guest's page tables have no page at rip.
  */
 const char *vcpu_report_code(char *buf, size_t len, int vcpu_fd, const struct guest_memory *mem,
-			     uint64_t rip);
+			     uint64_t rip, bool *unmapped);
 
 /*
  * The walk of the guest's 4- or 5-level page tables (cr4.LA57) for the

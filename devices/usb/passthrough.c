@@ -13,10 +13,10 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "passthrough_internal.h"
 
 static struct pt_device *to_pt(struct usb_device *dev)
@@ -193,21 +193,13 @@ static int pt_clear_halt(struct usb_device *dev, uint8_t endpoint)
 	return pt_errno(r);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Runs libusb until the kernel has returned every URB of pt, for at most PT_DRAIN_MS. */
 static void drain(struct pt_device *pt)
 {
-	long long deadline = now_ms() + PT_DRAIN_MS;
+	int64_t deadline = monotonic_ms() + PT_DRAIN_MS;
 
 	while (pt_inflight(pt)) {
-		long long left = deadline - now_ms();
+		int64_t left = deadline - monotonic_ms();
 
 		if (left <= 0) {
 			log_warn("passthrough %u-%u: %u transfers not returned after %d ms",
@@ -226,22 +218,21 @@ void pt_free(struct pt_device *pt)
 static void pt_destroy(struct usb_device *dev)
 {
 	struct pt_device *pt = to_pt(dev);
-
-	long long t0 = now_ms(), drained, released;
+	int64_t t0 = monotonic_ms(), drained, released;
 
 	if (pt->dying)
 		return;
 	pt_cancel_all(pt);
 	drain(pt);
-	drained = now_ms();
+	drained = monotonic_ms();
 	pt->dying = true;
 	event_loop_cancel_deferred(pt->dev.loop, &pt->pump);
 	pt_release_all(pt);
 	reattach_drivers(pt);
-	released = now_ms();
+	released = monotonic_ms();
 	/* A detach keeps the guest waiting for its port change until here. */
 	log_info("passthrough %u-%u: destroyed: transfers back in %lld ms, interfaces and host drivers in %lld ms",
-		 pt->dev.busnum, pt->dev.devnum, drained - t0, released - drained);
+		 pt->dev.busnum, pt->dev.devnum, (long long)(drained - t0), (long long)(released - drained));
 	pt_host_remove_device(pt);
 	/* Drops what libusb still holds of pt's transfers; the wrapped fd stays open. */
 	libusb_close(pt->handle);

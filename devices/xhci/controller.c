@@ -6,21 +6,13 @@
  * event written) until the guest resets it, instead of crashing the process.
  */
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "xhci.h"
 
 #define USBCMD_RW (USBCMD_RS | USBCMD_INTE | USBCMD_HSEE | USBCMD_EWE | USBCMD_EU3S)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int xhci_init(struct xhci *x, struct event_loop *loop, int event_sock)
 {
@@ -111,7 +103,7 @@ uint32_t xhci_mfindex(struct xhci *x)
 	if (!(x->usbcmd & USBCMD_RS))
 		return x->mfindex_frozen;
 	/* One microframe is 125 us; MFINDEX is 14 bits. */
-	return (uint32_t)((now_ns() - x->mfindex_start_ns) / 125000u) & 0x3fffu;
+	return (uint32_t)((monotonic_ns() - x->mfindex_start_ns) / 125000u) & 0x3fffu;
 }
 
 void xhci_write_usbcmd(struct xhci *x, uint32_t val)
@@ -127,10 +119,10 @@ void xhci_write_usbcmd(struct xhci *x, uint32_t val)
 	if ((val & USBCMD_RS) && !(old & USBCMD_RS)) {
 		if (!x->dead)
 			x->usbsts &= ~USBSTS_HCH;
-		x->mfindex_start_ns = now_ns() - (uint64_t)x->mfindex_frozen * 125000u;
+		x->mfindex_start_ns = monotonic_ns() - (uint64_t)x->mfindex_frozen * 125000u;
 		xhci_port_notify_running(x);
 	} else if (!(val & USBCMD_RS) && (old & USBCMD_RS)) {
-		x->mfindex_frozen = (uint32_t)((now_ns() - x->mfindex_start_ns) / 125000u) & 0x3fffu;
+		x->mfindex_frozen = (uint32_t)((monotonic_ns() - x->mfindex_start_ns) / 125000u) & 0x3fffu;
 		x->usbsts |= USBSTS_HCH;
 		/* Stopping the controller stops the command ring. */
 		x->crr = false;

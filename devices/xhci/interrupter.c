@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "xhci.h"
 
 #define IMAN_IP		0x1u
@@ -108,14 +109,6 @@ void xhci_intr_reset(struct xhci_interrupter *ir)
 	ir->nseg = 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Wakes try_fire when the running interval ends. False if no timer can be set. */
 static bool arm_until(struct xhci_interrupter *ir, uint64_t end_ns)
 {
@@ -150,7 +143,7 @@ static void try_fire(struct xhci_interrupter *ir)
 
 	if (!ir->pending || (ir->erdp & ERDP_EHB) || ir->timer_armed)
 		return;
-	now = now_ns();
+	now = monotonic_ns();
 	/* Within the interval: held back until it ends (without a timer, not at all). */
 	if (now < ir->interval_end_ns && arm_until(ir, ir->interval_end_ns))
 		return;
