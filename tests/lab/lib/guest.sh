@@ -281,14 +281,20 @@ lab_guest_finish() {
 	lab_guest_wait_exit "$1" 60 || lab_fail "guest $1: the VMM did not exit cleanly after the guest ended"
 }
 
+# lab__guest_ended_as_asked NAME: whether guest NAME's VMM, once it has
+# exited, did so as asked: stopped by lab_guest_stop, or its guest's init
+# ended ("LAB: done").
+lab__guest_ended_as_asked() {
+	[ -e "$LAB_TMP/stopping-$1" ] || grep -q '^LAB: done' "$LAB_OUT/guest-$1.log" 2>/dev/null
+}
+
 lab_guest_stop() {
 	local pid=${LAB_GUEST_PID[$1]:-}
 	[ -n "$pid" ] || return 0
 	if ! kill -0 "$pid" 2>/dev/null; then
 		# Died unasked, and no wait on its console saw it (a scenario
 		# that failed on something else first): say how.
-		[ -n "${LAB_GUEST_EXPLAINED[$1]:-}" ] || [ -e "$LAB_TMP/stopping-$1" ] ||
-			grep -q '^LAB: done' "$LAB_OUT/guest-$1.log" 2>/dev/null || lab__guest_death "$1"
+		[ -n "${LAB_GUEST_EXPLAINED[$1]:-}" ] || lab__guest_ended_as_asked "$1" || lab__guest_death "$1"
 		return 0
 	fi
 	: >"$LAB_TMP/stopping-$1"

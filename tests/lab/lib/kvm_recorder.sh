@@ -45,27 +45,24 @@ lab_kvm_recorder_stop() {
 }
 
 # lab_kvm_recorder_watch NAME PID: stops the ring when guest NAME's VMM
-# (PID) exits, unless it was asked to (lab_guest_stop marks that) or its
-# guest ended as told (its init's "LAB: done"). tail --pid waits without a
-# fork per poll.
+# (PID) exits unasked (lab__guest_ended_as_asked, lib/guest.sh). tail
+# --pid waits without a fork per poll.
 lab_kvm_recorder_watch() {
 	local name=$1 pid=$2
 	[ "${LAB_KVM_RECORDER:-1}" = 1 ] && [ -e $LAB__KVM_TRACE/tracing_on ] || return 0
 	(
 		tail --pid="$pid" -f /dev/null 2>/dev/null
-		[ -e "$LAB_TMP/stopping-$name" ] && exit 0
-		grep -q '^LAB: done' "$LAB_OUT/guest-$name.log" 2>/dev/null && exit 0
-		echo 0 >$LAB__KVM_TRACE/tracing_on
+		lab__guest_ended_as_asked "$name" || echo 0 >$LAB__KVM_TRACE/tracing_on
 	) </dev/null >/dev/null 2>&1 &
 }
 
 # lab_kvm_recorder_dump NAME VMM: keeps the recorder's buffer as
 # $LAB_OUT/kvm-trace-NAME and logs the last exits of VMM's vCPU threads
 # (svmm's are named svmm, QEMU's qemu-system-x86, or "CPU N/KVM" with
-# debug-threads), the exception injections
-# among them, and a shutdown (the triple fault) if KVM saw one.
+# debug-threads), the exception injections among them, and a shutdown (the
+# triple fault) if KVM saw one.
 lab_kvm_recorder_dump() {
-	local name=$1 vmm=$2 t=$LAB__KVM_TRACE out="$LAB_OUT/kvm-trace-$1" re
+	local name=$1 vmm=$2 t=$LAB__KVM_TRACE out="$LAB_OUT/kvm-trace-$1" re mine shutdown
 	[ "${LAB_KVM_RECORDER:-1}" = 1 ] && [ -e $t/trace ] || return 0
 	# A copy, while the recorder runs on for the other guests.
 	cat $t/trace >"$out" 2>/dev/null || return 0
@@ -73,11 +70,9 @@ lab_kvm_recorder_dump() {
 	svmm) re=' svmm-[0-9]+ ' ;;
 	*) re=' (qemu-system-x86|CPU [0-9]+/KVM)-[0-9]+ ' ;;
 	esac
+	mine=$(grep -E "$re" "$out" | grep -E 'kvm_exit|kvm_inj_exception|kvm_page_fault')
 	lab_log "guest $name: the lab host's KVM, last exits of its $vmm vCPUs (all in kvm-trace-$name):"
-	grep -E "$re" "$out" | grep -E 'kvm_exit|kvm_inj_exception|kvm_page_fault' | tail -8 |
-		sed -E 's/^ *//; s/ +/ /g' | while IFS= read -r line; do lab_log "  $line"; done
-	if grep -E "$re" "$out" | grep -q 'reason shutdown'; then
-		lab_log "guest $name: KVM saw its shutdown (a triple fault): $(grep -E "$re" "$out" |
-			grep 'reason shutdown' | tail -1 | sed -E 's/.*reason //')"
-	fi
+	[ -z "$mine" ] || tail -8 <<<"$mine" | sed -E 's/^ *//; s/ +/ /g' | while IFS= read -r line; do lab_log "  $line"; done
+	shutdown=$(grep 'reason shutdown' <<<"$mine" | tail -1 | sed -E 's/.*reason //')
+	[ -z "$shutdown" ] || lab_log "guest $name: KVM saw its shutdown (a triple fault): $shutdown"
 }
