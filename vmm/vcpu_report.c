@@ -169,11 +169,11 @@ static void report(int vcpu_fd, unsigned int id, const struct guest_memory *mem,
 		return;
 	}
 	/*
-	 * KVM on AMD (SVM) resets the vCPU when it intercepts the shutdown: the
+	 * Some KVMs (AMD's SVM, usually) reset the vCPU at the shutdown: the
 	 * registers are then the reset state, and the crash's are lost.
 	 */
 	if (error && regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000) {
-		log_err("vCPU %u: %s; its registers are lost (KVM reset the vCPU, as it does on AMD hosts)",
+		log_err("vCPU %u: %s; its registers are lost (KVM reset the vCPU at the shutdown)",
 			id, what);
 		return;
 	}
