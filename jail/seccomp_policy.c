@@ -286,7 +286,30 @@ int seccomp_policy_append(const char *text, size_t len, const char *source,
 /* Syscalls whose arguments decide whether they are harmless; allowed only with a filter. */
 static const char *const needs_filter[] = {
 	"ioctl", "mmap", "mprotect", "pkey_mprotect", "clone", "socket", "socketpair",
-	"prctl", "fcntl", "kill", "tgkill", "tkill", "personality", "setsockopt", "openat",
+	"prctl", "fcntl", "personality", "setsockopt", "openat",
+};
+
+#define ARG(n) (1u << (n))
+/*
+ * Syscalls that act on another process, with the arguments that name it
+ * (which = PRIO_USER makes setpriority's 'who' a uid): every allowed form must
+ * pin each of them to one value ('arg0 == @device_pid'). A filter on the
+ * signal alone is no bound: the uid a process keeps reaches every process of
+ * that uid, and kill(-1, SIGKILL) as root ends every root process.
+ */
+static const struct {
+	const char *name;
+	unsigned int args;	/* ARG(n) for each argument that must be pinned */
+} must_target[] = {
+	{ "kill", ARG(0) }, { "tkill", ARG(0) }, { "tgkill", ARG(0) },
+	{ "rt_sigqueueinfo", ARG(0) }, { "rt_tgsigqueueinfo", ARG(0) },
+	{ "pidfd_send_signal", ARG(0) }, { "pidfd_open", ARG(0) }, { "pidfd_getfd", ARG(0) },
+	{ "wait4", ARG(0) }, { "waitid", ARG(0) | ARG(1) },
+	{ "setpriority", ARG(0) | ARG(1) }, { "ioprio_set", ARG(0) | ARG(1) },
+	{ "sched_setaffinity", ARG(0) }, { "sched_setscheduler", ARG(0) },
+	{ "sched_setparam", ARG(0) }, { "sched_setattr", ARG(0) }, { "prlimit64", ARG(0) },
+	{ "process_madvise", ARG(0) }, { "migrate_pages", ARG(0) }, { "move_pages", ARG(0) },
+	{ "kcmp", ARG(0) | ARG(1) },
 };
 
 /*
@@ -340,6 +363,24 @@ static bool clears_bits(const struct seccomp_rule *r, unsigned int arg, uint64_t
 	return false;
 }
 
+/* The first argument in args that no '==' condition of the rule pins; -1 if each is pinned. */
+static int unpinned_arg(const struct seccomp_rule *r, unsigned int args)
+{
+	for (unsigned int a = 0; a < 6; a++) {
+		bool pinned = false;
+
+		if (!(args & ARG(a)))
+			continue;
+		for (unsigned int k = 0; k < r->nconds; k++) {
+			if (r->conds[k].arg == a && r->conds[k].op == SECCOMP_OP_EQ)
+				pinned = true;
+		}
+		if (!pinned)
+			return (int)a;
+	}
+	return -1;
+}
+
 int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen)
 {
 	for (unsigned int i = 0; i < p->nrules; i++) {
@@ -353,6 +394,18 @@ int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen
 			snprintf(err, errlen, "%s:%u: %s allowed without an argument filter",
 				 p->source, r->line, r->name);
 			return -EPERM;
+		}
+		for (size_t k = 0; k < sizeof(must_target) / sizeof(must_target[0]); k++) {
+			int a;
+
+			if (strcmp(r->name, must_target[k].name))
+				continue;
+			a = unpinned_arg(r, must_target[k].args);
+			if (a >= 0) {
+				snprintf(err, errlen, "%s:%u: %s allowed without 'arg%d == ...': it could act on any process",
+					 p->source, r->line, r->name, a);
+				return -EPERM;
+			}
 		}
 		for (size_t k = 0; k < sizeof(must_clear) / sizeof(must_clear[0]); k++) {
 			if (!strcmp(r->name, must_clear[k].name) &&

@@ -79,8 +79,11 @@ int seccomp_policy_append(const char *text, size_t len, const char *source,
  * Refuses a policy that allows a dangerous syscall (ioctl, mmap, mprotect,
  * clone, socket, prctl, openat, ...) without an argument filter, mmap or
  * mprotect without 'arg2 & PROT_EXEC == 0', openat without flags masked so
- * that O_CREAT, O_TRUNC, O_APPEND and __O_TMPFILE are clear, or a syscall that
- * can never be filtered (clone3, open, io_uring_*, seccomp, ...). 0 or -EPERM + err.
+ * that O_CREAT, O_TRUNC, O_APPEND and __O_TMPFILE are clear, a syscall that acts
+ * on another process (kill, tgkill, tkill, pidfd_send_signal, rt_sigqueueinfo,
+ * rt_tgsigqueueinfo, wait4, waitid, setpriority, ...) without '==' on the
+ * argument that names it, or a syscall that can never be filtered (clone3,
+ * open, io_uring_*, seccomp, ptrace, ...). 0 or -EPERM + err.
  */
 int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen);
 /* Refuses a policy that allows name in any form: what one process must never do. 0 or -EPERM + err. */

@@ -7,11 +7,30 @@
 #define SVMM_LOCKDOWN_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+#include "seccomp_policy.h"
 
 /*
- * control_dir_fd is the control socket's directory (O_PATH), the only place
- * the filter lets the VMM remove a file from. 0, or -errno with err set.
+ * What the filter lets the VMM act on, its runtime values. The VMM keeps
+ * uid 0, so each is the one target of a call that could otherwise reach any
+ * root process or file.
  */
-int vmm_lockdown(int control_dir_fd, char *err, size_t errlen);
+struct vmm_lockdown_targets {
+	int control_dir_fd;	/* the control socket's directory (O_PATH): the one place it removes a file */
+	pid_t device_pid;	/* the device process: the one process it may kill and reap; <= 0: none */
+	pid_t broker_pid;	/* its own broker child: the other it may reap; <= 0: none (a system broker) */
+};
+
+/*
+ * The VMM's policy with t's values and the VMM's own pid (the tgid its
+ * threads are kicked with): what vmm_lockdown compiles. A pid <= 0 becomes
+ * one no process has, never a group. 0, or -errno with err set.
+ */
+int vmm_lockdown_policy(const struct vmm_lockdown_targets *t, struct seccomp_policy *policy,
+			char *err, size_t errlen);
+
+/* Drops every capability and loads vmm_lockdown_policy(t) on every thread. 0, or -errno with err set. */
+int vmm_lockdown(const struct vmm_lockdown_targets *t, char *err, size_t errlen);
 
 #endif

@@ -391,6 +391,11 @@ static int vmm_start_xhci(struct vmm *v)
  */
 static void vmm_start_locked_down(struct vmm *v)
 {
+	const struct vmm_lockdown_targets targets = {
+		.control_dir_fd = v->control.file.dir_fd,
+		.device_pid = v->dev.pid,
+		.broker_pid = v->broker.pid,
+	};
 	unsigned int started = 0;
 	char err[256];
 
@@ -404,7 +409,7 @@ static void vmm_start_locked_down(struct vmm *v)
 		started++;
 	}
 	vcpu_gate_wait_arrivals(&v->gate, started);
-	if (!v->exit_requested && vmm_lockdown(v->control.file.dir_fd, err, sizeof(err)) < 0) {
+	if (!v->exit_requested && vmm_lockdown(&targets, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		vmm_request_exit(v, 1, "the VMM could not lock itself down");
 	}

@@ -28,21 +28,28 @@ const struct seccomp_policy *probe_xhci_policy(void)
 #define SETUP_FAILED 120
 #define SIGNAL_TOO_EARLY 121
 
-/* A descriptor number the probes never have open, for the policies' '@name' values. */
+/*
+ * Stand-ins for the policies' '@name' values: a descriptor number the probes
+ * never have open, and pids above PID_MAX_LIMIT that no process has (a pid
+ * rule's allowed form then fails with ESRCH or ECHILD, touching nothing).
+ */
 #define STAND_IN_FD 77
+#define STAND_IN_VMM_PID 0x7fffff00
+#define STAND_IN_DEVICE_PID 0x7fffff10
+#define STAND_IN_BROKER_PID 0x7fffff20
 
 typedef int (*runtime_parser)(const struct seccomp_runtime_value *runtime, size_t nruntime,
 			      struct seccomp_policy *p, char *err, size_t errlen);
 
-/* Parses a policy with one runtime value once; later calls return the same. */
+/* Parses a policy with its runtime values once; later calls return the same. */
 static const struct seccomp_policy *parse_once(struct seccomp_policy *policy, int *parsed,
-					       runtime_parser parse, const char *name)
+					       runtime_parser parse,
+					       const struct seccomp_runtime_value *runtime, size_t n)
 {
-	const struct seccomp_runtime_value runtime[] = { { name, STAND_IN_FD } };
 	char err[256];
 
 	if (!*parsed) {
-		cr_assert_eq(parse(runtime, 1, policy, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(parse(runtime, n, policy, err, sizeof(err)), 0, "%s", err);
 		*parsed = 1;
 	}
 	return policy;
@@ -50,18 +57,26 @@ static const struct seccomp_policy *parse_once(struct seccomp_policy *policy, in
 
 const struct seccomp_policy *probe_vmm_policy(void)
 {
+	static const struct seccomp_runtime_value runtime[] = {
+		{ "control_dir", STAND_IN_FD },
+		{ "vmm_pid", STAND_IN_VMM_PID },
+		{ "device_pid", STAND_IN_DEVICE_PID },
+		{ "broker_pid", STAND_IN_BROKER_PID },
+	};
 	static struct seccomp_policy policy;
 	static int parsed;
 
-	return parse_once(&policy, &parsed, seccomp_policies_vmm, "control_dir");
+	return parse_once(&policy, &parsed, seccomp_policies_vmm, runtime,
+			  sizeof(runtime) / sizeof(runtime[0]));
 }
 
 const struct seccomp_policy *probe_broker_policy(void)
 {
+	static const struct seccomp_runtime_value runtime[] = { { "socket_dir", STAND_IN_FD } };
 	static struct seccomp_policy policy;
 	static int parsed;
 
-	return parse_once(&policy, &parsed, seccomp_policies_broker, "socket_dir");
+	return parse_once(&policy, &parsed, seccomp_policies_broker, runtime, 1);
 }
 
 static volatile sig_atomic_t handled;

@@ -15,7 +15,7 @@ enum probe_outcome {
 
 /* The embedded xHCI device policy, parsed (aborts the test on failure). */
 const struct seccomp_policy *probe_xhci_policy(void);
-/* The embedded VMM policy, parsed with a stand-in control directory fd. */
+/* The embedded VMM policy, parsed with a stand-in control directory fd and pids no process has. */
 const struct seccomp_policy *probe_vmm_policy(void);
 /* The embedded broker policy, parsed with a stand-in socket directory fd. */
 const struct seccomp_policy *probe_broker_policy(void);

@@ -128,6 +128,41 @@ Test(seccomp_policy, lint_refuses_dangerous_syscalls_without_filters)
 	cr_assert_eq(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "%s", err);
 }
 
+/*
+ * A call that acts on another process must name which: a filter on the signal
+ * alone lets kill(-1, SIGKILL) through, and as root that ends every root process.
+ */
+Test(seccomp_policy, lint_refuses_acting_on_a_process_without_naming_it)
+{
+	static const struct { const char *text; const char *want; } cases[] = {
+		{ "kill: arg1 == SIGKILL\n", "t.policy:1: kill allowed without 'arg0 == ...'" },
+		{ "tgkill: arg2 == SIGUSR1\n", "tgkill allowed without 'arg0 == ...'" },
+		{ "tkill\n", "tkill allowed without 'arg0 == ...'" },
+		{ "pidfd_send_signal: arg1 == SIGKILL\n", "pidfd_send_signal allowed without 'arg0 == ...'" },
+		{ "rt_sigqueueinfo: arg1 == SIGUSR1\n", "rt_sigqueueinfo allowed without 'arg0 == ...'" },
+		{ "rt_tgsigqueueinfo: arg0 != 1\n", "rt_tgsigqueueinfo allowed without 'arg0 == ...'" },
+		{ "kill: arg0 > 1 && arg1 == SIGKILL\n", "kill allowed without 'arg0 == ...'" },
+		{ "wait4\n", "wait4 allowed without 'arg0 == ...'" },
+		/* P_ALL ignores the id: the id type must be pinned too. */
+		{ "waitid: arg1 == @child\n", "waitid allowed without 'arg0 == ...'" },
+		/* PRIO_USER makes 'who' a uid: every process of it. */
+		{ "setpriority: arg1 == 0\n", "setpriority allowed without 'arg0 == ...'" },
+		{ "sched_setaffinity: arg1 == 8\n", "sched_setaffinity allowed without 'arg0 == ...'" },
+		{ "kill: arg0 == @child && arg1 == SIGKILL\nkill: arg1 == SIGKILL\n",
+		  "t.policy:2: kill allowed without 'arg0 == ...'" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(parse(cases[i].text), 0, "%s", err);
+		cr_assert_lt(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "lint passed: %s", cases[i].text);
+		cr_assert(strstr(err, cases[i].want), "got '%s', want '%s'", err, cases[i].want);
+	}
+	cr_assert_eq(parse("kill: arg0 == @device_pid && arg1 == SIGKILL\n"
+			   "tgkill: arg0 == @vmm_pid && arg2 == SIGUSR1\n"
+			   "wait4: arg0 == @device_pid\nwaitid: arg0 == 1 && arg1 == @device_pid\n"), 0, "%s", err);
+	cr_assert_eq(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "%s", err);
+}
+
 Test(seccomp_policy, a_policy_can_forbid_what_the_lint_allows)
 {
 	/* The device process and the VMM open nothing: their policies are linted with --forbid openat. */
