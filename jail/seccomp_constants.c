@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 
 struct named_constant {
 	const char *name;
@@ -48,6 +49,7 @@ static const struct named_constant constants[] = {
 	C(KVM_RUN), C(KVM_GET_REGS), C(KVM_GET_SREGS), C(KVM_TRANSLATE), C(KVM_IRQ_LINE), C(KVM_SET_GSI_ROUTING),
 	C(KVM_IRQFD), C(KVM_IOEVENTFD), C(KVM_SIGNAL_MSI), C(KVM_SET_USER_MEMORY_REGION), C(TCGETS), C(TCSETS),
 	C(SIGKILL), C(SIGUSR1), C(SIGTERM), C(RSEQ_FLAG_UNREGISTER),
+	C(P_PID), C(WNOHANG), C(WEXITED), C(WNOWAIT),
 	/* process creation, for policies that allow threads */
 	C(CLONE_VM), C(CLONE_FS), C(CLONE_FILES), C(CLONE_SIGHAND), C(CLONE_THREAD),
 	C(CLONE_SYSVSEM), C(CLONE_SETTLS), C(CLONE_PARENT_SETTID), C(CLONE_CHILD_CLEARTID),

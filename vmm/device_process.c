@@ -175,7 +175,7 @@ void device_process_mark_dead(struct device_process *d, const char *why)
 		return;
 	log_err("%s device process: %s; the controller is dead, the VM goes on without it",
 		d->name, why);
-	if (d->pid > 0 && !d->reaped)
+	if (d->pid > 0 && !d->ended)
 		kill(d->pid, SIGKILL);
 }
 
@@ -300,17 +300,37 @@ static void device_log_status(const struct device_process *d, int status)
 		log_err("%s device process %d %s", d->name, (int)d->pid, how);
 }
 
-bool device_process_reap(struct device_process *d)
+/*
+ * Whether the device process has ended, without reaping it (WNOWAIT): its
+ * zombie holds its pid until the VMM exits, so the one pid the VMM's filter
+ * lets it kill is never another process's, and the filter lets the VMM wait
+ * for it only this way (vmm.policy). options: WNOHANG, or 0 to wait.
+ */
+static bool device_has_ended(const struct device_process *d, int options, int *status)
+{
+	siginfo_t si = { 0 };
+	int r;
+
+	do {
+		r = waitid(P_PID, (id_t)d->pid, &si, WEXITED | WNOWAIT | options);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 || si.si_pid != d->pid)
+		return false;
+	/* The wait status a waitpid would have given, for jail_describe_exit. */
+	if (si.si_code == CLD_EXITED)
+		*status = W_EXITCODE(si.si_status, 0);
+	else
+		*status = W_EXITCODE(0, si.si_status) | (si.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+	return true;
+}
+
+bool device_process_check_ended(struct device_process *d)
 {
 	int status;
-	pid_t p;
 
-	if (d->pid <= 0 || d->reaped)
+	if (d->pid <= 0 || d->ended || !device_has_ended(d, WNOHANG, &status))
 		return false;
-	p = waitpid(d->pid, &status, WNOHANG);
-	if (p != d->pid)
-		return false;
-	d->reaped = true;
+	d->ended = true;
 	/* Logged even when a closed socket told of the death first: the cause is in the status. */
 	device_log_status(d, status);
 	if (!device_process_is_dead(d))
@@ -321,12 +341,11 @@ bool device_process_reap(struct device_process *d)
 static bool device_wait_exit(struct device_process *d, int timeout_ms)
 {
 	struct timespec step = { .tv_nsec = 10 * 1000 * 1000 };
+	int status;
 
 	for (int waited = 0; waited < timeout_ms; waited += 10) {
-		int status;
-
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->reaped = true;
+		if (device_has_ended(d, WNOHANG, &status)) {
+			d->ended = true;
 			return true;
 		}
 		nanosleep(&step, NULL);
@@ -336,7 +355,9 @@ static bool device_wait_exit(struct device_process *d, int timeout_ms)
 
 void device_process_shutdown(struct device_process *d)
 {
-	if (d->pid > 0 && !d->reaped) {
+	int status;
+
+	if (d->pid > 0 && !d->ended) {
 		if (!device_process_is_dead(d)) {
 			struct devproto_msg m = devproto_msg_init(DEVPROTO_SHUTDOWN, 0);
 			struct devproto_reply reply;
@@ -351,8 +372,7 @@ void device_process_shutdown(struct device_process *d)
 		if (!device_wait_exit(d, DEVICE_SHUTDOWN_GRACE_MS)) {
 			log_warn("%s device process %d did not stop; killing it", d->name, (int)d->pid);
 			kill(d->pid, SIGKILL);
-			waitpid(d->pid, NULL, 0);
-			d->reaped = true;
+			d->ended = device_has_ended(d, 0, &status);
 		}
 	}
 	if (d->req_sock >= 0)

@@ -31,7 +31,7 @@ struct device_process {
 	pthread_mutex_t lock;		/* one request in flight */
 	uint32_t seq;			/* the last request sent; atomic: read without the lock */
 	bool dead;			/* atomic: read from vCPU threads */
-	bool reaped;
+	bool ended;			/* its end was seen; it is never reaped (device_process.c) */
 	int kmsg_fd;			/* kernel log, opened at spawn: names a seccomp kill's syscall */
 };
 
@@ -70,12 +70,13 @@ bool device_process_is_dead(const struct device_process *d);
 void device_process_mark_dead(struct device_process *d, const char *why);
 
 /*
- * Collects the device's exit status if it has ended (SIGCHLD) and logs the
- * cause. Returns true if it was reaped now.
+ * Reads the device's exit status if it has ended (SIGCHLD) and logs the
+ * cause; true if it ended now. It is not reaped: its zombie keeps its pid,
+ * the one the VMM's filter lets it kill, until the VMM exits.
  */
-bool device_process_reap(struct device_process *d);
+bool device_process_check_ended(struct device_process *d);
 
-/* Asks the device to stop (SHUTDOWN), waits a little, kills it otherwise, reaps it, closes the sockets. */
+/* Asks the device to stop (SHUTDOWN), waits a little, kills it otherwise, closes the sockets. */
 void device_process_shutdown(struct device_process *d);
 
 #endif

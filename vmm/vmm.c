@@ -426,7 +426,7 @@ static void vmm_handle_signals(struct vmm *v)
 
 	while (read(v->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
-			if (device_process_reap(&v->dev) && v->proxy_ready)
+			if (device_process_check_ended(&v->dev) && v->proxy_ready)
 				pci_proxy_device_dead(&v->proxy);
 			continue;
 		}

@@ -52,9 +52,9 @@ static int parse_vmm_policy(struct seccomp_policy *p, pid_t device_pid, pid_t br
 /*
  * In the calling (forked) process: alone in a new session, so that its
  * process group is its own; SIGUSR1 blocked, so that one sent to itself is
- * harmless; then the filter, then the call. Exits 0 if the call returned.
+ * harmless; then the filter. Exits SETUP_FAILED if any of it fails.
  */
-static void __attribute__((noreturn)) call_under_vmm_policy(pid_t device_pid, long nr, long a0, long a1, long a2)
+static void load_vmm_policy(pid_t device_pid)
 {
 	static struct seccomp_policy policy;
 	sigset_t usr1;
@@ -69,6 +69,12 @@ static void __attribute__((noreturn)) call_under_vmm_policy(pid_t device_pid, lo
 	filter = seccomp_policy_compile(&policy, err, sizeof(err));
 	if (!filter || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_policy_load(filter) < 0)
 		_exit(SETUP_FAILED);
+}
+
+/* The call under the VMM's filter, in the calling (forked) process; exits 0 if it returned. */
+static void __attribute__((noreturn)) call_under_vmm_policy(pid_t device_pid, long nr, long a0, long a1, long a2)
+{
+	load_vmm_policy(device_pid);
 	if (a0 == OWN_PID)
 		a0 = getpid();
 	if (a1 == OWN_PID)
@@ -132,16 +138,25 @@ static enum outcome run_in_pid_namespace(long nr, long a0, long a1, long a2)
 	return WEXITSTATUS(status) == 1 ? KILLED_SIGSYS : RETURNED;
 }
 
-/* A process of the test's own that only waits to be signalled. */
-static pid_t sacrificial_process(void)
+/* A process of the caller's own that only waits to be signalled, and dies with its parent. */
+static pid_t spawn_sacrificial(void)
 {
 	pid_t pid = fork();
 
-	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		for (;;)
 			pause();
 	}
+	return pid;
+}
+
+/* The same in the test process: never -1, which a probe would read as every process. */
+static pid_t sacrificial_process(void)
+{
+	pid_t pid = spawn_sacrificial();
+
+	cr_assert_gt(pid, 0);
 	return pid;
 }
 
@@ -238,5 +253,74 @@ Test(seccomp_targets, a_missing_child_is_no_group)
 			cr_assert_not(seccomp_policy_allows(&policy, SYS_wait4, wait_args),
 				      "pid %d: wait4(%ld) allowed", missing[i], groups[g]);
 		}
+	}
+}
+
+/*
+ * Pid reuse: once reaped, the device process's pid may become another
+ * process's, and the filter would let the VMM kill that one. So the VMM
+ * reads the device process's end with waitid(WNOWAIT) and the filter refuses
+ * to reap it: its zombie holds the pid until the VMM exits. Here the probe
+ * is the VMM and its own child the device process.
+ */
+Test(seccomp_targets, vmm_sees_its_device_process_end_but_cannot_reap_it)
+{
+	int status, seen[2];
+	char byte = 0;
+	pid_t vmm;
+
+	cr_assert_eq(pipe(seen), 0);
+	vmm = fork();
+	cr_assert_geq(vmm, 0);
+	if (vmm == 0) {
+		pid_t device = spawn_sacrificial();
+		siginfo_t si = { 0 };
+
+		close(seen[0]);
+		if (device <= 0)
+			_exit(SETUP_FAILED);
+		load_vmm_policy(device);
+		kill(device, SIGKILL);
+		/* One byte: the end was read as the VMM reads it, and the filter let it. */
+		if (waitid(P_PID, (id_t)device, &si, WEXITED | WNOWAIT) < 0 || si.si_pid != device ||
+		    si.si_code != CLD_KILLED || si.si_status != SIGKILL || write(seen[1], "y", 1) != 1)
+			_exit(SETUP_FAILED);
+		syscall(SYS_wait4, device, NULL, 0, NULL);
+		_exit(0);
+	}
+	close(seen[1]);
+	cr_assert_eq(waitpid(vmm, &status, 0), vmm);
+	cr_assert_eq(read(seen[0], &byte, 1), 1, "waitid(WNOWAIT) did not report the kill (status %#x)", status);
+	close(seen[0]);
+	cr_assert_eq(outcome_of(status), KILLED_SIGSYS, "reaping the device process was not refused (status %#x)",
+		     status);
+}
+
+/*
+ * Nor can it drop the zombie another way: SIGCHLD ignored (or SA_NOCLDWAIT)
+ * has the kernel reap a child that ends after. The policy as this build
+ * enforces it (a sanitizer build adds the runtime's calls) never allows it,
+ * nor waiting on the device process without WNOWAIT, or on any child.
+ */
+Test(seccomp_targets, vmm_cannot_reap_its_device_process_another_way)
+{
+	static struct seccomp_policy policy;
+	const pid_t device = 4242;
+	char err[256];
+	const struct { int nr; uint64_t a0, a1, a2, a3; const char *what; } calls[] = {
+		{ SYS_rt_sigaction, SIGCHLD, 0, 0, 8, "rt_sigaction(SIGCHLD)" },
+		{ SYS_waitid, P_PID, device, 0, WEXITED, "waitid without WNOWAIT" },
+		{ SYS_waitid, P_PID, device, 0, WEXITED | WNOHANG, "waitid(WNOHANG) without WNOWAIT" },
+		{ SYS_waitid, P_ALL, 0, 0, WEXITED, "waitid(P_ALL)" },
+		{ SYS_wait4, device, 0, 0, 0, "wait4(device)" },
+		{ SYS_wait4, (uint64_t)-1, 0, 0, 0, "wait4(-1)" },
+	};
+
+	cr_assert_eq(parse_vmm_policy(&policy, device, NO_SUCH_PID, err, sizeof(err)), 0, "%s", err);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		uint64_t args[6] = { calls[i].a0, calls[i].a1, calls[i].a2, calls[i].a3 };
+
+		cr_assert_not(seccomp_policy_allows(&policy, calls[i].nr, args), "the policy allows %s",
+			      calls[i].what);
 	}
 }
