@@ -23,6 +23,7 @@ struct line_cursor {
 	unsigned int line;
 	char *err;
 	size_t errlen;
+	bool saw_runtime;	/* the value being parsed names an '@' value */
 };
 
 static int fail(struct line_cursor *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -123,6 +124,7 @@ static int parse_term(struct line_cursor *c, uint64_t *out)
 		n = ident(c, &s);
 		if (!n)
 			return fail(c, "expected a name after '@'");
+		c->saw_runtime = true;
 		return runtime_value(c, s, n, out);
 	}
 	n = ident(c, &s);
@@ -186,7 +188,10 @@ static int parse_cond(struct line_cursor *c, struct seccomp_cond *cond)
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		if (accept(c, ops[i].tok)) {
 			cond->op = ops[i].op;
-			return parse_value(c, &cond->value);
+			c->saw_runtime = false;
+			r = parse_value(c, &cond->value);
+			cond->runtime = c->saw_runtime;
+			return r;
 		}
 	}
 	return fail(c, "expected an operator (==, !=, <, <=, >, >=, &)");
@@ -363,6 +368,26 @@ static bool clears_bits(const struct seccomp_rule *r, unsigned int arg, uint64_t
 	return false;
 }
 
+/*
+ * kill and wait4 read a pid <= 0 as a group or everyone (-1). A value written
+ * in the policy can be checked here; one the process supplies ('@name', 0 at
+ * build time) is its to check (vmm/lockdown.c).
+ */
+static bool pins_a_group(const struct seccomp_rule *r)
+{
+	static const char *const by_pid[] = { "kill", "wait4", "rt_sigqueueinfo" };
+
+	if (!name_in(r->name, by_pid, sizeof(by_pid) / sizeof(by_pid[0])))
+		return false;
+	for (unsigned int k = 0; k < r->nconds; k++) {
+		const struct seccomp_cond *cd = &r->conds[k];
+
+		if (cd->arg == 0 && cd->op == SECCOMP_OP_EQ && !cd->runtime && (int32_t)cd->value <= 0)
+			return true;
+	}
+	return false;
+}
+
 /* The first argument in args that no '==' condition of the rule pins; -1 if each is pinned. */
 static int unpinned_arg(const struct seccomp_rule *r, unsigned int args)
 {
@@ -404,6 +429,11 @@ int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen
 			if (a >= 0) {
 				snprintf(err, errlen, "%s:%u: %s allowed without 'arg%d == ...': it could act on any process",
 					 p->source, r->line, r->name, a);
+				return -EPERM;
+			}
+			if (pins_a_group(r)) {
+				snprintf(err, errlen, "%s:%u: %s allowed on a pid <= 0: a group or every process",
+					 p->source, r->line, r->name);
 				return -EPERM;
 			}
 		}

@@ -39,6 +39,7 @@ struct seccomp_cond {
 	enum seccomp_cond_op op;
 	uint64_t value;
 	uint64_t mask;		/* SECCOMP_OP_MASKED_EQ only */
+	bool runtime;		/* the value names an '@' value: only known when the process parses it */
 };
 
 struct seccomp_rule {
@@ -82,8 +83,10 @@ int seccomp_policy_append(const char *text, size_t len, const char *source,
  * that O_CREAT, O_TRUNC, O_APPEND and __O_TMPFILE are clear, a syscall that acts
  * on another process (kill, tgkill, tkill, pidfd_send_signal, rt_sigqueueinfo,
  * rt_tgsigqueueinfo, wait4, waitid, setpriority, ...) without '==' on the
- * argument that names it, or a syscall that can never be filtered (clone3,
- * open, io_uring_*, seccomp, ptrace, ...). 0 or -EPERM + err.
+ * argument that names it, kill, wait4 or rt_sigqueueinfo pinned to a pid <= 0
+ * written in the policy (a group, or every process), or a syscall that can
+ * never be filtered (clone3, open, io_uring_*, seccomp, ptrace, ...).
+ * 0 or -EPERM + err.
  */
 int seccomp_policy_lint(const struct seccomp_policy *p, char *err, size_t errlen);
 /* Refuses a policy that allows name in any form: what one process must never do. 0 or -EPERM + err. */

@@ -150,6 +150,11 @@ Test(seccomp_policy, lint_refuses_acting_on_a_process_without_naming_it)
 		{ "sched_setaffinity: arg1 == 8\n", "sched_setaffinity allowed without 'arg0 == ...'" },
 		{ "kill: arg0 == @child && arg1 == SIGKILL\nkill: arg1 == SIGKILL\n",
 		  "t.policy:2: kill allowed without 'arg0 == ...'" },
+		/* Pinned, but to every process, the caller's group, another group. */
+		{ "kill: arg0 == 0xffffffffffffffff && arg1 == SIGKILL\n", "kill allowed on a pid <= 0" },
+		{ "kill: arg0 == 0 && arg1 == SIGKILL\n", "kill allowed on a pid <= 0" },
+		{ "kill: arg0 == 0xffffff00\n", "kill allowed on a pid <= 0" },
+		{ "wait4: arg0 == 0xffffffff\n", "wait4 allowed on a pid <= 0" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -159,7 +164,8 @@ Test(seccomp_policy, lint_refuses_acting_on_a_process_without_naming_it)
 	}
 	cr_assert_eq(parse("kill: arg0 == @device_pid && arg1 == SIGKILL\n"
 			   "tgkill: arg0 == @vmm_pid && arg2 == SIGUSR1\n"
-			   "wait4: arg0 == @device_pid\nwaitid: arg0 == 1 && arg1 == @device_pid\n"), 0, "%s", err);
+			   "wait4: arg0 == @device_pid\nwaitid: arg0 == 1 && arg1 == @device_pid\n"
+			   "kill: arg0 == 42 && arg1 == SIGTERM\n"), 0, "%s", err);
 	cr_assert_eq(seccomp_policy_lint(&policy, err, sizeof(err)), 0, "%s", err);
 }
 
