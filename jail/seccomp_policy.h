@@ -9,7 +9,7 @@
  *
  * Values are numbers, named constants (seccomp_constants.c), or runtime
  * values '@name' that the process supplies when it parses its policy (an fd it
- * opened at start, say), joined by '|'.
+ * opened at start, a child's pid), joined by '|'.
  * Anything not allowed kills the whole process (SECCOMP_RET_KILL_PROCESS).
  */
 #ifndef SVMM_SECCOMP_POLICY_H
