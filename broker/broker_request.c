@@ -43,8 +43,9 @@ static int resolve(struct broker_server *s, const struct broker_request *r, stru
  * re-attaches every interface at release. Without detach, the VM's fd loses
  * the right to detach (and to claim anything outside the mask) for good.
  */
-static int lock_down(const struct usb_verdict *v, const struct broker_device *dev, int vm_fd,
-		     int keep_fd, uint32_t *reattach, struct broker_reply *p)
+static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v,
+		     const struct broker_device *dev, int vm_fd, int keep_fd, uint32_t *reattach,
+		     struct broker_reply *p)
 {
 	uint32_t detached = 0;
 	int err;
@@ -56,18 +57,18 @@ static int lock_down(const struct usb_verdict *v, const struct broker_device *de
 		return 0;
 	}
 	if (v->detach) {
-		err = usbfs_detach_drivers(keep_fd, v->allowed, &detached);
+		err = usbfs->detach_drivers(keep_fd, v->allowed, &detached);
 		if (err) {
-			usbfs_attach_drivers(keep_fd, detached);
+			usbfs->attach_drivers(keep_fd, detached);
 			broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 					   "cannot detach the host drivers: %s", strerror(-err));
 			return err;
 		}
 	}
-	err = usbfs_drop_privileges(vm_fd, v->restricted ? v->allowed : ALL_INTERFACES);
+	err = usbfs->drop_privileges(vm_fd, v->restricted ? v->allowed : ALL_INTERFACES);
 	if (err) {
 		/* Fail closed: a device the policy limits is never handed out unlimited. */
-		usbfs_attach_drivers(keep_fd, detached);
+		usbfs->attach_drivers(keep_fd, detached);
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 				   "cannot lock the device down (USBDEVFS_DROP_PRIVILEGES needs Linux >= 4.17): %s",
 				   strerror(-err));
@@ -96,6 +97,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 	char why[BROKER_REASON_MAX], node_path[PATH_MAX];
 	const char *path = r->path;
 	const struct held_device *holder;
+	struct held_device hold;
 	struct usb_node node = { .path_fd = -1 };
 	struct usb_verdict v;
 	struct usb_spec spec;
@@ -153,12 +155,15 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		goto out;
 	}
-	if (lock_down(&v, &p->device, *vm_fd, keep_fd, &reattach, p))
+	if (lock_down(s->cfg.usbfs, &v, &p->device, *vm_fd, keep_fd, &reattach, p))
 		goto out;
-	err = exclusive_hold(&s->held, peer->id, peer->pid, node.rdev, keep_fd, reattach,
-			     &p->device, &handle);
+	hold = (struct held_device){
+		.client = peer->id, .pid = peer->pid, .rdev = node.rdev, .fd = keep_fd,
+		.reattach = reattach, .usbfs = s->cfg.usbfs, .device = p->device,
+	};
+	err = exclusive_hold(&s->held, &hold, &handle);
 	if (err) {
-		usbfs_attach_drivers(keep_fd, reattach);
+		s->cfg.usbfs->attach_drivers(keep_fd, reattach);
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 				   "the broker holds %u devices, the most it may", EXCLUSIVE_MAX_HELD);
 		goto out;

@@ -18,7 +18,7 @@ void exclusive_init(struct exclusive *x)
 static void drop(struct held_device *h)
 {
 	if (h->reattach) {
-		unsigned int failed = usbfs_attach_drivers(h->fd, h->reattach);
+		unsigned int failed = h->usbfs->attach_drivers(h->fd, h->reattach);
 
 		if (failed)
 			log_warn("release handle=%u device=%04x:%04x: %u interface(s) left without a host driver",
@@ -36,7 +36,7 @@ const struct held_device *exclusive_holder(struct exclusive *x, dev_t rdev)
 
 		if (!h->used || h->rdev != rdev)
 			continue;
-		if (usbfs_connected(h->fd) == -ENODEV) {
+		if (h->usbfs->connected(h->fd) == -ENODEV) {
 			log_info("release handle=%u pid=%d device=%04x:%04x reason=\"unplugged\"",
 				 h->handle, (int)h->pid, h->device.vendor, h->device.product);
 			drop(h);
@@ -56,26 +56,20 @@ unsigned int exclusive_count(const struct exclusive *x, unsigned int client)
 	return n;
 }
 
-int exclusive_hold(struct exclusive *x, unsigned int client, pid_t pid, dev_t rdev, int fd,
-		   uint32_t reattach, const struct broker_device *d, uint32_t *handle)
+int exclusive_hold(struct exclusive *x, const struct held_device *h, uint32_t *handle)
 {
 	for (unsigned int i = 0; i < EXCLUSIVE_MAX_HELD; i++) {
-		struct held_device *h = &x->held[i];
+		struct held_device *e = &x->held[i];
 
-		if (h->used)
+		if (e->used)
 			continue;
 		/* 0 is never a handle; wrapping after 2^32 opens is beyond any broker's life. */
 		if (++x->last_handle == 0)
 			x->last_handle = 1;
-		h->used = true;
-		h->client = client;
-		h->pid = pid;
-		h->handle = x->last_handle;
-		h->rdev = rdev;
-		h->fd = fd;
-		h->reattach = reattach;
-		h->device = *d;
-		*handle = h->handle;
+		*e = *h;
+		e->used = true;
+		e->handle = x->last_handle;
+		*handle = e->handle;
 		return 0;
 	}
 	return -ENOSPC;

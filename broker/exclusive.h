@@ -17,6 +17,8 @@
 
 #include "broker_protocol.h"
 
+struct usbfs_ops;
+
 #define EXCLUSIVE_MAX_HELD 64u		/* devices held at once, by every VM together */
 #define EXCLUSIVE_MAX_PER_CLIENT 32u	/* devices one VM may hold */
 
@@ -28,6 +30,7 @@ struct held_device {
 	dev_t rdev;		/* the usbfs node's device number: what "the same device" means */
 	int fd;			/* the broker's own open of the node */
 	uint32_t reattach;	/* interfaces whose host drivers to re-attach at release */
+	const struct usbfs_ops *usbfs;	/* how fd is spoken to */
 	struct broker_device device;
 };
 
@@ -48,11 +51,11 @@ const struct held_device *exclusive_holder(struct exclusive *x, dev_t rdev);
 unsigned int exclusive_count(const struct exclusive *x, unsigned int client);
 
 /*
- * Records that client holds the device and takes fd (only on success).
+ * Records the hold h describes (client, pid, rdev, fd, reattach, usbfs,
+ * device; used and handle are set here) and takes its fd, only on success.
  * Returns 0 with *handle set, or -ENOSPC when the table is full.
  */
-int exclusive_hold(struct exclusive *x, unsigned int client, pid_t pid, dev_t rdev, int fd,
-		   uint32_t reattach, const struct broker_device *d, uint32_t *handle);
+int exclusive_hold(struct exclusive *x, const struct held_device *h, uint32_t *handle);
 
 /*
  * Ends a hold: re-attaches the host drivers it records, closes the broker's

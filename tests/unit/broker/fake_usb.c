@@ -13,6 +13,69 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "usbfs.h"
+
+struct fake_usbfs fake_usbfs;
+
+static void record(enum fake_usbfs_op op, int fd, uint32_t mask)
+{
+	struct stat st;
+
+	cr_assert_lt(fake_usbfs.ncalls, FAKE_USBFS_MAX_CALLS, "more usbfs calls than the fake records");
+	cr_assert_eq(fstat(fd, &st), 0, "a usbfs call on fd %d, which is not open", fd);
+	fake_usbfs.calls[fake_usbfs.ncalls++] = (struct fake_usbfs_call){
+		.op = op, .rdev = st.st_rdev, .fd = fd, .mask = mask,
+	};
+}
+
+static int fake_drop_privileges(int fd, uint32_t allowed)
+{
+	record(FAKE_USBFS_DROP, fd, allowed);
+	return fake_usbfs.drop_error;
+}
+
+static int fake_detach_drivers(int fd, uint32_t mask, uint32_t *detached)
+{
+	record(FAKE_USBFS_DETACH, fd, mask);
+	*detached = fake_usbfs.drivers & mask;
+	fake_usbfs.drivers &= ~mask;
+	return 0;
+}
+
+static unsigned int fake_attach_drivers(int fd, uint32_t mask)
+{
+	record(FAKE_USBFS_ATTACH, fd, mask);
+	fake_usbfs.drivers |= mask;
+	return 0;
+}
+
+static int fake_connected(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+static const struct usbfs_ops fake_usbfs_ops = {
+	.drop_privileges = fake_drop_privileges,
+	.detach_drivers = fake_detach_drivers,
+	.attach_drivers = fake_attach_drivers,
+	.connected = fake_connected,
+};
+
+unsigned int fake_usbfs_count(enum fake_usbfs_op op, dev_t rdev, uint32_t *last)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < fake_usbfs.ncalls; i++) {
+		if (fake_usbfs.calls[i].op != op || fake_usbfs.calls[i].rdev != rdev)
+			continue;
+		n++;
+		if (last)
+			*last = fake_usbfs.calls[i].mask;
+	}
+	return n;
+}
+
 static void mkdirs(const char *path)
 {
 	char tmp[512];
@@ -62,6 +125,8 @@ void fake_usb_setup(struct fake_usb *f, unsigned int major)
 	f->cfg.dev_root = f->dev;
 	f->cfg.sys_root = f->sys;
 	f->cfg.usb_major = major;
+	f->cfg.usbfs = &fake_usbfs_ops;
+	memset(&fake_usbfs, 0, sizeof(fake_usbfs));
 }
 
 static void attr(const char *dir, const char *name, const char *value)

@@ -258,8 +258,9 @@ Test(broker_server, a_limited_device_that_cannot_be_locked_down_is_refused)
 	unsigned int slot;
 	int c, fd;
 
-	/* Plain allow forbids detaching, which takes USBDEVFS_DROP_PRIVILEGES: not on a stand-in node. */
+	/* Plain allow forbids detaching, which takes USBDEVFS_DROP_PRIVILEGES: a kernel without it. */
 	setup_with("allow all\n");
+	fake_usbfs.drop_error = -ENOTTY;
 	c = client(&slot);
 	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(p.reason, "cannot lock the device down"), "%s", p.reason);
@@ -270,6 +271,7 @@ Test(broker_server, a_limited_device_that_cannot_be_locked_down_is_refused)
 	teardown();
 	/* The same for an interface rule. */
 	setup_with("deny-interface interface-class 03\nallow-detach all\n");
+	fake_usbfs.drop_error = -ENOTTY;
 	c = client(&slot);
 	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
