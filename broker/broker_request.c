@@ -13,7 +13,7 @@
 #include "usb_resolve.h"
 #include "usbfs.h"
 
-/* USBDEVFS_DROP_PRIVILEGES's mask when only detaching is forbidden: every interface. */
+/* USBDEVFS_DROP_PRIVILEGES's mask when no interface rule applied: every interface. */
 #define ALL_INTERFACES 0xffffffffu
 
 /* Resolves an id to a node path; 0, or a refusal already in the reply. */
@@ -37,25 +37,21 @@ static int resolve(struct broker_server *s, const struct broker_request *r, stru
 }
 
 /*
- * Applies the verdict to the two fresh opens. Detaching is the broker's own
- * act only when interfaces are restricted (the VM's fd then cannot do it);
- * otherwise an allow-detach VM detaches what it claims itself, and the broker
- * re-attaches every interface at release. Without detach, the VM's fd loses
- * the right to detach (and to claim anything outside the mask) for good.
+ * Applies the verdict to the two fresh opens. The VM's fd always loses its
+ * privileges (USBDEVFS_DROP_PRIVILEGES, one way): it can claim only the
+ * allowed interfaces (every one when no interface rule applied), and it can
+ * never detach a host driver (USBDEVFS_IOCTL and DISCONNECT_CLAIM on a bound
+ * interface: EACCES) nor reset the device while another holds an interface.
+ * So with allow-detach the broker detaches the host drivers of the allowed
+ * interfaces itself, on its own fd, first; they are re-attached at release.
  */
-static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v,
-		     const struct broker_device *dev, int vm_fd, int keep_fd, uint32_t *reattach,
-		     struct broker_reply *p)
+static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v, int vm_fd,
+		     int keep_fd, uint32_t *reattach, struct broker_reply *p)
 {
 	uint32_t detached = 0;
 	int err;
 
 	*reattach = 0;
-	if (v->detach && !v->restricted) {
-		p->flags |= BROKER_FLAG_MAY_DETACH;
-		*reattach = dev->interfaces;
-		return 0;
-	}
 	if (v->detach) {
 		err = usbfs->detach_drivers(keep_fd, v->allowed, &detached);
 		if (err) {
@@ -64,10 +60,11 @@ static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v,
 					   "cannot detach the host drivers: %s", strerror(-err));
 			return err;
 		}
+		p->flags |= BROKER_FLAG_MAY_DETACH;
 	}
 	err = usbfs->drop_privileges(vm_fd, v->restricted ? v->allowed : ALL_INTERFACES);
 	if (err) {
-		/* Fail closed: a device the policy limits is never handed out unlimited. */
+		/* Fail closed: no fd leaves the broker with its privileges. */
 		usbfs->attach_drivers(keep_fd, detached);
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 				   "cannot lock the device down (USBDEVFS_DROP_PRIVILEGES needs Linux >= 4.17): %s",
@@ -155,7 +152,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		goto out;
 	}
-	if (lock_down(s->cfg.usbfs, &v, &p->device, *vm_fd, keep_fd, &reattach, p))
+	if (lock_down(s->cfg.usbfs, &v, *vm_fd, keep_fd, &reattach, p))
 		goto out;
 	hold = (struct held_device){
 		.client = peer->id, .pid = peer->pid, .rdev = node.rdev, .fd = keep_fd,
@@ -170,7 +167,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 	}
 	keep_fd = -1;	/* the hold owns it now */
 	p->handle = handle;
-	p->allowed = v.restricted ? v.allowed : p->device.interfaces;
+	p->allowed = v.allowed;
 	snprintf(p->reason, sizeof(p->reason), "%s", v.reason);
 	usb_node_close(&node);
 	return;

@@ -132,7 +132,7 @@ Test(broker_server, a_good_node_gives_an_fd_and_the_identity, .init = setup, .fi
 	cr_assert_str_eq(p.device.serial, "AAA");
 	cr_assert_str_eq(p.device.port_path, "1-4");
 	cr_assert_neq(p.handle, 0);
-	cr_assert_eq(p.flags, BROKER_FLAG_MAY_DETACH);
+	cr_assert_eq(p.flags, BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED);
 	cr_assert_eq(p.allowed, 0x1);
 	cr_assert_str_eq(p.reason, "allowed by built-in:1 (allow-detach all)");
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 1);
@@ -402,4 +402,76 @@ Test(broker_client, connect_to_nothing_fails)
 	cr_assert_eq(broker_connect("/var/tmp/svmm-no-such-broker.sock"), -ENOENT);
 	cr_assert_eq(broker_control_status(BROKER_E_NO_SUCH_DEVICE), CONTROL_E_NO_SUCH_DEVICE);
 	cr_assert_eq(broker_control_status(BROKER_E_INTERNAL), CONTROL_E_INTERNAL);
+}
+
+/* The one hold of the device rdev: the broker's own fd of it. */
+static int held_fd(dev_t rdev)
+{
+	for (unsigned int i = 0; i < EXCLUSIVE_MAX_HELD; i++) {
+		if (srv.held.held[i].used && srv.held.held[i].rdev == rdev)
+			return srv.held.held[i].fd;
+	}
+	cr_assert_fail("device %u:%u is not held", major(rdev), minor(rdev));
+	return -1;
+}
+
+/* The mask of the one call of op on rdev, and that it was made on the broker's own fd or not. */
+static uint32_t one_call(enum fake_usbfs_op op, dev_t rdev, bool on_broker_fd)
+{
+	uint32_t mask = 0;
+
+	cr_assert_eq(fake_usbfs_count(op, rdev, &mask), 1, "%u calls of op %d", fake_usbfs_count(op, rdev, NULL), op);
+	for (unsigned int i = 0; i < fake_usbfs.ncalls; i++) {
+		if (fake_usbfs.calls[i].op == op && fake_usbfs.calls[i].rdev == rdev)
+			cr_assert_eq(fake_usbfs.calls[i].fd == held_fd(rdev), on_broker_fd,
+				     "op %d made on the %s fd", op, on_broker_fd ? "VM's" : "broker's");
+	}
+	return mask;
+}
+
+/*
+ * Every fd a VM gets has its privileges dropped, whatever the verdict: an
+ * unrestricted one with every interface in its mask, so that it can never
+ * detach a host driver, take an interface with DISCONNECT_CLAIM or reset a
+ * device whose interfaces others hold. With allow-detach the broker detaches
+ * the host drivers itself, on its own fd, before passing the VM's.
+ */
+Test(broker_server, every_fd_a_vm_gets_is_locked_down)
+{
+	static const struct {
+		const char *policy;
+		const char *node;
+		unsigned int minor;	/* stand-in major 1 */
+		uint32_t detach;	/* 0: no detach expected */
+		uint32_t drop;
+		uint32_t flags;
+	} cases[] = {
+		{ NULL, "dev/001/004", 3, 0x1, 0xffffffffu,
+		  BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED },
+		{ "allow all\n", "dev/001/004", 3, 0, 0xffffffffu, BROKER_FLAG_RESTRICTED },
+		{ "allow-detach all\n", "dev/001/006", 5, 0x3, 0xffffffffu,
+		  BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED },
+		{ "deny-interface interface-class 03\nallow-detach all\n", "dev/001/006", 5, 0x2, 0x2,
+		  BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct broker_reply p;
+		unsigned int slot;
+		dev_t rdev = makedev(1, cases[i].minor);
+		int c, fd;
+
+		setup_with(cases[i].policy);
+		c = client(&slot);
+		cr_assert_eq(open_node(c, slot, cases[i].node, &p, &fd), BROKER_OK, "%s", p.reason);
+		cr_assert_eq(p.flags, cases[i].flags, "case %zu: flags %#x", i, p.flags);
+		if (cases[i].detach)
+			cr_assert_eq(one_call(FAKE_USBFS_DETACH, rdev, true), cases[i].detach, "case %zu", i);
+		else
+			cr_assert_eq(fake_usbfs_count(FAKE_USBFS_DETACH, rdev, NULL), 0, "case %zu", i);
+		cr_assert_eq(one_call(FAKE_USBFS_DROP, rdev, false), cases[i].drop, "case %zu", i);
+		close(fd);
+		close(c);
+		teardown();
+	}
 }
