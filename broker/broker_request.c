@@ -95,6 +95,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 	const char *path = r->path;
 	const struct held_device *holder;
 	struct held_device hold;
+	struct usb_traits traits;
 	struct usb_node node = { .path_fd = -1 };
 	struct usb_verdict v;
 	struct usb_spec spec;
@@ -113,7 +114,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 				   BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		return;
 	}
-	err = usb_identity_read(&s->cfg, node.rdev, &p->device, why, sizeof(why));
+	err = usb_identity_read(&s->cfg, node.rdev, &p->device, &traits, why, sizeof(why));
 	if (err) {
 		memset(&p->device, 0, sizeof(p->device));
 		broker_reply_error(p, err == -ENODEV ? BROKER_E_NO_SUCH_DEVICE :
@@ -126,7 +127,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 				   "the device changed while its name was resolved");
 		goto out;
 	}
-	usb_policy_evaluate(s->policy, &p->device, &v);
+	usb_policy_evaluate(s->policy, &p->device, &traits, &v);
 	snprintf(d->rule, sizeof(d->rule), "%s", v.rule);
 	if (!v.allow) {
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", v.reason);

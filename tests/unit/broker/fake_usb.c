@@ -137,6 +137,30 @@ static void attr(const char *dir, const char *name, const char *value)
 	write_file(p, value);
 }
 
+/* The parent hub's port of the device on port path "B-P[.P]...", and the device's link to it. */
+static void add_port(struct fake_usb *f, const struct fake_dev *d, const char *devdir)
+{
+	const char *dot = strrchr(d->devpath, '.');
+	char hubif[96], name[128], dir[512], link[256], p[768];
+
+	if (dot) {
+		snprintf(hubif, sizeof(hubif), "%u-%.*s:1.0", d->bus, (int)(dot - d->devpath), d->devpath);
+		snprintf(name, sizeof(name), "%u-%.*s-port%s", d->bus, (int)(dot - d->devpath),
+			 d->devpath, dot + 1);
+	} else {
+		snprintf(hubif, sizeof(hubif), "%u-0:1.0", d->bus);
+		snprintf(name, sizeof(name), "usb%u-port%s", d->bus, d->devpath);
+	}
+	snprintf(dir, sizeof(dir), "%s/devices/%s/%s", f->sys, hubif, name);
+	mkdirs(dir);
+	snprintf(p, sizeof(p), "%s\n", d->connect_type ? d->connect_type : "hotplug");
+	attr(dir, "connect_type", p);
+	attr(dir, "disable", "0\n");
+	snprintf(link, sizeof(link), "../%s/%s", hubif, name);
+	snprintf(p, sizeof(p), "%s/port", devdir);
+	cr_assert_eq(symlink(link, p), 0, "%s: %s", p, strerror(errno));
+}
+
 void fake_usb_add(struct fake_usb *f, const struct fake_dev *d)
 {
 	unsigned int minor = (d->bus - 1) * 128 + (d->dev - 1);
@@ -165,6 +189,13 @@ void fake_usb_add(struct fake_usb *f, const struct fake_dev *d)
 		snprintf(v, sizeof(v), "%s\n", d->serial);
 		attr(devdir, "serial", v);
 	}
+	if (d->removable) {
+		snprintf(v, sizeof(v), "%s\n", d->removable);
+		attr(devdir, "removable", v);
+	}
+	snprintf(v, sizeof(v), "%2u\n", d->nif);	/* the kernel pads it to two */
+	attr(devdir, "bNumInterfaces", v);
+	add_port(f, d, devdir);
 	for (unsigned int i = 0; i < d->nif; i++) {
 		unsigned int num = d->if_num[0] || d->if_num[1] ? d->if_num[i] : i;
 		char ifdir[768];
@@ -175,6 +206,10 @@ void fake_usb_add(struct fake_usb *f, const struct fake_dev *d)
 		attr(ifdir, "bInterfaceNumber", v);
 		snprintf(v, sizeof(v), "%02x\n", d->if_class[i]);
 		attr(ifdir, "bInterfaceClass", v);
+		snprintf(v, sizeof(v), "%02x\n", d->if_subclass[i]);
+		attr(ifdir, "bInterfaceSubClass", v);
+		snprintf(v, sizeof(v), "%02x\n", d->if_protocol[i]);
+		attr(ifdir, "bInterfaceProtocol", v);
 	}
 	/* The links the kernel makes: dev/char/MAJ:MIN and bus/usb/devices/PORT to the device. */
 	snprintf(p, sizeof(p), "%s/dev/char/%u:%u", f->sys, f->major, minor);

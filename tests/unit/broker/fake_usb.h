@@ -33,8 +33,12 @@ struct fake_dev {
 	const char *devpath;	/* "2", "2.3" */
 	unsigned int nif;
 	uint8_t if_class[4];
+	uint8_t if_subclass[4];
+	uint8_t if_protocol[4];
 	uint8_t if_num[4];	/* interface numbers; 0,1,2,3 when all zero */
 	const char *speed;	/* "480" when NULL */
+	const char *removable;	/* the device's "removable"; NULL: none */
+	const char *connect_type;	/* its port's; "hotplug" when NULL */
 };
 
 /*
@@ -67,7 +71,13 @@ unsigned int fake_usbfs_count(enum fake_usbfs_op op, dev_t rdev, uint32_t *last)
 
 /* Makes ROOT/dev and ROOT/sys; nodes get this major (189 or the stand-in 1). */
 void fake_usb_setup(struct fake_usb *f, unsigned int major);
-/* Adds a node DEV/BBB/DDD and its sysfs entry (devices/, dev/char/, bus/usb/devices/). */
+/*
+ * Adds a node DEV/BBB/DDD and its sysfs entry (devices/, dev/char/,
+ * bus/usb/devices/), and the port of its parent hub as the kernel shows it:
+ * devices/HUBIF/PORTNAME (usbB-portP under the root hub's interface B-0:1.0,
+ * B-H-portP under an external hub's B-H:1.0) with connect_type and disable,
+ * linked from the device's "port".
+ */
 void fake_usb_add(struct fake_usb *f, const struct fake_dev *d);
 /* Writes (or with value NULL removes) one attribute of the device on that port path. */
 void fake_usb_attr(struct fake_usb *f, const char *port, const char *name, const char *value);
