@@ -11,6 +11,7 @@
 #include "usb_node.h"
 #include "usb_policy.h"
 #include "usb_resolve.h"
+#include "usb_revoke.h"
 #include "usbfs.h"
 
 /* USBDEVFS_DROP_PRIVILEGES's mask when no interface rule applied: every interface. */
@@ -79,7 +80,11 @@ static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v,
 static void refuse_held(const struct held_device *h, const struct broker_peer *peer,
 			struct broker_reply *p)
 {
-	if (h->client == peer->id)
+	if (h->quarantined)
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "its last holder (pid %d) may still reach it (%s): unplug it and plug it in again",
+				   (int)h->pid, h->why);
+	else if (h->client == peer->id)
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 				   "already attached to this VM (handle %u)", h->handle);
 	else
@@ -100,7 +105,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 	struct usb_verdict v;
 	struct usb_spec spec;
 	uint32_t reattach, handle;
-	int keep_fd = -1, err;
+	int keep_fd = -1, port_fd = -1, err;
 
 	if (r->target == BROKER_TARGET_ID) {
 		if (resolve(s, r, &spec, node_path, sizeof(node_path), p))
@@ -145,7 +150,14 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 				   EXCLUSIVE_MAX_PER_CLIENT);
 		goto out;
 	}
-	/* Two opens of the one checked inode: the VM's (maybe locked down) and the broker's own. */
+	/* Without its port the device could not be taken back from the VM: not handed out. */
+	err = usb_revoke_open_port(&s->cfg, node.rdev, p->device.port_path, &port_fd, why,
+				   sizeof(why));
+	if (err) {
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "cannot be revoked later: %s", why);
+		goto out;
+	}
+	/* Two opens of the one checked inode: the VM's (locked down) and the broker's own. */
 	err = usb_node_open(&node, vm_fd, why, sizeof(why));
 	if (!err)
 		err = usb_node_open(&node, &keep_fd, why, sizeof(why));
@@ -157,7 +169,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 		goto out;
 	hold = (struct held_device){
 		.client = peer->id, .pid = peer->pid, .rdev = node.rdev, .fd = keep_fd,
-		.reattach = reattach, .usbfs = s->cfg.usbfs, .device = p->device,
+		.port_fd = port_fd, .reattach = reattach, .usbfs = s->cfg.usbfs, .device = p->device,
 	};
 	err = exclusive_hold(&s->held, &hold, &handle);
 	if (err) {
@@ -166,7 +178,8 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 				   "the broker holds %u devices, the most it may", EXCLUSIVE_MAX_HELD);
 		goto out;
 	}
-	keep_fd = -1;	/* the hold owns it now */
+	keep_fd = -1;	/* the hold owns them now */
+	port_fd = -1;
 	p->handle = handle;
 	p->allowed = v.allowed;
 	snprintf(p->reason, sizeof(p->reason), "%s", v.reason);
@@ -178,6 +191,8 @@ out:
 	*vm_fd = -1;
 	if (keep_fd >= 0)
 		close(keep_fd);
+	if (port_fd >= 0)
+		close(port_fd);
 	p->flags = 0;
 	usb_node_close(&node);
 }
@@ -195,8 +210,16 @@ static void handle_release(struct broker_server *s, const struct broker_peer *pe
 	}
 	p->device = h.device;
 	d->found = 1;
-	snprintf(p->reason, sizeof(p->reason), "released%s",
-		 h.reattach ? "; host drivers re-attached" : "");
+	if (h.ending == HELD_REVOKED)
+		snprintf(p->reason, sizeof(p->reason),
+			 "released; revoked: every fd of it is dead, it enumerates again under a new node");
+	else if (h.ending == HELD_REVOKED_PORT_OFF)
+		snprintf(p->reason, sizeof(p->reason),
+			 "released; revoked, but its port stays disabled: unplug it and plug it in again");
+	else
+		snprintf(p->reason, sizeof(p->reason),
+			 "released; NOT revoked (%.100s): refused to every VM until unplugged%s", h.why,
+			 h.reattach ? "; host drivers re-attached" : "");
 }
 
 void broker_request_handle(struct broker_server *s, const struct broker_peer *peer,

@@ -17,6 +17,14 @@
 
 struct fake_usbfs fake_usbfs;
 
+/* Each fake device's node number and its port's disable: disabled, the device is disconnected. */
+#define FAKE_MAX_PORTS 32
+static struct {
+	dev_t rdev;
+	char disable[600];
+} fake_ports[FAKE_MAX_PORTS];
+static unsigned int fake_nports;
+
 static void record(enum fake_usbfs_op op, int fd, uint32_t mask)
 {
 	struct stat st;
@@ -49,9 +57,27 @@ static unsigned int fake_attach_drivers(int fd, uint32_t mask)
 	return 0;
 }
 
+/* ENODEV once the port of the device fd names has "1" in its disable, as usbfs after the kernel's disconnect. */
 static int fake_connected(int fd)
 {
-	(void)fd;
+	struct stat st;
+	char value[8] = "";
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < fake_nports; i++) {
+		int dfd;
+		ssize_t n;
+
+		if (fake_ports[i].rdev != st.st_rdev)
+			continue;
+		dfd = open(fake_ports[i].disable, O_RDONLY | O_CLOEXEC);
+		if (dfd < 0)
+			return 0;
+		n = read(dfd, value, sizeof(value) - 1);
+		close(dfd);
+		return n > 0 && value[0] == '1' ? -ENODEV : 0;
+	}
 	return 0;
 }
 
@@ -127,6 +153,7 @@ void fake_usb_setup(struct fake_usb *f, unsigned int major)
 	f->cfg.usb_major = major;
 	f->cfg.usbfs = &fake_usbfs_ops;
 	memset(&fake_usbfs, 0, sizeof(fake_usbfs));
+	fake_nports = 0;
 }
 
 static void attr(const char *dir, const char *name, const char *value)
@@ -156,6 +183,11 @@ static void add_port(struct fake_usb *f, const struct fake_dev *d, const char *d
 	snprintf(p, sizeof(p), "%s\n", d->connect_type ? d->connect_type : "hotplug");
 	attr(dir, "connect_type", p);
 	attr(dir, "disable", "0\n");
+	cr_assert_lt(fake_nports, FAKE_MAX_PORTS);
+	fake_ports[fake_nports].rdev = makedev(f->major, (d->bus - 1) * 128 + (d->dev - 1));
+	cr_assert_lt((size_t)snprintf(fake_ports[fake_nports].disable, sizeof(fake_ports[0].disable),
+				      "%.500s/disable", dir), sizeof(fake_ports[0].disable));
+	fake_nports++;
 	snprintf(link, sizeof(link), "../%s/%s", hubif, name);
 	snprintf(p, sizeof(p), "%s/port", devdir);
 	cr_assert_eq(symlink(link, p), 0, "%s: %s", p, strerror(errno));

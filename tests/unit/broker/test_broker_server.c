@@ -475,3 +475,110 @@ Test(broker_server, every_fd_a_vm_gets_is_locked_down)
 		teardown();
 	}
 }
+
+/* The fake port's disable of the device on port path port, read or (value not NULL) replaced. */
+static void port_disable(const char *hubif, const char *name, const char *value, char *out,
+			 size_t size)
+{
+	char rel[256], path[512];
+	FILE *file;
+
+	snprintf(rel, sizeof(rel), "sys/devices/%s/%s/disable", hubif, name);
+	fake_usb_path(&f, rel, path, sizeof(path));
+	file = fopen(path, value ? "w" : "r");
+	cr_assert_not_null(file, "%s: %s", path, strerror(errno));
+	if (value)
+		fputs(value, file);
+	else if (!fgets(out, (int)size, file))
+		out[0] = '\0';
+	fclose(file);
+}
+
+/*
+ * Release means release: the port the device is on (its parent hub's, an
+ * external hub's for a device behind one) is disabled, which kills every fd
+ * of it (the broker checks that on its own), and enabled again, so the
+ * device enumerates anew. On RELEASE and when the VM's connection closes.
+ */
+Test(broker_server, a_released_device_is_revoked_through_its_port)
+{
+	struct fake_dev behind_hub = fake_usb_plain(9);
+	struct broker_reply p, q;
+	unsigned int s1;
+	char value[16];
+	int c1, fd, fd2;
+
+	setup_with(NULL);
+	behind_hub.devpath = "3.2";
+	fake_usb_add(&f, &behind_hub);
+	c1 = client(&s1);
+	/* Not "0": what the broker writes is seen. */
+	port_disable("1-0:1.0", "usb1-port4", "x\n", NULL, 0);
+	port_disable("1-3:1.0", "1-3-port2", "x\n", NULL, 0);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/009", &q, &fd2), BROKER_OK, "%s", q.reason);
+	cr_assert_str_eq(q.device.port_path, "1-3.2");
+	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_str_eq(p.reason, "released; revoked: every fd of it is dead, it enumerates again under a new node");
+	port_disable("1-0:1.0", "usb1-port4", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "0\n", "the root hub's port 4 was not enabled again");
+	port_disable("1-3:1.0", "1-3-port2", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "x\n", "a port the released device is not on was touched");
+	/* The VM dies: what it held is revoked through the external hub's port. */
+	close(c1);
+	cr_assert_eq(broker_server_handle(&srv, s1), 0);
+	port_disable("1-3:1.0", "1-3-port2", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "0\n", "hub 1-3's port 2 was not disabled and enabled");
+	cr_assert_eq(fake_usbfs_count(FAKE_USBFS_ATTACH, makedev(1, 8), NULL), 0,
+		     "a revoked device's host drivers come back as it enumerates, not by CONNECT");
+	close(fd);
+	close(fd2);
+	teardown();
+}
+
+/*
+ * A device whose fds may outlive the release (its port could not be
+ * disabled) is given to no VM until it is unplugged; one without a port to
+ * revoke it by is not handed out at all.
+ */
+Test(broker_server, a_device_that_cannot_be_revoked_goes_to_no_vm_until_unplugged)
+{
+	struct broker_reply p;
+	unsigned int s1, s2;
+	char rel[256], path[512];
+	int c1, c2, fd;
+
+	setup_with(NULL);
+	fake_usbfs.drivers = 0x1;	/* a host driver the broker detaches for the VM */
+	c1 = client(&s1);
+	c2 = client(&s2);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	/* The port's disable cannot be written (a directory where the attribute was). */
+	snprintf(rel, sizeof(rel), "sys/devices/1-0:1.0/usb1-port4/disable");
+	fake_usb_path(&f, rel, path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_not_null(strstr(p.reason, "NOT revoked"), "%s", p.reason);
+	cr_assert_not_null(strstr(p.reason, "host drivers re-attached"), "%s", p.reason);
+	cr_assert_eq(fake_usbfs_count(FAKE_USBFS_ATTACH, makedev(1, 3), NULL), 1);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(p.reason, "unplug it and plug it in again"), "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	/* Unplugged (its old fds are dead): the number may go to whatever comes next. */
+	cr_assert_eq(rmdir(path), 0);
+	port_disable("1-0:1.0", "usb1-port4", "1\n", NULL, 0);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+
+	/* No "port" link: no way to take it back, so it is not given. */
+	fake_usb_path(&f, "sys/devices/1-6/port", path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(open_node(c1, s1, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(p.reason, "cannot be revoked later"), "%s", p.reason);
+	cr_assert_eq(fd, -1);
+	close(c1);
+	close(c2);
+	teardown();
+}
