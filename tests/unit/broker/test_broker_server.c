@@ -536,6 +536,27 @@ Test(broker_server, a_released_device_is_revoked_through_its_port)
 	teardown();
 }
 
+/* A held device that was unplugged has dead fds already: its port, maybe another device's now, is left alone. */
+Test(broker_server, an_unplugged_device_is_not_revoked_by_its_old_port)
+{
+	struct broker_reply p;
+	unsigned int s1;
+	char value[16];
+	int c1, fd;
+
+	setup_with(NULL);
+	c1 = client(&s1);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	port_disable("1-0:1.0", "usb1-port4", "1\n", NULL, 0);	/* the fake's unplug: ENODEV */
+	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_not_null(strstr(p.reason, "revoked"), "%s", p.reason);
+	port_disable("1-0:1.0", "usb1-port4", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "1\n", "the port of a device already gone was written");
+	close(fd);
+	close(c1);
+	teardown();
+}
+
 /*
  * A device whose fds may outlive the release (its port could not be
  * disabled) is given to no VM until it is unplugged; one without a port to

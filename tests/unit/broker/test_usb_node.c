@@ -17,6 +17,7 @@
 #include "usb_identity.h"
 #include "usb_node.h"
 #include "usb_resolve.h"
+#include "usb_revoke.h"
 
 static struct fake_usb f;
 
@@ -408,4 +409,34 @@ Test(usb_identity, a_device_still_being_configured_is_refused, .init = setup_usb
 	fake_usb_attr(&f, "1-2", "bNumInterfaces", "\n");
 	identity_refused(makedev(189, 1), -EAGAIN,
 			 "the device has no configuration yet (still enumerating?)");
+}
+
+/* The port a device is revoked by is its own: the "port" link must name the port its path says. */
+Test(usb_revoke, the_port_is_the_one_the_device_is_on, .init = setup_usbfs, .fini = teardown)
+{
+	struct fake_dev a = fake_usb_plain(2), b = fake_usb_plain(3), c = fake_usb_plain(4);
+	char why[256] = "", link[512];
+	int port_fd;
+
+	c.devpath = "2.3";
+	fake_usb_add(&f, &a);
+	fake_usb_add(&f, &b);
+	fake_usb_add(&f, &c);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 1), "1-2", &port_fd, why, sizeof(why)), 0,
+		     "%s", why);
+	close(port_fd);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 3), "1-2.3", &port_fd, why, sizeof(why)),
+		     0, "%s", why);
+	close(port_fd);
+	/* A link to another port (device 1-2's pointing at 1-3's) is refused. */
+	fake_usb_path(&f, "sys/devices/1-2/port", link, sizeof(link));
+	cr_assert_eq(unlink(link), 0);
+	cr_assert_eq(symlink("../1-0:1.0/usb1-port3", link), 0);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 1), "1-2", &port_fd, why, sizeof(why)),
+		     -EINVAL);
+	cr_assert_str_eq(why, "the device's port is usb1-port3, not usb1-port2");
+	cr_assert_eq(port_fd, -1);
+	cr_assert_eq(unlink(link), 0);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 1), "1-2", &port_fd, why, sizeof(why)),
+		     -ENOENT);
 }
