@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "broker_config.h"
 
+#include "usbfs.h"
+
 void broker_config_init(struct broker_config *c)
 {
 	c->dev_root = BROKER_DEV_ROOT;
 	c->sys_root = BROKER_SYS_ROOT;
 	c->usb_major = BROKER_USB_DEVICE_MAJOR;
+	c->usbfs = &usbfs_kernel;
 }

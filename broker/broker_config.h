@@ -11,13 +11,16 @@
 #define BROKER_SYS_ROOT "/sys"
 #define BROKER_USB_DEVICE_MAJOR 189u	/* Linux's USB_DEVICE_MAJOR: usbfs device nodes */
 
+struct usbfs_ops;
+
 struct broker_config {
 	const char *dev_root;		/* usbfs nodes live below it */
 	const char *sys_root;		/* sysfs mount: dev/char/MAJ:MIN, bus/usb/devices */
 	unsigned int usb_major;		/* the character-device major a node must have */
+	const struct usbfs_ops *usbfs;	/* the usbfs ioctls: usbfs_kernel (tests record them) */
 };
 
-/* The production values: /dev/bus/usb, /sys, major 189. */
+/* The production values: /dev/bus/usb, /sys, major 189, the kernel's usbfs. */
 void broker_config_init(struct broker_config *c);
 
 #endif

@@ -11,9 +11,10 @@
 #include "usb_node.h"
 #include "usb_policy.h"
 #include "usb_resolve.h"
+#include "usb_revoke.h"
 #include "usbfs.h"
 
-/* USBDEVFS_DROP_PRIVILEGES's mask when only detaching is forbidden: every interface. */
+/* USBDEVFS_DROP_PRIVILEGES's mask when no interface rule applied: every interface. */
 #define ALL_INTERFACES 0xffffffffu
 
 /* Resolves an id to a node path; 0, or a refusal already in the reply. */
@@ -37,37 +38,35 @@ static int resolve(struct broker_server *s, const struct broker_request *r, stru
 }
 
 /*
- * Applies the verdict to the two fresh opens. Detaching is the broker's own
- * act only when interfaces are restricted (the VM's fd then cannot do it);
- * otherwise an allow-detach VM detaches what it claims itself, and the broker
- * re-attaches every interface at release. Without detach, the VM's fd loses
- * the right to detach (and to claim anything outside the mask) for good.
+ * Applies the verdict to the two fresh opens. The VM's fd always loses its
+ * privileges (USBDEVFS_DROP_PRIVILEGES, one way): it can claim only the
+ * allowed interfaces (every one when no interface rule applied), and it can
+ * never detach a host driver (USBDEVFS_IOCTL and DISCONNECT_CLAIM on a bound
+ * interface: EACCES) nor reset the device while another holds an interface.
+ * So with allow-detach the broker detaches the host drivers of the allowed
+ * interfaces itself, on its own fd, first; they are re-attached at release.
  */
-static int lock_down(const struct usb_verdict *v, const struct broker_device *dev, int vm_fd,
+static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v, int vm_fd,
 		     int keep_fd, uint32_t *reattach, struct broker_reply *p)
 {
 	uint32_t detached = 0;
 	int err;
 
 	*reattach = 0;
-	if (v->detach && !v->restricted) {
-		p->flags |= BROKER_FLAG_MAY_DETACH;
-		*reattach = dev->interfaces;
-		return 0;
-	}
 	if (v->detach) {
-		err = usbfs_detach_drivers(keep_fd, v->allowed, &detached);
+		err = usbfs->detach_drivers(keep_fd, v->allowed, &detached);
 		if (err) {
-			usbfs_attach_drivers(keep_fd, detached);
+			usbfs->attach_drivers(keep_fd, detached);
 			broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 					   "cannot detach the host drivers: %s", strerror(-err));
 			return err;
 		}
+		p->flags |= BROKER_FLAG_MAY_DETACH;
 	}
-	err = usbfs_drop_privileges(vm_fd, v->restricted ? v->allowed : ALL_INTERFACES);
+	err = usbfs->drop_privileges(vm_fd, v->restricted ? v->allowed : ALL_INTERFACES);
 	if (err) {
-		/* Fail closed: a device the policy limits is never handed out unlimited. */
-		usbfs_attach_drivers(keep_fd, detached);
+		/* Fail closed: no fd leaves the broker with its privileges. */
+		usbfs->attach_drivers(keep_fd, detached);
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 				   "cannot lock the device down (USBDEVFS_DROP_PRIVILEGES needs Linux >= 4.17): %s",
 				   strerror(-err));
@@ -81,7 +80,11 @@ static int lock_down(const struct usb_verdict *v, const struct broker_device *de
 static void refuse_held(const struct held_device *h, const struct broker_peer *peer,
 			struct broker_reply *p)
 {
-	if (h->client == peer->id)
+	if (h->quarantined)
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "its last holder (pid %d) may still reach it (%s): unplug it and plug it in again",
+				   (int)h->pid, h->why);
+	else if (h->client == peer->id)
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 				   "already attached to this VM (handle %u)", h->handle);
 	else
@@ -96,11 +99,13 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 	char why[BROKER_REASON_MAX], node_path[PATH_MAX];
 	const char *path = r->path;
 	const struct held_device *holder;
+	struct held_device hold;
+	struct usb_traits traits;
 	struct usb_node node = { .path_fd = -1 };
 	struct usb_verdict v;
 	struct usb_spec spec;
 	uint32_t reattach, handle;
-	int keep_fd = -1, err;
+	int keep_fd = -1, port_fd = -1, err;
 
 	if (r->target == BROKER_TARGET_ID) {
 		if (resolve(s, r, &spec, node_path, sizeof(node_path), p))
@@ -114,7 +119,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 				   BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		return;
 	}
-	err = usb_identity_read(&s->cfg, node.rdev, &p->device, why, sizeof(why));
+	err = usb_identity_read(&s->cfg, node.rdev, &p->device, &traits, why, sizeof(why));
 	if (err) {
 		memset(&p->device, 0, sizeof(p->device));
 		broker_reply_error(p, err == -ENODEV ? BROKER_E_NO_SUCH_DEVICE :
@@ -127,7 +132,7 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 				   "the device changed while its name was resolved");
 		goto out;
 	}
-	usb_policy_evaluate(s->policy, &p->device, &v);
+	usb_policy_evaluate(s->policy, &p->device, &traits, &v);
 	snprintf(d->rule, sizeof(d->rule), "%s", v.rule);
 	if (!v.allow) {
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", v.reason);
@@ -145,7 +150,14 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 				   EXCLUSIVE_MAX_PER_CLIENT);
 		goto out;
 	}
-	/* Two opens of the one checked inode: the VM's (maybe locked down) and the broker's own. */
+	/* Without its port the device could not be taken back from the VM: not handed out. */
+	err = usb_revoke_open_port(&s->cfg, node.rdev, p->device.port_path, &port_fd, why,
+				   sizeof(why));
+	if (err) {
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "cannot be revoked later: %s", why);
+		goto out;
+	}
+	/* Two opens of the one checked inode: the VM's (locked down) and the broker's own. */
 	err = usb_node_open(&node, vm_fd, why, sizeof(why));
 	if (!err)
 		err = usb_node_open(&node, &keep_fd, why, sizeof(why));
@@ -153,19 +165,23 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		goto out;
 	}
-	if (lock_down(&v, &p->device, *vm_fd, keep_fd, &reattach, p))
+	if (lock_down(s->cfg.usbfs, &v, *vm_fd, keep_fd, &reattach, p))
 		goto out;
-	err = exclusive_hold(&s->held, peer->id, peer->pid, node.rdev, keep_fd, reattach,
-			     &p->device, &handle);
+	hold = (struct held_device){
+		.client = peer->id, .pid = peer->pid, .rdev = node.rdev, .fd = keep_fd,
+		.port_fd = port_fd, .reattach = reattach, .usbfs = s->cfg.usbfs, .device = p->device,
+	};
+	err = exclusive_hold(&s->held, &hold, &handle);
 	if (err) {
-		usbfs_attach_drivers(keep_fd, reattach);
+		s->cfg.usbfs->attach_drivers(keep_fd, reattach);
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
 				   "the broker holds %u devices, the most it may", EXCLUSIVE_MAX_HELD);
 		goto out;
 	}
-	keep_fd = -1;	/* the hold owns it now */
+	keep_fd = -1;	/* the hold owns them now */
+	port_fd = -1;
 	p->handle = handle;
-	p->allowed = v.restricted ? v.allowed : p->device.interfaces;
+	p->allowed = v.allowed;
 	snprintf(p->reason, sizeof(p->reason), "%s", v.reason);
 	usb_node_close(&node);
 	return;
@@ -175,6 +191,8 @@ out:
 	*vm_fd = -1;
 	if (keep_fd >= 0)
 		close(keep_fd);
+	if (port_fd >= 0)
+		close(port_fd);
 	p->flags = 0;
 	usb_node_close(&node);
 }
@@ -192,8 +210,16 @@ static void handle_release(struct broker_server *s, const struct broker_peer *pe
 	}
 	p->device = h.device;
 	d->found = 1;
-	snprintf(p->reason, sizeof(p->reason), "released%s",
-		 h.reattach ? "; host drivers re-attached" : "");
+	if (h.ending == HELD_REVOKED)
+		snprintf(p->reason, sizeof(p->reason),
+			 "released; revoked: every fd of it is dead, it enumerates again under a new node");
+	else if (h.ending == HELD_REVOKED_PORT_OFF)
+		snprintf(p->reason, sizeof(p->reason),
+			 "released; revoked, but its port stays disabled: unplug it and plug it in again");
+	else
+		snprintf(p->reason, sizeof(p->reason),
+			 "released; NOT revoked (%.100s): refused to every VM until unplugged%s", h.why,
+			 h.reattach ? "; host drivers re-attached" : "");
 }
 
 void broker_request_handle(struct broker_server *s, const struct broker_peer *peer,

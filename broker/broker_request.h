@@ -8,7 +8,8 @@
  *   refuse hubs and apply the policy (usb_policy.c);
  *   refuse a device another (or the same) VM holds (exclusive.c);
  *   open it twice through the checked handle: one fd for the VM, one kept;
- *   lock it down as the verdict says (usbfs.c) and record the hold.
+ *   detach host drivers if the verdict allows it, drop the privileges of the
+ *   VM's fd whatever it says (usbfs.c), and record the hold.
  * RELEASE ends a hold of the requesting VM.
  */
 #ifndef SVMM_BROKER_REQUEST_H

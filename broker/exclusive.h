@@ -4,9 +4,15 @@
  * VM's alone until it releases it or its connection closes (the VM died):
  * a second OPEN of the same device, from any VM, is refused meanwhile.
  *
- * For each held device the broker keeps an open of its own. It is what lets
- * the broker give the host its drivers back when the VM is done: the VM's fd
- * may have had its privileges dropped, and it may be gone with the VM.
+ * A hold ends with the device revoked (usb_revoke.h): its port disabled and
+ * enabled again, so that every fd the VM had, and any copy of it, answers
+ * ENODEV, and the device enumerates anew under a new node for whoever asks
+ * next, through every check again. A device that cannot be revoked stays
+ * quarantined: refused to every VM until it is unplugged.
+ *
+ * For each held device the broker keeps an open of its own: it proves the
+ * revocation (ENODEV on it), sees an unplug, and gives the host its drivers
+ * back when the device cannot be revoked.
  */
 #ifndef SVMM_EXCLUSIVE_H
 #define SVMM_EXCLUSIVE_H
@@ -17,17 +23,31 @@
 
 #include "broker_protocol.h"
 
+struct usbfs_ops;
+
 #define EXCLUSIVE_MAX_HELD 64u		/* devices held at once, by every VM together */
 #define EXCLUSIVE_MAX_PER_CLIENT 32u	/* devices one VM may hold */
 
+/* How a hold ended (exclusive_release's copy). */
+enum held_ending {
+	HELD_REVOKED = 1,	/* every fd answers ENODEV; the device enumerates anew */
+	HELD_REVOKED_PORT_OFF,	/* every fd answers ENODEV; the port stayed off: replug */
+	HELD_QUARANTINED,	/* not revoked: refused to everyone until unplugged */
+};
+
 struct held_device {
 	bool used;
-	unsigned int client;	/* the holder's connection number (never reused) */
+	bool quarantined;	/* no VM holds it, but its fds may work: refused until unplugged */
+	unsigned int client;	/* the holder's connection number (never reused); 0 when quarantined */
 	pid_t pid;		/* the holder's pid, for messages */
 	uint32_t handle;	/* what RELEASE names; unique for the broker's lifetime */
 	dev_t rdev;		/* the usbfs node's device number: what "the same device" means */
 	int fd;			/* the broker's own open of the node */
+	int port_fd;		/* O_PATH: the port it is revoked by, or -1 */
+	enum held_ending ending;	/* exclusive_release's copy: how the hold ended */
+	char why[BROKER_REASON_MAX];	/* why it was not revoked */
 	uint32_t reattach;	/* interfaces whose host drivers to re-attach at release */
+	const struct usbfs_ops *usbfs;	/* how fd is spoken to */
 	struct broker_device device;
 };
 
@@ -39,8 +59,9 @@ struct exclusive {
 void exclusive_init(struct exclusive *x);
 
 /*
- * The entry holding rdev, or NULL. An entry whose device was unplugged (its
- * fd reports ENODEV) is released first: a new device may reuse the number.
+ * The entry holding rdev, a VM's or a quarantined one, or NULL. An entry
+ * whose device was unplugged (its fd reports ENODEV) is released first: a new
+ * device may reuse the number.
  */
 const struct held_device *exclusive_holder(struct exclusive *x, dev_t rdev);
 
@@ -48,16 +69,17 @@ const struct held_device *exclusive_holder(struct exclusive *x, dev_t rdev);
 unsigned int exclusive_count(const struct exclusive *x, unsigned int client);
 
 /*
- * Records that client holds the device and takes fd (only on success).
+ * Records the hold h describes (client, pid, rdev, fd, port_fd, reattach,
+ * usbfs, device; the rest is set here) and takes its fds, only on success.
  * Returns 0 with *handle set, or -ENOSPC when the table is full.
  */
-int exclusive_hold(struct exclusive *x, unsigned int client, pid_t pid, dev_t rdev, int fd,
-		   uint32_t reattach, const struct broker_device *d, uint32_t *handle);
+int exclusive_hold(struct exclusive *x, const struct held_device *h, uint32_t *handle);
 
 /*
- * Ends a hold: re-attaches the host drivers it records, closes the broker's
- * fd. -ENOENT if client holds no such handle (another VM's handle included).
- * *out, if not NULL, gets a copy of the entry for the log.
+ * Ends a hold: revokes the device, or quarantines it and re-attaches the host
+ * drivers it records. -ENOENT if client holds no such handle (another VM's
+ * handle included). *out, if not NULL, gets a copy of the entry, with how it
+ * ended, for the log.
  */
 int exclusive_release(struct exclusive *x, unsigned int client, uint32_t handle,
 		      struct held_device *out);
@@ -65,7 +87,7 @@ int exclusive_release(struct exclusive *x, unsigned int client, uint32_t handle,
 /* Releases every device client holds (its connection closed); returns how many. */
 unsigned int exclusive_release_client(struct exclusive *x, unsigned int client);
 
-/* Releases everything (the broker is stopping). */
+/* Releases everything, revoking each device (the broker is stopping: nobody would track them). */
 void exclusive_release_all(struct exclusive *x);
 
 #endif

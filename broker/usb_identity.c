@@ -66,11 +66,11 @@ bool usb_port_path_valid(const char *s)
 	return s && *s == '\0';
 }
 
-/* One interface directory, "1-2.3:1.0": its number and class. */
-static int read_interface(int devfd, const char *name, struct broker_device *d, char *why,
-			  size_t whylen)
+/* One interface directory, "1-2.3:1.0": its number, class, and whether it is a HID boot device. */
+static int read_interface(int devfd, const char *name, struct broker_device *d,
+			  struct usb_traits *t, char *why, size_t whylen)
 {
-	uint32_t num, cls;
+	uint32_t num, cls, sub, proto;
 	int fd, err;
 
 	fd = openat(devfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -79,6 +79,10 @@ static int read_interface(int devfd, const char *name, struct broker_device *d, 
 	err = sysfs_read_hex(fd, "bInterfaceNumber", 2, &num);
 	if (!err)
 		err = sysfs_read_hex(fd, "bInterfaceClass", 2, &cls);
+	if (!err)
+		err = sysfs_read_hex(fd, "bInterfaceSubClass", 2, &sub);
+	if (!err)
+		err = sysfs_read_hex(fd, "bInterfaceProtocol", 2, &proto);
 	close(fd);
 	if (err)
 		return reason_fail(why, whylen, -EINVAL, "interface %s: malformed or missing attributes", name);
@@ -89,18 +93,31 @@ static int read_interface(int devfd, const char *name, struct broker_device *d, 
 		return reason_fail(why, whylen, -EINVAL, "interface %u appears twice", num);
 	d->interfaces |= 1u << num;
 	d->interface_class[num] = (uint8_t)cls;
+	if (cls == USB_CLASS_HID && sub == USB_HID_SUBCLASS_BOOT &&
+	    (proto == USB_HID_PROTOCOL_KEYBOARD || proto == USB_HID_PROTOCOL_MOUSE))
+		t->hid_boot |= 1u << num;
 	return 0;
 }
 
-/* Interfaces of the active configuration are the subdirectories named "PORTPATH:CFG.IF". */
-static int read_interfaces(int devfd, struct broker_device *d, char *why, size_t whylen)
+/*
+ * Interfaces of the active configuration are the subdirectories named
+ * "PORTPATH:CFG.IF"; all bNumInterfaces of them, or the device is still being
+ * configured (the kernel adds them one by one after the node appears).
+ */
+static int read_interfaces(int devfd, struct broker_device *d, struct usb_traits *t, char *why,
+			   size_t whylen)
 {
 	size_t pl = strlen(d->port_path);
 	unsigned int seen = 0;
+	uint32_t want;
 	struct dirent *e;
 	DIR *dir;
 	int fd, err = 0;
 
+	/* Empty while the device has no configuration. */
+	if (sysfs_read_dec(devfd, "bNumInterfaces", 0, 255, &want))
+		return reason_fail(why, whylen, -EAGAIN,
+				   "the device has no configuration yet (still enumerating?)");
 	fd = openat(devfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(dir = fdopendir(fd))) {
 		if (fd >= 0)
@@ -114,21 +131,52 @@ static int read_interfaces(int devfd, struct broker_device *d, char *why, size_t
 		if (++seen > BROKER_MAX_INTERFACES)
 			err = reason_fail(why, whylen, -EINVAL, "more than %u interfaces", BROKER_MAX_INTERFACES);
 		else
-			err = read_interface(devfd, e->d_name, d, why, whylen);
+			err = read_interface(devfd, e->d_name, d, t, why, whylen);
 	}
 	closedir(dir);
+	if (!err && seen != want)
+		err = reason_fail(why, whylen, -EAGAIN,
+				  "%u of the configuration's %u interfaces are there (still enumerating?)",
+				  seen, want);
 	return err;
 }
 
-int usb_identity_read(const struct broker_config *c, dev_t rdev, struct broker_device *d,
-		      char *why, size_t whylen)
+/*
+ * Whether the device sits on a hard-wired port: its "removable" (from the
+ * platform's description of the port) or its port's "connect_type". Either
+ * may be missing or "unknown": only what the platform states counts.
+ */
+static bool on_internal_port(int devfd)
 {
+	char value[32];
+	int portfd;
+	bool internal = false;
+
+	if (sysfs_read(devfd, "removable", value, sizeof(value)) >= 0 && !strcmp(value, "fixed"))
+		return true;
+	/* "port" is the kernel's link to the port of the parent hub the device is on. */
+	portfd = openat(devfd, "port", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (portfd < 0)
+		return false;
+	if (sysfs_read(portfd, "connect_type", value, sizeof(value)) >= 0)
+		internal = !strcmp(value, "hardwired");
+	close(portfd);
+	return internal;
+}
+
+int usb_identity_read(const struct broker_config *c, dev_t rdev, struct broker_device *d,
+		      struct usb_traits *t, char *why, size_t whylen)
+{
+	struct usb_traits ignored;
 	char path[4096], devpath[64];
 	uint32_t vendor, product, cls, busnum, devnum;
 	char speed[16];
 	int fd, err;
 
 	memset(d, 0, sizeof(*d));
+	if (!t)
+		t = &ignored;
+	memset(t, 0, sizeof(*t));
 	snprintf(path, sizeof(path), "%s/dev/char/%u:%u", c->sys_root, major(rdev), minor(rdev));
 	/* The dev/char link is the kernel's: following it into /sys/devices is how sysfs is read. */
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -187,7 +235,8 @@ int usb_identity_read(const struct broker_config *c, dev_t rdev, struct broker_d
 	d->device_class = (uint8_t)cls;
 	d->busnum = (uint8_t)busnum;
 	d->devnum = (uint8_t)devnum;
-	err = read_interfaces(fd, d, why, whylen);
+	t->internal = on_internal_port(fd);
+	err = read_interfaces(fd, d, t, why, whylen);
 out:
 	close(fd);
 	return err;

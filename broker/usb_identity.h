@@ -9,21 +9,34 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "broker_config.h"
 #include "broker_protocol.h"
 
 #define USB_CLASS_HUB 0x09
+#define USB_CLASS_HID 0x03
+#define USB_HID_SUBCLASS_BOOT 0x01
+#define USB_HID_PROTOCOL_KEYBOARD 0x01
+#define USB_HID_PROTOCOL_MOUSE 0x02
+
+/* What the policy weighs besides what a reply carries. */
+struct usb_traits {
+	uint32_t hid_boot;	/* interfaces that are HID boot keyboards or mice (03/01/01, 03/01/02) */
+	bool internal;		/* on a hard-wired port: "removable" says fixed, or the port's connect_type hardwired */
+};
 
 /*
- * Fills *d for the device whose node has device number rdev. Returns 0, or
- * -ENODEV (no sysfs entry: unplugged, or not a USB device) or -EINVAL (an
- * attribute missing or malformed, bus/device number not those of the node,
- * an interface number usbfs cannot mask) with a reason in why.
+ * Fills *d (and *t, when not NULL) for the device whose node has device
+ * number rdev. Returns 0, or -ENODEV (no sysfs entry: unplugged, or not a USB
+ * device), -EAGAIN (no configuration yet, or not all its interfaces: still
+ * being enumerated, its classes cannot be judged) or -EINVAL (an attribute
+ * missing or malformed, bus/device number not those of the node, an interface
+ * number usbfs cannot mask) with a reason in why.
  */
 int usb_identity_read(const struct broker_config *c, dev_t rdev, struct broker_device *d,
-		      char *why, size_t whylen);
+		      struct usb_traits *t, char *why, size_t whylen);
 
 /* A hub, by its device class or any interface's class (09): never passed to a VM. */
 bool usb_identity_is_hub(const struct broker_device *d);

@@ -510,12 +510,39 @@ static void verdict(struct usb_verdict *v, const struct usb_policy *p, const str
 	snprintf(v->reason, sizeof(v->reason), "%s by %s (%.120s)%s", word, v->rule, r->text, tail);
 }
 
-void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
-			 struct usb_verdict *v)
+/* Whether rule r picks out particular devices rather than kinds of them. */
+static bool names_a_device(const struct usb_rule *r)
 {
-	const struct usb_rule *allow = NULL, *deny = NULL, *narrowed = NULL;
+	return r->conds & (COND_ID | COND_SERIAL | COND_PORT);
+}
+
+/*
+ * A device the host may depend on, that a rule must name to pass: a HID boot
+ * keyboard or mouse among the interfaces the VM could claim (the host's
+ * keyboard, a BadUSB stick), or anything on a hard-wired port (a laptop's
+ * keyboard, camera, fingerprint reader). Returns the reason, or NULL.
+ */
+static const char *needs_naming(const struct broker_device *d, const struct usb_traits *t,
+				uint32_t claimable, char *rule, size_t rulelen)
+{
+	if (t->hid_boot & claimable & d->interfaces) {
+		snprintf(rule, rulelen, "hid-boot");
+		return "a HID boot keyboard or mouse";
+	}
+	if (t->internal) {
+		snprintf(rule, rulelen, "internal");
+		return "a device on an internal (hard-wired) port";
+	}
+	return NULL;
+}
+
+void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
+			 const struct usb_traits *t, struct usb_verdict *v)
+{
+	const struct usb_rule *allow = NULL, *named = NULL, *deny = NULL, *narrowed = NULL;
 	uint32_t allow_if = 0, deny_if = 0;
 	bool allow_if_applied = false;
+	const char *sensitive;
 
 	memset(v, 0, sizeof(*v));
 	/* Not a rule anyone can write away: a hub would hand the VM every device behind it. */
@@ -538,6 +565,8 @@ void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device 
 		case ACT_ALLOW_DETACH:
 			if (!allow)
 				allow = r;
+			if (!named && names_a_device(r))
+				named = r;
 			break;
 		case ACT_ALLOW_INTERFACE:
 			allow_if_applied = true;
@@ -568,6 +597,20 @@ void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device 
 		v->allowed = 0;
 		v->restricted = false;
 		return;
+	}
+	/* An unrestricted fd may claim any interface number, of any configuration. */
+	sensitive = needs_naming(d, t, v->restricted ? v->allowed : 0xffffffffu, v->rule,
+				 sizeof(v->rule));
+	if (sensitive) {
+		if (!named) {
+			snprintf(v->reason, sizeof(v->reason),
+				 "%s: passed to a VM only by an allow rule naming it (id, serial or port)",
+				 sensitive);
+			v->allowed = 0;
+			v->restricted = false;
+			return;
+		}
+		allow = named;
 	}
 	v->allow = true;
 	v->detach = allow->action == ACT_ALLOW_DETACH;

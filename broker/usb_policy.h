@@ -7,7 +7,10 @@
  * that applies refuses the device; otherwise the first allow or allow-detach
  * that applies admits it (and says whether host drivers may be detached);
  * with none the device is refused. Interface rules narrow what the VM may
- * claim. Every verdict names the rule (FILE:LINE) that made it.
+ * claim. A device the host may depend on (a HID boot keyboard or mouse the VM
+ * could claim, a device on a hard-wired port) is admitted only by a rule
+ * that names it: by id, serial or port. Every verdict names the rule
+ * (FILE:LINE) that made it.
  *
  * The parser is strict and bounded: a malformed file is refused whole with
  * "FILE:LINE: reason", never half-applied.
@@ -20,13 +23,18 @@
 #include <stdint.h>
 
 #include "broker_protocol.h"
+#include "usb_identity.h"
 
 #define USB_POLICY_MAX_SIZE 65536u	/* bytes in a policy file */
 #define USB_POLICY_MAX_LINE 511u	/* characters in a line, without the newline */
 #define USB_POLICY_MAX_RULES 256u
 #define USB_POLICY_ERR_MAX 512u		/* room for "FILE:LINE: reason" */
 
-/* The policy used when no file is given: any device that is not a hub, host drivers detachable. */
+/*
+ * The policy used when no file is given: any device that is not a hub, host
+ * drivers detachable; as in every policy, keyboards, mice and internal
+ * devices only when a rule names them.
+ */
 #define USB_POLICY_BUILTIN_NAME "built-in"
 #define USB_POLICY_BUILTIN_TEXT "allow-detach all\n"
 
@@ -37,7 +45,7 @@ struct usb_verdict {
 	bool detach;			/* the VM may detach host kernel drivers */
 	bool restricted;		/* an interface rule applied: limit the fd to `allowed` */
 	uint32_t allowed;		/* interfaces the VM may claim */
-	char rule[64];			/* "FILE:LINE" of the deciding rule, or "hub" / "default" */
+	char rule[64];			/* "FILE:LINE" of the deciding rule, or "hub" / "default" / "hid-boot" / "internal" */
 	char reason[BROKER_REASON_MAX];	/* one line for the reply and the log */
 };
 
@@ -64,8 +72,8 @@ void usb_policy_free(struct usb_policy *p);
 /* Number of rules, for logs and tests. */
 unsigned int usb_policy_count(const struct usb_policy *p);
 
-/* Applies the chain to device d. */
+/* Applies the chain to device d, whose traits sysfs gave as t. */
 void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
-			 struct usb_verdict *v);
+			 const struct usb_traits *t, struct usb_verdict *v);
 
 #endif

@@ -107,7 +107,7 @@ int usb_resolve(const struct broker_config *c, const struct usb_spec *spec, char
 		seen++;
 		if (read_devnum(fd, e->d_name, &rdev) < 0)
 			continue;
-		if (usb_identity_read(c, rdev, &d, ignored, sizeof(ignored)) < 0)
+		if (usb_identity_read(c, rdev, &d, NULL, ignored, sizeof(ignored)) < 0)
 			continue;
 		if (!usb_spec_matches(spec, &d))
 			continue;

@@ -89,3 +89,10 @@ int usbfs_connected(int fd)
 
 	return r < 0 ? r : 0;
 }
+
+const struct usbfs_ops usbfs_kernel = {
+	.drop_privileges = usbfs_drop_privileges,
+	.detach_drivers = usbfs_detach_drivers,
+	.attach_drivers = usbfs_attach_drivers,
+	.connected = usbfs_connected,
+};

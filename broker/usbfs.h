@@ -19,6 +19,20 @@
 
 #include <stdint.h>
 
+/*
+ * The calls above as the broker makes them: usbfs_kernel issues the ioctls;
+ * tests, whose stand-in nodes have no usbfs driver, record them instead
+ * (struct broker_config.usbfs).
+ */
+struct usbfs_ops {
+	int (*drop_privileges)(int fd, uint32_t allowed);
+	int (*detach_drivers)(int fd, uint32_t mask, uint32_t *detached);
+	unsigned int (*attach_drivers)(int fd, uint32_t mask);
+	int (*connected)(int fd);
+};
+
+extern const struct usbfs_ops usbfs_kernel;
+
 /* Limits fd to the interfaces in allowed; -ENOTTY or -EINVAL on kernels without it (or not usbfs). */
 int usbfs_drop_privileges(int fd, uint32_t allowed);
 

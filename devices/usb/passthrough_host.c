@@ -202,6 +202,12 @@ bool pt_host_watch_failed(void)
 	return failed;
 }
 
+void pt_host_schedule_all(void)
+{
+	for (struct pt_device *pt = host.devices; pt; pt = pt->next_host)
+		pt_schedule(pt);
+}
+
 void pt_host_add_device(struct pt_device *pt)
 {
 	pt->next_host = host.devices;

@@ -5,12 +5,14 @@
  *   passthrough_host.c      the process's libusb context and its fds in the event loop
  *   passthrough_transfer.c  usb_transfer <-> libusb_transfer, per-endpoint order, completions
  *   passthrough_control.c   the standard requests the device process handles itself
+ *   passthrough_budget.c    the process's share of usbfs's host-wide URB memory
  */
 #ifndef SVMM_PASSTHROUGH_INTERNAL_H
 #define SVMM_PASSTHROUGH_INTERNAL_H
 
 #include <libusb.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "passthrough.h"
@@ -24,6 +26,13 @@
 #define PT_MAX_TRANSFERS 512
 /* How long destroy() waits for the kernel to return cancelled URBs. */
 #define PT_DRAIN_MS 2000
+/*
+ * Bytes of transfers this process keeps in flight, all devices together: a
+ * quarter of usbfs's default host-wide budget (usbfs_memory_mb = 16), so
+ * that no one VM can starve the host's other usbfs users; one whole TD
+ * (XHCI_TD_MAX_BYTES, 4 MiB), or four SuperSpeed 1 MiB reads, in flight.
+ */
+#define PT_BUDGET_BYTES (4u << 20)
 /* libusb numbers interfaces 0..31 (USB_MAXINTERFACES), so a 32-bit set holds them. */
 #define PT_MAX_INTERFACES 32
 
@@ -38,6 +47,7 @@ enum pt_setup_kind {
 
 enum pt_xfer_state {
 	PT_XFER_LOCAL,		/* an intercepted SETUP, run when it reaches the head of EP 0 */
+	PT_XFER_WAITING,	/* held back by the process's URB budget; started in order on its endpoint */
 	PT_XFER_INFLIGHT,	/* submitted to libusb */
 	PT_XFER_FINISHED,	/* result in t, done() due once everything ahead of it is done */
 };
@@ -53,6 +63,7 @@ struct pt_xfer {
 	enum pt_setup_kind local;
 	enum pt_xfer_state state;
 	bool cancel_asked;
+	size_t charged;			/* bytes of the budget it holds while in flight */
 };
 
 struct pt_queue {
@@ -109,6 +120,15 @@ unsigned int pt_inflight(const struct pt_device *pt);
 void pt_finish_all(struct pt_device *pt);
 void pt_schedule(struct pt_device *pt);
 void pt_pump(void *opaque);
+
+/* passthrough_budget.c */
+/* Takes cost bytes of the budget: false if they do not fit (a transfer alone always fits). */
+bool pt_budget_take(size_t cost);
+void pt_budget_give(size_t cost);
+size_t pt_budget_used(void);
+
+/* passthrough_host.c, for the budget: pumps every device, whose waiting transfers may fit now. */
+void pt_host_schedule_all(void);
 
 /* passthrough_control.c */
 enum pt_setup_kind pt_setup_classify(const struct usb_setup *s);

@@ -18,6 +18,11 @@
  * libusb_alloc_streams (USBDEVFS_ALLOC_STREAMS) when the guest configures the
  * endpoint, and each transfer names its stream (libusb_fill_bulk_stream_transfer).
  *
+ * Budget: a transfer goes to the kernel only while the process's share of
+ * usbfs's URB memory has room for it (passthrough_budget.c); otherwise it
+ * waits, and so does everything behind it on its endpoint, until transfers
+ * in flight come back.
+ *
  * Buffers: bulk, interrupt and isochronous transfers use the controller's
  * buffer directly (usbfs copies in and out of it). A control transfer needs
  * the SETUP packet in front of its data, so it has a buffer of its own, and
@@ -50,6 +55,43 @@ static void push(struct pt_queue *q, struct pt_xfer *x)
 	else
 		q->head = x;
 	q->tail = x;
+}
+
+/* Transfers of every device waiting for the budget: while any does, a return of budget pumps them all. */
+static unsigned int waiting;
+
+/* What usbfs charges a transfer to its budget, but for a few hundred bytes of URB. */
+static size_t cost_of(const struct usb_transfer *t)
+{
+	return t->length + (t->type == USB_TRANSFER_CONTROL ? LIBUSB_CONTROL_SETUP_SIZE : 0);
+}
+
+static bool charge(struct pt_xfer *x)
+{
+	size_t cost = cost_of(x->t);
+
+	if (!pt_budget_take(cost))
+		return false;
+	x->charged = cost;
+	return true;
+}
+
+static void uncharge(struct pt_xfer *x)
+{
+	if (!x->charged)
+		return;
+	pt_budget_give(x->charged);
+	x->charged = 0;
+	if (waiting)
+		pt_host_schedule_all();
+}
+
+/* Leaves PT_XFER_WAITING for state. */
+static void stop_waiting(struct pt_xfer *x, enum pt_xfer_state state)
+{
+	if (x->state == PT_XFER_WAITING)
+		waiting--;
+	x->state = state;
 }
 
 static struct pt_xfer *pop(struct pt_queue *q)
@@ -170,6 +212,7 @@ static void LIBUSB_CALL on_complete(struct libusb_transfer *lt)
 		break;
 	}
 	x->state = PT_XFER_FINISHED;
+	uncharge(x);
 	if (lt->status == LIBUSB_TRANSFER_NO_DEVICE)
 		pt_lost(x->pt);
 	pt_schedule(x->pt);
@@ -241,8 +284,44 @@ static int start(struct pt_device *pt, struct pt_xfer *x)
 	/* Unplugged under us: the transfer ends like every other one will. */
 	t->status = USB_TRANSFER_NO_DEVICE;
 	x->state = PT_XFER_FINISHED;
+	uncharge(x);
 	pt_lost(pt);
 	return 0;
+}
+
+/* Whether a transfer waits on queue q: one ahead of it does (order on the bus). */
+static bool queue_waits(const struct pt_queue *q)
+{
+	for (const struct pt_xfer *x = q->head; x; x = x->next) {
+		if (x->state == PT_XFER_WAITING)
+			return true;
+	}
+	return false;
+}
+
+/* Starts the waiting transfers of pt that fit the budget now, in order on each endpoint. */
+static void start_waiting(struct pt_device *pt)
+{
+	for (unsigned int q = 0; q < PT_EP_QUEUES && waiting; q++) {
+		for (struct pt_xfer *x = pt->queues[q].head; x; x = x->next) {
+			if (x->state != PT_XFER_WAITING)
+				continue;
+			if (pt->lost) {
+				x->t->status = USB_TRANSFER_NO_DEVICE;
+				stop_waiting(x, PT_XFER_FINISHED);
+				continue;
+			}
+			if (!charge(x))
+				break;	/* nothing behind it on this endpoint may pass it */
+			stop_waiting(x, PT_XFER_FINISHED);
+			if (start(pt, x) < 0) {
+				uncharge(x);
+				x->t->status = USB_TRANSFER_ERROR;
+				x->t->actual = 0;
+				x->state = PT_XFER_FINISHED;
+			}
+		}
+	}
 }
 
 int pt_submit(struct usb_device *dev, struct usb_transfer *t)
@@ -273,9 +352,13 @@ int pt_submit(struct usb_device *dev, struct usb_transfer *t)
 	} else if (x->local != PT_SETUP_PASS) {
 		/* Run from the pump, once the control transfers ahead of it are done. */
 		x->state = PT_XFER_LOCAL;
+	} else if (queue_waits(queue_of(pt, t->endpoint)) || !charge(x)) {
+		x->state = PT_XFER_WAITING;
+		waiting++;
 	} else {
 		err = start(pt, x);
 		if (err < 0) {
+			uncharge(x);
 			free(x);
 			return err;
 		}
@@ -328,10 +411,10 @@ static void cancel_one(struct pt_device *pt, struct pt_xfer *x)
 	if (x->state == PT_XFER_FINISHED || x->cancel_asked)
 		return;
 	x->cancel_asked = true;
-	if (x->state == PT_XFER_LOCAL) {
+	if (x->state == PT_XFER_LOCAL || x->state == PT_XFER_WAITING) {
 		x->t->status = USB_TRANSFER_CANCELLED;
 		x->t->actual = 0;
-		x->state = PT_XFER_FINISHED;
+		stop_waiting(x, PT_XFER_FINISHED);
 		pt_schedule(pt);
 		return;
 	}
@@ -380,6 +463,8 @@ static void finish(struct pt_device *pt, struct pt_xfer *x)
 {
 	struct usb_transfer *t = x->t;
 
+	stop_waiting(x, PT_XFER_FINISHED);
+	uncharge(x);	/* destroy: not returned in time, freed with the fd */
 	libusb_free_transfer(x->lt);
 	free(x);
 	pt->ntransfers--;
@@ -441,6 +526,7 @@ void pt_pump(void *opaque)
 	struct pt_device *pt = opaque;
 
 	pt->pumping = true;
+	start_waiting(pt);
 	for (unsigned int q = 0; q < PT_EP_QUEUES && !pt->dying; q++) {
 		struct pt_queue *queue = &pt->queues[q];
 		struct pt_xfer *x;

@@ -13,6 +13,95 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "usbfs.h"
+
+struct fake_usbfs fake_usbfs;
+
+/* Each fake device's node number and its port's disable: disabled, the device is disconnected. */
+#define FAKE_MAX_PORTS 32
+static struct {
+	dev_t rdev;
+	char disable[600];
+} fake_ports[FAKE_MAX_PORTS];
+static unsigned int fake_nports;
+
+static void record(enum fake_usbfs_op op, int fd, uint32_t mask)
+{
+	struct stat st;
+
+	cr_assert_lt(fake_usbfs.ncalls, FAKE_USBFS_MAX_CALLS, "more usbfs calls than the fake records");
+	cr_assert_eq(fstat(fd, &st), 0, "a usbfs call on fd %d, which is not open", fd);
+	fake_usbfs.calls[fake_usbfs.ncalls++] = (struct fake_usbfs_call){
+		.op = op, .rdev = st.st_rdev, .fd = fd, .mask = mask,
+	};
+}
+
+static int fake_drop_privileges(int fd, uint32_t allowed)
+{
+	record(FAKE_USBFS_DROP, fd, allowed);
+	return fake_usbfs.drop_error;
+}
+
+static int fake_detach_drivers(int fd, uint32_t mask, uint32_t *detached)
+{
+	record(FAKE_USBFS_DETACH, fd, mask);
+	*detached = fake_usbfs.drivers & mask;
+	fake_usbfs.drivers &= ~mask;
+	return 0;
+}
+
+static unsigned int fake_attach_drivers(int fd, uint32_t mask)
+{
+	record(FAKE_USBFS_ATTACH, fd, mask);
+	fake_usbfs.drivers |= mask;
+	return 0;
+}
+
+/* ENODEV once the port of the device fd names has "1" in its disable, as usbfs after the kernel's disconnect. */
+static int fake_connected(int fd)
+{
+	struct stat st;
+	char value[8] = "";
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < fake_nports; i++) {
+		int dfd;
+		ssize_t n;
+
+		if (fake_ports[i].rdev != st.st_rdev)
+			continue;
+		dfd = open(fake_ports[i].disable, O_RDONLY | O_CLOEXEC);
+		if (dfd < 0)
+			return 0;
+		n = read(dfd, value, sizeof(value) - 1);
+		close(dfd);
+		return n > 0 && value[0] == '1' ? -ENODEV : 0;
+	}
+	return 0;
+}
+
+static const struct usbfs_ops fake_usbfs_ops = {
+	.drop_privileges = fake_drop_privileges,
+	.detach_drivers = fake_detach_drivers,
+	.attach_drivers = fake_attach_drivers,
+	.connected = fake_connected,
+};
+
+unsigned int fake_usbfs_count(enum fake_usbfs_op op, dev_t rdev, uint32_t *last)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < fake_usbfs.ncalls; i++) {
+		if (fake_usbfs.calls[i].op != op || fake_usbfs.calls[i].rdev != rdev)
+			continue;
+		n++;
+		if (last)
+			*last = fake_usbfs.calls[i].mask;
+	}
+	return n;
+}
+
 static void mkdirs(const char *path)
 {
 	char tmp[512];
@@ -62,6 +151,9 @@ void fake_usb_setup(struct fake_usb *f, unsigned int major)
 	f->cfg.dev_root = f->dev;
 	f->cfg.sys_root = f->sys;
 	f->cfg.usb_major = major;
+	f->cfg.usbfs = &fake_usbfs_ops;
+	memset(&fake_usbfs, 0, sizeof(fake_usbfs));
+	fake_nports = 0;
 }
 
 static void attr(const char *dir, const char *name, const char *value)
@@ -70,6 +162,35 @@ static void attr(const char *dir, const char *name, const char *value)
 
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	write_file(p, value);
+}
+
+/* The parent hub's port of the device on port path "B-P[.P]...", and the device's link to it. */
+static void add_port(struct fake_usb *f, const struct fake_dev *d, const char *devdir)
+{
+	const char *dot = strrchr(d->devpath, '.');
+	char hubif[96], name[128], dir[512], link[256], p[768];
+
+	if (dot) {
+		snprintf(hubif, sizeof(hubif), "%u-%.*s:1.0", d->bus, (int)(dot - d->devpath), d->devpath);
+		snprintf(name, sizeof(name), "%u-%.*s-port%s", d->bus, (int)(dot - d->devpath),
+			 d->devpath, dot + 1);
+	} else {
+		snprintf(hubif, sizeof(hubif), "%u-0:1.0", d->bus);
+		snprintf(name, sizeof(name), "usb%u-port%s", d->bus, d->devpath);
+	}
+	snprintf(dir, sizeof(dir), "%s/devices/%s/%s", f->sys, hubif, name);
+	mkdirs(dir);
+	snprintf(p, sizeof(p), "%s\n", d->connect_type ? d->connect_type : "hotplug");
+	attr(dir, "connect_type", p);
+	attr(dir, "disable", "0\n");
+	cr_assert_lt(fake_nports, FAKE_MAX_PORTS);
+	fake_ports[fake_nports].rdev = makedev(f->major, (d->bus - 1) * 128 + (d->dev - 1));
+	cr_assert_lt((size_t)snprintf(fake_ports[fake_nports].disable, sizeof(fake_ports[0].disable),
+				      "%.500s/disable", dir), sizeof(fake_ports[0].disable));
+	fake_nports++;
+	snprintf(link, sizeof(link), "../%s/%s", hubif, name);
+	snprintf(p, sizeof(p), "%s/port", devdir);
+	cr_assert_eq(symlink(link, p), 0, "%s: %s", p, strerror(errno));
 }
 
 void fake_usb_add(struct fake_usb *f, const struct fake_dev *d)
@@ -100,6 +221,13 @@ void fake_usb_add(struct fake_usb *f, const struct fake_dev *d)
 		snprintf(v, sizeof(v), "%s\n", d->serial);
 		attr(devdir, "serial", v);
 	}
+	if (d->removable) {
+		snprintf(v, sizeof(v), "%s\n", d->removable);
+		attr(devdir, "removable", v);
+	}
+	snprintf(v, sizeof(v), "%2u\n", d->nif);	/* the kernel pads it to two */
+	attr(devdir, "bNumInterfaces", v);
+	add_port(f, d, devdir);
 	for (unsigned int i = 0; i < d->nif; i++) {
 		unsigned int num = d->if_num[0] || d->if_num[1] ? d->if_num[i] : i;
 		char ifdir[768];
@@ -110,6 +238,10 @@ void fake_usb_add(struct fake_usb *f, const struct fake_dev *d)
 		attr(ifdir, "bInterfaceNumber", v);
 		snprintf(v, sizeof(v), "%02x\n", d->if_class[i]);
 		attr(ifdir, "bInterfaceClass", v);
+		snprintf(v, sizeof(v), "%02x\n", d->if_subclass[i]);
+		attr(ifdir, "bInterfaceSubClass", v);
+		snprintf(v, sizeof(v), "%02x\n", d->if_protocol[i]);
+		attr(ifdir, "bInterfaceProtocol", v);
 	}
 	/* The links the kernel makes: dev/char/MAJ:MIN and bus/usb/devices/PORT to the device. */
 	snprintf(p, sizeof(p), "%s/dev/char/%u:%u", f->sys, f->major, minor);

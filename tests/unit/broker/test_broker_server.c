@@ -132,7 +132,7 @@ Test(broker_server, a_good_node_gives_an_fd_and_the_identity, .init = setup, .fi
 	cr_assert_str_eq(p.device.serial, "AAA");
 	cr_assert_str_eq(p.device.port_path, "1-4");
 	cr_assert_neq(p.handle, 0);
-	cr_assert_eq(p.flags, BROKER_FLAG_MAY_DETACH);
+	cr_assert_eq(p.flags, BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED);
 	cr_assert_eq(p.allowed, 0x1);
 	cr_assert_str_eq(p.reason, "allowed by built-in:1 (allow-detach all)");
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 1);
@@ -258,8 +258,9 @@ Test(broker_server, a_limited_device_that_cannot_be_locked_down_is_refused)
 	unsigned int slot;
 	int c, fd;
 
-	/* Plain allow forbids detaching, which takes USBDEVFS_DROP_PRIVILEGES: not on a stand-in node. */
+	/* Plain allow forbids detaching, which takes USBDEVFS_DROP_PRIVILEGES: a kernel without it. */
 	setup_with("allow all\n");
+	fake_usbfs.drop_error = -ENOTTY;
 	c = client(&slot);
 	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(p.reason, "cannot lock the device down"), "%s", p.reason);
@@ -270,6 +271,7 @@ Test(broker_server, a_limited_device_that_cannot_be_locked_down_is_refused)
 	teardown();
 	/* The same for an interface rule. */
 	setup_with("deny-interface interface-class 03\nallow-detach all\n");
+	fake_usbfs.drop_error = -ENOTTY;
 	c = client(&slot);
 	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
@@ -400,4 +402,204 @@ Test(broker_client, connect_to_nothing_fails)
 	cr_assert_eq(broker_connect("/var/tmp/svmm-no-such-broker.sock"), -ENOENT);
 	cr_assert_eq(broker_control_status(BROKER_E_NO_SUCH_DEVICE), CONTROL_E_NO_SUCH_DEVICE);
 	cr_assert_eq(broker_control_status(BROKER_E_INTERNAL), CONTROL_E_INTERNAL);
+}
+
+/* The one hold of the device rdev: the broker's own fd of it. */
+static int held_fd(dev_t rdev)
+{
+	for (unsigned int i = 0; i < EXCLUSIVE_MAX_HELD; i++) {
+		if (srv.held.held[i].used && srv.held.held[i].rdev == rdev)
+			return srv.held.held[i].fd;
+	}
+	cr_assert_fail("device %u:%u is not held", major(rdev), minor(rdev));
+	return -1;
+}
+
+/* The mask of the one call of op on rdev, and that it was made on the broker's own fd or not. */
+static uint32_t one_call(enum fake_usbfs_op op, dev_t rdev, bool on_broker_fd)
+{
+	uint32_t mask = 0;
+
+	cr_assert_eq(fake_usbfs_count(op, rdev, &mask), 1, "%u calls of op %d", fake_usbfs_count(op, rdev, NULL), op);
+	for (unsigned int i = 0; i < fake_usbfs.ncalls; i++) {
+		if (fake_usbfs.calls[i].op == op && fake_usbfs.calls[i].rdev == rdev)
+			cr_assert_eq(fake_usbfs.calls[i].fd == held_fd(rdev), on_broker_fd,
+				     "op %d made on the %s fd", op, on_broker_fd ? "VM's" : "broker's");
+	}
+	return mask;
+}
+
+/*
+ * Every fd a VM gets has its privileges dropped, whatever the verdict: an
+ * unrestricted one with every interface in its mask, so that it can never
+ * detach a host driver, take an interface with DISCONNECT_CLAIM or reset a
+ * device whose interfaces others hold. With allow-detach the broker detaches
+ * the host drivers itself, on its own fd, before passing the VM's.
+ */
+Test(broker_server, every_fd_a_vm_gets_is_locked_down)
+{
+	static const struct {
+		const char *policy;
+		const char *node;
+		unsigned int minor;	/* stand-in major 1 */
+		uint32_t detach;	/* 0: no detach expected */
+		uint32_t drop;
+		uint32_t flags;
+	} cases[] = {
+		{ NULL, "dev/001/004", 3, 0x1, 0xffffffffu,
+		  BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED },
+		{ "allow all\n", "dev/001/004", 3, 0, 0xffffffffu, BROKER_FLAG_RESTRICTED },
+		{ "allow-detach all\n", "dev/001/006", 5, 0x3, 0xffffffffu,
+		  BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED },
+		{ "deny-interface interface-class 03\nallow-detach all\n", "dev/001/006", 5, 0x2, 0x2,
+		  BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct broker_reply p;
+		unsigned int slot;
+		dev_t rdev = makedev(1, cases[i].minor);
+		int c, fd;
+
+		setup_with(cases[i].policy);
+		c = client(&slot);
+		cr_assert_eq(open_node(c, slot, cases[i].node, &p, &fd), BROKER_OK, "%s", p.reason);
+		cr_assert_eq(p.flags, cases[i].flags, "case %zu: flags %#x", i, p.flags);
+		if (cases[i].detach)
+			cr_assert_eq(one_call(FAKE_USBFS_DETACH, rdev, true), cases[i].detach, "case %zu", i);
+		else
+			cr_assert_eq(fake_usbfs_count(FAKE_USBFS_DETACH, rdev, NULL), 0, "case %zu", i);
+		cr_assert_eq(one_call(FAKE_USBFS_DROP, rdev, false), cases[i].drop, "case %zu", i);
+		close(fd);
+		close(c);
+		teardown();
+	}
+}
+
+/* The fake port's disable of the device on port path port, read or (value not NULL) replaced. */
+static void port_disable(const char *hubif, const char *name, const char *value, char *out,
+			 size_t size)
+{
+	char rel[256], path[512];
+	FILE *file;
+
+	snprintf(rel, sizeof(rel), "sys/devices/%s/%s/disable", hubif, name);
+	fake_usb_path(&f, rel, path, sizeof(path));
+	file = fopen(path, value ? "w" : "r");
+	cr_assert_not_null(file, "%s: %s", path, strerror(errno));
+	if (value)
+		fputs(value, file);
+	else if (!fgets(out, (int)size, file))
+		out[0] = '\0';
+	fclose(file);
+}
+
+/*
+ * Release means release: the port the device is on (its parent hub's, an
+ * external hub's for a device behind one) is disabled, which kills every fd
+ * of it (the broker checks that on its own), and enabled again, so the
+ * device enumerates anew. On RELEASE and when the VM's connection closes.
+ */
+Test(broker_server, a_released_device_is_revoked_through_its_port)
+{
+	struct fake_dev behind_hub = fake_usb_plain(9);
+	struct broker_reply p, q;
+	unsigned int s1;
+	char value[16];
+	int c1, fd, fd2;
+
+	setup_with(NULL);
+	behind_hub.devpath = "3.2";
+	fake_usb_add(&f, &behind_hub);
+	c1 = client(&s1);
+	/* Not "0": what the broker writes is seen. */
+	port_disable("1-0:1.0", "usb1-port4", "x\n", NULL, 0);
+	port_disable("1-3:1.0", "1-3-port2", "x\n", NULL, 0);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/009", &q, &fd2), BROKER_OK, "%s", q.reason);
+	cr_assert_str_eq(q.device.port_path, "1-3.2");
+	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_str_eq(p.reason, "released; revoked: every fd of it is dead, it enumerates again under a new node");
+	port_disable("1-0:1.0", "usb1-port4", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "0\n", "the root hub's port 4 was not enabled again");
+	port_disable("1-3:1.0", "1-3-port2", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "x\n", "a port the released device is not on was touched");
+	/* The VM dies: what it held is revoked through the external hub's port. */
+	close(c1);
+	cr_assert_eq(broker_server_handle(&srv, s1), 0);
+	port_disable("1-3:1.0", "1-3-port2", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "0\n", "hub 1-3's port 2 was not disabled and enabled");
+	cr_assert_eq(fake_usbfs_count(FAKE_USBFS_ATTACH, makedev(1, 8), NULL), 0,
+		     "a revoked device's host drivers come back as it enumerates, not by CONNECT");
+	close(fd);
+	close(fd2);
+	teardown();
+}
+
+/* A held device that was unplugged has dead fds already: its port, maybe another device's now, is left alone. */
+Test(broker_server, an_unplugged_device_is_not_revoked_by_its_old_port)
+{
+	struct broker_reply p;
+	unsigned int s1;
+	char value[16];
+	int c1, fd;
+
+	setup_with(NULL);
+	c1 = client(&s1);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	port_disable("1-0:1.0", "usb1-port4", "1\n", NULL, 0);	/* the fake's unplug: ENODEV */
+	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_not_null(strstr(p.reason, "revoked"), "%s", p.reason);
+	port_disable("1-0:1.0", "usb1-port4", NULL, value, sizeof(value));
+	cr_assert_str_eq(value, "1\n", "the port of a device already gone was written");
+	close(fd);
+	close(c1);
+	teardown();
+}
+
+/*
+ * A device whose fds may outlive the release (its port could not be
+ * disabled) is given to no VM until it is unplugged; one without a port to
+ * revoke it by is not handed out at all.
+ */
+Test(broker_server, a_device_that_cannot_be_revoked_goes_to_no_vm_until_unplugged)
+{
+	struct broker_reply p;
+	unsigned int s1, s2;
+	char rel[256], path[512];
+	int c1, c2, fd;
+
+	setup_with(NULL);
+	fake_usbfs.drivers = 0x1;	/* a host driver the broker detaches for the VM */
+	c1 = client(&s1);
+	c2 = client(&s2);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	/* The port's disable cannot be written (a directory where the attribute was). */
+	snprintf(rel, sizeof(rel), "sys/devices/1-0:1.0/usb1-port4/disable");
+	fake_usb_path(&f, rel, path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_not_null(strstr(p.reason, "NOT revoked"), "%s", p.reason);
+	cr_assert_not_null(strstr(p.reason, "host drivers re-attached"), "%s", p.reason);
+	cr_assert_eq(fake_usbfs_count(FAKE_USBFS_ATTACH, makedev(1, 3), NULL), 1);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(p.reason, "unplug it and plug it in again"), "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	/* Unplugged (its old fds are dead): the number may go to whatever comes next. */
+	cr_assert_eq(rmdir(path), 0);
+	port_disable("1-0:1.0", "usb1-port4", "1\n", NULL, 0);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+
+	/* No "port" link: no way to take it back, so it is not given. */
+	fake_usb_path(&f, "sys/devices/1-6/port", path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(open_node(c1, s1, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(p.reason, "cannot be revoked later"), "%s", p.reason);
+	cr_assert_eq(fd, -1);
+	close(c1);
+	close(c2);
+	teardown();
 }

@@ -17,6 +17,7 @@
 #include "usb_identity.h"
 #include "usb_node.h"
 #include "usb_resolve.h"
+#include "usb_revoke.h"
 
 static struct fake_usb f;
 
@@ -212,7 +213,7 @@ Test(usb_identity, sysfs_gives_the_whole_identity, .init = setup_usbfs, .fini = 
 	char why[256] = "";
 
 	fake_usb_add(&f, &d);
-	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 2 * 128 + 6), &id, why, sizeof(why)), 0,
+	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 2 * 128 + 6), &id, NULL, why, sizeof(why)), 0,
 		     "%s", why);
 	cr_assert_eq(id.vendor, 0x0781);
 	cr_assert_eq(id.product, 0x5567);
@@ -234,34 +235,34 @@ Test(usb_identity, bad_sysfs_is_refused, .init = setup_usbfs, .fini = teardown)
 	dev_t rdev = makedev(189, 1);
 	char why[256] = "";
 
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -ENODEV);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), -ENODEV);
 	cr_assert_not_null(strstr(why, "no sysfs entry for 189:1"), "%s", why);
 	fake_usb_add(&f, &d);
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), 0, "%s", why);
 
 	fake_usb_attr(&f, "1-2", "idVendor", "10g0\n");
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), -EINVAL);
 	fake_usb_attr(&f, "1-2", "idVendor", NULL);
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), -EINVAL);
 	fake_usb_attr(&f, "1-2", "idVendor", "1050\n");
 	/* sysfs describing another node than the one held. */
 	fake_usb_attr(&f, "1-2", "devnum", "3\n");
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), -EINVAL);
 	cr_assert_not_null(strstr(why, "which is not node 189:1"), "%s", why);
 	fake_usb_attr(&f, "1-2", "devnum", "2\n");
 	/* A device's serial with a control character (it could forge a log line). */
 	fake_usb_attr(&f, "1-2", "serial", "abc\ndef\n");
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), -EINVAL);
 	cr_assert_not_null(strstr(why, "serial"), "%s", why);
 	fake_usb_attr(&f, "1-2", "serial", NULL);
 	fake_usb_attr(&f, "1-2", "devpath", "2.0\n");
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), -EINVAL);
 	/* devpath 0 is a bus's root hub: refused as the hub it is, not as a bad path. */
 	fake_usb_attr(&f, "1-2", "devpath", "0\n");
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), -EINVAL);
 	cr_assert_str_eq(why, "bus 1's root hub: hubs are never passed through");
 	fake_usb_attr(&f, "1-2", "devpath", "2\n");
-	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), 0, "%s", why);
 	cr_assert_str_eq(id.serial, "");
 }
 
@@ -277,7 +278,7 @@ Test(usb_identity, interface_numbers_usbfs_cannot_mask_are_refused, .init = setu
 	d.if_num[1] = 32;
 	d.if_class[1] = 0xff;
 	fake_usb_add(&f, &d);
-	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 1), &id, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 1), &id, NULL, why, sizeof(why)), -EINVAL);
 	cr_assert_not_null(strstr(why, "interface number 32"), "%s", why);
 }
 
@@ -290,7 +291,7 @@ Test(usb_identity, hubs_are_recognised_by_class, .init = setup_usbfs, .fini = te
 	d.device_class = 0x09;
 	d.if_class[0] = 0x09;
 	fake_usb_add(&f, &d);
-	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 1), &id, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 1), &id, NULL, why, sizeof(why)), 0, "%s", why);
 	cr_assert(usb_identity_is_hub(&id));
 }
 
@@ -344,4 +345,98 @@ Test(usb_resolve, malformed_names_are_refused)
 	cr_assert_eq(usb_spec_parse("/dev/bus/usb/001/002", &s), -EINVAL);
 	cr_assert_eq(usb_spec_parse("1-2.3", &s), 0);
 	cr_assert_str_eq(s.port, "1-2.3");
+}
+
+/* What the defaults weigh: boot keyboards and mice among the interfaces, a hard-wired port. */
+Test(usb_identity, boot_hid_interfaces_and_internal_ports_are_read, .init = setup_usbfs,
+     .fini = teardown)
+{
+	struct fake_dev kbd = fake_usb_plain(2), cam = fake_usb_plain(3), hub_side = fake_usb_plain(4);
+	struct broker_device id;
+	struct usb_traits t;
+	char why[256] = "";
+
+	/* Interface 0 a boot keyboard, 1 a boot mouse, 2 HID but not boot, 3 boot subclass with protocol 0. */
+	kbd.nif = 4;
+	memcpy(kbd.if_class, (uint8_t[]){ 0x03, 0x03, 0x03, 0x03 }, 4);
+	memcpy(kbd.if_subclass, (uint8_t[]){ 0x01, 0x01, 0x00, 0x01 }, 4);
+	memcpy(kbd.if_protocol, (uint8_t[]){ 0x01, 0x02, 0x01, 0x00 }, 4);
+	fake_usb_add(&f, &kbd);
+	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 1), &id, &t, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(t.hid_boot, 0x3);
+	cr_assert_not(t.internal);
+
+	cam.removable = "fixed";
+	fake_usb_add(&f, &cam);
+	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 2), &id, &t, why, sizeof(why)), 0, "%s", why);
+	cr_assert(t.internal);
+	fake_usb_attr(&f, "1-3", "removable", "removable\n");
+	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 2), &id, &t, why, sizeof(why)), 0, "%s", why);
+	cr_assert_not(t.internal);
+
+	/* Behind an external hub: its port is the hub's (1-4 in 1-4.2), hard-wired there. */
+	hub_side.dev = 5;
+	hub_side.devpath = "4.2";
+	hub_side.connect_type = "hardwired";
+	fake_usb_add(&f, &hub_side);
+	cr_assert_eq(usb_identity_read(&f.cfg, makedev(189, 4), &id, &t, why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(id.port_path, "1-4.2");
+	cr_assert(t.internal);
+}
+
+/* usb_identity_read of rdev fails with err and exactly the reason want. */
+static void identity_refused(dev_t rdev, int err, const char *want)
+{
+	struct broker_device id;
+	char why[256] = "";
+
+	cr_assert_eq(usb_identity_read(&f.cfg, rdev, &id, NULL, why, sizeof(why)), err, "%s", why);
+	cr_assert_str_eq(why, want);
+}
+
+/* A node whose configuration is not all there yet cannot be judged: refused, try again. */
+Test(usb_identity, a_device_still_being_configured_is_refused, .init = setup_usbfs,
+     .fini = teardown)
+{
+	struct fake_dev d = fake_usb_plain(2);
+
+	d.nif = 2;
+	d.if_class[1] = 0x03;
+	fake_usb_add(&f, &d);
+	fake_usb_attr(&f, "1-2", "bNumInterfaces", " 3\n");
+	identity_refused(makedev(189, 1), -EAGAIN,
+			 "2 of the configuration's 3 interfaces are there (still enumerating?)");
+	fake_usb_attr(&f, "1-2", "bNumInterfaces", "\n");
+	identity_refused(makedev(189, 1), -EAGAIN,
+			 "the device has no configuration yet (still enumerating?)");
+}
+
+/* The port a device is revoked by is its own: the "port" link must name the port its path says. */
+Test(usb_revoke, the_port_is_the_one_the_device_is_on, .init = setup_usbfs, .fini = teardown)
+{
+	struct fake_dev a = fake_usb_plain(2), b = fake_usb_plain(3), c = fake_usb_plain(4);
+	char why[256] = "", link[512];
+	int port_fd;
+
+	c.devpath = "2.3";
+	fake_usb_add(&f, &a);
+	fake_usb_add(&f, &b);
+	fake_usb_add(&f, &c);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 1), "1-2", &port_fd, why, sizeof(why)), 0,
+		     "%s", why);
+	close(port_fd);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 3), "1-2.3", &port_fd, why, sizeof(why)),
+		     0, "%s", why);
+	close(port_fd);
+	/* A link to another port (device 1-2's pointing at 1-3's) is refused. */
+	fake_usb_path(&f, "sys/devices/1-2/port", link, sizeof(link));
+	cr_assert_eq(unlink(link), 0);
+	cr_assert_eq(symlink("../1-0:1.0/usb1-port3", link), 0);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 1), "1-2", &port_fd, why, sizeof(why)),
+		     -EINVAL);
+	cr_assert_str_eq(why, "the device's port is usb1-port3, not usb1-port2");
+	cr_assert_eq(port_fd, -1);
+	cr_assert_eq(unlink(link), 0);
+	cr_assert_eq(usb_revoke_open_port(&f.cfg, makedev(189, 1), "1-2", &port_fd, why, sizeof(why)),
+		     -ENOENT);
 }

@@ -65,12 +65,25 @@ static struct broker_device composite(void)
 	return d;
 }
 
+static const struct usb_traits plain;	/* no boot HID interface, not on an internal port */
+
+static struct usb_verdict eval_traits(const char *text, const struct broker_device *d,
+				      const struct usb_traits *t)
+{
+	struct usb_policy *p = parse_ok(text);
+	struct usb_verdict v;
+
+	usb_policy_evaluate(p, d, t, &v);
+	usb_policy_free(p);
+	return v;
+}
+
 static struct usb_verdict eval(const char *text, const struct broker_device *d)
 {
 	struct usb_policy *p = parse_ok(text);
 	struct usb_verdict v;
 
-	usb_policy_evaluate(p, d, &v);
+	usb_policy_evaluate(p, d, &plain, &v);
 	usb_policy_free(p);
 	return v;
 }
@@ -279,13 +292,13 @@ Test(usb_policy, the_builtin_policy_allows_any_non_hub_with_detach)
 	struct usb_verdict v;
 
 	cr_assert_not_null(p);
-	usb_policy_evaluate(p, &d, &v);
+	usb_policy_evaluate(p, &d, &plain, &v);
 	cr_assert(v.allow);
 	cr_assert(v.detach);
 	cr_assert_not(v.restricted);
 	cr_assert_str_eq(v.rule, "built-in:1");
 	hub.device_class = 0x09;
-	usb_policy_evaluate(p, &hub, &v);
+	usb_policy_evaluate(p, &hub, &plain, &v);
 	cr_assert_not(v.allow);
 	usb_policy_free(p);
 }
@@ -301,8 +314,8 @@ Test(usb_policy, the_shipped_policy_file_loads_and_matches_the_builtin)
 	for (unsigned int i = 0; i < 3; i++) {
 		struct usb_verdict a, w;
 
-		usb_policy_evaluate(p, &devs[i], &a);
-		usb_policy_evaluate(b, &devs[i], &w);
+		usb_policy_evaluate(p, &devs[i], &plain, &a);
+		usb_policy_evaluate(b, &devs[i], &plain, &w);
 		cr_assert_eq(a.allow, w.allow);
 		cr_assert_eq(a.detach, w.detach);
 		cr_assert_eq(a.allowed, w.allowed);
@@ -342,4 +355,53 @@ Test(usb_policy, load_refuses_files_others_could_change)
 	cr_assert_eq(usb_policy_load(dir, &p, err, sizeof(err)), -EINVAL);
 	cr_assert_not_null(strstr(err, "not a regular file"), "%s", err);
 	rmdir(dir);
+}
+
+/*
+ * The defaults every policy keeps: a HID boot keyboard or mouse the VM could
+ * claim, and a device on a hard-wired port, pass only by an allow rule that
+ * names the device (id, serial or port); `all`, a class or a later rule is
+ * not enough. The built-in policy (allow-detach all) thus refuses them.
+ */
+Test(usb_policy, keyboards_mice_and_internal_devices_need_a_rule_naming_them)
+{
+	struct usb_policy *builtin = usb_policy_builtin();
+	struct broker_device kbd = composite(), disk = storage();
+	struct usb_traits boot = { .hid_boot = 0x1 }, internal = { .internal = true };
+	struct usb_verdict v;
+
+	/* Interface 0 of the composite is HID; as a boot keyboard it is refused by default. */
+	usb_policy_evaluate(builtin, &kbd, &boot, &v);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "hid-boot");
+	cr_assert_str_eq(v.reason, "a HID boot keyboard or mouse: passed to a VM only by an allow rule naming it (id, serial or port)");
+	cr_assert_eq(v.allowed, 0);
+	usb_policy_evaluate(builtin, &disk, &internal, &v);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "internal");
+	/* The same device, not a boot device and on a hotplug port, passes. */
+	usb_policy_evaluate(builtin, &kbd, &plain, &v);
+	cr_assert(v.allow);
+	usb_policy_free(builtin);
+
+	cr_assert_not(eval_traits("allow-detach interface-class 03\n", &kbd, &boot).allow);
+	cr_assert_not(eval_traits("allow class 00\n", &disk, &internal).allow);
+	/* Named: by id, by serial, by port; the naming rule decides, wherever it stands. */
+	v = eval_traits("allow-detach all\nallow id 1050:0407\n", &kbd, &boot);
+	cr_assert(v.allow);
+	cr_assert_not(v.detach);
+	cr_assert_str_eq(v.rule, "t.policy:2");
+	cr_assert(eval_traits("allow-detach serial \"SER 1\"\n", &disk, &internal).allow);
+	cr_assert(eval_traits("allow port 1-2.3\n", &disk, &internal).allow);
+	cr_assert(eval_traits("allow-detach id 1050:*\n", &kbd, &boot).allow);
+	/* A deny still wins over a naming allow. */
+	cr_assert_not(eval_traits("allow id 1050:0407\ndeny all\n", &kbd, &boot).allow);
+	/* Interface rules that keep the boot interface from the VM need no naming: the host keeps it. */
+	v = eval_traits("deny-interface interface-class 03\nallow-detach all\n", &kbd, &boot);
+	cr_assert(v.allow);
+	cr_assert(v.restricted);
+	cr_assert_eq(v.allowed, 0x6);
+	/* ... but an internal device is refused whatever its interfaces. */
+	cr_assert_not(eval_traits("deny-interface interface-class 03\nallow-detach all\n", &disk,
+				  &internal).allow);
 }
