@@ -14,6 +14,7 @@
 #       waits until the lab host has enumerated it.
 #   lab_gadget_busdev NAME           prints "BUS DEV" (from sysfs, by VID/PID/serial)
 #   lab_gadget_node NAME             prints /dev/bus/usb/BBB/DDD
+#   lab_gadget_reenumerated NAME OLD waits for a released gadget's new node and prints it
 #   lab_gadget_unplug NAME           unbind from its UDC: the device disappears
 #   lab_gadget_plug NAME             bind again (the device gets a new DEV)
 #   lab_gadget_remove NAME           unbind and delete
@@ -145,6 +146,26 @@ lab_gadget_node() {
 	local bus dev
 	read -r bus dev <<<"$(lab_gadget_busdev "$1")"
 	printf '/dev/bus/usb/%03d/%03d\n' "$bus" "$dev"
+}
+
+# lab_gadget_reenumerated NAME OLD_NODE: waits until the broker's revocation
+# of a released device (its port disabled, then enabled) has made it enumerate
+# again at another address, and prints its new node.
+lab_gadget_reenumerated() {
+	local t0 node
+	t0=$(lab_now_ms)
+	lab_wait_until 30 "gadget $1 to come back at a node other than $2" lab__gadget_moved "$1" "$2" ||
+		lab_fail "gadget $1 did not enumerate again after its release (still at $2, or gone)"
+	node=$(lab_gadget_node "$1")
+	lab_log "gadget $1: revoked, back at $node after $(($(lab_now_ms) - t0)) ms"
+	echo "$node"
+}
+
+lab__gadget_moved() {
+	local d bus dev
+	d=$(lab__gadget_sysfs "$1") || return 1
+	read -r bus <"$d/busnum" && read -r dev <"$d/devnum" || return 1
+	[ "$(printf '/dev/bus/usb/%03d/%03d' "$bus" "$dev")" != "$2" ]
 }
 
 lab_gadget_remove() {
