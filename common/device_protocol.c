@@ -299,6 +299,19 @@ int devproto_send(int sock, const struct devproto_msg *m, int fd)
 	return fdpass_send(sock, m, sizeof(*m), &fd, nfds);
 }
 
+/* The descriptors the next message's header says it carries; 0 for anything malformed. */
+static size_t fds_announced(int sock)
+{
+	struct {
+		uint16_t version, type;
+	} head;
+
+	if (fdpass_peek(sock, &head, sizeof(head)) != (ssize_t)sizeof(head) ||
+	    head.version != DEVPROTO_VERSION || head.type == 0 || head.type >= DEVPROTO_TYPE_END)
+		return 0;
+	return devproto_fds_expected(head.type);
+}
+
 int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why)
 {
 	unsigned char buf[DEVPROTO_MSG_SIZE];
@@ -307,19 +320,24 @@ int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why)
 	ssize_t n;
 	int err;
 
-	*fd = -1;
-	n = fdpass_recv(sock, buf, sizeof(buf), fds, 1, &nfds);
+	/* Room for a descriptor only when the caller takes one and the type carries one. */
+	if (fd)
+		*fd = -1;
+	n = fdpass_recv(sock, buf, sizeof(buf), fds, fd ? fds_announced(sock) : 0, &nfds);
 	if (n == 0 && nfds == 0)
 		return 0;
 	if (n < 0)
 		return wire_refuse(why, n == -EMSGSIZE ? "message larger than 64 bytes" :
-			   n == -EBADMSG ? "more descriptors or control data than a message carries" :
+			   n == -EBADF ? "unexpected file descriptor" :
+			   n == -EBADMSG ? "control data that is not a descriptor" :
 			   "receive failed", (int)n);
 	err = devproto_decode(buf, (size_t)n, nfds, m, why);
 	if (err) {
-		fdpass_close_all(fds, nfds);
+		if (nfds)
+			fdpass_drop(fds[0]);
 		return err;
 	}
-	*fd = fds[0];
+	if (fd)
+		*fd = fds[0];
 	return 1;
 }
