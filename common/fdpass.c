@@ -172,11 +172,16 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t max_fds, s
 
 ssize_t fdpass_peek(int sock, void *buf, size_t len)
 {
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	/* No control buffer: the kernel hands out no descriptor on a peek either. */
+	/*
+	 * No control buffer: the kernel hands out no descriptor on a peek either.
+	 * recvmsg, not recv: recv is recvfrom, which the seccomp filters do not allow.
+	 */
 	do {
-		n = recv(sock, buf, len, MSG_PEEK);
+		n = recvmsg(sock, &msg, MSG_PEEK);
 	} while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : n;
 }
