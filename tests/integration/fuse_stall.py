@@ -113,7 +113,7 @@ def _child(link, victim, mnt):
     socket.send_fds(link, [b"fd"], [fd])
     os.close(fd)  # our own FLUSH is answered
     link.recv(1)  # until the test says stop (or dies)
-    os._exit(0)  # closing /dev/fuse aborts the connection: whoever waits on it is freed
+    # Exiting closes /dev/fuse, which aborts the connection: whoever waits on it is freed.
 
 
 class Stall:
@@ -146,11 +146,16 @@ def stall_fd(victim, workdir):
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:
-        ours.close()
+        # Whatever happens, this child never returns into the caller's code.
         try:
+            ours.close()
             _child(theirs, victim, mnt)
-        except BaseException as e:  # report why, never leave a half-set-up child behind
-            theirs.send(b"E" + str(e).encode()[:200])
+        except BaseException as e:
+            try:
+                theirs.send(b"E" + str(e).encode()[:200])  # why, if the caller still listens
+            except BaseException:
+                pass
+        finally:
             os._exit(1)
     theirs.close()
     ours.settimeout(10)

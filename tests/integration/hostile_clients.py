@@ -236,7 +236,10 @@ def fuse_case(svc, workdir, send, while_stalled=None):
         skip(case, "cannot mount FUSE here: %s" % e)
         return None
     try:
-        how = send(fd)
+        try:
+            how = send(fd)
+        except OSError as e:
+            how = "no answer to the sender: %s" % (e or type(e).__name__)
         if while_stalled:
             while_stalled(fd)
         if svc.check(case + " (%s)" % how):
@@ -246,10 +249,15 @@ def fuse_case(svc, workdir, send, while_stalled=None):
                 ok("%s: the %s never closed it (no FLUSH)" % (case, svc.name))
     finally:
         stall.stop()  # frees the service if it did get stuck, so the run can end
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        close_quietly(fd)
+
+
+def close_quietly(fd):
+    """Our own copy of the FUSE file: once its server is gone, close() reports ENOTCONN."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 # --- the broker ---------------------------------------------------------------------------
@@ -296,12 +304,20 @@ def broker_cases(workdir):
         time.sleep(0.1)
     # Local users reach it through its group; the hostile uid is made one of them.
     os.chown(sock, 0, UID)
+    try:
+        broker_attacks(broker, sock, workdir)
+    finally:
+        if broker.poll() is None:
+            broker.kill()
+            broker.wait()
+
+
+def broker_attacks(broker, sock, workdir):
     svc = Service("broker", broker.pid, lambda: ask_broker(sock))
     try:
         svc.baseline()
     except OSError as e:
         not_ok("the broker answers a good client", str(e))
-        broker.kill()
         return
 
     def send_to_broker(fd):
@@ -421,17 +437,32 @@ def broker_cases(workdir):
         end_child(pid, w)
     svc.check("idle connections of one uid")
 
-    broker.send_signal(signal.SIGTERM)
+    # SIGTERM ends the broker, even right after it was sent a FUSE file whose FLUSH hangs.
+    case = "SIGTERM ends the broker (exit 0) after a FUSE file was sent to it"
     try:
-        status = broker.wait(timeout=10)
-        if status == 0:
-            ok("SIGTERM ends the broker (exit 0)")
-        else:
-            not_ok("SIGTERM ends the broker (exit 0)", "exit %d" % status)
-    except subprocess.TimeoutExpired:
-        not_ok("SIGTERM ends the broker", "still running 10 s later: %s" % wchan(broker.pid))
-        broker.kill()
-        broker.wait()
+        fd, stall = fuse_stall.stall_fd(broker.pid, workdir)
+    except OSError as e:
+        fd, stall = None, None
+        case = "SIGTERM ends the broker (exit 0); no FUSE here: %s" % e
+    try:
+        if fd is not None:
+            try:
+                send_to_broker(fd)
+            except OSError:
+                pass
+        broker.send_signal(signal.SIGTERM)
+        try:
+            status = broker.wait(timeout=10)
+            if status == 0:
+                ok(case)
+            else:
+                not_ok(case, "exit %d" % status)
+        except subprocess.TimeoutExpired:
+            not_ok(case, "still running 10 s later: %s" % wchan(broker.pid))
+    finally:
+        if stall:
+            stall.stop()
+            close_quietly(fd)
 
 
 # --- a VM ---------------------------------------------------------------------------------
