@@ -299,19 +299,6 @@ int devproto_send(int sock, const struct devproto_msg *m, int fd)
 	return fdpass_send(sock, m, sizeof(*m), &fd, nfds);
 }
 
-/* The descriptors the next message's header says it carries; 0 for anything malformed. */
-static size_t fds_announced(int sock)
-{
-	struct {
-		uint16_t version, type;
-	} head;
-
-	if (fdpass_peek(sock, &head, sizeof(head)) != (ssize_t)sizeof(head) ||
-	    head.version != DEVPROTO_VERSION || head.type == 0 || head.type >= DEVPROTO_TYPE_END)
-		return 0;
-	return devproto_fds_expected(head.type);
-}
-
 int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why)
 {
 	unsigned char buf[DEVPROTO_MSG_SIZE];
@@ -320,10 +307,16 @@ int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why)
 	ssize_t n;
 	int err;
 
-	/* Room for a descriptor only when the caller takes one and the type carries one. */
+	/*
+	 * The VMM (fd NULL) gives no room at all: its device process may be
+	 * compromised. The device process gives room for one, the most any type
+	 * carries, without peeking at the type first (a syscall more per
+	 * message): its only sender is the VMM, which sends one only with the
+	 * types that carry one, and checked what it relays.
+	 */
 	if (fd)
 		*fd = -1;
-	n = fdpass_recv(sock, buf, sizeof(buf), fds, fd ? fds_announced(sock) : 0, &nfds);
+	n = fdpass_recv(sock, buf, sizeof(buf), fds, fd ? 1 : 0, &nfds);
 	if (n == 0 && nfds == 0)
 		return 0;
 	if (n < 0)

@@ -397,12 +397,18 @@ Test(devproto, a_receiver_that_takes_no_descriptor_never_installs_one)
 	cr_assert_eq(devproto_send(sv[0], &m, probe), 0);
 	cr_assert_eq(devproto_recv(sv[1], &got, NULL, &why), -EBADF);
 	cr_assert(lock_probe_held(probe), "the VMM installed and closed the device's descriptor");
-	/* A type that carries none, to a receiver that would take one for another type. */
-	m = devproto_msg_init(DEVPROTO_SHUTDOWN, 2);
+	/* An event with one, the same. */
+	m = devproto_msg_init(DEVPROTO_PORT_GONE, 2);
+	m.u.port.port = 1;
 	cr_assert_eq(fdpass_send(sv[0], &m, sizeof(m), &probe, 1), 0);
+	cr_assert_eq(devproto_recv(sv[1], &got, NULL, &why), -EBADF);
+	cr_assert(lock_probe_held(probe), "the VMM installed and closed an event's descriptor");
+	/* The device side takes one at most: two are refused whole. */
+	int two[2] = { probe, probe };
+	m = devproto_msg_init(DEVPROTO_SHUTDOWN, 3);
+	cr_assert_eq(fdpass_send(sv[0], &m, sizeof(m), two, 2), 0);
 	cr_assert_eq(devproto_recv(sv[1], &got, &fd, &why), -EBADF);
 	cr_assert_eq(fd, -1);
-	cr_assert(lock_probe_held(probe), "the receiver installed and closed a descriptor of SHUTDOWN");
 	/* And the socket still carries good messages. */
 	cr_assert_eq(devproto_send(sv[0], &m, -1), 0);
 	cr_assert_eq(devproto_recv(sv[1], &got, NULL, &why), 1, "%s", why);
