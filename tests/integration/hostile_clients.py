@@ -39,6 +39,7 @@ n = 0
 failed = 0
 
 
+
 def ok(desc):
     global n
     n += 1
@@ -140,6 +141,10 @@ class Service:
     def __init__(self, name, pid, ask):
         self.name, self.pid, self.ask = name, pid, ask
         self.fds = self.rss = 0
+        # Under ASan, freed memory sits in quarantine and every allocation grows shadow and
+        # metadata: VmRSS says nothing about leaks there (LeakSanitizer does), so it is not compared.
+        with open("/proc/%d/maps" % pid) as f:
+            self.asan = "asan" in f.read()
 
     def baseline(self):
         counts = []
@@ -171,11 +176,12 @@ class Service:
                    "error: %s" % e, "wchan: %s" % wchan(self.pid))
             return False
         fds, rss = fd_count(self.pid), rss_kb(self.pid)
-        if fds != self.fds or rss > self.rss + RSS_SLACK_KB:
+        if fds != self.fds or (rss > self.rss + RSS_SLACK_KB and not self.asan):
             not_ok("%s: %s answers, no fd or memory growth" % (case, self.name),
                    "fds %d -> %d, VmRSS %d -> %d kB" % (self.fds, fds, self.rss, rss))
             return False
-        ok("%s: %s answers, fds %d, VmRSS %d -> %d kB" % (case, self.name, fds, self.rss, rss))
+        ok("%s: %s answers, fds %d, VmRSS %d -> %d kB%s" % (case, self.name, fds, self.rss, rss,
+                                                            " (ASan: not compared)" if self.asan else ""))
         return True
 
 
