@@ -24,7 +24,7 @@
 struct usb_policy;
 
 #define BROKER_MAX_PEERS 64u		/* connections at once */
-#define BROKER_MAX_PEERS_PER_UID 8u	/* connections one uid may have at once; more are closed at accept */
+#define BROKER_MAX_PEERS_PER_UID 8u	/* connections one uid but root may have at once; more are closed at accept */
 #define BROKER_ACCEPT_BATCH 32u		/* connections accepted per wakeup, so a flood cannot fill the backlog */
 
 struct broker_peer {
@@ -53,12 +53,13 @@ void broker_server_init(struct broker_server *s, const struct broker_config *c,
 
 /*
  * Adds a connected socket as a peer (takes fd). Returns the slot, or -errno
- * (fd closed): -EUSERS when its uid already has BROKER_MAX_PEERS_PER_UID
- * connections, -EMFILE when the table is full and nobody can make room.
- * A full table makes room by closing the longest-idle connection of the uid
- * with the most connections, preferring one that holds no device, when that
- * uid has at least two more than the newcomer's: a few users cannot keep a
- * VM of another user out.
+ * (fd closed): -EUSERS when its uid (not root) already has
+ * BROKER_MAX_PEERS_PER_UID connections, -EMFILE when the table is full and
+ * nobody can make room. A full table makes room by closing the longest-idle
+ * connection of the non-root uid with the most connections, preferring one
+ * that holds no device, when that uid has at least two more than the
+ * newcomer's (root counts as none): a few users cannot keep a VM of another
+ * user, or of root, out.
  */
 int broker_server_add_peer(struct broker_server *s, int fd);
 

@@ -466,6 +466,19 @@ Test(broker_server, one_uid_cannot_take_every_connection, .init = setup, .fini =
 		close(clients[i]);
 }
 
+Test(broker_server, root_is_not_limited_to_a_share, .init = setup, .fini = teardown)
+{
+	int clients[BROKER_MAX_PEERS_PER_UID + 4];
+	unsigned int slot;
+
+	/* Root's connections are root's VMs (svmm run connects before it drops privileges). */
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS_PER_UID + 4; i++)
+		clients[i] = client(&slot);
+	cr_assert_eq(broker_server_peers(&srv), BROKER_MAX_PEERS_PER_UID + 4);
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS_PER_UID + 4; i++)
+		close(clients[i]);
+}
+
 Test(broker_server, a_full_broker_makes_room_from_the_uid_with_the_most, .init = setup, .fini = teardown)
 {
 	int clients[BROKER_MAX_PEERS], servers[BROKER_MAX_PEERS];
