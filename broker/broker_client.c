@@ -2,6 +2,7 @@
 #include "broker_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,27 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "fdpass.h"
 #include "log.h"
+#include "monotonic.h"
 #include "usb_policy.h"
 
-/* Request ids only have to differ between consecutive requests on one socket. */
+/*
+ * A VMM has one broker socket. Requests get ids from one counter, so a reply
+ * is matched to its request by id; replies to requests the VMM gave up on (it
+ * timed out) arrive later and are discarded, and a device such a reply
+ * granted goes straight back (RELEASE) instead of staying held by nobody.
+ */
 static uint32_t last_id;
+static unsigned int replies_owed;	/* requests sent whose replies have not been read */
+static int timeout_ms = BROKER_CLIENT_TIMEOUT_MS;
+
+static uint32_t next_id(void)
+{
+	if (++last_id == 0)
+		last_id = 1;	/* 0 is the id of the broker's answer to a malformed request */
+	return last_id;
+}
 
 /* In the child: only the broker's end of the socketpair and stdio stay open. */
 static void close_inherited(int keep)
@@ -55,12 +72,14 @@ int broker_spawn(const char *policy_path, const struct broker_config *config,
 			return -ENOMEM;
 		}
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		e = -errno;
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		usb_policy_free(policy);
 		return e;
 	}
+	/* Nothing is sent to the broker with a descriptor: where the kernel can, it refuses them at the sender. */
+	fdpass_refuse_all(sv[1]);
 	pid = fork();
 	if (pid < 0) {
 		e = -errno;
@@ -116,7 +135,8 @@ int broker_connect(const char *path)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)&a, sizeof(a)) < 0) {
+	if (connect(fd, (const struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -125,32 +145,152 @@ int broker_connect(const char *path)
 	return fd;
 }
 
-/* Sends r and waits for its reply. */
-static int transact(int sock, const struct broker_request *r, struct broker_reply *reply, int *fd)
+void broker_client_set_timeout(int ms)
 {
-	struct pollfd p = { .fd = sock, .events = POLLIN };
-	const char *why = NULL;
+	timeout_ms = ms > 0 ? ms : BROKER_CLIENT_TIMEOUT_MS;
+}
+
+unsigned int broker_client_replies_owed(void)
+{
+	return replies_owed;
+}
+
+/* Waits until sock is ready for events or the deadline passes; 0, -ETIMEDOUT or -errno. */
+static int wait_for(int sock, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = sock, .events = events };
 	int n;
 
-	*fd = -1;
-	n = broker_request_send(sock, r);
-	if (n < 0)
-		return n == -EPIPE ? -ECONNRESET : n;
 	do {
-		n = poll(&p, 1, BROKER_CLIENT_TIMEOUT_MS);
-	} while (n < 0 && errno == EINTR);
+		int64_t left = deadline - monotonic_ms();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)left);
+	} while ((n < 0 && errno == EINTR) || (n == 0 && monotonic_ms() < deadline));
 	if (n < 0)
 		return -errno;
-	if (n == 0)
-		return -ETIMEDOUT;
-	n = broker_reply_recv(sock, r->type, r->id, reply, fd, &why);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0) {
-		log_warn("malformed reply from the broker: %s", why ? why : "?");
+	return n == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Sends r on the (non-blocking) socket, waiting for room until the deadline. */
+static int send_request(int sock, const struct broker_request *r, int64_t deadline)
+{
+	int err;
+
+	for (;;) {
+		err = broker_request_send(sock, r);
+		if (err != -EAGAIN)
+			break;
+		err = wait_for(sock, POLLOUT, deadline);
+		if (err)
+			return err;
+	}
+	if (err == 0)
+		replies_owed++;
+	return err == -EPIPE ? -ECONNRESET : err;
+}
+
+/*
+ * A reply nobody waits for any more. A device it granted is given back at
+ * once: the VMM never passed it on, and the broker would otherwise count it
+ * as this VM's until the VM exits.
+ */
+static void discard_late_reply(int sock, const struct broker_reply *p, int fd)
+{
+	struct broker_request r;
+	int err;
+
+	if (fd >= 0)
+		fdpass_drop(fd);
+	if (p->type != BROKER_OPEN || p->status != BROKER_OK) {
+		log_debug("discarded a late broker reply: %s id %u %s", broker_type_name(p->type), p->id,
+			  broker_status_name(p->status));
+		return;
+	}
+	log_warn("the broker granted %04x:%04x (handle %u) after the VMM gave up on it: giving it back",
+		 p->device.vendor, p->device.product, p->handle);
+	err = broker_request_release(&r, next_id(), p->handle);
+	if (!err) {
+		/* No wait for room: a broker that does not read keeps the device until its connection closes. */
+		err = broker_request_send(sock, &r);
+		if (!err)
+			replies_owed++;
+	}
+	if (err)
+		log_warn("cannot give handle %u back to the broker: %s", p->handle, strerror(-err));
+}
+
+/* Reads one reply that is ready. 1 with *p and *fd, 0 or -ECONNRESET, or -errno. */
+static int read_reply(int sock, struct broker_reply *p, int *fd)
+{
+	const char *why = NULL;
+	int n = broker_reply_recv_any(sock, p, fd, &why);
+
+	if (n == -EAGAIN)
 		return n;
+	if (n == 0) {
+		replies_owed = 0;
+		return -ECONNRESET;
+	}
+	if (replies_owed)
+		replies_owed--;
+	if (n < 0)
+		log_warn("malformed reply from the broker: %s", why ? why : "?");
+	return n;
+}
+
+int broker_client_drain(int sock)
+{
+	/* Bounded: each late reply read may send one RELEASE, whose reply is owed in turn. */
+	for (unsigned int i = 0; i < 2 * BROKER_CLIENT_MAX_LATE && replies_owed; i++) {
+		struct broker_reply p;
+		int fd, n = read_reply(sock, &p, &fd);
+
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0 && n != -EBADMSG && n != -EPROTO && n != -EMSGSIZE && n != -EBADF)
+			return n;
+		if (n == 1)
+			discard_late_reply(sock, &p, fd);
 	}
 	return 0;
+}
+
+/*
+ * Sends r and waits for its reply, discarding the late replies to earlier
+ * requests that come first. The broker answers in order, so every reply before
+ * r's is to an earlier request.
+ */
+static int transact(int sock, const struct broker_request *r, struct broker_reply *reply, int *fd)
+{
+	int64_t deadline = monotonic_ms() + timeout_ms;
+	int err;
+
+	*fd = -1;
+	err = broker_client_drain(sock);
+	if (err)
+		return err;
+	if (replies_owed > BROKER_CLIENT_MAX_LATE)
+		return -EBUSY;	/* the broker has not answered that many: asking more only queues more */
+	err = send_request(sock, r, deadline);
+	if (err)
+		return err;
+	for (unsigned int i = 0; i <= 2 * BROKER_CLIENT_MAX_LATE; i++) {
+		err = wait_for(sock, POLLIN, deadline);
+		if (err)
+			return err;
+		err = read_reply(sock, reply, fd);
+		if (err == -EAGAIN)
+			continue;
+		if (err < 0)
+			return err;
+		if (reply->id == r->id && reply->type == r->type)
+			return 0;
+		discard_late_reply(sock, reply, *fd);
+		*fd = -1;
+	}
+	return -EPROTO;
 }
 
 int broker_open(int sock, enum broker_target target, const char *what, struct broker_reply *reply,
@@ -160,7 +300,7 @@ int broker_open(int sock, enum broker_target target, const char *what, struct br
 	int err;
 
 	*fd = -1;
-	err = broker_request_open(&r, ++last_id, target, what);
+	err = broker_request_open(&r, next_id(), target, what);
 	if (err)
 		return err;
 	return transact(sock, &r, reply, fd);
@@ -171,7 +311,7 @@ int broker_release(int sock, uint32_t handle, struct broker_reply *reply)
 	struct broker_request r;
 	int fd, err;
 
-	err = broker_request_release(&r, ++last_id, handle);
+	err = broker_request_release(&r, next_id(), handle);
 	if (err)
 		return err;
 	err = transact(sock, &r, reply, &fd);

@@ -37,6 +37,8 @@
 
 /* How long broker_open/broker_release wait for the reply. */
 #define BROKER_CLIENT_TIMEOUT_MS 10000
+/* Unanswered requests after which broker_open/broker_release refuse to ask more (-EBUSY). */
+#define BROKER_CLIENT_MAX_LATE 16u
 
 struct broker_child {
 	pid_t pid;	/* the broker process, to reap */
@@ -56,7 +58,7 @@ int broker_spawn(const char *policy_path, const struct broker_config *config,
 /* Closes child->sock and reaps the broker; returns its exit status, or -errno. */
 int broker_stop(struct broker_child *child);
 
-/* Connects to a system broker; the socket fd, or -errno. */
+/* Connects to a system broker; the socket fd (non-blocking), or -errno. */
 int broker_connect(const char *path);
 
 /*
@@ -73,6 +75,27 @@ int broker_open(int sock, enum broker_target target, const char *what, struct br
 
 /* Gives back the device the broker called handle; 0 with *reply, or -errno as above. */
 int broker_release(int sock, uint32_t handle, struct broker_reply *reply);
+
+/*
+ * Replies are matched to requests by id. One that comes after its request
+ * timed out is discarded when it is read, and a device it granted is given
+ * back with a RELEASE (whose reply is discarded in turn), by the next
+ * broker_open/broker_release or by broker_client_drain().
+ */
+
+/* Requests sent on the broker socket whose replies have not been read yet. */
+unsigned int broker_client_replies_owed(void);
+
+/*
+ * Reads the late replies that are ready, without waiting, and discards them
+ * as above. The VMM calls it when the socket is readable while no request
+ * waits (poll it while broker_client_replies_owed() > 0). Returns 0, or
+ * -ECONNRESET when the broker closed, or -errno.
+ */
+int broker_client_drain(int sock);
+
+/* How long a request waits for its reply (ms; 0: BROKER_CLIENT_TIMEOUT_MS). For tests. */
+void broker_client_set_timeout(int ms);
 
 /* The control protocol's status for a broker status, so the client sees the same words. */
 enum control_status broker_control_status(uint32_t status);

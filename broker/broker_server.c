@@ -32,39 +32,6 @@ unsigned int broker_server_peers(const struct broker_server *s)
 	return n;
 }
 
-int broker_server_add_peer(struct broker_server *s, int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	/* Who asks is what the kernel says, read once at connect time; nothing the peer sends. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
-		int err = -errno;
-
-		log_warn("connection refused: no peer credentials: %s", strerror(errno));
-		close(fd);
-		return err ? err : -EINVAL;
-	}
-	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
-		struct broker_peer *p = &s->peers[i];
-
-		if (p->fd >= 0)
-			continue;
-		p->fd = fd;
-		p->id = ++s->last_peer_id;
-		p->pid = cred.pid;
-		p->uid = cred.uid;
-		p->gid = cred.gid;
-		log_info("connect peer=%u pid=%d uid=%u gid=%u", p->id, (int)p->pid,
-			 (unsigned int)p->uid, (unsigned int)p->gid);
-		return (int)i;
-	}
-	log_warn("connection refused: pid=%d uid=%u: %u connections already", (int)cred.pid,
-		 (unsigned int)cred.uid, BROKER_MAX_PEERS);
-	close(fd);
-	return -EMFILE;
-}
-
 static void drop_peer(struct broker_server *s, struct broker_peer *p, const char *why)
 {
 	unsigned int n = exclusive_release_client(&s->held, p->id);
@@ -74,6 +41,105 @@ static void drop_peer(struct broker_server *s, struct broker_peer *p, const char
 	close(p->fd);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+}
+
+static unsigned int peers_of_uid(const struct broker_server *s, uid_t uid)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
+		n += s->peers[i].fd >= 0 && s->peers[i].uid == uid;
+	return n;
+}
+
+/* Whether a is a better one to close than b: holds no device where b does, else idle longer. */
+static bool evict_before(const struct broker_server *s, const struct broker_peer *a,
+			 const struct broker_peer *b)
+{
+	bool a_holds = exclusive_count(&s->held, a->id) > 0;
+	bool b_holds = exclusive_count(&s->held, b->id) > 0;
+
+	if (a_holds != b_holds)
+		return !a_holds;
+	return a->last_active < b->last_active;
+}
+
+/*
+ * A full table and a newcomer of uid: closes one connection of the uid with the
+ * most, if it has at least two more than uid has (so the newcomer's uid is not
+ * the biggest once it is in). Returns the freed slot, or -1.
+ */
+static int evict_for(struct broker_server *s, uid_t uid)
+{
+	struct broker_peer *victim = NULL;
+	unsigned int most = 0, mine = uid == 0 ? 0 : peers_of_uid(s, uid);
+	uid_t hog = uid;
+
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+		unsigned int n = peers_of_uid(s, s->peers[i].uid);
+
+		/* Root's connections are root's VMs: never the ones closed to make room. */
+		if (s->peers[i].uid != 0 && n > most) {
+			most = n;
+			hog = s->peers[i].uid;
+		}
+	}
+	if (most < mine + 2)
+		return -1;
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+		struct broker_peer *p = &s->peers[i];
+
+		if (p->uid == hog && (!victim || evict_before(s, p, victim)))
+			victim = p;
+	}
+	drop_peer(s, victim, "evicted: the broker is full and this uid has the most connections");
+	return (int)(victim - s->peers);
+}
+
+int broker_server_add_peer(struct broker_server *s, int fd)
+{
+	struct broker_peer *p;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int slot = -1;
+
+	/* Who asks is what the kernel says, read once at connect time; nothing the peer sends. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+		int err = -errno;
+
+		log_warn("connection refused: no peer credentials: %s", strerror(errno));
+		close(fd);
+		return err ? err : -EINVAL;
+	}
+	/* Root runs as many VMs as it likes; a local user gets a share. */
+	if (cred.uid != 0 && peers_of_uid(s, cred.uid) >= BROKER_MAX_PEERS_PER_UID) {
+		log_warn("connection refused: pid=%d uid=%u: that uid has %u connections already",
+			 (int)cred.pid, (unsigned int)cred.uid, BROKER_MAX_PEERS_PER_UID);
+		close(fd);
+		return -EUSERS;
+	}
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS && slot < 0; i++) {
+		if (s->peers[i].fd < 0)
+			slot = (int)i;
+	}
+	if (slot < 0)
+		slot = evict_for(s, cred.uid);
+	if (slot < 0) {
+		log_warn("connection refused: pid=%d uid=%u: %u connections already", (int)cred.pid,
+			 (unsigned int)cred.uid, BROKER_MAX_PEERS);
+		close(fd);
+		return -EMFILE;
+	}
+	p = &s->peers[slot];
+	p->fd = fd;
+	p->id = ++s->last_peer_id;
+	p->pid = cred.pid;
+	p->uid = cred.uid;
+	p->gid = cred.gid;
+	p->last_active = ++s->activity;
+	log_info("connect peer=%u pid=%d uid=%u gid=%u", p->id, (int)p->pid, (unsigned int)p->uid,
+		 (unsigned int)p->gid);
+	return slot;
 }
 
 /*
@@ -158,6 +224,7 @@ int broker_server_handle(struct broker_server *s, unsigned int slot)
 	err = broker_request_recv(peer->fd, &r, &why);
 	if (err == -EAGAIN)
 		return 1;
+	peer->last_active = ++s->activity;
 	if (err == 0) {
 		drop_peer(s, peer, "closed");
 		return 0;
@@ -189,20 +256,23 @@ int broker_server_handle(struct broker_server *s, unsigned int slot)
 	return 1;
 }
 
-static void accept_peer(struct broker_server *s)
+/* Empties the backlog (up to a batch): refused connections go at once, so a flood cannot keep a VM waiting. */
+static void accept_peers(struct broker_server *s)
 {
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	for (unsigned int i = 0; i < BROKER_ACCEPT_BATCH; i++) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept: %s", strerror(errno));
-		return;
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		/*
+		 * Non-blocking: a peer that never reads its replies makes a send fail
+		 * (and loses its connection) instead of stalling the broker for everyone.
+		 */
+		broker_server_add_peer(s, fd);
 	}
-	/*
-	 * Non-blocking: a peer that never reads its replies makes a send fail
-	 * (and loses its connection) instead of stalling the broker for everyone.
-	 */
-	broker_server_add_peer(s, fd);
 }
 
 int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
@@ -238,7 +308,7 @@ int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
 			if (!pfd[i].revents)
 				continue;
 			if (slot[i] == BROKER_MAX_PEERS)
-				accept_peer(s);
+				accept_peers(s);
 			else if (s->peers[slot[i]].fd == pfd[i].fd)
 				broker_server_handle(s, slot[i]);
 		}

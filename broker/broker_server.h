@@ -14,6 +14,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "broker_config.h"
@@ -22,7 +23,9 @@
 
 struct usb_policy;
 
-#define BROKER_MAX_PEERS 64u	/* connections at once; more are closed at accept */
+#define BROKER_MAX_PEERS 64u		/* connections at once */
+#define BROKER_MAX_PEERS_PER_UID 8u	/* connections one uid but root may have at once; more are closed at accept */
+#define BROKER_ACCEPT_BATCH 32u		/* connections accepted per wakeup, so a flood cannot fill the backlog */
 
 struct broker_peer {
 	int fd;			/* -1: free slot */
@@ -30,6 +33,7 @@ struct broker_peer {
 	pid_t pid;		/* SO_PEERCRED at connect time */
 	uid_t uid;
 	gid_t gid;
+	uint64_t last_active;	/* s->activity when it connected or last sent a message */
 };
 
 struct broker_server {
@@ -39,6 +43,7 @@ struct broker_server {
 	int listen_fd;			/* the system broker's socket, or -1 */
 	bool exit_when_alone;		/* a VM's own broker: stop when its VMM has gone */
 	unsigned int last_peer_id;
+	uint64_t activity;		/* counts connections and messages: orders peers by idleness */
 	struct broker_peer peers[BROKER_MAX_PEERS];
 };
 
@@ -46,7 +51,16 @@ struct broker_server {
 void broker_server_init(struct broker_server *s, const struct broker_config *c,
 			const struct usb_policy *policy, int listen_fd);
 
-/* Adds a connected socket as a peer (takes fd). Returns the slot, or -errno (fd closed). */
+/*
+ * Adds a connected socket as a peer (takes fd). Returns the slot, or -errno
+ * (fd closed): -EUSERS when its uid (not root) already has
+ * BROKER_MAX_PEERS_PER_UID connections, -EMFILE when the table is full and
+ * nobody can make room. A full table makes room by closing the longest-idle
+ * connection of the non-root uid with the most connections, preferring one
+ * that holds no device, when that uid has at least two more than the
+ * newcomer's (root counts as none): a few users cannot keep a VM of another
+ * user, or of root, out.
+ */
 int broker_server_add_peer(struct broker_server *s, int fd);
 
 /*

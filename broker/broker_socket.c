@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdpass.h"
+
 static int fill_addr(struct sockaddr_un *a, const char *path)
 {
 	memset(a, 0, sizeof(*a));
@@ -97,6 +99,8 @@ int broker_socket_listen(const char *path, struct broker_socket *s, char *why, s
 		s->fd = -1;
 		return err;
 	}
+	/* Nothing is sent to the broker with a descriptor: where the kernel can, it refuses them at the sender. */
+	fdpass_refuse_all(s->fd);
 	if (listen(s->fd, 16) < 0) {
 		err = -errno;
 		snprintf(why, whylen, "listen %s: %s", a.sun_path, strerror(-err));

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fdpass.h"
 #include "wire_check.h"
@@ -203,17 +204,19 @@ int broker_request_send(int sock, const struct broker_request *r)
 
 /*
  * Receives one message into buf (one byte larger than the message, so a longer
- * one shows as the wrong size rather than cut to fit). Returns its length, 0
- * when the peer closed, or -errno with *why set.
+ * one shows as the wrong size rather than cut to fit), taking at most max_fds
+ * descriptors. Returns its length, 0 when the peer closed, or -errno with *why set.
  */
-static ssize_t recv_message(int sock, void *buf, size_t size, int *fds, size_t *nfds,
-			    const char **why)
+static ssize_t recv_message(int sock, void *buf, size_t size, int *fds, size_t max_fds,
+			    size_t *nfds, const char **why)
 {
-	ssize_t n = fdpass_recv(sock, buf, size, fds, FDPASS_MAX_FDS, nfds);
+	ssize_t n = fdpass_recv(sock, buf, size, fds, max_fds, nfds);
 
 	if (n < 0)
 		return wire_refuse(why, n == -EMSGSIZE ? "message larger than the protocol's" :
-			   n == -EBADMSG ? "more descriptors or control data than a message carries" :
+			   n == -EBADF ? (max_fds ? "more descriptors than a message carries" :
+					  "a descriptor on a message that takes none") :
+			   n == -EBADMSG ? "control data that is not a descriptor" :
 			   "receive failed", (int)n);
 	return n;
 }
@@ -221,17 +224,15 @@ static ssize_t recv_message(int sock, void *buf, size_t size, int *fds, size_t *
 int broker_request_recv(int sock, struct broker_request *r, const char **why)
 {
 	unsigned char buf[sizeof(struct broker_request) + 1];
-	int fds[FDPASS_MAX_FDS];
 	size_t nfds = 0;
-	ssize_t n = recv_message(sock, buf, sizeof(buf), fds, &nfds, why);
-	int err;
+	/* No room for a descriptor: one sent to the broker is dropped by the kernel, never closed here. */
+	ssize_t n = recv_message(sock, buf, sizeof(buf), NULL, 0, &nfds, why);
 
-	if (n <= 0 && nfds == 0)
+	if (n == -EBADF)
+		return wire_refuse(why, "a descriptor was sent to the broker", -EBADF);
+	if (n <= 0)
 		return (int)n;
-	err = broker_request_decode(buf, (size_t)n, nfds, r, why);
-	/* The broker takes no descriptor, whether the message was otherwise good or not. */
-	fdpass_close_all(fds, nfds);
-	return err ? err : 1;
+	return broker_request_decode(buf, (size_t)n, 0, r, why) ?: 1;
 }
 
 int broker_reply_send(int sock, const struct broker_reply *p, int fd)
@@ -244,24 +245,67 @@ int broker_reply_send(int sock, const struct broker_reply *p, int fd)
 	return fdpass_send(sock, p, sizeof(*p), &fd, nfds);
 }
 
-int broker_reply_recv(int sock, uint16_t type, uint32_t id, struct broker_reply *p, int *fd,
-		      const char **why)
+/* Only a successful OPEN carries a descriptor: the header says so before anything is received. */
+static size_t reply_fds_expected(int sock)
+{
+	struct {
+		uint16_t version, type;
+		uint32_t id, status;
+	} head;
+	ssize_t n = fdpass_peek(sock, &head, sizeof(head));
+
+	if (n != (ssize_t)sizeof(head))
+		return 0;
+	return head.version == BROKER_VERSION && head.type == BROKER_OPEN && head.status == BROKER_OK;
+}
+
+int broker_reply_recv_any(int sock, struct broker_reply *p, int *fd, const char **why)
 {
 	unsigned char buf[sizeof(struct broker_reply) + 1];
-	int fds[FDPASS_MAX_FDS];
+	struct broker_reply head;
+	struct stat st;
+	int fds[1] = { -1 };
 	size_t nfds = 0;
-	ssize_t n = recv_message(sock, buf, sizeof(buf), fds, &nfds, why);
+	ssize_t n;
 	int err;
 
 	*fd = -1;
-	if (n <= 0 && nfds == 0)
+	n = recv_message(sock, buf, sizeof(buf), fds, reply_fds_expected(sock), &nfds, why);
+	if (n <= 0)
 		return (int)n;
-	err = broker_reply_decode(buf, (size_t)n, nfds, type, id, p, why);
-	if (err) {
-		fdpass_close_all(fds, nfds);
-		return err;
+	if ((size_t)n != sizeof(head)) {
+		err = wire_refuse(why, "reply has the wrong size", -EMSGSIZE);
+		goto refuse;
 	}
+	memcpy(&head, buf, sizeof(head));
+	err = broker_reply_decode(buf, (size_t)n, nfds, head.type, head.id, p, why);
+	if (err)
+		goto refuse;
+	/* A usbfs node is a character device; anything else is not what OPEN grants. */
+	if (nfds && (fstat(fds[0], &st) < 0 || !S_ISCHR(st.st_mode))) {
+		err = wire_refuse(why, "open reply's descriptor is not a device node", -EBADF);
+		goto refuse;
+	}
+	*fd = nfds ? fds[0] : -1;
+	return 1;
+refuse:
 	if (nfds)
-		*fd = fds[0];
+		fdpass_drop(fds[0]);
+	return err;
+}
+
+int broker_reply_recv(int sock, uint16_t type, uint32_t id, struct broker_reply *p, int *fd,
+		      const char **why)
+{
+	int r = broker_reply_recv_any(sock, p, fd, why);
+
+	if (r <= 0)
+		return r;
+	if (p->type != type || p->id != id) {
+		if (*fd >= 0)
+			fdpass_drop(*fd);
+		*fd = -1;
+		return wire_refuse(why, "reply to another request", -EBADMSG);
+	}
 	return 1;
 }

@@ -136,8 +136,10 @@ int broker_request_send(int sock, const struct broker_request *r);
 
 /*
  * Receives one request. Returns 1 with *r set, 0 when the peer closed, or a
- * negative errno with *why set for a malformed message; any descriptor that
- * came with it has been closed.
+ * negative errno with *why set for a malformed message (-EBADF: it came with
+ * a descriptor). It receives with no room for a descriptor, so one sent to
+ * the broker is dropped by the kernel and never installed, let alone closed:
+ * closing a peer's file can block (fdpass.h).
  */
 int broker_request_recv(int sock, struct broker_request *r, const char **why);
 
@@ -145,10 +147,15 @@ int broker_request_recv(int sock, struct broker_request *r, const char **why);
 int broker_reply_send(int sock, const struct broker_reply *p, int fd);
 
 /*
- * Receives the reply to request (type, id). Returns 1 with *p and *fd (the
- * opened node, or -1) set, 0 if the broker closed, or a negative errno with
- * *why set; a refused message's descriptors are closed.
+ * Receives the next reply, to whichever request. Returns 1 with *p and *fd
+ * (the opened node, or -1) set, 0 if the broker closed, or a negative errno
+ * with *why set. Room for a descriptor is given only when the reply's header
+ * says it is a successful OPEN, and that descriptor must be a character
+ * device; a refused one is dropped (fdpass_drop()).
  */
+int broker_reply_recv_any(int sock, struct broker_reply *p, int *fd, const char **why);
+
+/* broker_reply_recv_any(), and -EBADMSG for a reply to another request than (type, id). */
 int broker_reply_recv(int sock, uint16_t type, uint32_t id, struct broker_reply *p, int *fd,
 		      const char **why);
 

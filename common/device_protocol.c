@@ -307,19 +307,30 @@ int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why)
 	ssize_t n;
 	int err;
 
-	*fd = -1;
-	n = fdpass_recv(sock, buf, sizeof(buf), fds, 1, &nfds);
+	/*
+	 * The VMM (fd NULL) gives no room at all: its device process may be
+	 * compromised. The device process gives room for one, the most any type
+	 * carries, without peeking at the type first (a syscall more per
+	 * message): its only sender is the VMM, which sends one only with the
+	 * types that carry one, and checked what it relays.
+	 */
+	if (fd)
+		*fd = -1;
+	n = fdpass_recv(sock, buf, sizeof(buf), fds, fd ? 1 : 0, &nfds);
 	if (n == 0 && nfds == 0)
 		return 0;
 	if (n < 0)
 		return wire_refuse(why, n == -EMSGSIZE ? "message larger than 64 bytes" :
-			   n == -EBADMSG ? "more descriptors or control data than a message carries" :
+			   n == -EBADF ? "unexpected file descriptor" :
+			   n == -EBADMSG ? "control data that is not a descriptor" :
 			   "receive failed", (int)n);
 	err = devproto_decode(buf, (size_t)n, nfds, m, why);
 	if (err) {
-		fdpass_close_all(fds, nfds);
+		if (nfds)
+			fdpass_drop(fds[0]);
 		return err;
 	}
-	*fd = fds[0];
+	if (fd)
+		*fd = fds[0];
 	return 1;
 }

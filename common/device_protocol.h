@@ -282,8 +282,12 @@ int devproto_send(int sock, const struct devproto_msg *m, int fd);
 
 /*
  * Receives and decodes one message. *fd is set to the received descriptor or
- * -1. Returns 1 on a message, 0 when the peer closed, or a negative errno
- * (with *why set) for a malformed message, whose fd, if any, is closed.
+ * -1; fd NULL means the caller takes none (the VMM: nothing the device
+ * process sends carries one, and it may be compromised), so the kernel drops
+ * any descriptor sent, never installed (fdpass.h: closing a peer's file can
+ * block). Otherwise there is room for one. Returns 1 on a message, 0 when
+ * the peer closed, or a negative errno (with *why set) for a malformed
+ * message; a descriptor that came with one goes to fdpass_drop().
  */
 int devproto_recv(int sock, struct devproto_msg *m, int *fd, const char **why);
 

@@ -4,7 +4,19 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83	/* Linux 6.16, include/uapi/asm-generic/socket.h */
+#endif
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* Refused descriptors on a file whose close could block; see fdpass_drop(). */
+static int parked[FDPASS_PARKED_MAX];
+static unsigned int nparked;
 
 void fdpass_close_all(int *fds, size_t n)
 {
@@ -13,6 +25,42 @@ void fdpass_close_all(int *fds, size_t n)
 			close(fds[i]);
 		fds[i] = -1;
 	}
+}
+
+int fdpass_refuse_all(int sock)
+{
+	int off = 0;
+
+	return setsockopt(sock, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off)) < 0 ? -errno : 0;
+}
+
+bool fdpass_close_may_block(int fd)
+{
+	struct statfs sf;
+
+	/* Unknown is treated as may-block: parking a descriptor costs a slot, a hang costs the process. */
+	if (fstatfs(fd, &sf) < 0)
+		return errno != EBADF;
+	return sf.f_type == FUSE_SUPER_MAGIC || sf.f_type == OVERLAYFS_SUPER_MAGIC;
+}
+
+bool fdpass_park_full(void)
+{
+	return nparked >= FDPASS_PARKED_MAX;
+}
+
+int fdpass_drop(int fd)
+{
+	if (fd < 0)
+		return 0;
+	if (!fdpass_close_may_block(fd)) {
+		close(fd);
+		return 0;
+	}
+	if (fdpass_park_full())
+		return -EMFILE;
+	parked[nparked++] = fd;
+	return 1;
 }
 
 int fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
@@ -70,8 +118,8 @@ static int collect_fds(struct msghdr *msg, int *fds, size_t max_fds, size_t *nfd
 			if (*nfds < max_fds) {
 				fds[(*nfds)++] = fd;
 			} else {
-				/* More fds than the caller takes: the message is refused. */
-				close(fd);
+				/* The buffer only has room for max_fds: the kernel cannot have installed more. */
+				fdpass_drop(fd);
 				err = -EBADMSG;
 			}
 		}
@@ -82,23 +130,26 @@ static int collect_fds(struct msghdr *msg, int *fds, size_t max_fds, size_t *nfd
 ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t max_fds, size_t *nfds)
 {
 	union {
-		/* Room for more than any caller takes, so that extra fds are seen and closed. */
-		char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX_FDS * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX_FDS)];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 	int err;
 
 	*nfds = 0;
 	if (max_fds > FDPASS_MAX_FDS)
 		max_fds = FDPASS_MAX_FDS;
+	/*
+	 * Room for max_fds and not one more: the kernel drops (fput, no flush)
+	 * what does not fit. CMSG_LEN, not CMSG_SPACE: the kernel fills all the
+	 * room it is given, and CMSG_SPACE(one int) has room for two.
+	 */
+	if (max_fds > 0) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_LEN(sizeof(int) * max_fds);
+	}
 	do {
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
@@ -107,13 +158,30 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t max_fds, s
 
 	err = collect_fds(&msg, fds, max_fds, nfds);
 	if (!err && (msg.msg_flags & MSG_CTRUNC))
-		err = -EBADMSG;
+		err = -EBADF;
 	if (!err && (msg.msg_flags & MSG_TRUNC))
 		err = -EMSGSIZE;
 	if (err) {
-		fdpass_close_all(fds, *nfds);
+		for (size_t i = 0; i < *nfds; i++)
+			fdpass_drop(fds[i]);
 		*nfds = 0;
 		return err;
 	}
 	return n;
+}
+
+ssize_t fdpass_peek(int sock, void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	/*
+	 * No control buffer: the kernel hands out no descriptor on a peek either.
+	 * recvmsg, not recv: recv is recvfrom, which the seccomp filters do not allow.
+	 */
+	do {
+		n = recvmsg(sock, &msg, MSG_PEEK);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
 }

@@ -183,10 +183,51 @@ void control_server_handle(const struct control_ops *ops, void *opaque, const vo
 	}
 }
 
+/* An image attach is the one request that carries a descriptor; its header says so before it is received. */
+static size_t fds_announced(int sock)
+{
+	struct {
+		uint16_t version, type;
+		uint32_t port, target;
+	} head;
+	struct control_request r;
+
+	if (fdpass_peek(sock, &head, sizeof(head)) != (ssize_t)sizeof(head) ||
+	    head.version != CONTROL_VERSION)
+		return 0;
+	r.type = head.type;
+	r.target = head.target;
+	if (!control_request_fds_expected(&r))
+		return 0;
+	/* Each refused image on FUSE stays parked; with the park full, images are refused unreceived. */
+	if (fdpass_park_full()) {
+		log_warn("control: refusing image descriptors: %u refused ones are held open", FDPASS_PARKED_MAX);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Why an image descriptor is refused before anything uses it, or NULL. One on
+ * FUSE (or overlayfs, which may sit on it) is refused because a close() of it
+ * waits for its server's FLUSH answer, for as long as that server likes.
+ */
+static const char *image_refusal(int fd)
+{
+	struct stat st;
+
+	if (fdpass_close_may_block(fd))
+		return "the image is on FUSE or overlayfs: the VM takes no image whose close could block";
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return "the image is not a regular file or block device";
+	return NULL;
+}
+
 static void control_serve_client(struct control_server *cs, int slot)
 {
 	int fd = cs->clients[slot];
 	struct control_reply *rep = NULL;
+	const char *refused;
 	void *buf = NULL;
 	int image_fd = -1;
 	size_t nfds = 0;
@@ -196,19 +237,32 @@ static void control_serve_client(struct control_server *cs, int slot)
 	rep = malloc(sizeof(*rep));
 	if (!buf || !rep)
 		goto done;
-	/* At most one fd (an image); more, or an oversized message, is refused whole, fds closed. */
-	n = fdpass_recv(fd, buf, CONTROL_RECV_SIZE, &image_fd, 1, &nfds);
+	/*
+	 * Room for one fd only when the header says image attach: any other
+	 * descriptor is dropped by the kernel, never installed, so never closed
+	 * here (fdpass.h). An oversized message or one with extra fds is refused whole.
+	 */
+	n = fdpass_recv(fd, buf, CONTROL_RECV_SIZE, &image_fd, fds_announced(fd), &nfds);
 	if (n == -EAGAIN || n == -EINTR)
 		goto keep;
-	if (n == -EMSGSIZE || n == -EBADMSG) {
+	if (n == -EMSGSIZE || n == -EBADMSG || n == -EBADF) {
 		control_reply_init(rep, (enum control_type)reply_type(buf, CONTROL_RECV_SIZE));
 		control_reply_error(rep, CONTROL_E_INVALID, "%s", n == -EMSGSIZE ?
-				    "request has the wrong size" : "more descriptors than a request carries");
+				    "request has the wrong size" : n == -EBADF ?
+				    "a descriptor the request does not carry" : "control data that is not a descriptor");
 		log_warn("control: refused a request: %s", rep->message);
 		goto reply;
 	}
 	if (n <= 0)
 		goto done;	/* the client left without asking */
+	refused = nfds ? image_refusal(image_fd) : NULL;
+	if (refused) {
+		control_reply_init(rep, (enum control_type)reply_type(buf, (size_t)n));
+		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "%s", refused);
+		log_warn("control: refused a request: %s", refused);
+		fdpass_drop(image_fd);
+		goto reply;
+	}
 	control_server_handle(cs->ops, cs->opaque, buf, nfds ? image_fd : -1, (size_t)n, rep);
 	if (nfds)
 		close(image_fd);

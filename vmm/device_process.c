@@ -209,20 +209,19 @@ static int device_wait_reply(struct device_process *d, uint32_t seq, struct devp
 			     const char **why)
 {
 	struct devproto_msg m;
-	int fd = -1, r;
+	int r;
 
 	r = device_wait_ready(d, POLLIN, "no reply within the time limit", why);
 	if (r < 0)
 		return r;
-	r = devproto_recv(d->req_sock, &m, &fd, why);
+	/* A device process sends no descriptor; the VMM never takes one from it. */
+	r = devproto_recv(d->req_sock, &m, NULL, why);
 	if (r == 0) {
 		*why = "closed its socket";
 		return -EPIPE;
 	}
 	if (r < 0)
 		return r;
-	if (fd >= 0)
-		close(fd);
 	if (m.type != DEVPROTO_REPLY || m.seq != seq) {
 		*why = "sent something other than the reply it owed";
 		return -EPROTO;

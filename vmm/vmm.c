@@ -446,11 +446,9 @@ static void vmm_handle_device_event(struct vmm *v)
 {
 	struct devproto_msg m;
 	const char *why = NULL;
-	int fd = -1;
-	int r = devproto_recv(v->dev.evt_sock, &m, &fd, &why);
+	/* Events carry no descriptor; the VMM never takes one from its device process. */
+	int r = devproto_recv(v->dev.evt_sock, &m, NULL, &why);
 
-	if (fd >= 0)
-		close(fd);
 	if (r == 0) {
 		device_process_mark_dead(&v->dev, "closed its event socket");
 	} else if (r < 0) {
@@ -483,7 +481,7 @@ static void vmm_handle_stdin(struct vmm *v)
 		v->stdin_open = false;
 }
 
-enum { PFD_SIGNAL, PFD_EXIT, PFD_STDIN, PFD_DEVICE, PFD_CONTROL, PFD_MAX = PFD_CONTROL + 1 + CONTROL_SERVER_MAX_CLIENTS };
+enum { PFD_SIGNAL, PFD_EXIT, PFD_STDIN, PFD_DEVICE, PFD_BROKER, PFD_CONTROL, PFD_MAX = PFD_CONTROL + 1 + CONTROL_SERVER_MAX_CLIENTS };
 
 static void vmm_loop(struct vmm *v)
 {
@@ -500,6 +498,9 @@ static void vmm_loop(struct vmm *v)
 			.fd = v->stdin_open && !stdin_waits ? STDIN_FILENO : -1, .events = POLLIN };
 		pfd[PFD_DEVICE] = (struct pollfd){
 			.fd = device_process_is_dead(&v->dev) ? -1 : v->dev.evt_sock, .events = POLLIN };
+		/* A reply that came after its request timed out: read, and a device it granted given back. */
+		pfd[PFD_BROKER] = (struct pollfd){
+			.fd = broker_client_replies_owed() ? v->broker_sock : -1, .events = POLLIN };
 		nctl = control_server_pollfds(&v->control, pfd + PFD_CONTROL, PFD_MAX - PFD_CONTROL);
 		r = poll(pfd, PFD_CONTROL + nctl, stdin_waits ? 20 : -1);
 		if (r < 0 && errno != EINTR) {
@@ -515,6 +516,8 @@ static void vmm_loop(struct vmm *v)
 			vmm_handle_stdin(v);
 		if (pfd[PFD_DEVICE].revents)
 			vmm_handle_device_event(v);
+		if (pfd[PFD_BROKER].revents)
+			broker_client_drain(v->broker_sock);
 		control_server_service(&v->control, pfd + PFD_CONTROL, nctl);
 	}
 }

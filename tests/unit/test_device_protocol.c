@@ -8,6 +8,7 @@
 
 #include "device_protocol.h"
 #include "fdpass.h"
+#include "lock_probe.h"
 
 static int decode(const struct devproto_msg *m, size_t nfds, const char **why)
 {
@@ -380,4 +381,38 @@ Test(devproto, register_mirror_needs_its_fd_and_page_size)
 	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
 	m.u.mirror.reserved = 1;
 	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
+}
+
+/* A compromised device process must not make the VMM close() a file of its choosing (FUSE FLUSH). */
+Test(devproto, a_receiver_that_takes_no_descriptor_never_installs_one)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_MEM_REGION, 1), got;
+	int sv[2], probe = lock_probe_open(), fd = 5;
+	const char *why = NULL;
+
+	socketpair_seq(sv);
+	m.u.mem.gpa = 0;
+	m.u.mem.size = 4096;
+	/* A type that does carry one, sent to the VMM, which takes none from its device. */
+	cr_assert_eq(devproto_send(sv[0], &m, probe), 0);
+	cr_assert_eq(devproto_recv(sv[1], &got, NULL, &why), -EBADF);
+	cr_assert(lock_probe_held(probe), "the VMM installed and closed the device's descriptor");
+	/* An event with one, the same. */
+	m = devproto_msg_init(DEVPROTO_PORT_GONE, 2);
+	m.u.port.port = 1;
+	cr_assert_eq(fdpass_send(sv[0], &m, sizeof(m), &probe, 1), 0);
+	cr_assert_eq(devproto_recv(sv[1], &got, NULL, &why), -EBADF);
+	cr_assert(lock_probe_held(probe), "the VMM installed and closed an event's descriptor");
+	/* The device side takes one at most: two are refused whole. */
+	int two[2] = { probe, probe };
+	m = devproto_msg_init(DEVPROTO_SHUTDOWN, 3);
+	cr_assert_eq(fdpass_send(sv[0], &m, sizeof(m), two, 2), 0);
+	cr_assert_eq(devproto_recv(sv[1], &got, &fd, &why), -EBADF);
+	cr_assert_eq(fd, -1);
+	/* And the socket still carries good messages. */
+	cr_assert_eq(devproto_send(sv[0], &m, -1), 0);
+	cr_assert_eq(devproto_recv(sv[1], &got, NULL, &why), 1, "%s", why);
+	close(probe);
+	close(sv[0]);
+	close(sv[1]);
 }

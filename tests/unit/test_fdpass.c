@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "lock_probe.h"
 
 Test(fdpass, several_fds_arrive_close_on_exec)
 {
@@ -43,4 +44,57 @@ Test(fdpass, send_on_a_closed_peer_fails_without_sigpipe)
 	close(sv[1]);
 	cr_assert_eq(fdpass_send(sv[0], "x", 1, NULL, 0), -EPIPE);
 	close(sv[0]);
+}
+
+Test(fdpass, descriptors_beyond_what_the_receiver_takes_are_never_installed)
+{
+	int sv[2], probe = lock_probe_open(), got[FDPASS_MAX_FDS];
+	size_t n = 99;
+	char buf[8];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	cr_assert_eq(fdpass_send(sv[0], "hi", 2, &probe, 1), 0);
+	/* A peek, then a receive that takes none: the message is refused, the fd never entered. */
+	cr_assert_eq(fdpass_peek(sv[1], buf, 1), 1);
+	cr_assert_eq(buf[0], 'h');
+	cr_assert_eq(fdpass_recv(sv[1], buf, sizeof(buf), got, 0, &n), -EBADF);
+	cr_assert_eq(n, 0);
+	cr_assert(lock_probe_held(probe), "the receiver installed and closed the descriptor");
+	close(probe);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(fdpass, the_receiver_takes_what_it_has_room_for)
+{
+	int sv[2], fds[2], got[FDPASS_MAX_FDS];
+	size_t n = 0;
+	char buf[8];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(fdpass_send(sv[0], "hi", 2, fds, 1), 0);
+	cr_assert_eq(fdpass_recv(sv[1], buf, sizeof(buf), got, 1, &n), 2);
+	cr_assert_eq(n, 1);
+	/* Two where one is taken: refused whole. */
+	cr_assert_eq(fdpass_send(sv[0], "hi", 2, fds, 2), 0);
+	cr_assert_eq(fdpass_recv(sv[1], buf, sizeof(buf), got + 1, 1, &n), -EBADF);
+	cr_assert_eq(n, 0);
+	close(got[0]);
+	close(fds[0]);
+	close(fds[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(fdpass, dropping_a_refused_descriptor_closes_an_ordinary_file)
+{
+	int fds[2];
+	char c;
+
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_not(fdpass_close_may_block(fds[1]));
+	cr_assert_eq(fdpass_drop(fds[1]), 0);
+	cr_assert_eq(read(fds[0], &c, 1), 0);	/* the write end is gone */
+	close(fds[0]);
 }

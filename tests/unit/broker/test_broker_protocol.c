@@ -9,6 +9,7 @@
 
 #include "broker_protocol.h"
 #include "fdpass.h"
+#include "lock_probe.h"
 
 static struct broker_request open_req(const char *path)
 {
@@ -274,4 +275,59 @@ Test(broker_protocol, reply_transport_passes_the_fd_and_closes_it_on_refusal)
 	close(sv[1]);
 	cr_assert_eq(broker_reply_recv(sv[0], BROKER_OPEN, 7, &got, &fd, &why), 0);
 	close(sv[0]);
+}
+
+/*
+ * What item 1 of the security review was about: the broker used to install a
+ * sent descriptor and close() it, and a close() of a file on the sender's FUSE
+ * mount waits for a FLUSH answer forever. The lock probe shows any close().
+ */
+Test(broker_protocol, a_descriptor_sent_to_the_broker_is_never_installed)
+{
+	struct broker_request r = open_req("/dev/bus/usb/001/002"), got;
+	int sv[2], probe = lock_probe_open();
+	const char *why = NULL;
+
+	seqpair(sv);
+	cr_assert_eq(fdpass_send(sv[0], &r, sizeof(r), &probe, 1), 0);
+	cr_assert_eq(broker_request_recv(sv[1], &got, &why), -EBADF);
+	cr_assert_str_eq(why, "a descriptor was sent to the broker");
+	cr_assert(lock_probe_held(probe), "the broker installed and closed the descriptor");
+	/* Four of them, and a malformed message with one: the same. */
+	int four[4] = { probe, probe, probe, probe };
+	cr_assert_eq(fdpass_send(sv[0], &r, sizeof(r), four, 4), 0);
+	cr_assert_eq(broker_request_recv(sv[1], &got, &why), -EBADF);
+	cr_assert_eq(fdpass_send(sv[0], "junk", 4, &probe, 1), 0);
+	cr_assert_lt(broker_request_recv(sv[1], &got, &why), 0);
+	cr_assert(lock_probe_held(probe), "the broker installed and closed a descriptor");
+	close(probe);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(broker_protocol, only_a_granted_open_brings_its_descriptor_in)
+{
+	struct broker_reply p = ok_reply(), got;
+	const char *why = NULL;
+	int sv[2], fd = 5, probe = lock_probe_open();
+
+	seqpair(sv);
+	/* A refusal with a descriptor attached (sent below the protocol layer). */
+	p.handle = 0;
+	p.flags = 0;
+	p.allowed = 0;
+	broker_reply_error(&p, BROKER_E_FAILED_TO_OPEN_DEVICE, "no");
+	cr_assert_eq(fdpass_send(sv[1], &p, sizeof(p), &probe, 1), 0);
+	cr_assert_eq(broker_reply_recv(sv[0], BROKER_OPEN, 7, &got, &fd, &why), -EBADF);
+	cr_assert_eq(fd, -1);
+	cr_assert(lock_probe_held(probe), "the VMM installed and closed the descriptor of a refusal");
+	/* A grant whose descriptor is not a device node: refused, and not a usbfs node to pass on. */
+	p = ok_reply();
+	cr_assert_eq(fdpass_send(sv[1], &p, sizeof(p), &probe, 1), 0);
+	cr_assert_eq(broker_reply_recv(sv[0], BROKER_OPEN, 7, &got, &fd, &why), -EBADF);
+	cr_assert_str_eq(why, "open reply's descriptor is not a device node");
+	cr_assert_eq(fd, -1);
+	close(probe);
+	close(sv[0]);
+	close(sv[1]);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -602,4 +603,105 @@ Test(broker_server, a_device_that_cannot_be_revoked_goes_to_no_vm_until_unplugge
 	close(c1);
 	close(c2);
 	teardown();
+}
+
+/*
+ * n socketpairs made by a child running as uid, so the kernel's SO_PEERCRED
+ * on their server ends says uid: how a local user's connections look.
+ */
+static void pairs_of_uid(uid_t uid, unsigned int n, int *client_ends, int *server_ends)
+{
+	int link[2], status;
+	pid_t pid;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(1);
+		for (unsigned int i = 0; i < n; i++) {
+			int sv[2];
+
+			if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+			    fdpass_send(link[1], "p", 1, sv, 2) < 0)
+				_exit(1);
+			close(sv[0]);
+			close(sv[1]);
+		}
+		_exit(0);
+	}
+	close(link[1]);
+	for (unsigned int i = 0; i < n; i++) {
+		int sv[2];
+		size_t got = 0;
+		char c;
+
+		cr_assert_eq(fdpass_recv(link[0], &c, 1, sv, 2, &got), 1);
+		cr_assert_eq(got, 2);
+		client_ends[i] = sv[0];
+		server_ends[i] = sv[1];
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(link[0]);
+}
+
+Test(broker_server, one_uid_cannot_take_every_connection, .init = setup, .fini = teardown)
+{
+	int clients[BROKER_MAX_PEERS + 1], servers[BROKER_MAX_PEERS + 1];
+	unsigned int n = BROKER_MAX_PEERS + 1, accepted = 0, slot;
+	struct broker_reply p;
+	int c, fd;
+
+	pairs_of_uid(1000, n, clients, servers);
+	for (unsigned int i = 0; i < n; i++)
+		accepted += broker_server_add_peer(&srv, servers[i]) >= 0;
+	cr_assert_eq(accepted, BROKER_MAX_PEERS_PER_UID, "uid 1000 got %u connections", accepted);
+	/* A VM of another user still gets in, and served. */
+	c = client(&slot);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	close(c);
+	for (unsigned int i = 0; i < n; i++)
+		close(clients[i]);
+}
+
+Test(broker_server, root_is_not_limited_to_a_share, .init = setup, .fini = teardown)
+{
+	int clients[BROKER_MAX_PEERS_PER_UID + 4];
+	unsigned int slot;
+
+	/* Root's connections are root's VMs (svmm run connects before it drops privileges). */
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS_PER_UID + 4; i++)
+		clients[i] = client(&slot);
+	cr_assert_eq(broker_server_peers(&srv), BROKER_MAX_PEERS_PER_UID + 4);
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS_PER_UID + 4; i++)
+		close(clients[i]);
+}
+
+Test(broker_server, a_full_broker_makes_room_from_the_uid_with_the_most, .init = setup, .fini = teardown)
+{
+	int clients[BROKER_MAX_PEERS], servers[BROKER_MAX_PEERS];
+	const unsigned int per = BROKER_MAX_PEERS_PER_UID, uids = BROKER_MAX_PEERS / per;
+	struct broker_reply p;
+	unsigned int slot;
+	char ch;
+	int c, fd;
+
+	/* Every slot taken, by idle connections of a few users. */
+	for (unsigned int u = 0; u < uids; u++)
+		pairs_of_uid(2000 + u, per, clients + u * per, servers + u * per);
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
+		cr_assert_geq(broker_server_add_peer(&srv, servers[i]), 0);
+	cr_assert_eq(broker_server_peers(&srv), BROKER_MAX_PEERS);
+	/* A VM's connection gets in; the longest-idle connection of a biggest uid made room. */
+	c = client(&slot);
+	cr_assert_eq(broker_server_peers(&srv), BROKER_MAX_PEERS);
+	cr_assert_eq(recv(clients[0], &ch, 1, MSG_DONTWAIT), 0, "the first idle connection was not closed");
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	close(c);
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
+		close(clients[i]);
 }

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "control_server.h"
+#include "fdpass.h"
+#include "lock_probe.h"
 #include "device_process.h"
 #include "usb_control.h"
 
@@ -278,4 +280,52 @@ Test(control_server, refuses_a_live_path_replaces_a_stale_one_keeps_other_files)
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert(S_ISREG(st.st_mode), "a regular file is never removed");
 	unlink(path);
+}
+
+/* One request with fds attached through the live server; the reply's status and message. */
+static uint32_t ask_with_fds(struct control_server *cs, const char *path,
+			     const struct control_request *req, const int *fds, size_t nfds,
+			     struct control_reply *rep)
+{
+	int fd = client(path);
+
+	cr_assert_eq(fdpass_send(fd, req, sizeof(*req), fds, nfds), 0);
+	pump(cs, fd);
+	cr_assert_eq(recv(fd, rep, sizeof(*rep), 0), (ssize_t)sizeof(*rep));
+	close(fd);
+	return rep->status;
+}
+
+/*
+ * Only an image attach takes a descriptor, and only one that is a regular
+ * file or block device: any other never enters the VMM (a close() of a file
+ * on the sender's FUSE mount could hang it), which the lock probe shows.
+ */
+Test(control_server, only_an_image_attach_brings_a_descriptor_in)
+{
+	struct control_server cs;
+	struct control_request req;
+	struct control_reply rep;
+	char path[108], err[256];
+	int probe = lock_probe_open(), pipefd[2], three[3];
+
+	sock_path(path, sizeof(path), "fds");
+	cr_assert_eq(control_server_open(&cs, path, &fake_ops, NULL, err, sizeof(err)), 0, "%s", err);
+	control_request_simple(&req, CONTROL_USB_LIST, 0);
+	cr_assert_eq(ask_with_fds(&cs, path, &req, &probe, 1, &rep), CONTROL_E_INVALID);
+	cr_assert(lock_probe_held(probe), "the VMM installed and closed a list request's descriptor");
+
+	cr_assert_eq(control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "disk.img"), 0);
+	three[0] = three[1] = three[2] = probe;
+	cr_assert_eq(ask_with_fds(&cs, path, &req, three, 3, &rep), CONTROL_E_INVALID);
+	cr_assert_eq(pipe(pipefd), 0);
+	cr_assert_eq(ask_with_fds(&cs, path, &req, &pipefd[1], 1, &rep), CONTROL_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_not_null(strstr(rep.message, "not a regular file"), "%s", rep.message);
+	/* The image itself gets through. */
+	cr_assert_eq(ask_with_fds(&cs, path, &req, &probe, 1, &rep), CONTROL_OK, "%s", rep.message);
+	cr_assert_eq(rep.port, 3);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(probe);
+	control_server_close(&cs);
 }
