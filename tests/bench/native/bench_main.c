@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The benchmark guest's ring-3 program: finds the xHCI, brings up the one
+ * mass-storage device, then times each operation (rdtsc, native in ring 3)
+ * and prints one line per operation for the runner (tests/bench/native/run):
+ *
+ *   BENCH op=NAME n=N median=CYC min=CYC max=CYC bytes=B
+ *
+ * cycles per operation (one register access, one No-Op command, one SCSI
+ * command), bytes moved per operation. Each operation is warmed up first
+ * (first touches of guest pages cost ~28 us here) and bracketed by writes
+ * to port 0x80 (phase_mark), which the runner uses to count exits per
+ * operation. Every block read is checked against the image's pattern
+ * (block_word); blocks written carry the write seed, checked by the runner
+ * in the image afterwards. Command line: tsc_khz= (timeouts), quick=1
+ * (the smoke run's few iterations), wseed= (the write pattern's seed).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bot.h"
+#include "console.h"
+#include "pci.h"
+#include "sys.h"
+#include "xhci.h"
+#include "xhci_regs.h"
+
+#define MSI_VECTOR	0x40	/* entry.S routes it to isr_msi */
+#define READ_SEED	0x5a5au
+#define BUF_BASE	0x2000000ull	/* 32 MiB: one data buffer of up to 1 MiB */
+#define MAX_SAMPLES	1000u
+#define MARK_END	0xffu
+
+void bench_main(uint32_t boot_kind, uint32_t cmdline_addr);
+
+static uint64_t samples[MAX_SAMPLES];
+static bool quick;
+static uint32_t write_seed;
+static unsigned int next_mark = 1;
+
+/* The pattern of the image: word i of block lba (image.py writes the same). */
+static inline uint64_t block_word(uint32_t lba, uint32_t seed, unsigned int i)
+{
+	return (uint64_t)lba << 32 | (uint64_t)(seed & 0xffff) << 16 | i;
+}
+
+static void fill_blocks(uint64_t *buf, uint32_t lba, uint32_t count, uint32_t seed)
+{
+	for (uint32_t b = 0; b < count; b++)
+		for (unsigned int i = 0; i < BOT_BLOCK / 8; i++)
+			buf[b * (BOT_BLOCK / 8) + i] = block_word(lba + b, seed, i);
+}
+
+static uint64_t blocks_checked;
+static uint32_t written_end;	/* blocks written: [half, half + written_end) */
+
+static void check_blocks(const uint64_t *buf, uint32_t lba, uint32_t count)
+{
+	for (uint32_t b = 0; b < count; b++) {
+		for (unsigned int i = 0; i < BOT_BLOCK / 8; i++)
+			if (buf[b * (BOT_BLOCK / 8) + i] != block_word(lba + b, READ_SEED, i))
+				fail("block read back wrong, lba", lba + b);
+		blocks_checked++;
+	}
+}
+
+static void sort(uint64_t *v, unsigned int n)
+{
+	for (unsigned int i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		unsigned int j = i;
+
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+static void report(const char *op, unsigned int mark, unsigned int n, uint64_t bytes)
+{
+	struct line l = { .len = 0 };
+
+	sort(samples, n);
+	line_str(&l, "BENCH op=");
+	line_str(&l, op);
+	line_str(&l, " mark=");
+	line_dec(&l, mark);
+	line_str(&l, " n=");
+	line_dec(&l, n);
+	line_str(&l, " median=");
+	line_dec(&l, samples[n / 2]);
+	line_str(&l, " min=");
+	line_dec(&l, samples[0]);
+	line_str(&l, " max=");
+	line_dec(&l, samples[n - 1]);
+	line_str(&l, " bytes=");
+	line_dec(&l, bytes);
+	line_end(&l);
+}
+
+static unsigned int iterations(unsigned int full)
+{
+	unsigned int n = quick ? (full / 10 ? full / 10 : 1) : full;
+
+	return n > MAX_SAMPLES ? MAX_SAMPLES : n;
+}
+
+static void bench_mfindex(struct xhci *x)
+{
+	unsigned int n = iterations(1000), mark = next_mark++;
+	volatile uint8_t *reg = x->rt + RT_MFINDEX;
+
+	for (int i = 0; i < 10; i++)
+		mmio_read32(reg);
+	phase_mark((uint8_t)mark);
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t t = rdtsc();
+
+		mmio_read32(reg);
+		samples[i] = rdtsc() - t;
+	}
+	phase_mark(MARK_END);
+	report("mfindex-read", mark, n, 0);
+}
+
+static void bench_dnctrl(struct xhci *x)
+{
+	unsigned int n = iterations(1000), mark = next_mark++;
+	volatile uint8_t *reg = x->op + OP_DNCTRL;
+
+	for (int i = 0; i < 10; i++)
+		mmio_write32(reg, 0);
+	phase_mark((uint8_t)mark);
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t t = rdtsc();
+
+		mmio_write32(reg, (uint32_t)i & 0xffff);
+		samples[i] = rdtsc() - t;
+	}
+	phase_mark(MARK_END);
+	mmio_write32(reg, 0);
+	report("dnctrl-write", mark, n, 0);
+}
+
+/* Doorbell to Command Completion Event of a No-Op command; the ERDP write follows, untimed. */
+static void bench_noop(struct xhci *x, bool msix)
+{
+	unsigned int n = iterations(300), mark = next_mark++;
+
+	xhci_set_msix(x, msix);
+	for (unsigned int i = 0; i < n + 10; i++) {
+		uint64_t at, t;
+		struct xhci_trb ev;
+
+		if (i == 10)
+			phase_mark((uint8_t)mark);
+		at = xhci_ring_put(&x->cmd, 0, 0, trb_type_bits(TRB_CMD_NOOP));
+		t = rdtsc();
+		xhci_ring_doorbell(x, 0, 0);
+		ev = xhci_next_event(x);
+		if (i >= 10)
+			samples[i - 10] = rdtsc() - t;
+		xhci_ack_events(x);
+		if (trb_type(&ev) != TRB_EV_CMD_COMPLETION || ev.param != at || event_cc(&ev) != CC_SUCCESS)
+			fail("No-Op: unexpected event, control", ev.control);
+	}
+	phase_mark(MARK_END);
+	xhci_set_msix(x, false);
+	report(msix ? "noop-msix" : "noop-polled", mark, n, 0);
+}
+
+/*
+ * READ(10) or WRITE(10) of `blocks` per command, one command in flight, over
+ * a region of the image (reads: the first half, writes: the second).
+ * Timed from the doorbells to the CSW's event.
+ */
+static void bench_io(struct bot *b, bool write, uint32_t blocks, unsigned int full, bool msix,
+		     const char *name)
+{
+	unsigned int n = iterations(full), mark = next_mark++;
+	uint32_t half = b->blocks / 2, base = write ? half : 0;
+	uint64_t *buf = (uint64_t *)(uintptr_t)BUF_BASE;
+	uint32_t lba = 0;
+
+	if (half < blocks)
+		fail("image too small for commands of blocks", blocks);
+	xhci_set_msix(b->x, msix);
+	for (unsigned int i = 0; i < n + 2; i++) {
+		uint64_t t;
+
+		if (lba + blocks > half)
+			lba = 0;
+		if (write)
+			fill_blocks(buf, base + lba, blocks, write_seed);
+		if (i == 2)
+			phase_mark((uint8_t)mark);
+		t = rdtsc();
+		bot_submit(b, write, base + lba, blocks, buf);
+		bot_complete(b);
+		if (i >= 2)
+			samples[i - 2] = rdtsc() - t;
+		if (!write)
+			check_blocks(buf, base + lba, blocks);
+		lba += blocks;
+		if (write && lba > written_end)
+			written_end = lba;
+	}
+	phase_mark(MARK_END);
+	xhci_set_msix(b->x, false);
+	report(name, mark, n, (uint64_t)blocks * BOT_BLOCK);
+}
+
+static void say_hex(const char *what, uint64_t v)
+{
+	struct line l = { .len = 0 };
+
+	line_str(&l, "bench-guest: ");
+	line_str(&l, what);
+	line_str(&l, " ");
+	line_hex(&l, v);
+	line_end(&l);
+}
+
+void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
+{
+	const char *cmdline = (const char *)(uintptr_t)cmdline_addr;
+	uint64_t tsc_khz = cmdline_u64(cmdline, "tsc_khz", 3000000);
+	static struct xhci x;
+	static struct bot b;
+	struct pci_xhci pci;
+
+	quick = cmdline_u64(cmdline, "quick", 0) != 0;
+	write_seed = (uint32_t)cmdline_u64(cmdline, "wseed", 0x1234);
+	say(boot_kind ? "booted by multiboot (QEMU -kernel), in ring 3" : "booted as a bzImage (svmm), in ring 3");
+	if (pci_find_xhci(&pci))
+		fail("no xHCI on PCI bus 0", 0);
+	say_hex("xhci at bdf", pci.bdf);
+	say_hex("xhci bar0", pci.bar0);
+	if (pci.bar0 >= 0x100000000ull)
+		fail("BAR 0 above the 4 GiB identity map", pci.bar0);
+	if (pci_enable_msix(&pci, MSI_VECTOR))
+		fail("no MSI-X table in BAR 0, capability", pci.msix_cap);
+	xhci_init(&x, pci.bar0, tsc_khz * 1000 * 5);
+	say("controller running, waiting for a device");
+	xhci_wait_port(&x);
+	say_hex("device on port", x.port);
+	say_hex("speed", x.speed);
+	xhci_address_device(&x);
+	bot_init(&b, &x);
+	say_hex("disk blocks", b.blocks);
+
+	bench_mfindex(&x);
+	bench_dnctrl(&x);
+	bench_noop(&x, false);
+	bench_noop(&x, true);
+	bench_io(&b, false, 1, 300, false, "read512-polled");
+	bench_io(&b, false, 1, 300, true, "read512-msix");
+	bench_io(&b, false, 128, 100, false, "read64k-polled");
+	bench_io(&b, false, 128, 100, true, "read64k-msix");
+	bench_io(&b, false, 2048, 20, false, "read1m-polled");
+	bench_io(&b, false, 2048, 20, true, "read1m-msix");
+	bench_io(&b, true, 1, 300, false, "write512-polled");
+	bench_io(&b, true, 1, 300, true, "write512-msix");
+	bench_io(&b, true, 128, 100, false, "write64k-polled");
+	bench_io(&b, true, 128, 100, true, "write64k-msix");
+	bench_io(&b, true, 2048, 20, false, "write1m-polled");
+	bench_io(&b, true, 2048, 20, true, "write1m-msix");
+
+	{
+		struct line l = { .len = 0 };
+
+		line_str(&l, "BENCH done blocks_checked=");
+		line_dec(&l, blocks_checked);
+		line_str(&l, " written_lba=");
+		line_dec(&l, b.blocks / 2);
+		line_str(&l, " written_blocks=");
+		line_dec(&l, written_end);
+		line_str(&l, " msi=");
+		line_dec(&l, msi_count);
+		line_str(&l, " stray=");
+		line_dec(&l, stray_count);
+		line_end(&l);
+	}
+	sys_reset();
+}
