@@ -195,8 +195,7 @@ static void bench_io(struct bot *b, bool write, uint32_t blocks, unsigned int fu
 		if (i == 2)
 			phase_mark((uint8_t)mark);
 		t = rdtsc();
-		bot_submit(b, write, base + lba, blocks, buf);
-		bot_complete(b);
+		bot_rw(b, write, base + lba, blocks, buf);
 		if (i >= 2)
 			samples[i - 2] = rdtsc() - t;
 		if (!write)
@@ -249,10 +248,12 @@ void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
 	bot_init(&b, &x);
 	say_hex("disk blocks", b.blocks);
 
+	if (cmdline_u64(cmdline, "dbg", 0) == 0) {
 	bench_mfindex(&x);
 	bench_dnctrl(&x);
 	bench_noop(&x, false);
 	bench_noop(&x, true);
+	}
 	bench_io(&b, false, 1, 300, false, "read512-polled");
 	bench_io(&b, false, 1, 300, true, "read512-msix");
 	bench_io(&b, false, 128, 100, false, "read64k-polled");

@@ -2,10 +2,8 @@
 /*
  * USB Mass Storage Bulk-Only Transport (BOT 1.0) on the xHCI driver: finds
  * the bulk endpoints, configures them, waits for the disk to be ready, and
- * issues READ(10)/WRITE(10) of 512-byte blocks. A command is queued whole
- * (CBW on bulk OUT; data, then CSW, on their rings) before the doorbells
- * ring, OUT first: a BOT device takes a CBW only after the previous CSW, so
- * one command is in flight.
+ * issues READ(10)/WRITE(10) of 512-byte blocks, one command in flight: a
+ * BOT device takes a CBW only after the previous CSW.
  */
 #ifndef BENCH_BOT_H
 #define BENCH_BOT_H
@@ -22,14 +20,11 @@ struct bot {
 	struct xhci_endpoint in, out;
 	uint8_t *cbw, *csw;
 	uint32_t tag;
-	uint64_t csw_at;	/* the TRB of the pending command's CSW */
 	uint32_t blocks;	/* READ CAPACITY: the disk's size */
 };
 
 void bot_init(struct bot *b, struct xhci *x);
-/* Queues one READ(10) or WRITE(10) of `count` blocks at `lba` from/to buf (64 KiB aligned). */
-void bot_submit(struct bot *b, bool write, uint32_t lba, uint32_t count, void *buf);
-/* Waits for the command's CSW and checks it: status good, no residue. */
-void bot_complete(struct bot *b);
+/* One READ(10) or WRITE(10) of `count` blocks at `lba` from/to buf (64 KiB aligned), checked: CSW good, no residue. */
+void bot_rw(struct bot *b, bool write, uint32_t lba, uint32_t count, void *buf);
 
 #endif
