@@ -34,6 +34,7 @@
 #define UNCLAIMED_MMIO	0xe0000000u	/* svmm's BAR 0 is at 0xc0000000, SeaBIOS's BARs near 0xfe000000 */
 
 void bench_main(uint32_t boot_kind, uint32_t cmdline_addr);
+void exception_report(uint64_t vector, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t cr2);
 
 static uint64_t samples[MAX_SAMPLES];
 static bool quick;
@@ -85,18 +86,12 @@ static void report(const char *op, unsigned int mark, unsigned int n, uint64_t b
 	sort(samples, n);
 	line_str(&l, "BENCH op=");
 	line_str(&l, op);
-	line_str(&l, " mark=");
-	line_dec(&l, mark);
-	line_str(&l, " n=");
-	line_dec(&l, n);
-	line_str(&l, " median=");
-	line_dec(&l, samples[n / 2]);
-	line_str(&l, " min=");
-	line_dec(&l, samples[0]);
-	line_str(&l, " max=");
-	line_dec(&l, samples[n - 1]);
-	line_str(&l, " bytes=");
-	line_dec(&l, bytes);
+	line_kv(&l, "mark", mark);
+	line_kv(&l, "n", n);
+	line_kv(&l, "median", samples[n / 2]);
+	line_kv(&l, "min", samples[0]);
+	line_kv(&l, "max", samples[n - 1]);
+	line_kv(&l, "bytes", bytes);
 	line_end(&l);
 }
 
@@ -171,22 +166,45 @@ static void bench_noop(struct xhci *x, bool msix)
 	report(msix ? "noop-msix" : "noop-polled", mark, n, 0);
 }
 
+struct io_op {
+	const char *name;
+	bool write, msix;
+	uint32_t blocks;		/* per command */
+	unsigned int iterations;	/* commands timed (a tenth with quick=1) */
+};
+
+static const struct io_op io_ops[] = {
+	{ "read512-polled", false, false, 1, 300 },
+	{ "read512-msix", false, true, 1, 300 },
+	{ "read64k-polled", false, false, 128, 100 },
+	{ "read64k-msix", false, true, 128, 100 },
+	{ "read1m-polled", false, false, 2048, 20 },
+	{ "read1m-msix", false, true, 2048, 20 },
+	{ "write512-polled", true, false, 1, 300 },
+	{ "write512-msix", true, true, 1, 300 },
+	{ "write64k-polled", true, false, 128, 100 },
+	{ "write64k-msix", true, true, 128, 100 },
+	{ "write1m-polled", true, false, 2048, 20 },
+	{ "write1m-msix", true, true, 2048, 20 },
+};
+
 /*
  * READ(10) or WRITE(10) of `blocks` per command, one command in flight, over
  * a region of the image (reads: the first half, writes: the second).
  * Timed from the doorbells to the CSW's event.
  */
-static void bench_io(struct bot *b, bool write, uint32_t blocks, unsigned int full, bool msix,
-		     const char *name)
+static void bench_io(struct bot *b, const struct io_op *op)
 {
-	unsigned int n = iterations(full), mark = next_mark++;
+	bool write = op->write;
+	uint32_t blocks = op->blocks;
+	unsigned int n = iterations(op->iterations), mark = next_mark++;
 	uint32_t half = b->blocks / 2, base = write ? half : 0;
 	uint64_t *buf = (uint64_t *)(uintptr_t)BUF_BASE;
 	uint32_t lba = 0;
 
 	if (half < blocks)
 		fail("image too small for commands of blocks", blocks);
-	xhci_set_msix(b->x, msix);
+	xhci_set_msix(b->x, op->msix);
 	for (unsigned int i = 0; i < n + 2; i++) {
 		uint64_t t;
 
@@ -208,18 +226,26 @@ static void bench_io(struct bot *b, bool write, uint32_t blocks, unsigned int fu
 	}
 	phase_mark(MARK_END);
 	xhci_set_msix(b->x, false);
-	report(name, mark, n, (uint64_t)blocks * BOT_BLOCK);
+	report(op->name, mark, n, (uint64_t)blocks * BOT_BLOCK);
 }
 
-static void say_hex(const char *what, uint64_t v)
+/* entry.S sends ring 0's exceptions here (the words: error code if any, rip, cs, ...). */
+void exception_report(uint64_t vector, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t cr2)
 {
 	struct line l = { .len = 0 };
 
-	line_str(&l, "bench-guest: ");
-	line_str(&l, what);
+	line_str(&l, "bench-guest: exception");
+	line_kv(&l, "vector", vector);
+	line_str(&l, " stack ");
+	line_hex(&l, w0);
 	line_str(&l, " ");
-	line_hex(&l, v);
+	line_hex(&l, w1);
+	line_str(&l, " ");
+	line_hex(&l, w2);
+	line_str(&l, " cr2 ");
+	line_hex(&l, cr2);
 	line_end(&l);
+	sys_reset();
 }
 
 void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
@@ -262,32 +288,18 @@ void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
 	bench_dnctrl(&x);
 	bench_noop(&x, false);
 	bench_noop(&x, true);
-	bench_io(&b, false, 1, 300, false, "read512-polled");
-	bench_io(&b, false, 1, 300, true, "read512-msix");
-	bench_io(&b, false, 128, 100, false, "read64k-polled");
-	bench_io(&b, false, 128, 100, true, "read64k-msix");
-	bench_io(&b, false, 2048, 20, false, "read1m-polled");
-	bench_io(&b, false, 2048, 20, true, "read1m-msix");
-	bench_io(&b, true, 1, 300, false, "write512-polled");
-	bench_io(&b, true, 1, 300, true, "write512-msix");
-	bench_io(&b, true, 128, 100, false, "write64k-polled");
-	bench_io(&b, true, 128, 100, true, "write64k-msix");
-	bench_io(&b, true, 2048, 20, false, "write1m-polled");
-	bench_io(&b, true, 2048, 20, true, "write1m-msix");
+	for (unsigned int i = 0; i < sizeof(io_ops) / sizeof(io_ops[0]); i++)
+		bench_io(&b, &io_ops[i]);
 
 	{
 		struct line l = { .len = 0 };
 
-		line_str(&l, "BENCH done blocks_checked=");
-		line_dec(&l, blocks_checked);
-		line_str(&l, " written_lba=");
-		line_dec(&l, b.blocks / 2);
-		line_str(&l, " written_blocks=");
-		line_dec(&l, written_end);
-		line_str(&l, " msi=");
-		line_dec(&l, msi_count);
-		line_str(&l, " stray=");
-		line_dec(&l, stray_count);
+		line_str(&l, "BENCH done");
+		line_kv(&l, "blocks_checked", blocks_checked);
+		line_kv(&l, "written_lba", b.blocks / 2);
+		line_kv(&l, "written_blocks", written_end);
+		line_kv(&l, "msi", msi_count);
+		line_kv(&l, "stray", stray_count);
 		line_end(&l);
 	}
 	sys_reset();

@@ -63,15 +63,32 @@ void say(const char *s)
 	line_end(&l);
 }
 
-void fail(const char *what, uint64_t value)
+void line_kv(struct line *l, const char *key, uint64_t v)
+{
+	line_str(l, " ");
+	line_str(l, key);
+	line_str(l, "=");
+	line_dec(l, v);
+}
+
+void say_hex(const char *what, uint64_t value)
 {
 	struct line l = { .len = 0 };
 
-	line_str(&l, "bench-guest: FAIL ");
+	line_str(&l, "bench-guest: ");
 	line_str(&l, what);
 	line_str(&l, " ");
 	line_hex(&l, value);
 	line_end(&l);
+}
+
+void fail(const char *what, uint64_t value)
+{
+	struct line l = { .len = 0 };
+
+	line_str(&l, "FAIL ");
+	line_str(&l, what);
+	say_hex(l.buf, value);
 	sys_reset();
 }
 

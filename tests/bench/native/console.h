@@ -18,10 +18,14 @@ struct line {
 void line_str(struct line *l, const char *s);
 void line_dec(struct line *l, uint64_t v);
 void line_hex(struct line *l, uint64_t v);
+/* " key=decimal" */
+void line_kv(struct line *l, const char *key, uint64_t v);
 void line_end(struct line *l);
 
 /* "bench-guest: <text>\n" */
 void say(const char *s);
+/* "bench-guest: <what> <value in hex>" */
+void say_hex(const char *what, uint64_t value);
 /* "bench-guest: FAIL <what> <value in hex>", then the guest resets. */
 __attribute__((noreturn)) void fail(const char *what, uint64_t value);
 

@@ -12,7 +12,7 @@
  *   #UD from ring 3   the system call (ud2): port I/O and the reset (sys.h)
  *   vector 0x40       the xHCI's MSI-X vector: counts, EOIs
  *   other interrupts  counted as strays, EOI'd
- *   exceptions        reported on the serial port, then the guest resets
+ *   exceptions        reported on the serial port (from ring 3), then the guest resets
  */
 #define MB_MAGIC	0x1badb002
 #define MB_FLAGS	0x00010000	/* bit 16: the load addresses below are valid */
@@ -238,56 +238,25 @@ isr_exc:
 	.set vec, vec + 1
 	.endr
 
-/* Fatal: "bench-guest: exception VV at: w0 w1 w2 cr2" then reset. */
+/*
+ * Fatal: ring 3's exception_report(vector, the three words above it on the
+ * stack, cr2) prints them and resets; printing there is C and costs no
+ * emulated ring-0 loop. A second exception on the way resets at once.
+ */
 exc_common:
-	lea exc_text(%rip), %rdi
-	call kputs
-	mov (%rsp), %rdi
-	call kputhex
-	lea exc_at(%rip), %rdi
-	call kputs
-	mov 8(%rsp), %rdi
-	call kputhex
-	mov 16(%rsp), %rdi
-	call kputhex
-	mov 24(%rsp), %rdi
-	call kputhex
-	mov %cr2, %rdi
-	call kputhex
-	mov $COM1, %dx
-	mov $'\n', %al
-	out %al, %dx
-	jmp sys_reset
-
-kputs:
-	mov $COM1, %dx
-1:	movb (%rdi), %al
-	test %al, %al
-	jz 2f
-	out %al, %dx
-	inc %rdi
-	jmp 1b
-2:	ret
-
-kputhex:				/* rdi: 64-bit value, 16 digits and a space */
-	mov $COM1, %dx
-	mov $16, %ecx
-1:	rol $4, %rdi
-	mov %edi, %eax
-	and $0xf, %eax
-	lea hexdigits(%rip), %rsi
-	movb (%rsi,%rax), %al
-	out %al, %dx
-	dec %ecx
-	jnz 1b
-	mov $' ', %al
-	out %al, %dx
-	ret
-
-	.section .rodata
-hexdigits: .ascii "0123456789abcdef"
-exc_text: .asciz "bench-guest: exception "
-exc_at:	.asciz "at: "
+	lock btsl $0, exc_once
+	jc sys_reset
+	pop %rdi
+	mov (%rsp), %rsi
+	mov 8(%rsp), %rdx
+	mov 16(%rsp), %rcx
+	mov %cr2, %r8
+	pushq $UDATA
+	pushq $ustack_top
+	pushq $0x2
+	pushq $UCODE
+	pushq $exception_report
+	iretq
 
 	.data
 	.globl msi_count, stray_count
@@ -296,6 +265,7 @@ boot_kind:	.long 0
 boot_cmdline:	.long 0
 msi_count:	.long 0
 stray_count:	.long 0
+exc_once:	.long 0
 
 	.p2align 4
 gdt:
