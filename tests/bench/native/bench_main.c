@@ -12,8 +12,10 @@
  * to port 0x80 (phase_mark), which the runner uses to count exits per
  * operation. Every block read is checked against the image's pattern
  * (block_word); blocks written carry the write seed, checked by the runner
- * in the image afterwards. Command line: tsc_khz= (timeouts), quick=1
- * (the smoke run's few iterations), wseed= (the write pattern's seed).
+ * in the image afterwards (BENCH written lines). Command line: tsc_khz=
+ * (timeouts), quick=1 (the smoke run's few iterations), wseed= (the write
+ * pattern's seed), disks= (devices to wait for, 1-4: the operations with
+ * four commands in flight need four).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,7 +29,9 @@
 
 #define MSI_VECTOR	0x40	/* entry.S routes it to isr_msi */
 #define READ_SEED	0x5a5au
-#define BUF_BASE	0x2000000ull	/* 32 MiB: one data buffer of up to 1 MiB */
+#define BUF_BASE	0x2000000ull	/* 32 MiB: a data buffer of up to 1 MiB per device */
+#define BUF_SIZE	0x100000ull
+#define MAX_WRITE_BLOCKS (1u << 20)	/* the written-blocks map: a disk of up to 1 GiB */
 #define MAX_SAMPLES	1000u
 #define MARK_END	0xffu
 #define LAPIC_VERSION	0xfee00030u
@@ -55,7 +59,40 @@ static void fill_blocks(uint64_t *buf, uint32_t lba, uint32_t count, uint32_t se
 }
 
 static uint64_t blocks_checked;
-static uint32_t written_end;	/* blocks written: [half, half + written_end) */
+/* Which blocks of the write half were written, reported for the runner to check. */
+static uint8_t written[MAX_WRITE_BLOCKS / 8];
+
+static void mark_written(uint32_t first, uint32_t count)
+{
+	for (uint32_t b = first; b < first + count && b < MAX_WRITE_BLOCKS; b++)
+		written[b / 8] |= (uint8_t)(1u << (b % 8));
+}
+
+static bool was_written(uint32_t b)
+{
+	return b < MAX_WRITE_BLOCKS && written[b / 8] & 1u << (b % 8);
+}
+
+/* "BENCH written lba=L blocks=N", one line per run of written blocks. */
+static void report_written(uint32_t half)
+{
+	for (uint32_t b = 0; b < half && b < MAX_WRITE_BLOCKS;) {
+		struct line l = { .len = 0 };
+		uint32_t end;
+
+		if (!was_written(b)) {
+			b++;
+			continue;
+		}
+		for (end = b; end < half && was_written(end); end++)
+			;
+		line_str(&l, "BENCH written");
+		line_kv(&l, "lba", half + b);
+		line_kv(&l, "blocks", end - b);
+		line_end(&l);
+		b = end;
+	}
+}
 
 static void check_blocks(const uint64_t *buf, uint32_t lba, uint32_t count)
 {
@@ -170,63 +207,106 @@ struct io_op {
 	const char *name;
 	bool write, msix;
 	uint32_t blocks;		/* per command */
-	unsigned int iterations;	/* commands timed (a tenth with quick=1) */
+	unsigned int inflight;		/* commands at once, one per device */
+	unsigned int iterations;	/* batches timed (a tenth with quick=1) */
 };
 
 static const struct io_op io_ops[] = {
-	{ "read512-polled", false, false, 1, 300 },
-	{ "read512-msix", false, true, 1, 300 },
-	{ "read64k-polled", false, false, 128, 100 },
-	{ "read64k-msix", false, true, 128, 100 },
-	{ "read1m-polled", false, false, 2048, 20 },
-	{ "read1m-msix", false, true, 2048, 20 },
-	{ "write512-polled", true, false, 1, 300 },
-	{ "write512-msix", true, true, 1, 300 },
-	{ "write64k-polled", true, false, 128, 100 },
-	{ "write64k-msix", true, true, 128, 100 },
-	{ "write1m-polled", true, false, 2048, 20 },
-	{ "write1m-msix", true, true, 2048, 20 },
+	{ "read512-polled", false, false, 1, 1, 300 },
+	{ "read512-msix", false, true, 1, 1, 300 },
+	{ "read64k-polled", false, false, 128, 1, 100 },
+	{ "read64k-msix", false, true, 128, 1, 100 },
+	{ "read1m-polled", false, false, 2048, 1, 20 },
+	{ "read1m-msix", false, true, 2048, 1, 20 },
+	{ "write512-polled", true, false, 1, 1, 300 },
+	{ "write512-msix", true, true, 1, 1, 300 },
+	{ "write64k-polled", true, false, 128, 1, 100 },
+	{ "write64k-msix", true, true, 128, 1, 100 },
+	{ "write1m-polled", true, false, 2048, 1, 20 },
+	{ "write1m-msix", true, true, 2048, 1, 20 },
+	{ "read512x4-polled", false, false, 1, 4, 100 },
+	{ "read512x4-msix", false, true, 1, 4, 100 },
+	{ "read64kx4-polled", false, false, 128, 4, 40 },
+	{ "read64kx4-msix", false, true, 128, 4, 40 },
+	{ "read1mx4-polled", false, false, 2048, 4, 10 },
+	{ "read1mx4-msix", false, true, 2048, 4, 10 },
+	{ "write512x4-polled", true, false, 1, 4, 100 },
+	{ "write512x4-msix", true, true, 1, 4, 100 },
+	{ "write64kx4-polled", true, false, 128, 4, 40 },
+	{ "write64kx4-msix", true, true, 128, 4, 40 },
+	{ "write1mx4-polled", true, false, 2048, 4, 10 },
+	{ "write1mx4-msix", true, true, 2048, 4, 10 },
 };
 
-/*
- * READ(10) or WRITE(10) of `blocks` per command, one command in flight, over
- * a region of the image (reads: the first half, writes: the second).
- * Timed from the doorbells to the CSW's event.
- */
-static void bench_io(struct bot *b, const struct io_op *op)
+/* Waits until every started command of bots[0..k) has its CSW. */
+static void complete_all(struct xhci *x, struct bot *bots, unsigned int k)
 {
-	bool write = op->write;
-	uint32_t blocks = op->blocks;
-	unsigned int n = iterations(op->iterations), mark = next_mark++;
-	uint32_t half = b->blocks / 2, base = write ? half : 0;
-	uint64_t *buf = (uint64_t *)(uintptr_t)BUF_BASE;
+	unsigned int pending = k;
+
+	for (unsigned int n = 0; pending && n < 64 * k; n++) {
+		struct xhci_trb ev = xhci_next_event(x);
+		unsigned int d;
+
+		if (trb_type(&ev) != TRB_EV_TRANSFER)
+			continue;
+		for (d = 0; d < k && bots[d].dev.slot != trb_slot(&ev); d++)
+			;
+		if (d == k)
+			fail("a transfer event of an idle slot", trb_slot(&ev));
+		if (bot_event(&bots[d], &ev)) {
+			if (bots[d].status)
+				fail("READ/WRITE(10) failed, CSW status", bots[d].status);
+			pending--;
+		}
+	}
+	if (pending)
+		fail("commands still in flight after many events", pending);
+}
+
+/*
+ * Batches of `inflight` READ(10) or WRITE(10) commands of `blocks` each, one
+ * per device, all started at once; timed from the first CBW's doorbell to
+ * the last CSW's event. Device d works in its own slice of a half of the
+ * image (reads: the first half, writes: the second).
+ */
+static void bench_io(struct xhci *x, struct bot *bots, const struct io_op *op)
+{
+	unsigned int n = iterations(op->iterations), mark = next_mark++, k = op->inflight;
+	uint32_t half = bots[0].blocks / 2, slice = half / k, base = op->write ? half : 0;
 	uint32_t lba = 0;
 
-	if (half < blocks)
-		fail("image too small for commands of blocks", blocks);
-	xhci_set_msix(b->x, op->msix);
+	if (slice < op->blocks)
+		fail("image too small for commands of blocks", op->blocks);
+	xhci_set_msix(x, op->msix);
 	for (unsigned int i = 0; i < n + 2; i++) {
 		uint64_t t;
 
-		if (lba + blocks > half)
+		if (lba + op->blocks > slice)
 			lba = 0;
-		if (write)
-			fill_blocks(buf, base + lba, blocks, write_seed);
+		for (unsigned int d = 0; op->write && d < k; d++)
+			fill_blocks((uint64_t *)(uintptr_t)(BUF_BASE + d * BUF_SIZE), base + d * slice + lba,
+				    op->blocks, write_seed);
 		if (i == 2)
 			phase_mark((uint8_t)mark);
 		t = rdtsc();
-		bot_rw(b, write, base + lba, blocks, buf);
+		for (unsigned int d = 0; d < k; d++)
+			bot_start_rw(&bots[d], op->write, base + d * slice + lba, op->blocks,
+				     (void *)(uintptr_t)(BUF_BASE + d * BUF_SIZE));
+		complete_all(x, bots, k);
 		if (i >= 2)
 			samples[i - 2] = rdtsc() - t;
-		if (!write)
-			check_blocks(buf, base + lba, blocks);
-		lba += blocks;
-		if (write && lba > written_end)
-			written_end = lba;
+		for (unsigned int d = 0; d < k; d++) {
+			if (op->write)
+				mark_written(d * slice + lba, op->blocks);
+			else
+				check_blocks((uint64_t *)(uintptr_t)(BUF_BASE + d * BUF_SIZE), d * slice + lba,
+					     op->blocks);
+		}
+		lba += op->blocks;
 	}
 	phase_mark(MARK_END);
-	xhci_set_msix(b->x, false);
-	report(op->name, mark, n, (uint64_t)blocks * BOT_BLOCK);
+	xhci_set_msix(x, false);
+	report(op->name, mark, n, (uint64_t)k * op->blocks * BOT_BLOCK);
 }
 
 /* entry.S sends ring 0's exceptions here (the words: error code if any, rip, cs, ...). */
@@ -253,7 +333,8 @@ void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
 	const char *cmdline = (const char *)(uintptr_t)cmdline_addr;
 	uint64_t tsc_khz = cmdline_u64(cmdline, "tsc_khz", 3000000);
 	static struct xhci x;
-	static struct bot b;
+	static struct bot bots[XHCI_MAX_DEVICES];
+	unsigned int ndev = (unsigned int)cmdline_u64(cmdline, "disks", 1);
 	struct pci_xhci pci;
 
 	quick = cmdline_u64(cmdline, "quick", 0) != 0;
@@ -268,13 +349,19 @@ void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
 	if (pci_enable_msix(&pci, MSI_VECTOR))
 		fail("no MSI-X table in BAR 0, capability", pci.msix_cap);
 	xhci_init(&x, pci.bar0, tsc_khz * 1000 * 5);
+	if (ndev < 1 || ndev > XHCI_MAX_DEVICES)
+		fail("disks= must be 1 to 4, not", ndev);
 	say("controller running, waiting for a device");
-	xhci_wait_port(&x);
-	say_hex("device on port", x.port);
-	say_hex("speed", x.speed);
-	xhci_address_device(&x);
-	bot_init(&b, &x);
-	say_hex("disk blocks", b.blocks);
+	for (unsigned int d = 0; d < ndev; d++) {
+		xhci_wait_port(&x, &bots[d].dev);
+		say_hex("device on port", bots[d].dev.port);
+		say_hex("speed", bots[d].dev.speed);
+		xhci_address_device(&x, &bots[d].dev);
+		bot_init(&bots[d], &x);
+		say_hex("disk blocks", bots[d].blocks);
+		if (bots[d].blocks != bots[0].blocks)
+			fail("the disks differ in size, blocks", bots[d].blocks);
+	}
 
 	/* An empty phase: what the two marks cost, for the runner to subtract. */
 	phase_mark((uint8_t)next_mark);
@@ -289,15 +376,15 @@ void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
 	bench_noop(&x, false);
 	bench_noop(&x, true);
 	for (unsigned int i = 0; i < sizeof(io_ops) / sizeof(io_ops[0]); i++)
-		bench_io(&b, &io_ops[i]);
+		if (io_ops[i].inflight <= ndev)
+			bench_io(&x, bots, &io_ops[i]);
+	report_written(bots[0].blocks / 2);
 
 	{
 		struct line l = { .len = 0 };
 
 		line_str(&l, "BENCH done");
 		line_kv(&l, "blocks_checked", blocks_checked);
-		line_kv(&l, "written_lba", b.blocks / 2);
-		line_kv(&l, "written_blocks", written_end);
 		line_kv(&l, "msi", msi_count);
 		line_kv(&l, "stray", stray_count);
 		line_end(&l);

@@ -49,37 +49,17 @@ static uint64_t queue_data(struct xhci_endpoint *ep, uint8_t *buf, uint32_t len)
 	return at;
 }
 
-/* Rings the endpoint's doorbell and waits for the transfer event of the TD ending at `at`. */
-static void transfer(struct bot *b, struct xhci_endpoint *ep, uint64_t at, const char *stage)
+static void ring(struct bot *b, struct xhci_endpoint *ep)
 {
-	struct xhci_trb ev;
-
-	xhci_ring_doorbell(b->x, b->x->slot, ep->dci);
-	for (int n = 0; n < 16; n++) {
-		ev = xhci_next_event(b->x);
-		if (trb_type(&ev) != TRB_EV_TRANSFER)
-			continue;
-		if (event_cc(&ev) != CC_SUCCESS)
-			fail(stage, event_cc(&ev));
-		if (ev.param != at)
-			fail("transfer event for another TRB at", ev.param);
-		xhci_ack_events(b->x);
-		return;
-	}
-	fail("no transfer event after 16 events, tag", b->tag);
+	xhci_ring_doorbell(b->x, b->dev.slot, ep->dci);
 }
 
-/*
- * One command as Linux's usb-storage runs it (BOT 5.3): the CBW, then the
- * data, then the CSW, each submitted when the one before completed. (QEMU's
- * usb-storage does not serve a CSW TD queued behind data still being read;
- * neither VMM gets a head start.) Returns the CSW status, 0 when good.
- */
-static unsigned int command(struct bot *b, const uint8_t *cdb, uint8_t cdb_len, bool in, uint32_t len, void *buf)
+void bot_start(struct bot *b, const uint8_t *cdb, uint8_t cdb_len, bool in, uint32_t len, void *buf)
 {
 	uint8_t *c = b->cbw;
-	uint64_t at;
 
+	if (b->stage != BOT_IDLE)
+		fail("a command started while one is in flight, slot", b->dev.slot);
 	memset(c, 0, CBW_LEN);
 	c[0] = 0x55; c[1] = 0x53; c[2] = 0x42; c[3] = 0x43;	/* "USBC": the signature, little endian */
 	b->tag++;
@@ -89,33 +69,84 @@ static unsigned int command(struct bot *b, const uint8_t *cdb, uint8_t cdb_len, 
 	c[12] = in ? 0x80 : 0;
 	c[14] = cdb_len;
 	memcpy(c + 15, cdb, cdb_len);
-	at = xhci_ring_put(&b->out.ring, (uintptr_t)c, CBW_LEN, trb_type_bits(TRB_NORMAL) | TRB_IOC);
-	transfer(b, &b->out, at, "CBW failed, completion code");
-	if (len) {
-		struct xhci_endpoint *ep = in ? &b->in : &b->out;
-
-		transfer(b, ep, queue_data(ep, buf, len), "data stage failed, completion code");
-	}
-	at = xhci_ring_put(&b->in.ring, (uintptr_t)b->csw, CSW_LEN, trb_type_bits(TRB_NORMAL) | TRB_IOC);
-	transfer(b, &b->in, at, "CSW failed, completion code");
-	if (get_le32(b->csw) != CSW_SIGNATURE || get_le32(b->csw + 4) != b->tag)
-		fail("bad CSW signature or tag, tag", b->tag);
-	if (b->csw[12] == 0 && get_le32(b->csw + 8))
-		fail("CSW residue", get_le32(b->csw + 8));
-	return b->csw[12];
+	b->data_in = in;
+	b->data_len = len;
+	b->data = buf;
+	b->awaited = xhci_ring_put(&b->out.ring, (uintptr_t)c, CBW_LEN, trb_type_bits(TRB_NORMAL) | TRB_IOC);
+	b->stage = BOT_CBW;
+	ring(b, &b->out);
 }
 
-void bot_rw(struct bot *b, bool write, uint32_t lba, uint32_t count, void *buf)
+void bot_start_rw(struct bot *b, bool write, uint32_t lba, uint32_t count, void *buf)
 {
 	uint8_t cdb[10] = { write ? SCSI_WRITE10 : SCSI_READ10, 0 };
-	unsigned int status;
 
 	put_be32(cdb + 2, lba);
 	cdb[7] = (uint8_t)(count >> 8);
 	cdb[8] = (uint8_t)count;
-	status = command(b, cdb, 10, !write, count * BOT_BLOCK, buf);
-	if (status)
-		fail("READ/WRITE(10) failed, CSW status", status);
+	bot_start(b, cdb, 10, !write, count * BOT_BLOCK, buf);
+}
+
+/*
+ * The stages run as Linux's usb-storage runs them (BOT 5.3): the CBW, then
+ * the data, then the CSW, each queued when the one before completed. (QEMU's
+ * usb-storage does not serve a CSW TD queued behind data it is still
+ * reading; neither VMM gets a head start.)
+ */
+bool bot_event(struct bot *b, const struct xhci_trb *ev)
+{
+	static const char *const failed[] = {
+		[BOT_CBW] = "CBW failed, completion code",
+		[BOT_DATA] = "data stage failed, completion code",
+		[BOT_CSW] = "CSW failed, completion code",
+	};
+
+	if (b->stage == BOT_IDLE)
+		fail("a transfer event with no command in flight, slot", b->dev.slot);
+	if (event_cc(ev) != CC_SUCCESS)
+		fail(failed[b->stage], event_cc(ev));
+	if (ev->param != b->awaited)
+		fail("transfer event for another TRB at", ev->param);
+	xhci_ack_events(b->x);
+	if (b->stage == BOT_CBW && b->data_len) {
+		struct xhci_endpoint *ep = b->data_in ? &b->in : &b->out;
+
+		b->awaited = queue_data(ep, b->data, b->data_len);
+		b->stage = BOT_DATA;
+		ring(b, ep);
+		return false;
+	}
+	if (b->stage != BOT_CSW) {
+		b->awaited = xhci_ring_put(&b->in.ring, (uintptr_t)b->csw, CSW_LEN,
+					   trb_type_bits(TRB_NORMAL) | TRB_IOC);
+		b->stage = BOT_CSW;
+		ring(b, &b->in);
+		return false;
+	}
+	b->stage = BOT_IDLE;
+	if (get_le32(b->csw) != CSW_SIGNATURE || get_le32(b->csw + 4) != b->tag)
+		fail("bad CSW signature or tag, tag", b->tag);
+	b->status = b->csw[12];
+	if (b->status == 0 && get_le32(b->csw + 8))
+		fail("CSW residue", get_le32(b->csw + 8));
+	return true;
+}
+
+/* Runs one command to its end; returns the CSW status, 0 when good. */
+static unsigned int command(struct bot *b, const uint8_t *cdb, uint8_t cdb_len, bool in, uint32_t len, void *buf)
+{
+	bot_start(b, cdb, cdb_len, in, len, buf);
+	for (int n = 0; n < 16; n++) {
+		struct xhci_trb ev = xhci_next_event(b->x);
+
+		if (trb_type(&ev) != TRB_EV_TRANSFER)
+			continue;
+		if (trb_slot(&ev) != b->dev.slot)
+			fail("a transfer event of another slot", trb_slot(&ev));
+		if (bot_event(b, &ev))
+			return b->status;
+	}
+	fail("command not done after 16 events, tag", b->tag);
 }
 
 /* One command, waited for; sense data is read and dropped on CHECK CONDITION. */
@@ -165,7 +196,7 @@ static void find_endpoints(struct bot *b, uint8_t *config, unsigned int len, uin
 	}
 	if (!in_addr || !out_addr || !in_mps || !out_mps)
 		fail("no bulk-only mass storage interface; config length", len);
-	xhci_configure_bulk(b->x, &b->in, in_addr, in_mps, in_burst, &b->out, out_addr, out_mps, out_burst);
+	xhci_configure_bulk(b->x, &b->dev, &b->in, in_addr, in_mps, in_burst, &b->out, out_addr, out_mps, out_burst);
 }
 
 void bot_init(struct bot *b, struct xhci *x)
@@ -178,17 +209,17 @@ void bot_init(struct bot *b, struct xhci *x)
 	b->x = x;
 	b->cbw = dma_alloc(64, 64);
 	b->csw = dma_alloc(64, 64);
-	cc = xhci_control(x, 0x80, 6, DESC_CONFIG << 8, 0, buf, 9);
+	cc = xhci_control(x, &b->dev, 0x80, 6, DESC_CONFIG << 8, 0, buf, 9);
 	if (cc != CC_SUCCESS && cc != CC_SHORT_PACKET)
 		fail("GET_DESCRIPTOR(config) failed, completion code", cc);
 	len = buf[2] | buf[3] << 8;
 	if (len < 9 || len > 1024)
 		fail("config descriptor length", len);
-	cc = xhci_control(x, 0x80, 6, DESC_CONFIG << 8, 0, buf, (uint16_t)len);
+	cc = xhci_control(x, &b->dev, 0x80, 6, DESC_CONFIG << 8, 0, buf, (uint16_t)len);
 	if (cc != CC_SUCCESS && cc != CC_SHORT_PACKET)
 		fail("GET_DESCRIPTOR(config) failed, completion code", cc);
 	find_endpoints(b, buf, len, &value);
-	cc = xhci_control(x, 0x00, 9, value, 0, NULL, 0);
+	cc = xhci_control(x, &b->dev, 0x00, 9, value, 0, NULL, 0);
 	if (cc != CC_SUCCESS)
 		fail("SET_CONFIGURATION failed, completion code", cc);
 

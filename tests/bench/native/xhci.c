@@ -110,7 +110,7 @@ void xhci_init(struct xhci *x, uint64_t bar0, uint64_t timeout_cycles)
 	wait_bits(x, x->op, OP_USBCMD, USBCMD_HCRST, 0, "reset did not end, USBCMD");
 	wait_bits(x, x->op, OP_USBSTS, USBSTS_CNR, 0, "controller not ready, USBSTS");
 
-	wr(x->op, OP_CONFIG, 1);	/* one device slot */
+	wr(x->op, OP_CONFIG, XHCI_MAX_DEVICES);	/* device slots enabled */
 	x->dcbaa = dma_alloc(256 * 8, 64);
 	hcs2 = rd(x->cap, CAP_HCSPARAMS2);
 	scratch = (hcs2 >> 27 & 0x1f) | (hcs2 >> 21 & 0x1f) << 5;
@@ -214,34 +214,37 @@ struct xhci_trb xhci_command(struct xhci *x, uint64_t param, uint32_t status, ui
 	return ev;
 }
 
-void xhci_wait_port(struct xhci *x)
+void xhci_wait_port(struct xhci *x, struct usb_dev *dev)
 {
 	uint64_t start = rdtsc();
 	uint32_t sc;
 
 	for (;;) {
-		for (unsigned int p = 1; p <= x->max_ports; p++) {
+		for (unsigned int p = 1; p <= x->max_ports && p < 32; p++) {
+			if (x->ports_taken & 1u << p)
+				continue;
 			sc = rd(x->op, PORTSC(p));
 			if (sc & PORT_CCS) {
-				x->port = p;
+				dev->port = p;
 				goto connected;
 			}
 		}
-		/* A device is attached after boot (svmm usb attach): give it time. */
+		/* A device is attached after boot (svmm usb attach, QEMU device_add): give it time. */
 		if (rdtsc() - start > 20 * x->timeout_cycles)
-			fail("no device connected to any root port; ports", x->max_ports);
+			fail("no device connected to a free root port; ports taken", x->ports_taken);
 	}
 connected:
-	wr(x->op, PORTSC(x->port), (sc & PORT_PP) | (sc & PORT_CHANGES));
-	if (!(rd(x->op, PORTSC(x->port)) & PORT_PED)) {
+	x->ports_taken |= 1u << dev->port;
+	wr(x->op, PORTSC(dev->port), (sc & PORT_PP) | (sc & PORT_CHANGES));
+	if (!(rd(x->op, PORTSC(dev->port)) & PORT_PED)) {
 		/* USB 2 ports are enabled by a port reset; USB 3 ones by link training. */
-		wr(x->op, PORTSC(x->port), PORT_PP | PORT_PR);
-		wait_bits(x, x->op, PORTSC(x->port), PORT_PRC, PORT_PRC, "port reset did not end, PORTSC");
-		sc = rd(x->op, PORTSC(x->port));
-		wr(x->op, PORTSC(x->port), (sc & PORT_PP) | (sc & PORT_CHANGES));
+		wr(x->op, PORTSC(dev->port), PORT_PP | PORT_PR);
+		wait_bits(x, x->op, PORTSC(dev->port), PORT_PRC, PORT_PRC, "port reset did not end, PORTSC");
+		sc = rd(x->op, PORTSC(dev->port));
+		wr(x->op, PORTSC(dev->port), (sc & PORT_PP) | (sc & PORT_CHANGES));
 	}
-	wait_bits(x, x->op, PORTSC(x->port), PORT_PED, PORT_PED, "port not enabled, PORTSC");
-	x->speed = rd(x->op, PORTSC(x->port)) >> 10 & 0xf;
+	wait_bits(x, x->op, PORTSC(dev->port), PORT_PED, PORT_PED, "port not enabled, PORTSC");
+	dev->speed = rd(x->op, PORTSC(dev->port)) >> 10 & 0xf;
 }
 
 static uint32_t *ctx(struct xhci *x, void *base, unsigned int i)
@@ -256,7 +259,7 @@ static unsigned int ep0_max_packet(unsigned int speed)
 	return speed == SPEED_LOW ? 8 : 64;
 }
 
-void xhci_address_device(struct xhci *x)
+void xhci_address_device(struct xhci *x, struct usb_dev *dev)
 {
 	struct xhci_trb ev;
 	void *in, *out;
@@ -265,30 +268,30 @@ void xhci_address_device(struct xhci *x)
 	ev = xhci_command(x, 0, 0, trb_type_bits(TRB_CMD_ENABLE_SLOT));
 	if (event_cc(&ev) != CC_SUCCESS)
 		fail("Enable Slot failed, completion code", event_cc(&ev));
-	x->slot = trb_slot(&ev);
-	if (x->slot != 1)
-		fail("Enable Slot gave slot", x->slot);
+	dev->slot = trb_slot(&ev);
+	if (dev->slot < 1 || dev->slot > XHCI_MAX_DEVICES)
+		fail("Enable Slot gave slot", dev->slot);
 
 	out = dma_alloc(32 * x->ctx_size, 64);
-	x->dcbaa[x->slot] = (uintptr_t)out;
+	x->dcbaa[dev->slot] = (uintptr_t)out;
 	in = dma_alloc(33 * x->ctx_size, 64);
 	ctx(x, in, 0)[1] = 0x3;		/* add: slot, EP0 */
 	slot = ctx(x, in, 1);
-	slot[0] = 1u << 27 | x->speed << 20;	/* context entries 1 */
-	slot[1] = x->port << 16;
-	xhci_ring_init(&x->ep0.ring);
-	x->ep0.dci = 1;
-	x->ep0.max_packet = ep0_max_packet(x->speed);
+	slot[0] = 1u << 27 | dev->speed << 20;	/* context entries 1 */
+	slot[1] = dev->port << 16;
+	xhci_ring_init(&dev->ep0.ring);
+	dev->ep0.dci = 1;
+	dev->ep0.max_packet = ep0_max_packet(dev->speed);
 	ep0 = ctx(x, in, 2);
-	ep0[1] = 3u << 1 | EP_TYPE_CONTROL << 3 | x->ep0.max_packet << 16;
-	ep0[2] = (uint32_t)(uintptr_t)x->ep0.ring.trb | 1;	/* DCS */
+	ep0[1] = 3u << 1 | EP_TYPE_CONTROL << 3 | dev->ep0.max_packet << 16;
+	ep0[2] = (uint32_t)(uintptr_t)dev->ep0.ring.trb | 1;	/* DCS */
 	ep0[4] = 8;
-	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | x->slot << 24);
+	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | dev->slot << 24);
 	if (event_cc(&ev) != CC_SUCCESS)
 		fail("Address Device failed, completion code", event_cc(&ev));
 }
 
-unsigned int xhci_control(struct xhci *x, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
+unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
 			  void *buf, uint16_t len)
 {
 	uint64_t setup = (uint64_t)type | (uint64_t)req << 8 | (uint64_t)value << 16 |
@@ -298,14 +301,14 @@ unsigned int xhci_control(struct xhci *x, uint8_t type, uint8_t req, uint16_t va
 	struct xhci_trb ev;
 	uint64_t status_at;
 
-	xhci_ring_put(&x->ep0.ring, setup, 8, trb_type_bits(TRB_SETUP) | TRB_IDT | trt << 16);
+	xhci_ring_put(&dev->ep0.ring, setup, 8, trb_type_bits(TRB_SETUP) | TRB_IDT | trt << 16);
 	if (len)
-		xhci_ring_put(&x->ep0.ring, (uintptr_t)buf, len,
+		xhci_ring_put(&dev->ep0.ring, (uintptr_t)buf, len,
 			      trb_type_bits(TRB_DATA) | (in ? TRB_DATA_DIR_IN : 0));
 	/* The status stage goes the other way from the data (IN when there is none). */
-	status_at = xhci_ring_put(&x->ep0.ring, 0, 0,
+	status_at = xhci_ring_put(&dev->ep0.ring, 0, 0,
 				  trb_type_bits(TRB_STATUS) | TRB_IOC | (in && len ? 0 : TRB_DATA_DIR_IN));
-	xhci_ring_doorbell(x, x->slot, 1);
+	xhci_ring_doorbell(x, dev->slot, 1);
 	do {
 		ev = xhci_next_event(x);
 		if (trb_type(&ev) == TRB_EV_TRANSFER && event_cc(&ev) != CC_SUCCESS &&
@@ -331,7 +334,7 @@ static void bulk_context(struct xhci *x, void *in, struct xhci_endpoint *ep, uin
 	c[4] = 3072;
 }
 
-void xhci_configure_bulk(struct xhci *x, struct xhci_endpoint *in_ep, uint8_t in_addr, unsigned int in_mps,
+void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoint *in_ep, uint8_t in_addr, unsigned int in_mps,
 			 unsigned int in_burst, struct xhci_endpoint *out_ep, uint8_t out_addr,
 			 unsigned int out_mps, unsigned int out_burst)
 {
@@ -343,9 +346,9 @@ void xhci_configure_bulk(struct xhci *x, struct xhci_endpoint *in_ep, uint8_t in
 	bulk_context(x, in, in_ep, in_addr, in_mps, in_burst);
 	bulk_context(x, in, out_ep, out_addr, out_mps, out_burst);
 	entries = in_ep->dci > out_ep->dci ? in_ep->dci : out_ep->dci;
-	ctx(x, in, 1)[0] = entries << 27 | x->speed << 20;
-	ctx(x, in, 1)[1] = x->port << 16;
-	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_CONFIGURE_EP) | x->slot << 24);
+	ctx(x, in, 1)[0] = entries << 27 | dev->speed << 20;
+	ctx(x, in, 1)[1] = dev->port << 16;
+	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_CONFIGURE_EP) | dev->slot << 24);
 	if (event_cc(&ev) != CC_SUCCESS)
 		fail("Configure Endpoint failed, completion code", event_cc(&ev));
 }

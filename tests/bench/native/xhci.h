@@ -30,6 +30,12 @@ struct xhci_endpoint {
 	unsigned int max_packet;
 };
 
+/* One device on a root port, with its slot and default control endpoint. */
+struct usb_dev {
+	unsigned int port, speed, slot;
+	struct xhci_endpoint ep0;
+};
+
 struct xhci {
 	volatile uint8_t *cap, *op, *rt, *db, *ir0;
 	unsigned int max_ports, ctx_size;
@@ -42,9 +48,7 @@ struct xhci {
 	bool msix;		/* wait for MSI-X before looking at the event ring */
 	bool unacked;		/* events consumed since the last ERDP write */
 	uint32_t msi_seen;
-	/* the device */
-	unsigned int port, speed, slot;
-	struct xhci_endpoint ep0;
+	unsigned int ports_taken;	/* bit n: port n has a usb_dev */
 };
 
 /* Bump allocation of zeroed, aligned DMA memory (the identity-mapped area from 16 MiB). */
@@ -53,9 +57,12 @@ void *dma_alloc(uint64_t size, uint64_t align);
 void xhci_init(struct xhci *x, uint64_t bar0, uint64_t timeout_cycles);
 /* Interrupter 0 interrupts (IMAN.IE) on or off: the MSI-X or polled mode. */
 void xhci_set_msix(struct xhci *x, bool on);
-/* Waits for a device on any root port, resets the port (USB 2) and enables it. */
-void xhci_wait_port(struct xhci *x);
-void xhci_address_device(struct xhci *x);
+#define XHCI_MAX_DEVICES 4u
+
+/* Waits for a device on a root port not taken yet, resets the port (USB 2) and enables it. */
+void xhci_wait_port(struct xhci *x, struct usb_dev *dev);
+/* Enable Slot and Address Device. */
+void xhci_address_device(struct xhci *x, struct usb_dev *dev);
 
 /* Puts one TRB on a ring (a Link TRB wraps it); returns its address. */
 uint64_t xhci_ring_put(struct xhci_ring *r, uint64_t param, uint32_t status, uint32_t control);
@@ -74,10 +81,10 @@ static inline void xhci_ring_doorbell(struct xhci *x, unsigned int slot, unsigne
 }
 
 /* A control transfer on endpoint 0; data (in or out) at buf. Returns the completion code. */
-unsigned int xhci_control(struct xhci *x, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
+unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
 			  void *buf, uint16_t len);
 /* Configure Endpoint for the bulk endpoints (addresses with 0x80 for IN). */
-void xhci_configure_bulk(struct xhci *x, struct xhci_endpoint *in, uint8_t in_addr, unsigned int in_mps,
+void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoint *in, uint8_t in_addr, unsigned int in_mps,
 			 unsigned int in_burst, struct xhci_endpoint *out, uint8_t out_addr,
 			 unsigned int out_mps, unsigned int out_burst);
 
