@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The benchmark guest's ring-3 program: finds the xHCI, brings up the one
- * mass-storage device, then times each operation (rdtsc, native in ring 3)
+ * The benchmark guest's ring-3 program: finds the xHCI, brings up its
+ * mass-storage devices, then times each operation (rdtsc, native in ring 3)
  * and prints one line per operation for the runner (tests/bench/native/run):
  *
- *   BENCH op=NAME n=N median=CYC min=CYC max=CYC bytes=B
+ *   BENCH op=NAME mark=M n=N median=CYC min=CYC max=CYC bytes=B
  *
  * cycles per operation (one register access, one No-Op command, one SCSI
- * command), bytes moved per operation. Each operation is warmed up first
+ * command or one batch of them on several devices), bytes moved per
+ * operation. Each operation is warmed up first
  * (first touches of guest pages cost ~28 us here) and bracketed by writes
  * to port 0x80 (phase_mark), which the runner uses to count exits per
  * operation. Every block read is checked against the image's pattern

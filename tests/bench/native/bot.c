@@ -133,7 +133,8 @@ bool bot_event(struct bot *b, const struct xhci_trb *ev)
 }
 
 /* Runs one command to its end; returns the CSW status, 0 when good. */
-static unsigned int command(struct bot *b, const uint8_t *cdb, uint8_t cdb_len, bool in, uint32_t len, void *buf)
+static unsigned int command(struct bot *b, const uint8_t *cdb, uint8_t cdb_len, bool in, uint32_t len,
+			    void *buf)
 {
 	bot_start(b, cdb, cdb_len, in, len, buf);
 	for (int n = 0; n < 16; n++) {
@@ -164,39 +165,37 @@ static unsigned int bot_simple(struct bot *b, uint8_t op, bool in, uint32_t len,
 
 static void find_endpoints(struct bot *b, uint8_t *config, unsigned int len, uint8_t *value)
 {
-	uint8_t in_addr = 0, out_addr = 0;
-	unsigned int in_mps = 0, out_mps = 0, in_burst = 0, out_burst = 0, *burst = NULL;
 	bool storage = false;
 
 	*value = config[5];
+	b->in.addr = b->out.addr = 0;
 	for (unsigned int at = 0; at + 2 <= len && config[at] >= 2; at += config[at]) {
 		uint8_t *d = config + at;
 
 		if (d[1] == DESC_INTERFACE && at + 9 <= len)
 			storage = d[5] == 8 && d[7] == 0x50;	/* mass storage, bulk-only */
 		if (d[1] == DESC_ENDPOINT && storage && at + 7 <= len && (d[3] & 3) == 2) {
-			unsigned int mps = (d[4] | d[5] << 8) & 0x7ff;
+			struct xhci_endpoint *ep = d[2] & 0x80 ? &b->in : &b->out;
 
-			if (d[2] & 0x80 && !in_addr) {
-				in_addr = d[2];
-				in_mps = mps;
-				burst = &in_burst;
-			} else if (!(d[2] & 0x80) && !out_addr) {
-				out_addr = d[2];
-				out_mps = mps;
-				burst = &out_burst;
-			} else {
-				burst = NULL;
+			if (!ep->addr) {
+				ep->addr = d[2];
+				ep->max_packet = (d[4] | d[5] << 8) & 0x7ff;
+				ep->max_burst = 0;
 			}
 		}
-		if (d[1] == DESC_SS_COMPANION && burst && at + 3 <= len) {
-			*burst = d[2];
-			burst = NULL;
+		/* A SuperSpeed endpoint companion follows its endpoint. */
+		if (d[1] == DESC_SS_COMPANION && at + 3 <= len && at >= 7 && config[at - 7] == 7 &&
+		    config[at - 6] == DESC_ENDPOINT) {
+			struct xhci_endpoint *ep = config[at - 5] == b->in.addr ? &b->in :
+						   config[at - 5] == b->out.addr ? &b->out : NULL;
+
+			if (ep)
+				ep->max_burst = d[2];
 		}
 	}
-	if (!in_addr || !out_addr || !in_mps || !out_mps)
+	if (!b->in.addr || !b->out.addr || !b->in.max_packet || !b->out.max_packet)
 		fail("no bulk-only mass storage interface; config length", len);
-	xhci_configure_bulk(b->x, &b->dev, &b->in, in_addr, in_mps, in_burst, &b->out, out_addr, out_mps, out_burst);
+	xhci_configure_bulk(b->x, &b->dev, &b->in, &b->out);
 }
 
 void bot_init(struct bot *b, struct xhci *x)

@@ -40,7 +40,7 @@ void bot_init(struct bot *b, struct xhci *x);
 void bot_start(struct bot *b, const uint8_t *cdb, uint8_t cdb_len, bool in, uint32_t len, void *buf);
 /* Starts a READ(10) or WRITE(10) of `count` blocks at `lba` from/to buf (64 KiB aligned). */
 void bot_start_rw(struct bot *b, bool write, uint32_t lba, uint32_t count, void *buf);
-/* Takes a transfer event of b's slot and moves the command on; true once its CSW is in and checked (b->status). */
+/* Takes a transfer event of b's slot and moves the command on; true once its CSW is in and checked (status). */
 bool bot_event(struct bot *b, const struct xhci_trb *ev);
 
 #endif

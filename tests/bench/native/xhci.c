@@ -291,8 +291,8 @@ void xhci_address_device(struct xhci *x, struct usb_dev *dev)
 		fail("Address Device failed, completion code", event_cc(&ev));
 }
 
-unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
-			  void *buf, uint16_t len)
+unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uint8_t req,
+			  uint16_t value, uint16_t index, void *buf, uint16_t len)
 {
 	uint64_t setup = (uint64_t)type | (uint64_t)req << 8 | (uint64_t)value << 16 |
 			 (uint64_t)index << 32 | (uint64_t)len << 48;
@@ -319,32 +319,30 @@ unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uin
 	return event_cc(&ev);
 }
 
-static void bulk_context(struct xhci *x, void *in, struct xhci_endpoint *ep, uint8_t addr,
-			 unsigned int mps, unsigned int burst)
+static void bulk_context(struct xhci *x, void *in, struct xhci_endpoint *ep)
 {
 	uint32_t *c;
 
-	ep->dci = (addr & 0xf) * 2 + (addr & 0x80 ? 1 : 0);
-	ep->max_packet = mps;
+	ep->dci = (ep->addr & 0xf) * 2 + (ep->addr & 0x80 ? 1 : 0);
 	xhci_ring_init(&ep->ring);
 	ctx(x, in, 0)[1] |= 1u << ep->dci;
 	c = ctx(x, in, ep->dci + 1);
-	c[1] = 3u << 1 | (addr & 0x80 ? EP_TYPE_BULK_IN : EP_TYPE_BULK_OUT) << 3 | burst << 8 | mps << 16;
+	c[1] = 3u << 1 | (ep->addr & 0x80 ? EP_TYPE_BULK_IN : EP_TYPE_BULK_OUT) << 3 |
+	       ep->max_burst << 8 | ep->max_packet << 16;
 	c[2] = (uint32_t)(uintptr_t)ep->ring.trb | 1;
 	c[4] = 3072;
 }
 
-void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoint *in_ep, uint8_t in_addr, unsigned int in_mps,
-			 unsigned int in_burst, struct xhci_endpoint *out_ep, uint8_t out_addr,
-			 unsigned int out_mps, unsigned int out_burst)
+void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoint *in_ep,
+			 struct xhci_endpoint *out_ep)
 {
 	void *in = dma_alloc(33 * x->ctx_size, 64);
 	struct xhci_trb ev;
 	unsigned int entries;
 
 	ctx(x, in, 0)[1] = 1;	/* add: slot */
-	bulk_context(x, in, in_ep, in_addr, in_mps, in_burst);
-	bulk_context(x, in, out_ep, out_addr, out_mps, out_burst);
+	bulk_context(x, in, in_ep);
+	bulk_context(x, in, out_ep);
 	entries = in_ep->dci > out_ep->dci ? in_ep->dci : out_ep->dci;
 	ctx(x, in, 1)[0] = entries << 27 | dev->speed << 20;
 	ctx(x, in, 1)[1] = dev->port << 16;

@@ -26,8 +26,9 @@ struct xhci_ring {
 
 struct xhci_endpoint {
 	struct xhci_ring ring;
+	uint8_t addr;		/* USB endpoint address, 0x80 for IN */
 	unsigned int dci;
-	unsigned int max_packet;
+	unsigned int max_packet, max_burst;
 };
 
 /* One device on a root port, with its slot and default control endpoint. */
@@ -81,12 +82,11 @@ static inline void xhci_ring_doorbell(struct xhci *x, unsigned int slot, unsigne
 }
 
 /* A control transfer on endpoint 0; data (in or out) at buf. Returns the completion code. */
-unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
-			  void *buf, uint16_t len);
-/* Configure Endpoint for the bulk endpoints (addresses with 0x80 for IN). */
-void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoint *in, uint8_t in_addr, unsigned int in_mps,
-			 unsigned int in_burst, struct xhci_endpoint *out, uint8_t out_addr,
-			 unsigned int out_mps, unsigned int out_burst);
+unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uint8_t req,
+			  uint16_t value, uint16_t index, void *buf, uint16_t len);
+/* Configure Endpoint for two bulk endpoints, their addr, max_packet and max_burst filled in. */
+void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoint *in,
+			 struct xhci_endpoint *out);
 
 static inline unsigned int event_cc(const struct xhci_trb *e)
 {
