@@ -83,7 +83,8 @@ uint64_t xhci_ring_put(struct xhci_ring *r, uint64_t param, uint32_t status, uin
 		link->param = (uintptr_t)r->trb;
 		link->status = 0;
 		__asm__ volatile("" ::: "memory");
-		link->control = trb_type_bits(TRB_LINK) | TRB_LINK_TC | r->cycle;
+		/* A TD that goes on past the link keeps its chain through it (xHCI 4.11.5.1). */
+		link->control = trb_type_bits(TRB_LINK) | TRB_LINK_TC | (control & TRB_CH) | r->cycle;
 		r->idx = 0;
 		r->cycle ^= 1;
 	}
