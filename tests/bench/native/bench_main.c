@@ -37,6 +37,7 @@
 #define MARK_END	0xffu
 #define LAPIC_VERSION	0xfee00030u
 #define UNCLAIMED_MMIO	0xe0000000u	/* svmm's BAR 0 is at 0xc0000000, SeaBIOS's BARs near 0xfe000000 */
+#define UNTOUCHED_RAM	0x10000000ull	/* 256 MiB: above the buffers, below the 512 MiB both VMMs get */
 
 void bench_main(uint32_t boot_kind, uint32_t cmdline_addr);
 void exception_report(uint64_t vector, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t cr2);
@@ -156,6 +157,23 @@ static void bench_read(const char *name, volatile void *reg)
 	}
 	phase_mark(MARK_END);
 	report(name, mark, n, 0);
+}
+
+/* The first read of each of n guest pages nothing touched before: the host maps them then. */
+static void bench_first_touch(void)
+{
+	unsigned int n = iterations(1000), mark = next_mark++;
+
+	phase_mark((uint8_t)mark);
+	for (unsigned int i = 0; i < n; i++) {
+		volatile uint8_t *page = (volatile uint8_t *)(uintptr_t)(UNTOUCHED_RAM + (uint64_t)i * 4096);
+		uint64_t t = rdtsc();
+
+		(void)*page;
+		samples[i] = rdtsc() - t;
+	}
+	phase_mark(MARK_END);
+	report("first-touch", mark, n, 0);
 }
 
 static void bench_dnctrl(struct xhci *x)
@@ -369,9 +387,10 @@ void bench_main(uint32_t boot_kind, uint32_t cmdline_addr)
 	phase_mark(MARK_END);
 	samples[0] = 0;
 	report("marks", next_mark++, 1, 0);
-	/* The host's exit costs, under each VMM: the LAPIC is in KVM, nothing answers in the PCI hole's top. */
+	/* The host's costs, under each VMM: the LAPIC is in KVM, nothing answers in the PCI hole's top. */
 	bench_read("exit-kernel", (volatile void *)(uintptr_t)LAPIC_VERSION);
 	bench_read("exit-user", (volatile void *)(uintptr_t)UNCLAIMED_MMIO);
+	bench_first_touch();
 	bench_read("mfindex-read", x.rt + RT_MFINDEX);
 	bench_dnctrl(&x);
 	bench_noop(&x, false);
