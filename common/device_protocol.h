@@ -219,7 +219,7 @@ _Static_assert(sizeof(struct devproto_msg) == DEVPROTO_MSG_SIZE, "devproto messa
  * The register mirror: a page the VMM maps read-only and the device
  * writable, in which the device keeps the current value of the BAR registers
  * that have no read side effects (for xHCI: the capability, operational,
- * port and interrupter registers, not MFINDEX) and of the first 256 bytes of
+ * port and interrupter registers; MFINDEX as a counter of time) and of the first 256 bytes of
  * config space. The VMM answers a read from it, without a round trip, once
  * done_seq says the device has run every request sent before; otherwise the
  * read goes to the device as usual. The device stores done_seq after a request's
@@ -239,12 +239,29 @@ struct devproto_mirror_reg {
 	uint32_t value;
 };
 
+/*
+ * A register that counts time (xHCI's MFINDEX): while it runs, a read is
+ * ((CLOCK_MONOTONIC ns - base_ns) / period_ns) & mask, else frozen, so the
+ * VMM answers it without asking the device. gen is odd while the device
+ * rewrites the other fields (a sequence lock); period_ns 0: no counter.
+ */
+struct devproto_mirror_counter {
+	uint32_t gen;
+	uint32_t offset;	/* BAR 0 offset of the 32-bit register */
+	uint32_t period_ns;
+	uint32_t mask;
+	uint32_t running;
+	uint32_t frozen;
+	uint64_t base_ns;
+};
+
 struct devproto_reg_mirror {
 	uint32_t done_seq;	/* the last request the device has finished */
 	uint32_t count;		/* regs in use */
 	struct devproto_mirror_reg regs[DEVPROTO_MIRROR_MAX_REGS];
 	uint32_t cfg_valid;	/* 1 once cfg holds config space */
 	uint32_t cfg[DEVPROTO_MIRROR_CFG_DWORDS];
+	struct devproto_mirror_counter counter;
 };
 
 _Static_assert(sizeof(struct devproto_reg_mirror) <= DEVPROTO_MIRROR_SIZE, "mirror fits its page");

@@ -34,6 +34,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "monotonic.h"
+
 int bar_mirror_create(struct bar_mirror *m, int *fd)
 {
 	void *page;
@@ -179,6 +181,35 @@ static bool valid_access(uint64_t offset, uint32_t size)
 	return (size == 1 || size == 2 || size == 4 || size == 8) && offset % size == 0;
 }
 
+/*
+ * The time counter's dword at offset, computed from the clock as the device
+ * would (devproto_mirror_counter). A sequence lock: a read that overlaps the
+ * device's rewrite tries again, a few times, then goes to the device.
+ */
+static bool counter_read(const struct devproto_reg_mirror *page, uint64_t offset, uint32_t *value)
+{
+	const struct devproto_mirror_counter *c = &page->counter;
+
+	for (int tries = 0; tries < 4; tries++) {
+		uint32_t gen = __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
+		uint32_t off = __atomic_load_n(&c->offset, __ATOMIC_RELAXED);
+		uint32_t period = __atomic_load_n(&c->period_ns, __ATOMIC_RELAXED);
+		uint32_t mask = __atomic_load_n(&c->mask, __ATOMIC_RELAXED);
+		uint32_t running = __atomic_load_n(&c->running, __ATOMIC_RELAXED);
+		uint32_t frozen = __atomic_load_n(&c->frozen, __ATOMIC_RELAXED);
+		uint64_t base = __atomic_load_n(&c->base_ns, __ATOMIC_RELAXED);
+
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (gen & 1u || __atomic_load_n(&c->gen, __ATOMIC_RELAXED) != gen)
+			continue;
+		if (period == 0 || off != offset)
+			return false;
+		*value = running ? (uint32_t)((monotonic_ns() - base) / period) & mask : frozen & mask;
+		return true;
+	}
+	return false;
+}
+
 bool bar_mirror_read(const struct bar_mirror *m, uint32_t sent_seq, uint64_t offset, uint32_t size,
 		     uint64_t *value)
 {
@@ -188,6 +219,10 @@ bool bar_mirror_read(const struct bar_mirror *m, uint32_t sent_seq, uint64_t off
 	if (!page || !valid_access(offset, size) ||
 	    !caught_up(page, read_needs(m, sent_seq, offset, size)))
 		return false;
+	if (size <= 4 && counter_read(page, offset & ~3ull, &lo)) {
+		*value = bytes_of(lo, offset, size);
+		return true;
+	}
 	count = __atomic_load_n(&page->count, __ATOMIC_ACQUIRE);
 	if (count > DEVPROTO_MIRROR_MAX_REGS)
 		count = DEVPROTO_MIRROR_MAX_REGS;

@@ -102,8 +102,8 @@ uint32_t xhci_mfindex(struct xhci *x)
 {
 	if (!(x->usbcmd & USBCMD_RS))
 		return x->mfindex_frozen;
-	/* One microframe is 125 us; MFINDEX is 14 bits. */
-	return (uint32_t)((monotonic_ns() - x->mfindex_start_ns) / 125000u) & 0x3fffu;
+	return (uint32_t)((monotonic_ns() - x->mfindex_start_ns) / XHCI_MICROFRAME_NS) &
+	       XHCI_MFINDEX_MASK;
 }
 
 void xhci_write_usbcmd(struct xhci *x, uint32_t val)
@@ -119,10 +119,11 @@ void xhci_write_usbcmd(struct xhci *x, uint32_t val)
 	if ((val & USBCMD_RS) && !(old & USBCMD_RS)) {
 		if (!x->dead)
 			x->usbsts &= ~USBSTS_HCH;
-		x->mfindex_start_ns = monotonic_ns() - (uint64_t)x->mfindex_frozen * 125000u;
+		x->mfindex_start_ns = monotonic_ns() - (uint64_t)x->mfindex_frozen * XHCI_MICROFRAME_NS;
 		xhci_port_notify_running(x);
 	} else if (!(val & USBCMD_RS) && (old & USBCMD_RS)) {
-		x->mfindex_frozen = (uint32_t)((monotonic_ns() - x->mfindex_start_ns) / 125000u) & 0x3fffu;
+		x->mfindex_frozen = (uint32_t)((monotonic_ns() - x->mfindex_start_ns) / XHCI_MICROFRAME_NS) &
+				   XHCI_MFINDEX_MASK;
 		x->usbsts |= USBSTS_HCH;
 		/* Stopping the controller stops the command ring. */
 		x->crr = false;

@@ -9,8 +9,9 @@
  *
  * Mirrored: the capability registers and the Supported Protocol capabilities
  * (constant), USBCMD, USBSTS, PAGESIZE, DNCTRL, CRCR, DCBAAP, CONFIG, every
- * port's four registers, every interrupter's seven. Not mirrored: MFINDEX,
- * which runs with time, and the MSI-X table and PBA (rarely read).
+ * port's four registers, every interrupter's seven; MFINDEX as a counter
+ * the VMM computes from the clock (devproto_mirror_counter). Not mirrored:
+ * the MSI-X table and PBA (rarely read).
  *
  * The values are refreshed before each reply and after each batch of posted
  * writes (before done_seq says they are finished), before an interrupt leaves (so the handler's first read sees
@@ -79,6 +80,31 @@ static uint32_t list_offsets(struct devproto_mirror_reg *regs, uint32_t *live_fr
 }
 
 /*
+ * MFINDEX's state, rewritten only when the controller starts, stops or is
+ * reset: the VMM retries a read that sees gen odd or changed.
+ */
+static void publish_counter(struct xhci *x, bool all)
+{
+	struct devproto_mirror_counter *c = &x->mirror->counter;
+	uint32_t running = (x->usbcmd & USBCMD_RS) != 0;
+	uint32_t gen;
+
+	if (!all && c->running == running && c->frozen == x->mfindex_frozen &&
+	    c->base_ns == x->mfindex_start_ns)
+		return;
+	gen = c->gen;
+	__atomic_store_n(&c->gen, gen | 1u, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	c->offset = XHCI_RT_BASE + RT_MFINDEX;
+	c->period_ns = XHCI_MICROFRAME_NS;
+	c->mask = XHCI_MFINDEX_MASK;
+	c->running = running;
+	c->frozen = x->mfindex_frozen;
+	c->base_ns = x->mfindex_start_ns;
+	__atomic_store_n(&c->gen, (gen | 1u) + 1u, __ATOMIC_RELEASE);
+}
+
+/*
  * Refreshes the mirror: every register (all) or only those that change, and
  * config space whole after a config write (all of it is the guest's but
  * for the interrupt status bit, which follows the INTx line: that dword
@@ -99,6 +125,7 @@ static void publish(struct xhci *x, bool all)
 			__atomic_store_n(&m->cfg[i], xhci_pci_read(x, 4 * i, 4), __ATOMIC_RELAXED);
 	}
 	x->cfg_written = false;
+	publish_counter(x, all);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 

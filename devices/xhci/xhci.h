@@ -28,6 +28,8 @@
 #define XHCI_PORT_BASE		(XHCI_OP_BASE + XHCI_OP_SIZE)
 #define XHCI_XECP_BASE		0x1000u
 #define XHCI_RT_BASE		0x2000u
+#define XHCI_MICROFRAME_NS	125000u	/* MFINDEX counts 125 us microframes (xHCI 5.5.1) */
+#define XHCI_MFINDEX_MASK	0x3fffu
 #define XHCI_DB_BASE		0x3000u
 #define XHCI_MSIX_TABLE		0x4000u
 #define XHCI_MSIX_PBA		0x5000u

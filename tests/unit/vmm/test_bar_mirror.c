@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bar_mirror.h"
+#include "monotonic.h"
 
 static struct bar_mirror mirror;
 static struct devproto_reg_mirror *dev;	/* the device's writable view */
@@ -188,4 +189,63 @@ Test(bar_mirror, without_a_layout_every_read_waits_for_every_write)
 	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 1);
 	bar_mirror_posted(&mirror, 12, 0x2058, 4);	/* beyond interrupter 0: "any" */
 	cr_assert_not(bar_mirror_read(&mirror, 12, 0x2038, 4, &v));
+}
+
+/* The device's counter at 0x2000 (MFINDEX): 125 us a count, 14 bits. */
+static void set_counter(uint32_t gen, uint32_t running, uint32_t frozen, uint64_t base_ns)
+{
+	dev->counter = (struct devproto_mirror_counter){
+		.gen = gen, .offset = 0x2000, .period_ns = 125000, .mask = 0x3fff,
+		.running = running, .frozen = frozen, .base_ns = base_ns,
+	};
+}
+
+/*
+ * A running counter is answered from the clock, as the device would answer
+ * it: between the counts at the instants before and after the read.
+ */
+Test(bar_mirror, a_running_counter_is_read_from_the_clock)
+{
+	uint64_t base = monotonic_ns() - 5000ull * 125000, t0, t1, v = 0;
+	uint64_t lo, hi;
+
+	set_counter(2, 1, 0, base);
+	t0 = monotonic_ns();
+	cr_assert(bar_mirror_read(&mirror, 10, 0x2000, 4, &v));
+	t1 = monotonic_ns();
+	lo = (t0 - base) / 125000;
+	hi = (t1 - base) / 125000;
+	cr_assert_geq(lo, 5000);
+	cr_assert_leq((v - lo) & 0x3fff, hi - lo, "count %#llx outside [%#llx, %#llx]",
+		      (unsigned long long)v, (unsigned long long)lo, (unsigned long long)hi);
+	cr_assert_leq(v, 0x3fff);
+	cr_assert(bar_mirror_read(&mirror, 10, 0x2001, 1, &v), "a narrow read takes its byte");
+	cr_assert_leq(v, 0x3f);
+}
+
+Test(bar_mirror, a_stopped_counter_reads_its_frozen_value)
+{
+	uint64_t v = 0;
+
+	set_counter(4, 0, 0x1234, 0);
+	cr_assert(bar_mirror_read(&mirror, 10, 0x2000, 4, &v));
+	cr_assert_eq(v, 0x1234);
+	/* Behind a write the device has not run (it may start or stop the counter). */
+	cr_assert_not(bar_mirror_read(&mirror, 11, 0x2000, 4, &v));
+}
+
+/* A counter the device is rewriting (gen odd), or none (period 0), sends the read to the device. */
+Test(bar_mirror, a_counter_being_rewritten_or_absent_goes_to_the_device)
+{
+	uint64_t v;
+
+	set_counter(3, 0, 0x1234, 0);
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x2000, 4, &v));
+	set_counter(4, 0, 0x1234, 0);
+	dev->counter.period_ns = 0;
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x2000, 4, &v));
+	set_counter(4, 0, 0x1234, 0);
+	cr_assert_not(bar_mirror_read(&mirror, 10, 0x2000, 8, &v), "a qword read covers more than the counter");
+	cr_assert(bar_mirror_read(&mirror, 10, 0x44, 4, &v), "other registers still come from the page");
+	cr_assert_eq(v, 0x8);
 }

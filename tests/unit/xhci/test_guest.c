@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "test_device.h"
 #include "xhci_driver.h"
 
@@ -930,6 +931,44 @@ Test(xhci_guest, register_mirror_follows_a_doorbell_eventfd_without_an_interrupt
 	cr_assert(mirrored(m, 0x44) & (1u << 3), "USBSTS.EINT never reached the mirror");
 	cr_assert_not(irq_within(0), "an interrupt with USBCMD.INTE clear");
 	close(db0);
+	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
+	drv_stop(&d);
+}
+
+/*
+ * MFINDEX is mirrored as a counter of time: while the controller runs, the
+ * count the VMM computes from the page's base is what a round-trip read
+ * answers at that instant; stopped, the page holds the frozen value.
+ */
+Test(xhci_guest, register_mirror_holds_mfindex_as_a_counter)
+{
+	const struct devproto_reg_mirror *m;
+	const struct devproto_mirror_counter *c;
+	uint64_t t0, t1, lo, hi;
+	uint32_t v;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	drv_op_write(&d, 0x00, 1);			/* RS */
+	m = drv_mirror(&d);
+	c = &m->counter;
+	cr_assert_eq(drv_read(&d, 0x40 + 0x04, 4) & 1, 0, "HCHalted after RS");
+	cr_assert_eq(c->gen % 2, 0);
+	cr_assert_eq(c->offset, 0x2000);
+	cr_assert_eq(c->period_ns, 125000);
+	cr_assert_eq(c->mask, 0x3fff);
+	cr_assert_eq(c->running, 1);
+	t0 = monotonic_ns();
+	v = (uint32_t)drv_read(&d, 0x2000, 4);
+	t1 = monotonic_ns();
+	lo = (t0 - c->base_ns) / c->period_ns;
+	hi = (t1 - c->base_ns) / c->period_ns;
+	cr_assert_leq((v - lo) & 0x3fff, hi - lo, "MFINDEX %#x, the page's count %#llx-%#llx", v,
+		      (unsigned long long)lo, (unsigned long long)hi);
+	drv_op_write(&d, 0x00, 0);			/* stop */
+	v = (uint32_t)drv_read(&d, 0x2000, 4);		/* behind the write */
+	cr_assert_eq(c->running, 0);
+	cr_assert_eq(c->frozen, v);
 	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
 	drv_stop(&d);
 }
