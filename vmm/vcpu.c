@@ -465,16 +465,24 @@ void vcpu_ask_report(struct vcpu *v)
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
-void vcpu_stop(struct vcpu *v)
+int vcpu_stop(struct vcpu *v, const struct timespec *deadline)
 {
+	int r;
+
 	if (!v->started)
-		return;
+		return 0;
 	vcpu_set_stopping(v);
 	/* immediate_exit covers a kick that lands just before KVM_RUN is entered. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
-	pthread_join(v->thread, NULL);
+	r = pthread_clockjoin_np(v->thread, NULL, CLOCK_MONOTONIC, deadline);
+	if (r) {
+		log_err("vCPU %u did not stop: %s (stuck in the VMM, not in the guest)", v->id,
+			strerror(r));
+		return -r;
+	}
 	v->started = false;
+	return 0;
 }
 
 void vcpu_destroy(struct vcpu *v)

@@ -71,8 +71,13 @@ void vcpu_set_stopping(struct vcpu *v);
 bool vcpu_is_stopping(const struct vcpu *v);
 /* Makes the vCPU leave KVM_RUN, log where the guest is, and go on. */
 void vcpu_ask_report(struct vcpu *v);
-/* Makes the vCPU leave KVM_RUN and its thread end; then joins it. */
-void vcpu_stop(struct vcpu *v);
+/*
+ * Makes the vCPU leave KVM_RUN and its thread end, and joins it by deadline
+ * (CLOCK_MONOTONIC). 0, or -ETIMEDOUT: the thread is stuck outside KVM_RUN,
+ * where the kick cannot reach it (a VMM bug); it still runs, and what it may
+ * use must stay (vmm.c's teardown leaves it to the process's exit).
+ */
+int vcpu_stop(struct vcpu *v, const struct timespec *deadline);
 void vcpu_destroy(struct vcpu *v);
 
 /*

@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot_linux.h"
@@ -30,6 +31,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "monotonic.h"
 #include "mptable.h"
 #include "pci_bus.h"
 #include "lockdown.h"
@@ -43,6 +45,8 @@
 
 /* Used when --params is not given: the console on our serial port, reboot through the i8042. */
 #define VMM_DEFAULT_PARAMS "console=ttyS0 reboot=k panic=-1"
+/* How much longer than a device request a vCPU gets to stop (vmm_stop_vcpus). */
+#define VMM_VCPU_STOP_MARGIN_MS 2000
 /* A bzImage larger than this is not one. */
 #define VMM_KERNEL_MAX (256u << 20)
 
@@ -547,19 +551,45 @@ static void vmm_loop(struct vmm *v)
 	}
 }
 
-static void vmm_teardown(struct vmm *v)
+/*
+ * Stops every vCPU by one deadline; false if one is stuck. A vCPU waits in
+ * the VMM for no lock forever (docs/architecture.md, "Locks"); the longest
+ * it may stay out of KVM_RUN is a request the device process does not
+ * answer (DEVICE_REPLY_TIMEOUT_MS). Past that, a stuck vCPU is a VMM bug,
+ * and the VMM must end all the same: `svmm stop` and SIGTERM are how a user
+ * gets rid of it.
+ */
+static bool vmm_stop_vcpus(struct vmm *v)
 {
-	terminal_restore(&v->term);
+	int64_t end = monotonic_ms() + DEVICE_REPLY_TIMEOUT_MS + VMM_VCPU_STOP_MARGIN_MS;
+	struct timespec deadline = { .tv_sec = end / 1000, .tv_nsec = (end % 1000) * 1000000 };
+	bool all = true;
+
 	for (unsigned int i = 0; i < v->nvcpus; i++) {
 		vcpu_set_stopping(&v->vcpus[i]);
 		if (v->vcpus[i].started)
 			pthread_kill(v->vcpus[i].thread, SIGUSR1);
 	}
-	for (unsigned int i = 0; i < v->nvcpus; i++)
-		vcpu_stop(&v->vcpus[i]);
+	for (unsigned int i = 0; i < v->nvcpus; i++) {
+		if (vcpu_stop(&v->vcpus[i], &deadline) < 0)
+			all = false;
+	}
+	return all;
+}
+
+/* Returns false if a vCPU was stuck: then what it may still use is left to the process's exit. */
+static bool vmm_teardown(struct vmm *v)
+{
+	bool vcpus_ended;
+
+	terminal_restore(&v->term);
+	vcpus_ended = vmm_stop_vcpus(v);
+	if (!vcpus_ended)
+		log_err("the VMM ends with a vCPU stuck in it");
 	if (v->dev_spawned)
 		device_process_shutdown(&v->dev);
-	if (v->proxy_ready)
+	/* A stuck vCPU may hold the proxy's lock, or be about to touch its BAR or guest memory. */
+	if (v->proxy_ready && vcpus_ended)
 		pci_proxy_destroy(&v->proxy);
 	if (v->control_open)
 		control_server_close(&v->control);
@@ -568,6 +598,8 @@ static void vmm_teardown(struct vmm *v)
 		broker_stop(&v->broker);
 	else if (v->broker_sock >= 0)
 		close(v->broker_sock);
+	if (!vcpus_ended)
+		return false;
 	for (unsigned int i = 0; i < v->nvcpus; i++)
 		vcpu_destroy(&v->vcpus[i]);
 	if (v->mem_created)
@@ -581,6 +613,7 @@ static void vmm_teardown(struct vmm *v)
 	if (v->exit_fd >= 0)
 		close(v->exit_fd);
 	free(v->kernel);
+	return true;
 }
 
 int vmm_main(const struct run_options *o)
@@ -628,6 +661,7 @@ int vmm_main(const struct run_options *o)
 	vmm_loop(v);
 	status = v->exit_status;
 out:
-	vmm_teardown(v);
+	if (!vmm_teardown(v))
+		status = 1;
 	return status;
 }
