@@ -476,9 +476,12 @@ int vcpu_stop(struct vcpu *v, const struct timespec *deadline)
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 	r = pthread_clockjoin_np(v->thread, NULL, CLOCK_MONOTONIC, deadline);
+	if (r == ETIMEDOUT) {
+		log_err("vCPU %u did not stop in time: it is stuck in the VMM, not in the guest", v->id);
+		return -r;
+	}
 	if (r) {
-		log_err("vCPU %u did not stop: %s (stuck in the VMM, not in the guest)", v->id,
-			strerror(r));
+		log_err("vCPU %u: cannot join its thread: %s", v->id, strerror(r));
 		return -r;
 	}
 	v->started = false;
