@@ -8,13 +8,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layout.h"
 #include "log.h"
+#include "monotonic.h"
 #include "vcpu_report.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
+#define VCPU_STOP_POLL_MS 5	/* how often vcpu_stop looks whether the thread ended */
 #define CPUID_MAX_ENTRIES 256
 
 #define MSR_IA32_TSC 0x10
@@ -465,8 +468,9 @@ void vcpu_ask_report(struct vcpu *v)
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
-int vcpu_stop(struct vcpu *v, const struct timespec *deadline)
+int vcpu_stop(struct vcpu *v, int64_t deadline_ms)
 {
+	const struct timespec pause = { .tv_nsec = VCPU_STOP_POLL_MS * 1000000L };
 	int r;
 
 	if (!v->started)
@@ -475,7 +479,14 @@ int vcpu_stop(struct vcpu *v, const struct timespec *deadline)
 	/* immediate_exit covers a kick that lands just before KVM_RUN is entered. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
-	r = pthread_clockjoin_np(v->thread, NULL, CLOCK_MONOTONIC, deadline);
+	/* tryjoin, not pthread_clockjoin_np: ThreadSanitizer sees the join (the deadline is monotonic). */
+	while ((r = pthread_tryjoin_np(v->thread, NULL)) == EBUSY) {
+		if (monotonic_ms() >= deadline_ms) {
+			r = ETIMEDOUT;
+			break;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
+	}
 	if (r == ETIMEDOUT) {
 		log_err("vCPU %u did not stop in time: it is stuck in the VMM, not in the guest", v->id);
 		return -r;

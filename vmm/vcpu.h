@@ -11,6 +11,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "boot_linux.h"
 #include "io_bus.h"
@@ -72,12 +73,12 @@ bool vcpu_is_stopping(const struct vcpu *v);
 /* Makes the vCPU leave KVM_RUN, log where the guest is, and go on. */
 void vcpu_ask_report(struct vcpu *v);
 /*
- * Makes the vCPU leave KVM_RUN and its thread end, and joins it by deadline
- * (CLOCK_MONOTONIC). 0, or -ETIMEDOUT: the thread is stuck outside KVM_RUN,
+ * Makes the vCPU leave KVM_RUN and its thread end, and joins it by
+ * deadline_ms (monotonic_ms()). 0, or -ETIMEDOUT: the thread is stuck outside KVM_RUN,
  * where the kick cannot reach it (a VMM bug); it still runs, and what it may
  * use must stay (vmm.c's teardown leaves it to the process's exit).
  */
-int vcpu_stop(struct vcpu *v, const struct timespec *deadline);
+int vcpu_stop(struct vcpu *v, int64_t deadline_ms);
 void vcpu_destroy(struct vcpu *v);
 
 /*

@@ -18,7 +18,6 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "boot_linux.h"
@@ -561,8 +560,7 @@ static void vmm_loop(struct vmm *v)
  */
 static bool vmm_stop_vcpus(struct vmm *v)
 {
-	int64_t end = monotonic_ms() + DEVICE_REPLY_TIMEOUT_MS + VMM_VCPU_STOP_MARGIN_MS;
-	struct timespec deadline = { .tv_sec = end / 1000, .tv_nsec = (end % 1000) * 1000000 };
+	int64_t deadline_ms = monotonic_ms() + DEVICE_REPLY_TIMEOUT_MS + VMM_VCPU_STOP_MARGIN_MS;
 	bool all = true;
 
 	for (unsigned int i = 0; i < v->nvcpus; i++) {
@@ -571,7 +569,7 @@ static bool vmm_stop_vcpus(struct vmm *v)
 			pthread_kill(v->vcpus[i].thread, SIGUSR1);
 	}
 	for (unsigned int i = 0; i < v->nvcpus; i++) {
-		if (vcpu_stop(&v->vcpus[i], &deadline) < 0)
+		if (vcpu_stop(&v->vcpus[i], deadline_ms) < 0)
 			all = false;
 	}
 	return all;

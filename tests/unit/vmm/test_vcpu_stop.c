@@ -3,23 +3,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "monotonic.h"
 #include "vcpu.h"
-
-static struct timespec in_ms(long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000;
-	if (t.tv_nsec >= 1000000000) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000;
-	}
-	return t;
-}
 
 /*
  * The thread waits at a closed start gate: blocked in the VMM as a vCPU in a
@@ -31,7 +17,6 @@ Test(vcpu, stop_gives_up_on_a_thread_stuck_outside_kvm_run)
 	struct vcpu_gate gate;
 	struct vcpu_env env = { .start_gate = &gate };
 	struct vcpu v = { .id = 1, .fd = -1, .env = &env };
-	struct timespec deadline;
 
 	v.run = calloc(1, sizeof(*v.run));
 	cr_assert_not_null(v.run);
@@ -40,14 +25,12 @@ Test(vcpu, stop_gives_up_on_a_thread_stuck_outside_kvm_run)
 	cr_assert_eq(vcpu_start(&v), 0);
 	vcpu_gate_wait_arrivals(&gate, 1);
 
-	deadline = in_ms(200);
-	cr_assert_eq(vcpu_stop(&v, &deadline), -ETIMEDOUT);
+	cr_assert_eq(vcpu_stop(&v, monotonic_ms() + 200), -ETIMEDOUT);
 	cr_assert(v.started, "the stuck thread is still there");
 	cr_assert(vcpu_is_stopping(&v));
 
 	vcpu_gate_open(&gate);
-	deadline = in_ms(60000);
-	cr_assert_eq(vcpu_stop(&v, &deadline), 0);
+	cr_assert_eq(vcpu_stop(&v, monotonic_ms() + 60000), 0);
 	cr_assert_not(v.started);
 	free(v.run);
 }
