@@ -49,6 +49,12 @@
 /* A bzImage larger than this is not one. */
 #define VMM_KERNEL_MAX (256u << 20)
 
+/*
+ * Lock order (docs/architecture.md, "Locks"), outermost first: proxy.lock,
+ * then dev.lock, then the leaves, which are held while no other lock is
+ * taken: pio.lock and mmio.lock (never around a handler), pci.lock,
+ * serial.lock, i8042.lock, cmos.lock, vm.routing_lock, gate.lock.
+ */
 struct vmm {
 	const struct run_options *o;
 	uint8_t *kernel;
