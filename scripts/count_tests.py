@@ -3,7 +3,7 @@
 
 Prints "NAME PASSED FAILED". A TAP test that crashed or timed out after its
 last line still counts one failure, so a crash can never look like a pass.
-A sanitizer report (ASan, LeakSanitizer, UBSan) in a test's output counts one
+A sanitizer report (ASan, LeakSanitizer, UBSan, TSan) in a test's output counts one
 more failure and is printed: Criterion runs each case in a child process and
 does not fail a case whose child reported a leak on exit.
 """
@@ -11,7 +11,7 @@ import json
 import re
 import sys
 
-SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ")
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: |WARNING: ThreadSanitizer")
 
 path, name = sys.argv[1], sys.argv[2]
 passed = failed = 0

@@ -48,18 +48,20 @@ void io_bus_remove(struct io_bus *bus, uint64_t base, void *opaque)
 
 bool io_bus_dispatch(struct io_bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
+	struct io_range r = { 0 };
 	bool found = false;
 
 	pthread_rwlock_rdlock(&bus->lock);
 	for (unsigned int i = 0; i < bus->n; i++) {
-		const struct io_range *r = &bus->ranges[i];
-
-		if (addr >= r->base && addr - r->base < r->size) {
-			r->fn(r->opaque, addr - r->base, data, len, is_write);
+		if (addr >= bus->ranges[i].base && addr - bus->ranges[i].base < bus->ranges[i].size) {
+			r = bus->ranges[i];
 			found = true;
 			break;
 		}
 	}
 	pthread_rwlock_unlock(&bus->lock);
+	/* Outside the lock: a handler may move ranges of this bus (io_bus.h, "Locks"). */
+	if (found)
+		r.fn(r.opaque, addr - r.base, data, len, is_write);
 	return found;
 }

@@ -277,24 +277,30 @@ static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
 	log_debug("xHCI BAR 0 mapped at 0x%" PRIx64 " (%" PRIu64 " KiB)", addr, p->bar_size >> 10);
 }
 
-/* Follows the guest's BAR and command register programming. */
+/*
+ * Follows the guest's BAR and command register programming. The registers
+ * are read under the lock: of two vCPUs programming the BAR at once, the
+ * last to get here reads the last values written, and the mapping ends as
+ * the function's registers say.
+ */
 static void proxy_update_bar(struct pci_proxy *p)
 {
 	uint32_t cmd = 0, lo = 0, hi = 0;
 	uint64_t addr;
 	bool decode;
 
+	pthread_mutex_lock(&p->lock);
 	if (proxy_cfg_read(p, PCI_COMMAND, 2, &cmd) < 0 || proxy_cfg_read(p, PCI_BAR0, 4, &lo) < 0 ||
 	    (p->bar64 && proxy_cfg_read(p, PCI_BAR1, 4, &hi) < 0))
-		return;
+		goto out;
 	addr = (((uint64_t)hi << 32) | lo) & PCI_BAR_MEM_MASK;
 	/* While sizing, the BAR reads back its mask; decoding is off then (Linux makes sure). */
 	decode = (cmd & PCI_COMMAND_MEMORY) && addr != 0 && addr + p->bar_size > addr;
-	pthread_mutex_lock(&p->lock);
 	if (p->mapped && (!decode || addr != p->bar_addr))
 		proxy_unmap_locked(p);
 	if (decode && !p->mapped)
 		proxy_map_locked(p, addr);
+out:
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -34,7 +34,13 @@ struct pci_proxy {
 	struct device_process *dev;
 	struct kvm_vm *vm;
 	struct io_bus *mmio;
-	pthread_mutex_t lock;		/* the BAR's placement */
+	/*
+	 * The BAR's placement (mapped, bar_addr, the value doorbells' ioeventfds).
+	 * Taken by a vCPU in a handler (the bus lock is not held then, io_bus.h);
+	 * the device process's lock and the MMIO bus's lock nest inside it, never
+	 * the other way (docs/architecture.md, "Locks").
+	 */
+	pthread_mutex_t lock;
 
 	uint64_t bar_size;
 	bool bar64;

@@ -8,13 +8,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layout.h"
 #include "log.h"
+#include "monotonic.h"
 #include "vcpu_report.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
+#define VCPU_STOP_POLL_MS 5	/* how often vcpu_stop looks whether the thread ended */
 #define CPUID_MAX_ENTRIES 256
 
 #define MSR_IA32_TSC 0x10
@@ -317,9 +320,19 @@ static void vcpu_handle_mmio(struct vcpu *v)
 	}
 }
 
+void vcpu_set_stopping(struct vcpu *v)
+{
+	__atomic_store_n(&v->stopping, true, __ATOMIC_RELEASE);
+}
+
+bool vcpu_is_stopping(const struct vcpu *v)
+{
+	return __atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE);
+}
+
 static void vcpu_exit_vm(struct vcpu *v, int status, const char *why)
 {
-	v->stopping = true;
+	vcpu_set_stopping(v);
 	v->env->request_exit(v->env->opaque, status, why);
 }
 
@@ -336,7 +349,7 @@ static bool vcpu_handle_exit(struct vcpu *v)
 		vcpu_handle_mmio(v);
 		return true;
 	case KVM_EXIT_INTR:
-		return !v->stopping;
+		return !vcpu_is_stopping(v);
 	case KVM_EXIT_SHUTDOWN:
 		/*
 		 * A triple fault. Linux reboots through the i8042 here (an exit
@@ -390,10 +403,9 @@ static void *vcpu_thread(void *arg)
 			pthread_cond_wait(&g->cond, &g->lock);
 		pthread_mutex_unlock(&g->lock);
 	}
-	while (!v->stopping) {
+	while (!vcpu_is_stopping(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR && v->report_asked) {
-				v->report_asked = false;
+			if (errno == EINTR && __atomic_exchange_n(&v->report_asked, false, __ATOMIC_ACQ_REL)) {
 				vcpu_report_where(v->fd, v->id, v->env->mem);
 				/* A stop that came meanwhile set it too; the loop's test sees that one. */
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -449,23 +461,42 @@ int vcpu_start(struct vcpu *v)
 
 void vcpu_ask_report(struct vcpu *v)
 {
-	if (!v->started || v->stopping)
+	if (!v->started || vcpu_is_stopping(v))
 		return;
-	v->report_asked = true;
+	__atomic_store_n(&v->report_asked, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
-void vcpu_stop(struct vcpu *v)
+int vcpu_stop(struct vcpu *v, int64_t deadline_ms)
 {
+	const struct timespec pause = { .tv_nsec = VCPU_STOP_POLL_MS * 1000000L };
+	int r;
+
 	if (!v->started)
-		return;
-	v->stopping = true;
+		return 0;
+	vcpu_set_stopping(v);
 	/* immediate_exit covers a kick that lands just before KVM_RUN is entered. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
-	pthread_join(v->thread, NULL);
+	/* tryjoin, not pthread_clockjoin_np: ThreadSanitizer sees the join (the deadline is monotonic). */
+	while ((r = pthread_tryjoin_np(v->thread, NULL)) == EBUSY) {
+		if (monotonic_ms() >= deadline_ms) {
+			r = ETIMEDOUT;
+			break;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
+	}
+	if (r == ETIMEDOUT) {
+		log_err("vCPU %u did not stop in time: it is stuck in the VMM, not in the guest", v->id);
+		return -r;
+	}
+	if (r) {
+		log_err("vCPU %u: cannot join its thread: %s", v->id, strerror(r));
+		return -r;
+	}
 	v->started = false;
+	return 0;
 }
 
 void vcpu_destroy(struct vcpu *v)

@@ -11,6 +11,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "boot_linux.h"
 #include "io_bus.h"
@@ -53,8 +54,9 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
-	volatile bool stopping;
-	volatile bool report_asked;	/* log the registers at the next exit (vcpu_ask_report) */
+	/* Set by any thread, read by the vCPU's: atomics (vcpu_set_stopping, vcpu_is_stopping). */
+	bool stopping;
+	bool report_asked;		/* log the registers at the next exit (vcpu_ask_report) */
 	const struct vcpu_env *env;
 };
 
@@ -65,10 +67,18 @@ int vcpu_signal_setup(void);
 int vcpu_create(struct vcpu *v, const struct vcpu_env *env, unsigned int id,
 		const struct boot_entry *entry);
 int vcpu_start(struct vcpu *v);
+/* Marks the vCPU to end at its next exit (vcpu_stop kicks it there too). */
+void vcpu_set_stopping(struct vcpu *v);
+bool vcpu_is_stopping(const struct vcpu *v);
 /* Makes the vCPU leave KVM_RUN, log where the guest is, and go on. */
 void vcpu_ask_report(struct vcpu *v);
-/* Makes the vCPU leave KVM_RUN and its thread end; then joins it. */
-void vcpu_stop(struct vcpu *v);
+/*
+ * Makes the vCPU leave KVM_RUN and its thread end, and joins it by
+ * deadline_ms (monotonic_ms()). 0, or -ETIMEDOUT: the thread is stuck outside KVM_RUN,
+ * where the kick cannot reach it (a VMM bug); it still runs, and what it may
+ * use must stay (vmm.c's teardown leaves it to the process's exit).
+ */
+int vcpu_stop(struct vcpu *v, int64_t deadline_ms);
 void vcpu_destroy(struct vcpu *v);
 
 /*

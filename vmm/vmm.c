@@ -30,6 +30,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "monotonic.h"
 #include "mptable.h"
 #include "pci_bus.h"
 #include "lockdown.h"
@@ -43,9 +44,17 @@
 
 /* Used when --params is not given: the console on our serial port, reboot through the i8042. */
 #define VMM_DEFAULT_PARAMS "console=ttyS0 reboot=k panic=-1"
+/* How much longer than a device request a vCPU gets to stop (vmm_stop_vcpus). */
+#define VMM_VCPU_STOP_MARGIN_MS 2000
 /* A bzImage larger than this is not one. */
 #define VMM_KERNEL_MAX (256u << 20)
 
+/*
+ * Lock order (docs/architecture.md, "Locks"), outermost first: proxy.lock,
+ * then dev.lock, then the leaves, which are held while no other lock is
+ * taken: pio.lock and mmio.lock (never around a handler), pci.lock,
+ * serial.lock, i8042.lock, cmos.lock, vm.routing_lock, gate.lock.
+ */
 struct vmm {
 	const struct run_options *o;
 	uint8_t *kernel;
@@ -56,6 +65,11 @@ struct vmm {
 
 	int sig_fd;
 	int exit_fd;		/* eventfd: somebody wants the VM to end */
+	/*
+	 * The first vmm_request_exit claims the exit, stores its status, then
+	 * sets exit_requested: whoever sees it set (acquire) sees that status.
+	 */
+	bool exit_claimed;
 	int exit_status;
 	bool exit_requested;
 
@@ -92,12 +106,18 @@ static void vmm_request_exit(void *opaque, int status, const char *why)
 	uint64_t one = 1;
 
 	/* The first reason wins: it is the one the exit status tells. */
-	if (!__atomic_exchange_n(&v->exit_requested, true, __ATOMIC_ACQ_REL)) {
+	if (!__atomic_exchange_n(&v->exit_claimed, true, __ATOMIC_ACQ_REL)) {
 		v->exit_status = status;
+		__atomic_store_n(&v->exit_requested, true, __ATOMIC_RELEASE);
 		log_info("%s", why);
 	}
 	if (write(v->exit_fd, &one, sizeof(one)) < 0)
 		log_debug("exit eventfd: %s", strerror(errno));
+}
+
+static bool vmm_exit_requested(struct vmm *v)
+{
+	return __atomic_load_n(&v->exit_requested, __ATOMIC_ACQUIRE);
 }
 
 static void vmm_reset(void *opaque)
@@ -383,6 +403,27 @@ static int vmm_start_xhci(struct vmm *v)
 	return 0;
 }
 
+#ifdef __SANITIZE_THREAD__
+void __sanitizer_symbolize_pc(void *pc, const char *fmt, char *out, size_t len);
+
+/*
+ * ThreadSanitizer names the module of each frame of a report from
+ * /proc/self/maps, which it reads once and keeps; the filter forbids open,
+ * so it reads it now. Its CI run sets symbolize=0: reports give module and
+ * offset (addr2line names them), with no file to open.
+ */
+static void vmm_sanitizer_before_lockdown(void)
+{
+	char where[128];
+
+	__sanitizer_symbolize_pc(__builtin_return_address(0), "%m", where, sizeof(where));
+}
+#else
+static void vmm_sanitizer_before_lockdown(void)
+{
+}
+#endif
+
 /*
  * Starts the vCPU threads held at a gate, locks the VMM down (their filter is
  * installed with the main thread's), then lets them run the guest. If the
@@ -409,13 +450,14 @@ static void vmm_start_locked_down(struct vmm *v)
 		started++;
 	}
 	vcpu_gate_wait_arrivals(&v->gate, started);
-	if (!v->exit_requested && vmm_lockdown(&targets, err, sizeof(err)) < 0) {
+	vmm_sanitizer_before_lockdown();
+	if (!vmm_exit_requested(v) && vmm_lockdown(&targets, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		vmm_request_exit(v, 1, "the VMM could not lock itself down");
 	}
-	if (v->exit_requested) {
+	if (vmm_exit_requested(v)) {
 		for (unsigned int i = 0; i < v->nvcpus; i++)
-			v->vcpus[i].stopping = true;
+			vcpu_set_stopping(&v->vcpus[i]);
 	}
 	vcpu_gate_open(&v->gate);
 }
@@ -485,7 +527,7 @@ enum { PFD_SIGNAL, PFD_EXIT, PFD_STDIN, PFD_DEVICE, PFD_BROKER, PFD_CONTROL, PFD
 
 static void vmm_loop(struct vmm *v)
 {
-	while (!__atomic_load_n(&v->exit_requested, __ATOMIC_ACQUIRE)) {
+	while (!vmm_exit_requested(v)) {
 		struct pollfd pfd[PFD_MAX];
 		bool stdin_waits = v->stdin_open && serial_rx_room(&v->serial) == 0;
 		size_t nctl;
@@ -522,19 +564,44 @@ static void vmm_loop(struct vmm *v)
 	}
 }
 
-static void vmm_teardown(struct vmm *v)
+/*
+ * Stops every vCPU by one deadline; false if one is stuck. A vCPU waits in
+ * the VMM for no lock forever (docs/architecture.md, "Locks"); the longest
+ * it may stay out of KVM_RUN is a request the device process does not
+ * answer (DEVICE_REPLY_TIMEOUT_MS). Past that, a stuck vCPU is a VMM bug,
+ * and the VMM must end all the same: `svmm stop` and SIGTERM are how a user
+ * gets rid of it.
+ */
+static bool vmm_stop_vcpus(struct vmm *v)
 {
-	terminal_restore(&v->term);
+	int64_t deadline_ms = monotonic_ms() + DEVICE_REPLY_TIMEOUT_MS + VMM_VCPU_STOP_MARGIN_MS;
+	bool all = true;
+
 	for (unsigned int i = 0; i < v->nvcpus; i++) {
-		v->vcpus[i].stopping = true;
+		vcpu_set_stopping(&v->vcpus[i]);
 		if (v->vcpus[i].started)
 			pthread_kill(v->vcpus[i].thread, SIGUSR1);
 	}
-	for (unsigned int i = 0; i < v->nvcpus; i++)
-		vcpu_stop(&v->vcpus[i]);
+	for (unsigned int i = 0; i < v->nvcpus; i++) {
+		if (vcpu_stop(&v->vcpus[i], deadline_ms) < 0)
+			all = false;
+	}
+	return all;
+}
+
+/* Returns false if a vCPU was stuck: then what it may still use is left to the process's exit. */
+static bool vmm_teardown(struct vmm *v)
+{
+	bool vcpus_ended;
+
+	terminal_restore(&v->term);
+	vcpus_ended = vmm_stop_vcpus(v);
+	if (!vcpus_ended)
+		log_err("the VMM ends with a vCPU stuck in it");
 	if (v->dev_spawned)
 		device_process_shutdown(&v->dev);
-	if (v->proxy_ready)
+	/* A stuck vCPU may hold the proxy's lock, or be about to touch its BAR or guest memory. */
+	if (v->proxy_ready && vcpus_ended)
 		pci_proxy_destroy(&v->proxy);
 	if (v->control_open)
 		control_server_close(&v->control);
@@ -543,6 +610,8 @@ static void vmm_teardown(struct vmm *v)
 		broker_stop(&v->broker);
 	else if (v->broker_sock >= 0)
 		close(v->broker_sock);
+	if (!vcpus_ended)
+		return false;
 	for (unsigned int i = 0; i < v->nvcpus; i++)
 		vcpu_destroy(&v->vcpus[i]);
 	if (v->mem_created)
@@ -556,6 +625,7 @@ static void vmm_teardown(struct vmm *v)
 	if (v->exit_fd >= 0)
 		close(v->exit_fd);
 	free(v->kernel);
+	return true;
 }
 
 int vmm_main(const struct run_options *o)
@@ -603,6 +673,7 @@ int vmm_main(const struct run_options *o)
 	vmm_loop(v);
 	status = v->exit_status;
 out:
-	vmm_teardown(v);
+	if (!vmm_teardown(v))
+		status = 1;
 	return status;
 }

@@ -7,7 +7,8 @@
  * and e820 map through boot_params, the PCI bus through 0xcf8/0xcfc, the MP
  * table, the xHCI BAR through MMIO (its doorbells too, before and after it
  * moves the BAR). It echoes one byte received on the
- * serial port if asked to (cmdline contains "echo"), then resets through the
+ * serial port if asked to (cmdline contains "echo"), or with "race" makes its
+ * second CPU race its BAR moves (race, below), then resets through the
  * i8042. With "crash" in the command line it instead dies as a broken kernel
  * does: an exception with no IDT to deliver it, a triple fault. Position
  * independent: it runs wherever the payload is loaded.
@@ -126,6 +127,14 @@ entry64:
 	lidt empty_idt(%rip)		/* limit 0: no vector can be delivered */
 	ud2				/* #UD, then #DF, then a triple fault */
 4:
+	mov 0x228(%rbx), %edi		/* "race" anywhere in the command line? */
+	mov $0x65636172, %esi		/* "race" little endian */
+	call has_word
+	test %eax, %eax
+	jz 5f
+	call race
+	jmp 2f
+5:
 	mov 0x228(%rbx), %edi		/* "echo" anywhere in the command line? */
 	mov $0x6f686365, %esi		/* "echo" little endian */
 	call has_word
@@ -154,6 +163,168 @@ entry64:
 	out %al, $0x64
 3:	hlt
 	jmp 3b
+
+/*
+ * The race of two vCPUs over the xHCI function: CPU 1 rings doorbell 1 of
+ * BAR 0 at both of its places, a new value each time (the first ones the
+ * VMM learns as ioeventfds, the rest stay MMIO exits), while this CPU moves
+ * BAR 0 between them and turns memory decoding off and on through
+ * 0xcf8/0xcfc. RACE_ROUNDS rounds, or without end with "endless" in the
+ * command line (for `svmm stop` mid-race). CPU 1 is started as a BIOS
+ * starts an AP: INIT and STARTUP IPIs through the local APIC's ICR, to a
+ * real-mode trampoline copied below 1 MiB that enters long mode on the boot
+ * page tables and GDT (vmm/layout.h) and jumps to ap_main.
+ */
+.equ RACE_ROUNDS, 96
+.equ AP_TRAMP, 0x10000		/* STARTUP vector 0x10; free RAM below the command line */
+.equ AP_STACK, 0x1f000
+.equ LAPIC_ICR_LO, 0xfee00300
+.equ LAPIC_ICR_HI, 0xfee00310
+.equ PCI_BAR0_ADDR, 0x80000810	/* 00:01.0 register 0x10 */
+.equ PCI_CMD_ADDR, 0x80000804		/* 00:01.0 register 0x04 */
+race:
+	push %rbx
+	lea race_start(%rip), %rdi
+	call puts
+	cld
+	lea ap_tramp(%rip), %rsi
+	mov $AP_TRAMP, %edi
+	mov $(ap_tramp_end - ap_tramp), %ecx
+	rep movsb
+	lea ap_main(%rip), %rax
+	mov %rax, AP_TRAMP + (ap_target - ap_tramp)
+	mov $LAPIC_ICR_HI, %eax
+	movl $(1 << 24), (%rax)		/* destination: APIC id 1 */
+	mov $LAPIC_ICR_LO, %eax
+	movl $0x4500, (%rax)		/* INIT, assert */
+	movl $0x4600 | (AP_TRAMP >> 12), (%rax)	/* STARTUP */
+	mov $0x1000000, %ecx		/* bounded: a CPU that never starts fails the test */
+1:	cmpl $0, ap_started(%rip)
+	jne 2f
+	pause
+	dec %ecx
+	jnz 1b
+	lea ap_absent(%rip), %rdi
+	call puts
+	pop %rbx
+	ret
+2:	lea racing(%rip), %rdi
+	call puts
+	mov 0x228(%rbx), %edi		/* "endless" anywhere in the command line? */
+	mov $0x6c646e65, %esi		/* "endl" little endian */
+	call has_word
+	mov %eax, %r13d
+	mov $RACE_ROUNDS, %r12d
+3:	mov $PCI_BAR0_ADDR, %edi
+	mov $0xc0000000, %esi
+	call cfg_write32
+	mov $PCI_CMD_ADDR, %edi		/* memory decoding off, then on */
+	xor %esi, %esi
+	call cfg_write16
+	mov $PCI_CMD_ADDR, %edi
+	mov $0x2, %esi
+	call cfg_write16
+	mov $PCI_BAR0_ADDR, %edi
+	mov $0xd0000000, %esi
+	call cfg_write32
+	test $0xf, %r12d		/* a dot every 16 rounds: the race goes on */
+	jnz 4f
+	mov $0x3f8, %dx
+	mov $'.', %al
+	out %al, %dx
+4:	test %r13d, %r13d
+	jnz 3b
+	dec %r12d
+	jnz 3b
+	movl $1, race_done(%rip)
+	mov $0x1000000, %ecx
+5:	cmpl $0, ap_stopped(%rip)
+	jne 6f
+	pause
+	dec %ecx
+	jnz 5b
+6:	lea race_end(%rip), %rdi
+	call puts
+	mov ap_rings(%rip), %edi
+	call puthex
+	call newline
+	pop %rbx
+	ret
+
+/* CPU 1: rings until told to stop, then waits (no hlt: the VM ends at CPU 0's reset). */
+ap_main:
+	lock incl ap_started(%rip)
+	xor %ecx, %ecx
+1:	cmpl $0, race_done(%rip)
+	jne 2f
+	inc %ecx
+	mov $0xc0003004, %rax
+	movl %ecx, (%rax)
+	mov $0xd0003004, %rax
+	movl %ecx, (%rax)
+	jmp 1b
+2:	mov %ecx, ap_rings(%rip)
+	movl $1, ap_stopped(%rip)
+3:	pause
+	jmp 3b
+
+/* edi: 0xcf8 address, esi: value */
+cfg_write32:
+	mov %edi, %eax
+	mov $0xcf8, %dx
+	out %eax, %dx
+	mov %esi, %eax
+	mov $0xcfc, %dx
+	out %eax, %dx
+	ret
+
+cfg_write16:
+	mov %edi, %eax
+	mov $0xcf8, %dx
+	out %eax, %dx
+	mov %esi, %eax
+	mov $0xcfc, %dx
+	out %ax, %dx
+	ret
+
+/* Copied to AP_TRAMP; CPU 1 starts here in real mode, CS = AP_TRAMP >> 4. */
+	.p2align 4
+ap_tramp:
+	.code16
+	cli
+	mov %cs, %ax
+	mov %ax, %ds
+	lgdtl ap_gdtr - ap_tramp
+	mov $0x20, %eax			/* PAE */
+	mov %eax, %cr4
+	mov $0x9000, %eax		/* the boot page tables: 4 GiB identity map */
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx		/* EFER.LME */
+	rdmsr
+	or $0x100, %eax
+	wrmsr
+	mov $0x80000033, %eax		/* PG, NE, ET, MP, PE, as CPU 0 has them */
+	mov %eax, %cr0
+	ljmpl $0x10, $(AP_TRAMP + ap_tramp64 - ap_tramp)
+	.code64
+ap_tramp64:
+	mov $0x18, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov $AP_STACK, %esp
+	jmp *ap_target(%rip)
+	.p2align 3
+ap_target: .quad 0
+ap_gdtr: .word 5 * 8 - 1		/* the boot GDT (vmm/boot_linux.c) */
+	.long 0x500
+ap_tramp_end:
+
+	.p2align 2
+ap_started: .long 0
+race_done: .long 0
+ap_stopped: .long 0
+ap_rings: .long 0
 
 /* rdi: 0xcf8 address, rsi: label */
 pciline:
@@ -232,6 +403,11 @@ waiting: .asciz "svmm-guest: waiting for a byte\n"
 got:	.asciz "svmm-guest: got "
 bye:	.asciz "svmm-guest: resetting\n"
 crashing: .asciz "svmm-guest: crashing\n"
+race_start: .asciz "svmm-guest: race: starting cpu 1\n"
+ap_absent: .asciz "svmm-guest: race: cpu 1 did not start\n"
+racing:	.asciz "svmm-guest: racing "
+race_end: .asciz "\nsvmm-guest: race over, cpu 1 rang its doorbells "
+
 	.p2align 3
 empty_idt: .word 0		/* limit */
 	.quad 0			/* base */

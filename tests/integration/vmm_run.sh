@@ -93,7 +93,7 @@ wait_for() {
 }
 
 if ! kvm_ok; then
-	for t in boot control sigusr2 sigterm stale terminal device-death triple-fault; do skip "$t"; done
+	for t in boot control sigusr2 sigterm stale terminal device-death triple-fault race race-stop; do skip "$t"; done
 	tap_done
 	exit
 fi
@@ -152,6 +152,37 @@ else
 	tap_not_ok "triple fault" "status $status" "$(cat "$T/crash.out" "$T/crash.err")"
 fi
 nothing_left "triple fault"
+
+# Two vCPUs race: one rings xHCI doorbells while the other moves BAR 0 and turns its
+# memory decoding off and on (vmm_guest.S, race). The VMM's locks must not deadlock
+# (docs/architecture.md, "Locks"): the guest ends on its own, and `svmm stop` ends
+# it mid-race. A deadlocked VMM ignores SIGTERM too: -k kills it.
+timeout -k 5 90 "$SVMM" run --control "$sock" --cpus 2 --params race "$SVMM_TEST_GUEST" >"$T/race.out" 2>"$T/race.err" </dev/null
+status=$?
+if [ "$status" -eq 0 ] && grep -q '^svmm-guest: racing \.\{6\}$' "$T/race.out" &&
+	grep -q '^svmm-guest: race over, cpu 1 rang its doorbells [0-9a-f]*[1-9a-f][0-9a-f]*$' "$T/race.out" &&
+	grep -q '^svmm-guest: resetting$' "$T/race.out"; then
+	tap_ok "two vCPUs racing doorbells against BAR moves and decode toggles: the guest ends on its own with 0 ($(grep -o 'rang its doorbells .*' "$T/race.out"))"
+else
+	tap_not_ok "doorbells racing BAR moves" "status $status (124 or 137: the VMM hung)" "$(tail -c 600 "$T/race.out")" "$(tail -5 "$T/race.err")"
+fi
+nothing_left "race"
+
+"$SVMM" run --control "$sock" --cpus 2 --params "race endless" "$SVMM_TEST_GUEST" >"$T/vm.out" 2>"$T/vm.err" </dev/null &
+vm=$!
+wait_for "$T/vm.out" '^svmm-guest: racing \.{4}'
+expect_run "svmm stop mid-race answers ok" 0 '^ok$' stdout -- "$SVMM" stop "$sock"
+# wait(1) has no time limit: poll, and kill what does not end in 30 s.
+for _ in $(seq 300); do kill -0 "$vm" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$vm" 2>/dev/null && kill -KILL "$vm"
+wait "$vm"
+status=$?
+if [ "$status" -eq 0 ] && grep -q 'stopped on request' "$T/vm.err"; then
+	tap_ok "svmm stop ends a VM whose two vCPUs race doorbells against BAR moves, with 0"
+else
+	tap_not_ok "stop mid-race" "status $status (137: it did not end and was killed)" "$(tail -c 300 "$T/vm.out")" "$(tail -5 "$T/vm.err")"
+fi
+nothing_left "stop mid-race"
 
 # start_waiting_guest: the guest that waits for a serial byte (it never gets one).
 start_waiting_guest() {

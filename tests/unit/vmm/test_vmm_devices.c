@@ -238,3 +238,39 @@ Test(io_bus, dispatch_overlap_and_removal)
 	io_bus_remove(&bus, 0x1000, &bus);
 	cr_assert_not(io_bus_dispatch(&bus, 0x1003, d, 1, false));
 }
+
+/* A BAR that moves itself: the handler of a write moves its own range, as the PCI proxy does. */
+struct moving_bar {
+	struct io_bus *bus;
+	uint64_t base;
+};
+
+static void move_on_write(void *o, uint64_t off, uint8_t *d, uint32_t len, bool w)
+{
+	struct moving_bar *m = o;
+	uint64_t to;
+
+	(void)off;
+	(void)len;
+	if (!w)
+		return;
+	memcpy(&to, d, sizeof(to));
+	io_bus_remove(m->bus, m->base, m);
+	cr_assert_eq(io_bus_add(m->bus, to, 0x10, move_on_write, m), 0);
+	m->base = to;
+}
+
+/* Until fbe6788 the handler ran under the bus's read lock: the move waited for itself forever. */
+Test(io_bus, a_handler_may_move_its_own_range, .timeout = 30)
+{
+	struct io_bus bus;
+	struct moving_bar m = { &bus, 0x1000 };
+	uint64_t to = 0x2000;
+
+	io_bus_init(&bus);
+	cr_assert_eq(io_bus_add(&bus, 0x1000, 0x10, move_on_write, &m), 0);
+	cr_assert(io_bus_dispatch(&bus, 0x1000, (uint8_t *)&to, sizeof(to), true));
+	cr_assert_eq(m.base, 0x2000);
+	cr_assert_not(io_bus_dispatch(&bus, 0x1000, (uint8_t *)&to, sizeof(to), false));
+	cr_assert(io_bus_dispatch(&bus, 0x2008, (uint8_t *)&to, sizeof(to), false));
+}
