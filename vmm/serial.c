@@ -86,19 +86,39 @@ static void serial_push_rx(struct serial *s, uint8_t c)
 	s->rx_count++;
 }
 
-static void serial_transmit(struct serial *s, uint8_t c)
-{
-	ssize_t n;
+/* The bytes one access sends out, written after the lock is dropped. */
+struct serial_tx {
+	uint8_t bytes[SERIAL_PORTS];
+	uint32_t n;
+};
 
+static void serial_transmit(struct serial *s, uint8_t c, struct serial_tx *tx)
+{
 	if (s->mcr & UART_MCR_LOOP) {
 		serial_push_rx(s, c);
 		return;
 	}
-	if (s->out_fd < 0)
-		return;
-	do {
-		n = write(s->out_fd, &c, 1);
-	} while (n < 0 && errno == EINTR);
+	if (s->out_fd >= 0 && tx->n < sizeof(tx->bytes))
+		tx->bytes[tx->n++] = c;
+}
+
+/*
+ * Outside the lock: a stalled output (a paused terminal, a pipe no one
+ * reads) holds up the vCPU that wrote, never the main thread's input.
+ */
+static void serial_flush(const struct serial *s, const struct serial_tx *tx)
+{
+	uint32_t done = 0;
+
+	while (done < tx->n) {
+		ssize_t n = write(s->out_fd, tx->bytes + done, tx->n - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		done += (uint32_t)n;
+	}
 }
 
 static uint8_t serial_msr(const struct serial *s)
@@ -150,14 +170,14 @@ static uint8_t serial_read(struct serial *s, unsigned int reg)
 	}
 }
 
-static void serial_write(struct serial *s, unsigned int reg, uint8_t v)
+static void serial_write(struct serial *s, unsigned int reg, uint8_t v, struct serial_tx *tx)
 {
 	switch (reg) {
 	case UART_TX:
 		if (s->lcr & UART_LCR_DLAB)
 			s->dll = v;
 		else
-			serial_transmit(s, v);
+			serial_transmit(s, v, tx);
 		break;
 	case UART_IER:
 		if (s->lcr & UART_LCR_DLAB)
@@ -188,17 +208,19 @@ static void serial_write(struct serial *s, unsigned int reg, uint8_t v)
 void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct serial *s = opaque;
+	struct serial_tx tx = { .n = 0 };
 
 	pthread_mutex_lock(&s->lock);
 	/* Byte registers; a wider access touches consecutive ones. */
 	for (uint32_t i = 0; i < len && offset + i < SERIAL_PORTS; i++) {
 		if (is_write)
-			serial_write(s, (unsigned int)(offset + i), data[i]);
+			serial_write(s, (unsigned int)(offset + i), data[i], &tx);
 		else
 			data[i] = serial_read(s, (unsigned int)(offset + i));
 	}
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	serial_flush(s, &tx);
 }
 
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t n)

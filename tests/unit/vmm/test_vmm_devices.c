@@ -2,6 +2,8 @@
 /* The emulated devices: 16550 serial, i8042, PCI config mechanism #1, the I/O bus. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,6 +47,42 @@ Test(serial, transmits_to_the_output_fd)
 	cr_assert_eq(read(p[0], buf, sizeof(buf)), 2);
 	cr_assert_str_eq(buf, "hi");
 	cr_assert_eq(rd(&s, 5) & 0x60, 0x60, "THRE and TEMT: always ready");
+	close(p[0]);
+	close(p[1]);
+}
+
+static void *write_one_byte(void *opaque)
+{
+	wr(opaque, 0, 'x');
+	return NULL;
+}
+
+/*
+ * A vCPU whose byte cannot go out (a paused terminal, a pipe no one reads)
+ * waits in write(); the main thread's input must not wait behind it.
+ */
+Test(serial, a_stalled_output_holds_up_only_the_writer, .timeout = 20)
+{
+	struct serial s;
+	pthread_t writer;
+	int p[2];
+	char buf[4096];
+
+	cr_assert_eq(pipe(p), 0);
+	serial_init(&s, p[1], set_irq, NULL);
+	memset(buf, 'f', sizeof(buf));
+	/* Fill the pipe, then leave it blocking, as a console is. */
+	cr_assert_eq(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+	while (write(p[1], buf, sizeof(buf)) > 0)
+		;
+	cr_assert_eq(fcntl(p[1], F_SETFL, 0), 0);
+	cr_assert_eq(pthread_create(&writer, NULL, write_one_byte, &s), 0);
+	usleep(100 * 1000);	/* let it reach write() */
+	cr_assert_eq(serial_receive(&s, (const uint8_t *)"k", 1), 1);
+	cr_assert_gt(serial_rx_room(&s), 0);
+	while (read(p[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		;
+	cr_assert_eq(pthread_join(writer, NULL), 0);
 	close(p[0]);
 	close(p[1]);
 }
