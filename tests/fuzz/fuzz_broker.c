@@ -20,6 +20,10 @@
  *     was handed over with an accepted OPEN reply (then exactly one);
  *   - an accepted request carries no descriptor and is the canonical
  *     encoding broker_request_open/_release would build from its fields;
+ *   - an accepted OPEN by id goes on to usb_spec_parse, as the broker's
+ *     OPEN does: a name it takes is a valid port path or VID:PID[:SERIAL]
+ *     that a device with that identity matches, and one with another
+ *     vendor does not;
  *   - an accepted reply answers the request the VMM sent, grants only
  *     interfaces the device has, and has terminated strings.
  */
@@ -30,6 +34,8 @@
 #include "broker_protocol.h"
 #include "fuzz_check.h"
 #include "fuzz_wire.h"
+#include "usb_identity.h"
+#include "usb_resolve.h"
 
 static size_t terminated_len(const char *s, size_t size)
 {
@@ -37,6 +43,30 @@ static size_t terminated_len(const char *s, size_t size)
 
 	FUZZ_CHECK(nul != NULL);
 	return (size_t)(nul - s);
+}
+
+/* What broker_request.c does next with an OPEN by id. */
+static void check_spec(const char *name)
+{
+	static struct broker_device d;
+	struct usb_spec spec;
+
+	if (usb_spec_parse(name, &spec) < 0)
+		return;
+	memset(&d, 0, sizeof(d));
+	if (spec.by_port) {
+		FUZZ_CHECK(strlen(spec.port) < sizeof(d.port_path) && usb_port_path_valid(spec.port));
+		strcpy(d.port_path, spec.port);
+		FUZZ_CHECK(usb_spec_matches(&spec, &d));
+		return;
+	}
+	FUZZ_CHECK(strlen(spec.serial) < sizeof(d.serial));
+	d.vendor = spec.vendor;
+	d.product = spec.product;
+	strcpy(d.serial, spec.serial[0] ? spec.serial : "any");
+	FUZZ_CHECK(usb_spec_matches(&spec, &d));
+	d.vendor ^= 1;
+	FUZZ_CHECK(!usb_spec_matches(&spec, &d));
 }
 
 static void fuzz_request(void)
@@ -58,6 +88,8 @@ static void fuzz_request(void)
 	else
 		FUZZ_CHECK(broker_request_release(&again, r.id, r.handle) == 0);
 	FUZZ_CHECK(memcmp(&again, &r, sizeof(r)) == 0);
+	if (r.type == BROKER_OPEN && r.target == BROKER_TARGET_ID)
+		check_spec(r.path);
 }
 
 static void fuzz_reply(uint16_t type, uint32_t id)
