@@ -266,11 +266,36 @@ def descriptor_seeds():
     return s
 
 
+# --- a device's identity in sysfs (fuzz_identity.c) -------------------------
+def identity(vendor, product, cls, bus, dev, devpath, serial, speed, interfaces):
+    fields = [vendor, product, cls, bus, dev, devpath, serial, speed]
+    for (suffix, number, icls) in interfaces:
+        fields += [suffix, number, icls]
+    return b"\0".join(fields)
+
+
+def identity_seeds():
+    return {
+        "stick": identity(b"0781\n", b"5581\n", b"00\n", b"1\n", b"4\n", b"2\n", b"4C530001\n", b"5000\n",
+                          [(b"1.0", b"00\n", b"08\n")]),
+        "composite-behind-hub": identity(
+            b"046d\n", b"0825\n", b"ef\n", b"1\n", b"4\n", b"2.3.1\n", b"", b"480\n",
+            [(b"1.0", b"00\n", b"0e\n"), (b"1.1", b"01\n", b"0e\n"), (b"1.2", b"02\n", b"01\n"),
+             (b"1.3", b"03\n", b"01\n")]),
+        "hub": identity(b"05e3\n", b"0610\n", b"09\n", b"1\n", b"4\n", b"1\n", b"", b"480\n",
+                        [(b"1.0", b"00\n", b"09\n")]),
+        "utf8-serial-low-speed": identity(b"046d\n", b"c31c\n", b"00\n", b"1\n", b"4\n", b"4\n",
+                                          "Ärger 1".encode() + b"\n", b"1.5\n",
+                                          [(b"1.0", b"00\n", b"03\n"), (b"1.1", b"01\n", b"03\n")]),
+    }
+
+
 TARGETS = {
     "control": control_seeds,
     "broker": broker_seeds,
     "device": device_seeds,
     "policy": policy_seeds,
+    "identity": identity_seeds,
     "descriptors": descriptor_seeds,
 }
 

@@ -37,7 +37,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -45,6 +44,7 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
+#include "fuzz_ns.h"
 #include "log.h"
 #include "passthrough_internal.h"
 #include "usb_descriptors.h"
@@ -57,59 +57,30 @@
 static libusb_context *ctx;
 static int node = -1;
 
-static void die(const char *what)
-{
-	fprintf(stderr, "fuzz-descriptors: %s: %s\n", what, strerror(errno));
-	abort();
-}
-
-static void write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		die(path);
-	close(fd);
-}
-
-/*
- * A user and mount namespace of our own, with a tmpfs on /dev that holds
- * the fake node (and /dev/null, bound from the real one).
- */
+/* A regular file at the node's path, in a tmpfs on /dev that also keeps /dev/null. */
 static void make_node(void)
 {
-	char map[64];
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	int devfd;
+	char path[64];
+	int devfd, fd;
 
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
-		die("unshare (user and mount namespaces are needed)");
-	write_file("/proc/self/setgroups", "deny");
-	snprintf(map, sizeof(map), "%u %u 1", (unsigned int)uid, (unsigned int)uid);
-	write_file("/proc/self/uid_map", map);
-	snprintf(map, sizeof(map), "%u %u 1", (unsigned int)gid, (unsigned int)gid);
-	write_file("/proc/self/gid_map", map);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		die("making / private");
+	fuzz_ns_enter();
 	devfd = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (devfd < 0)
-		die("/dev");
-	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
-		die("tmpfs on /dev");
-	node = open("/dev/null", O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
-	if (node < 0)
-		die("/dev/null");
-	close(node);
-	snprintf(map, sizeof(map), "/proc/self/fd/%d/null", devfd);
-	if (mount(map, "/dev/null", NULL, MS_BIND, NULL) < 0)
-		die("binding /dev/null");
+		fuzz_ns_die("/dev");
+	fuzz_ns_tmpfs("/dev");
+	fd = open("/dev/null", O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+	if (fd < 0)
+		fuzz_ns_die("/dev/null");
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/null", devfd);
+	if (mount(path, "/dev/null", NULL, MS_BIND, NULL) < 0)
+		fuzz_ns_die("binding /dev/null");
 	close(devfd);
 	if (mkdir("/dev/bus", 0755) < 0 || mkdir("/dev/bus/usb", 0755) < 0 || mkdir(NODE_DIR, 0755) < 0)
-		die(NODE_DIR);
+		fuzz_ns_die(NODE_DIR);
 	node = open(NODE, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
 	if (node < 0)
-		die(NODE);
+		fuzz_ns_die(NODE);
 }
 
 /* Makes data the node's content; returns how much of it is there. */
@@ -118,7 +89,7 @@ static size_t set_node(const uint8_t *data, size_t size)
 	if (size > NODE_MAX)
 		size = NODE_MAX;
 	if (ftruncate(node, 0) < 0 || (size && pwrite(node, data, size, 0) != (ssize_t)size))
-		die("writing the node");
+		fuzz_ns_die("writing the node");
 	return size;
 }
 
@@ -322,7 +293,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_node();
 	/* The process's context, made as the device process makes it (no loop: nothing is watched). */
 	if (pt_host_acquire(NULL, &ctx) < 0)
-		die("libusb context");
+		fuzz_ns_die("libusb context");
 	return 0;
 }
 
