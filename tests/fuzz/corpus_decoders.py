@@ -142,7 +142,27 @@ def device_seeds():
         "intx-level": (0, devmsg(INTX_LEVEL, 0, struct.pack("<II", 1, 0))),
         "port-gone": (0, devmsg(PORT_GONE, 0, struct.pack("<II", 2, 0))),
     }
-    return {k: trim(bytes([sel]) + m) for k, (sel, m) in s.items()}
+    seeds = {k: trim(bytes([sel]) + m) for k, (sel, m) in s.items()}
+    seeds["mirror-linux-irq"] = mirror_seed()
+    return seeds
+
+
+def mirror_seed():
+    """The register mirror as the xHCI device fills it, and Linux's interrupt handler's accesses."""
+    usbsts, intr, usbcmd, portsc = 0x44, 0x2020, 0x40, 0x480
+    regs = [(usbsts, 0x8), (usbcmd, 0x5), (intr, 0x3), (intr + 4, 4000), (intr + 0x18, 0x150000 | 8),
+            (intr + 0x1c, 0), (portsc, 0x206e1)]
+    b = struct.pack("<HHBB", usbsts, intr, 1, len(regs))
+    for off, val in regs:
+        b += struct.pack("<HI", off, val)
+    b += struct.pack("<HHBII", 0, len(regs), 1, 0x000d1b36, 10)
+
+    def op(kind, off, size_log2, arg=0):
+        return struct.pack("<BHBI", kind, off, size_log2, arg)
+    b += (op(1, usbsts, 2) + op(0, usbsts, 2) + op(1, intr + 0x18, 3) + op(0, intr, 2)
+          + op(1, intr + 0x18, 3) + op(2, 0, 0, 0) + op(1, intr + 0x18, 3) + op(3, 0, 2)
+          + op(0, usbcmd, 2) + op(1, portsc, 2) + op(2, 0, 0, 0) + op(1, portsc, 2) + op(3, 0x2e, 1))
+    return bytes([0x80]) + b
 
 
 # --- USB policy (broker/usb_policy.h) ---------------------------------------
