@@ -207,8 +207,12 @@ static void control_serve_client(struct control_server *cs, int slot)
 		log_warn("control: refused a request: %s", rep->message);
 		goto reply;
 	}
-	if (n <= 0)
-		goto done;	/* the client left without asking */
+	if (n <= 0) {
+		/* The client left without asking, or sent an empty message: with a descriptor, maybe. */
+		if (nfds)
+			close(image_fd);
+		goto done;
+	}
 	control_server_handle(cs->ops, cs->opaque, buf, nfds ? image_fd : -1, (size_t)n, rep);
 	if (nfds)
 		close(image_fd);
