@@ -37,7 +37,7 @@ def control_reply(ctype, status=0, port=0, message=b"", ports=(), total=0):
 
 def control_seeds():
     req, rep = 0x00, 0x01
-    fd = 0x04
+    fd = 1 << 2
     s = {
         "req-attach-node": bytes([req]) + control_request(C_ATTACH, target=T_NODE,
                                                           path=b"/dev/bus/usb/001/004"),

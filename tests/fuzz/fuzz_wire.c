@@ -36,6 +36,11 @@ static void close_probes(struct fuzz_wire *w)
 
 bool fuzz_wire_send(struct fuzz_wire *w, const void *buf, size_t len, size_t nfds)
 {
+	return fuzz_wire_send_on(w, w->tx, buf, len, nfds);
+}
+
+bool fuzz_wire_send_on(struct fuzz_wire *w, int sock, const void *buf, size_t len, size_t nfds)
+{
 	int ends[FUZZ_WIRE_MAX_FDS];
 	char control[CMSG_SPACE(sizeof(ends))];
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
@@ -64,7 +69,7 @@ bool fuzz_wire_send(struct fuzz_wire *w, const void *buf, size_t len, size_t nfd
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), ends, sizeof(int) * nfds);
 	}
-	n = sendmsg(w->tx, &msg, MSG_NOSIGNAL);
+	n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	/* In flight (or refused), the socket holds its own reference: ours go. */
 	for (size_t i = 0; i < nfds; i++)
 		close(ends[i]);

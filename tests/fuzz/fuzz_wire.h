@@ -27,6 +27,8 @@ extern struct fuzz_wire fuzz_wire;
 
 /* Sends len bytes with nfds pipe write ends; false if the kernel refused the message. */
 bool fuzz_wire_send(struct fuzz_wire *w, const void *buf, size_t len, size_t nfds);
+/* The same on another socket (a client's), the probes kept in w. */
+bool fuzz_wire_send_on(struct fuzz_wire *w, int sock, const void *buf, size_t len, size_t nfds);
 /* True if every descriptor sent is closed everywhere; closes the probes. */
 bool fuzz_wire_all_closed(struct fuzz_wire *w);
 
