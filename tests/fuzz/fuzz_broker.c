@@ -75,6 +75,7 @@ static void fuzz_request(void)
 	const char *why = NULL;
 	int n = broker_request_recv(fuzz_wire.rx, &r, &why);
 
+	FUZZ_CHECK(fuzz_wire_drained(&fuzz_wire));
 	FUZZ_CHECK(fuzz_wire_all_closed(&fuzz_wire));
 	if (n <= 0) {
 		FUZZ_CHECK(n == 0 || why != NULL);
@@ -100,6 +101,7 @@ static void fuzz_reply(uint16_t type, uint32_t id)
 	int n = broker_reply_recv(fuzz_wire.rx, type, id, &p, &fd, &why);
 	bool opened;
 
+	FUZZ_CHECK(fuzz_wire_drained(&fuzz_wire));
 	if (n <= 0) {
 		FUZZ_CHECK(fd == -1);
 		FUZZ_CHECK(fuzz_wire_all_closed(&fuzz_wire));

@@ -249,6 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!fuzz_wire_send(&fuzz_wire, msg, len, (sel >> 1) & 7))
 		return 0;
 	n = devproto_recv(fuzz_wire.rx, &m, &fd, &why);
+	FUZZ_CHECK(fuzz_wire_drained(&fuzz_wire));
 	if (n <= 0) {
 		FUZZ_CHECK(fd == -1);
 		FUZZ_CHECK(fuzz_wire_all_closed(&fuzz_wire));

@@ -31,5 +31,7 @@ bool fuzz_wire_send(struct fuzz_wire *w, const void *buf, size_t len, size_t nfd
 bool fuzz_wire_send_on(struct fuzz_wire *w, int sock, const void *buf, size_t len, size_t nfds);
 /* True if every descriptor sent is closed everywhere; closes the probes. */
 bool fuzz_wire_all_closed(struct fuzz_wire *w);
+/* True if the receiver took the message: nothing is left queued on rx. */
+bool fuzz_wire_drained(const struct fuzz_wire *w);
 
 #endif
