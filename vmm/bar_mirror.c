@@ -142,12 +142,21 @@ static uint32_t read_needs(const struct bar_mirror *m, uint32_t sent_seq, uint64
 {
 	uint32_t any = __atomic_load_n(&m->last_any, __ATOMIC_ACQUIRE);
 	int intr = interrupter_of(m, offset, size);
+	uint32_t needs;
 
 	if (is_usbsts(m, offset, size))
-		return seq_later(any, __atomic_load_n(&m->last_usbsts, __ATOMIC_ACQUIRE));
-	if (intr >= 0)
-		return seq_later(any, __atomic_load_n(&m->last_intr[intr], __ATOMIC_ACQUIRE));
-	return sent_seq;
+		needs = seq_later(any, __atomic_load_n(&m->last_usbsts, __ATOMIC_ACQUIRE));
+	else if (intr >= 0)
+		needs = seq_later(any, __atomic_load_n(&m->last_intr[intr], __ATOMIC_ACQUIRE));
+	else
+		return sent_seq;
+	/*
+	 * Every write went out by sent_seq, so a slot not at or before it is
+	 * stale: 2^31 requests without a write of its kind put it ahead in
+	 * serial arithmetic (or exactly opposite), and seq_raise could not move
+	 * it for the write since.
+	 */
+	return (int32_t)(sent_seq - needs) < 0 ? sent_seq : needs;
 }
 
 static bool lookup(const struct devproto_reg_mirror *page, uint32_t count, uint64_t offset,

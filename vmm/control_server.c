@@ -253,8 +253,12 @@ static void control_serve_client(struct control_server *cs, int slot)
 		log_warn("control: refused a request: %s", rep->message);
 		goto reply;
 	}
-	if (n <= 0)
-		goto done;	/* the client left without asking */
+	if (n <= 0) {
+		/* The client left without asking, or sent an empty message: with a descriptor, maybe. */
+		if (nfds)
+			fdpass_drop(image_fd);
+		goto done;
+	}
 	refused = nfds ? image_refusal(image_fd) : NULL;
 	if (refused) {
 		control_reply_init(rep, (enum control_type)reply_type(buf, (size_t)n));

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of the xHCI fuzz target (tests/fuzz/corpus/xhci/).
+"""Writes the seed corpus of a fuzz target (tests/fuzz/corpus/TARGET/).
 
-Each seed is a guest session in the encoding fuzz_xhci.c documents: a setup
-byte, then operations. The seeds walk the paths the fuzzer should start
-from (init, commands, enumeration, control and bulk transfers, BOT commands,
-hot-plug, MSI-X and moderation), so mutations begin deep in the controller.
+xhci: each seed is a guest session in the encoding fuzz_xhci.c documents: a
+setup byte, then operations. The seeds walk the paths the fuzzer should
+start from (init, commands, enumeration, control and bulk transfers, BOT
+commands, hot-plug, MSI-X and moderation), so mutations begin deep in the
+controller. The other targets' seeds come from corpus_decoders.py: a valid
+message of each type, the shipped policy, real descriptor sets.
 The bug-* files beside them are fuzzer findings kept as reproducers, not
 written by this script.
 
-Usage: make_corpus.py OUTDIR
+Usage: make_corpus.py OUTDIR           (the xhci seeds)
+       make_corpus.py TARGET OUTDIR    (control, broker, device, policy, descriptors)
 """
 import os
 import struct
@@ -173,11 +176,17 @@ def seeds():
 
 
 def main():
-    out = sys.argv[1]
+    if len(sys.argv) == 3:
+        import corpus_decoders
+        target, out = sys.argv[1], sys.argv[2]
+        found = corpus_decoders.seeds(target)
+    else:
+        out = sys.argv[1]
+        found = {name: seed.b for name, seed in seeds().items()}
     os.makedirs(out, exist_ok=True)
-    for name, seed in seeds().items():
+    for name, data in found.items():
         with open(os.path.join(out, name), "wb") as f:
-            f.write(seed.b)
+            f.write(data)
 
 
 if __name__ == "__main__":

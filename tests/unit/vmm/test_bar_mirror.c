@@ -249,3 +249,33 @@ Test(bar_mirror, a_counter_being_rewritten_or_absent_goes_to_the_device)
 	cr_assert(bar_mirror_read(&mirror, 10, 0x44, 4, &v), "other registers still come from the page");
 	cr_assert_eq(v, 0x8);
 }
+/*
+ * 2^31 requests without a write outside USBSTS and the interrupters leave
+ * the "any write" slot so far behind that, in serial arithmetic, the next
+ * such write looks older than it: the slot cannot move. A USBSTS read must
+ * still wait for that write (fuzz-device found it: corpus/device/bug-mirror-stale-slot).
+ */
+Test(bar_mirror, a_write_after_2_to_the_31_requests_without_one_holds_reads_back)
+{
+	uint64_t v = 0;
+
+	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	dev->done_seq = 0x7ffffff0;
+	bar_mirror_posted(&mirror, 0x80000005, 0x40, 4);	/* USBCMD, not run yet */
+	cr_assert_not(bar_mirror_read(&mirror, 0x80000005, 0x44, 4, &v), "USBSTS before the USBCMD write ran");
+	cr_assert_not(bar_mirror_read(&mirror, 0x80000005, 0x2038, 4, &v), "ERDP before the USBCMD write ran");
+	dev->done_seq = 0x80000005;
+	cr_assert(bar_mirror_read(&mirror, 0x80000005, 0x44, 4, &v));
+	cr_assert_eq(v, 0x8);
+}
+
+/* Exactly 2^31 apart, neither seq is after the other: the write still holds the read back. */
+Test(bar_mirror, a_write_exactly_2_to_the_31_after_the_last_holds_reads_back)
+{
+	uint64_t v = 0;
+
+	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	bar_mirror_posted(&mirror, 0x80000000, 0x40, 4);	/* done_seq is 10: not run */
+	cr_assert_not(bar_mirror_read(&mirror, 0x80000000, 0x2038, 8, &v));
+	cr_assert_not(bar_mirror_read(&mirror, 0x80000000, 0x44, 4, &v));
+}

@@ -16,6 +16,7 @@
 #include "fdpass.h"
 #include "lock_probe.h"
 #include "device_process.h"
+#include "fdpass.h"
 #include "usb_control.h"
 
 static int calls_stop, calls_list;
@@ -247,6 +248,31 @@ Test(control_server, serves_clients_in_turn_and_survives_garbage)
 	cr_assert_eq(calls_list, 3);
 	control_server_close(&cs);
 	cr_assert_lt(stat(path, &st), 0, "the socket file is removed");
+}
+
+/*
+ * An empty message reads like a client that left, but a descriptor can come
+ * with it: the VMM must close that too, or anyone who can reach the socket
+ * fills its descriptor table (fuzz-control found it:
+ * tests/fuzz/corpus/control/bug-empty-request-with-fd).
+ */
+Test(control_server, a_descriptor_with_an_empty_message_is_closed)
+{
+	struct control_server cs;
+	char path[108], err[256], c;
+	int fd, p[2];
+
+	sock_path(path, sizeof(path), "emptyfd");
+	cr_assert_eq(control_server_open(&cs, path, &fake_ops, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	fd = client(path);
+	cr_assert_eq(fdpass_send(fd, "", 0, &p[1], 1), 0);
+	close(p[1]);
+	pump(&cs, fd);
+	close(fd);
+	cr_assert_eq(read(p[0], &c, 1), 0, "the VMM still holds the descriptor");
+	close(p[0]);
+	control_server_close(&cs);
 }
 
 Test(control_server, refuses_a_live_path_replaces_a_stale_one_keeps_other_files)
