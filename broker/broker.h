@@ -2,8 +2,16 @@
 #ifndef SVMM_BROKER_H
 #define SVMM_BROKER_H
 
-#include "args.h"
+#include <stdbool.h>
+
 #include "broker_config.h"
+
+/* `svmm broker`'s options. */
+struct broker_options {
+	const char *socket;
+	const char *policy;
+	bool verbose;
+};
 
 struct broker_socket;
 struct usb_policy;

@@ -146,7 +146,7 @@ static int append_params(struct run_options *o, const char *p, char *err, size_t
 
 	if (have + (have ? 1 : 0) + add >= sizeof(o->params))
 		return fail(err, errlen, "kernel command line longer than %u bytes",
-			    RUN_PARAMS_MAX - 1);
+			    VMM_PARAMS_MAX - 1);
 	if (have)
 		o->params[have++] = ' ';
 	memcpy(o->params + have, p, add + 1);
@@ -173,20 +173,20 @@ static int parse_run(int argc, char **argv, struct cli *cli, char *err, size_t e
 	struct run_options *o = &cli->u.run;
 	int c, r;
 
-	o->mem_mib = RUN_DEFAULT_MEM_MIB;
-	o->cpus = RUN_DEFAULT_CPUS;
+	o->mem_mib = VMM_DEFAULT_MEM_MIB;
+	o->cpus = VMM_DEFAULT_CPUS;
 	while ((c = getopt_long(argc, argv, ":s:m:c:i:p:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': o->control = optarg; break;
 		case 'm':
-			if (cli_parse_u32(optarg, RUN_MIN_MEM_MIB, RUN_MAX_MEM_MIB, &o->mem_mib))
+			if (cli_parse_u32(optarg, VMM_MIN_MEM_MIB, VMM_MAX_MEM_MIB, &o->mem_mib))
 				return fail(err, errlen, "--mem: '%s' is not a size in MiB between %u and %u",
-					    optarg, RUN_MIN_MEM_MIB, RUN_MAX_MEM_MIB);
+					    optarg, VMM_MIN_MEM_MIB, VMM_MAX_MEM_MIB);
 			break;
 		case 'c':
-			if (cli_parse_u32(optarg, 1, RUN_MAX_CPUS, &o->cpus))
+			if (cli_parse_u32(optarg, 1, VMM_MAX_CPUS, &o->cpus))
 				return fail(err, errlen, "--cpus: '%s' is not a number between 1 and %u",
-					    optarg, RUN_MAX_CPUS);
+					    optarg, VMM_MAX_CPUS);
 			break;
 		case 'i': o->initrd = optarg; break;
 		case 'p':

@@ -10,17 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker.h"
 #include "control_protocol.h"
+#include "vmm.h"
 
 /* Exit status for a usage error, as getopt-based tools use. */
 #define CLI_EXIT_USAGE 2
-
-#define RUN_DEFAULT_MEM_MIB 512u
-#define RUN_MIN_MEM_MIB 64u
-#define RUN_MAX_MEM_MIB (1u << 20)	/* 1 TiB; the VMM checks what the host allows */
-#define RUN_DEFAULT_CPUS 1u
-#define RUN_MAX_CPUS 64u
-#define RUN_PARAMS_MAX 2048u		/* Linux x86's COMMAND_LINE_SIZE */
 
 enum cli_command {
 	CLI_NONE,
@@ -32,18 +27,6 @@ enum cli_command {
 	CLI_STOP,
 	CLI_BROKER,
 	CLI_USB,	/* only for help: `svmm usb --help` */
-};
-
-struct run_options {
-	const char *control;	/* control socket path, required */
-	uint32_t mem_mib;
-	uint32_t cpus;
-	const char *initrd;
-	char params[RUN_PARAMS_MAX];	/* every --params joined by spaces */
-	const char *kernel;
-	const char *broker;	/* system broker socket; NULL: fork our own */
-	const char *policy;	/* policy for our own broker; NULL: built-in */
-	bool verbose;
 };
 
 struct usb_attach_options {
@@ -65,12 +48,6 @@ struct usb_list_options {
 
 struct stop_options {
 	const char *socket;
-};
-
-struct broker_options {
-	const char *socket;
-	const char *policy;
-	bool verbose;
 };
 
 struct cli {

@@ -96,7 +96,7 @@ struct vmm {
 
 	struct vcpu_env env;
 	struct vcpu_gate gate;		/* vCPUs wait at it until the VMM is locked down */
-	struct vcpu vcpus[RUN_MAX_CPUS];
+	struct vcpu vcpus[VMM_MAX_CPUS];
 	unsigned int nvcpus;
 };
 
@@ -234,8 +234,8 @@ static int vmm_check_memory(const struct run_options *o)
 {
 	uint64_t host = guest_memory_host_total_mib();
 
-	if (o->mem_mib < RUN_MIN_MEM_MIB) {
-		log_err("--mem %u MiB is too small (at least %u MiB)", o->mem_mib, RUN_MIN_MEM_MIB);
+	if (o->mem_mib < VMM_MIN_MEM_MIB) {
+		log_err("--mem %u MiB is too small (at least %u MiB)", o->mem_mib, VMM_MIN_MEM_MIB);
 		return -EINVAL;
 	}
 	if (host && o->mem_mib > host) {

@@ -2,7 +2,29 @@
 #ifndef SVMM_VMM_H
 #define SVMM_VMM_H
 
-#include "args.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a VM may be given; cli/args.c parses run_options within these. */
+#define VMM_DEFAULT_MEM_MIB 512u
+#define VMM_MIN_MEM_MIB 64u
+#define VMM_MAX_MEM_MIB (1u << 20)	/* 1 TiB; the VMM checks what the host allows */
+#define VMM_DEFAULT_CPUS 1u
+#define VMM_MAX_CPUS 64u
+#define VMM_PARAMS_MAX 2048u		/* Linux x86's COMMAND_LINE_SIZE */
+
+/* `svmm run`'s options. */
+struct run_options {
+	const char *control;	/* control socket path, required */
+	uint32_t mem_mib;
+	uint32_t cpus;
+	const char *initrd;
+	char params[VMM_PARAMS_MAX];	/* every --params joined by spaces */
+	const char *kernel;
+	const char *broker;	/* system broker socket; NULL: fork our own */
+	const char *policy;	/* policy for our own broker; NULL: built-in */
+	bool verbose;
+};
 
 /*
  * `svmm run`: boots the guest and serves the control socket; returns the exit

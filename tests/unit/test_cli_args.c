@@ -124,8 +124,8 @@ Test(cli, run_defaults)
 	char *a[] = { "svmm", "run", "--control", "s", "k" };
 
 	cr_assert_eq(parse(ARGC(a), a), 0, "%s", err);
-	cr_assert_eq(cli.u.run.mem_mib, RUN_DEFAULT_MEM_MIB);
-	cr_assert_eq(cli.u.run.cpus, RUN_DEFAULT_CPUS);
+	cr_assert_eq(cli.u.run.mem_mib, VMM_DEFAULT_MEM_MIB);
+	cr_assert_eq(cli.u.run.cpus, VMM_DEFAULT_CPUS);
 	cr_assert_null(cli.u.run.initrd);
 	cr_assert_str_eq(cli.u.run.params, "");
 }
@@ -160,10 +160,10 @@ Test(cli, run_usage_errors)
 
 Test(cli, run_params_longer_than_linux_takes)
 {
-	static char big[RUN_PARAMS_MAX + 1];
+	static char big[VMM_PARAMS_MAX + 1];
 	char *a[] = { "svmm", "run", "-s", "s", "-p", big, "k" };
 
-	memset(big, 'x', RUN_PARAMS_MAX);
+	memset(big, 'x', VMM_PARAMS_MAX);
 	cr_assert_eq(parse(ARGC(a), a), CLI_EXIT_USAGE);
 }
 
