@@ -299,6 +299,9 @@ lab_guest_wait_exit() {
 	lab__guest_known "$name"
 	lab_wait_until "$secs" "guest $name to power off" eval '! lab__guest_alive "$name"' || return 1
 	wait "${LAB_GUEST_PID[$name]}" || rc=$?
+	# The scenario waited for this exit and judges its status: not a death
+	# for lab_guest_stop to explain (svmm stop in attach-cycles).
+	LAB_GUEST_EXPLAINED[$name]=1
 	lab_log "guest $name: VMM exited with status $rc"
 	return "$rc"
 }

@@ -67,6 +67,9 @@ LAB_EXIT_CMDS=()
 lab_on_exit() { LAB_EXIT_CMDS+=("$*"); }
 lab__run_exit_cmds() {
 	local rc=$? i
+	# The scenario has ended: nothing here is one of its checks (and
+	# "return $rc" would otherwise set off the ERR trap).
+	trap - ERR
 	set +e
 	for ((i = ${#LAB_EXIT_CMDS[@]} - 1; i >= 0; i--)); do
 		eval "${LAB_EXIT_CMDS[i]}"
