@@ -1,5 +1,6 @@
 # Boots the lab host for one scenario attempt and judges how it ended
-# (sourced). Needs lab_kernel_prepare and the labhost image.
+# (sourced). Needs lab_stack_prepare, lab_kernel_prepare and the labhost
+# image.
 #
 # SVMM_LAB_MEM  lab host RAM in MiB (default 3072)
 # SVMM_LAB_SMP  lab host vCPUs (default 2)
@@ -50,7 +51,8 @@ lab__watch_stall() {
 # timeout's) exit status.
 lab_host_boot() {
 	local out=$1 repo=$2 image=$3 limit=$4 tpid wpid rc=0
-	timeout -k 10 "$limit" qemu-system-x86_64 \
+	lab_qemu_command
+	timeout -k 10 "$limit" "${LAB_QEMU_CMD[@]}" \
 		-name svmm-lab -machine q35 -accel "${SVMM_LAB_ACCEL:-tcg}" -cpu "${SVMM_LAB_CPU:-max}" \
 		-smp "${SVMM_LAB_SMP:-2}" -m "${SVMM_LAB_MEM:-3072}" \
 		-nodefaults -display none -no-reboot \
