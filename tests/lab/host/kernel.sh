@@ -6,21 +6,22 @@
 #   LAB_KID     package_version, part of every image's cache key
 #
 # SVMM_LAB_KERNEL_PKG picks the package (default linux-image-amd64, the
-# metapackage, which is resolved to the concrete linux-image-<abi>-amd64).
-# Without apt metadata or network, the newest kernel already unpacked in the
-# cache is used.
+# metapackage, which is resolved to the concrete linux-image-<abi>-amd64),
+# in its newest version in the stack's suites (host/stack.sh: Linux 6.12
+# from bookworm-backports, or Debian 12's 6.1). Without apt metadata or
+# network, the newest kernel already unpacked in the cache is used.
 
 lab_kernel_resolve() {
-	local name=$1
+	local name=$1 ver
 	case "$name" in
 	linux-image-[0-9]*) echo "$name" ;;
-	*) apt-cache depends "$name" 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1 ;;
+	*)
+		ver=$(lab_apt_version "$name")
+		[ -n "$ver" ] || return 0
+		apt-cache show "$name=$ver" 2>/dev/null |
+			sed -n 's/^Depends: \(linux-image-[0-9][^ ,]*\).*/\1/p' | head -n1
+		;;
 	esac
-}
-
-lab_kernel_candidate() {
-	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
 }
 
 lab_kernel_unpack() {
@@ -40,23 +41,16 @@ lab_kernel_prepare() {
 	local pkg ver id deb dir
 	pkg=$(lab_kernel_resolve "${SVMM_LAB_KERNEL_PKG:-linux-image-amd64}")
 	ver=
-	[ -z "$pkg" ] || ver=$(lab_kernel_candidate "$pkg")
+	[ -z "$pkg" ] || ver=$(lab_apt_version "$pkg")
 	if [ -n "$ver" ]; then
 		id="${pkg}_$ver"
 		dir="$LAB_CACHE/kernel/$id"
 		if [ ! -d "$dir" ]; then
-			mkdir -p "$LAB_CACHE/debs"
-			deb="$LAB_CACHE/debs/${id}_amd64.deb"
-			if [ ! -f "$deb" ]; then
-				lab_log "downloading $pkg $ver"
-				# apt drops to user _apt for downloads when it can.
-				! id -u _apt >/dev/null 2>&1 || chown _apt "$LAB_CACHE/debs"
-				(cd "$LAB_CACHE/debs" && apt-get download -q=2 "$pkg=$ver") ||
-					lab_die "apt-get download $pkg=$ver failed"
-			fi
+			deb=$(lab_apt_fetch "$pkg" "$ver")
 			lab_kernel_unpack "$deb" "$dir"
-			lab_kernel_prune "$id"
 		fi
+		touch "$dir"
+		lab_kernel_prune
 	else
 		dir=$(ls -d "$LAB_CACHE"/kernel/linux-image-*/ 2>/dev/null | sort -V | tail -n1)
 		[ -n "$dir" ] || lab_die "cannot resolve ${SVMM_LAB_KERNEL_PKG:-linux-image-amd64} with apt-cache (run apt-get update) and no kernel is cached in $LAB_CACHE/kernel"
@@ -70,14 +64,13 @@ lab_kernel_prepare() {
 	LAB_KIMAGE="$dir/boot/vmlinuz-$LAB_KVER"
 }
 
-# Keeps only the kernel in use: each unpacked tree is ~400 MB.
+# Keeps the two kernels used last (one per stack, host/stack.sh), and their
+# packages: each unpacked tree is ~400 MB.
 lab_kernel_prune() {
-	local keep=$1 d
-	for d in "$LAB_CACHE"/kernel/* "$LAB_CACHE"/debs/*.deb; do
-		[ -e "$d" ] || continue
-		case "$(basename "$d")" in
-		"$keep" | "${keep}_amd64.deb") ;;
-		*) lab_log "removing old $(basename "$d")"; rm -rf "$d" ;;
-		esac
+	local d id
+	ls -dt "$LAB_CACHE"/kernel/*/ 2>/dev/null | tail -n +3 | while read -r d; do
+		id=$(basename "$d")
+		lab_log "removing old $id"
+		rm -rf "$d" "$LAB_CACHE/debs/${id}_"*.deb
 	done
 }

@@ -1,5 +1,6 @@
 # Boots the lab host for one scenario attempt and judges how it ended
-# (sourced). Needs lab_kernel_prepare and the labhost image.
+# (sourced). Needs lab_stack_prepare, lab_kernel_prepare and the labhost
+# image.
 #
 # SVMM_LAB_MEM  lab host RAM in MiB (default 3072)
 # SVMM_LAB_SMP  lab host vCPUs (default 2)
@@ -50,12 +51,13 @@ lab__watch_stall() {
 # timeout's) exit status.
 lab_host_boot() {
 	local out=$1 repo=$2 image=$3 limit=$4 tpid wpid rc=0
-	timeout -k 10 "$limit" qemu-system-x86_64 \
+	lab_qemu_command
+	timeout -k 10 "$limit" "${LAB_QEMU_CMD[@]}" \
 		-name svmm-lab -machine q35 -accel "${SVMM_LAB_ACCEL:-tcg}" -cpu "${SVMM_LAB_CPU:-max}" \
 		-smp "${SVMM_LAB_SMP:-2}" -m "${SVMM_LAB_MEM:-3072}" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$LAB_KIMAGE" -initrd "$image" \
-		-append "console=ttyS0 panic=-1 oops=panic lab.repo=$repo lab.out=$out" \
+		-append "console=ttyS0 printk.time=1 panic=-1 oops=panic lab.repo=$repo lab.out=$out" \
 		-serial "file:$out/labhost-console.log" \
 		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap" \
@@ -69,18 +71,59 @@ lab_host_boot() {
 	return "$rc"
 }
 
+# lab__console_time LINE: the kernel's timestamp ("[  12.345678] ...") of a
+# lab host console line, in seconds; nothing if it has none.
+lab__console_time() {
+	sed -n 's/^[^[]*\[ *\([0-9][0-9]*\.[0-9]*\)\].*/\1/p' <<<"$1" | head -n1
+}
+
+# lab__failed_first FAILURE_UPTIME [CRASH_LINE...]: whether the scenario's
+# first failure came before each of the lab host's crash lines (console
+# lines; empty ones are skipped). A crash line without a timestamp counts as
+# later: the failure is on record, and the scenario could only record it
+# while the lab host was running.
+lab__failed_first() {
+	local failed=$1 line crash_t
+	shift
+	for line in "$@"; do
+		crash_t=$(lab__console_time "$line")
+		[ -n "$crash_t" ] || continue
+		awk -v f="$failed" -v c="$crash_t" 'BEGIN { exit !(f + 0 <= c + 0) }' || return 1
+	done
+}
+
 # lab_host_verdict OUT QEMU_STATUS: prints "pass", "fail REASON" or
-# "crash REASON". Only a crash (the lab host's kernel or QEMU broke, the lab
-# host stopped answering, or its KVM killed a guest of the reference VMM) is
-# worth a rerun.
+# "crash REASON". The first thing that went wrong decides: a scenario that
+# failed (OUT/first-failure, lib/first_failure.sh) before the lab host
+# crashed has failed, whatever the lab host did afterwards. Only a crash
+# that came first (the lab host's kernel or QEMU broke, the lab host stopped
+# answering, or its KVM killed a guest of the reference VMM) is worth a rerun.
 lab_host_verdict() {
-	local out=$1 qemu_rc=$2 console="$1/labhost-console.log" rc crash
-	crash=$(grep -m1 -E "$LAB_CRASH_RE" "$console" 2>/dev/null || true)
-	if [ -f "$out/status" ]; then
-		rc=$(sed -n 's/^rc=//p' "$out/status")
-		if [ "$rc" = 0 ]; then
-			echo pass
-		elif [ -n "$crash" ]; then
+	local out=$1 qemu_rc=$2 console="$1/labhost-console.log" rc= crash stalled=
+	local ff_t= ff_kind= ff_what=
+	crash=$(grep -m1 -aE "$LAB_CRASH_RE" "$console" 2>/dev/null || true)
+	crash=${crash//$'\r'/}
+	[ ! -s "$out/labhost-stalled" ] || stalled=$(head -1 "$out/labhost-stalled")
+	[ ! -s "$out/first-failure" ] || read -r ff_t ff_kind ff_what <"$out/first-failure" || true
+	[ ! -f "$out/status" ] || rc=$(sed -n 's/^rc=//p' "$out/status")
+	if [ "$rc" = 0 ]; then
+		echo pass
+		return
+	fi
+	if [ -n "$ff_kind" ] && lab__failed_first "$ff_t" "$crash" "$stalled"; then
+		case "$ff_kind" in
+		lab)
+			echo "crash lab host's nested KVM: $ff_what"
+			;;
+		*)
+			local later=${crash:-$stalled}
+			echo "fail $ff_what (at ${ff_t}s)${later:+; the lab host crashed later: $later}"
+			;;
+		esac
+		return
+	fi
+	if [ -n "$rc" ]; then
+		if [ -n "$crash" ]; then
 			echo "crash lab host kernel: $crash"
 		elif [ -s "$out/lab-instability" ]; then
 			# A reference guest died silently (lib/guest.sh, lab__guest_death).
@@ -88,8 +131,8 @@ lab_host_verdict() {
 		else
 			echo "fail scenario exit status $rc"
 		fi
-	elif [ -s "$out/labhost-stalled" ]; then
-		echo "crash lab host stalled: $(head -1 "$out/labhost-stalled")"
+	elif [ -n "$stalled" ]; then
+		echo "crash lab host stalled: $stalled"
 	elif [ -n "$crash" ]; then
 		echo "crash lab host kernel: $crash"
 	elif grep -q 'LABHOST: setup-failed' "$console" 2>/dev/null; then
@@ -99,4 +142,20 @@ lab_host_verdict() {
 	else
 		echo "crash lab host QEMU exited with status $qemu_rc before the scenario finished"
 	fi
+}
+
+# lab_host_attempts BASE NAME LIMIT: runs the caller's "attempt DIR NAME
+# LIMIT" (which boots the lab host and prints lab_host_verdict's verdict) in
+# BASE/try1 and, only if the lab host crashed there before anything else
+# went wrong, once more in BASE/try2. Sets LAB_VERDICT, LAB_ATTEMPT_DIR (the
+# attempt that decides) and LAB_ATTEMPT_NOTE (why there was a second).
+lab_host_attempts() {
+	local base=$1 name=$2 limit=$3
+	LAB_ATTEMPT_DIR=$base/try1 LAB_ATTEMPT_NOTE=
+	LAB_VERDICT=$(attempt "$LAB_ATTEMPT_DIR" "$name" "$limit")
+	[ "${LAB_VERDICT%% *}" = crash ] || return 0
+	lab_log "$name: ${LAB_VERDICT#crash } -- the lab host crashed before the scenario failed; rerunning it once (first attempt kept in $LAB_ATTEMPT_DIR)"
+	LAB_ATTEMPT_DIR=$base/try2
+	LAB_ATTEMPT_NOTE=" (second attempt: the lab host crashed in the first)"
+	LAB_VERDICT=$(attempt "$LAB_ATTEMPT_DIR" "$name" "$limit")
 }

@@ -36,6 +36,9 @@
 #   lab_vmm_V_attach CTL ID BUS DEV
 #   lab_vmm_V_detach CTL ID
 
+# What on a guest's console says its kernel died.
+LAB_GUEST_PANIC_RE='Kernel panic|BUG:|Oops:|general protection fault'
+
 declare -A LAB_GUEST_PID=() LAB_GUEST_VMM=() LAB_GUEST_T0_US=() LAB_GUEST_EXPLAINED=()
 
 lab__guest_known() { [ -n "${LAB_GUEST_PID[$1]:-}" ] || lab_fail "no guest named $1"; }
@@ -152,17 +155,41 @@ lab_guest_wait() {
 				return 0
 			fi
 			lab_log "guest $name: the VMM exited before /$re/ appeared on the console (see $LAB_OUT/guest-$name.log, .vmm.log)"
+			[ -z "${lab__gw_fatal:-}" ] || lab__guest_first_failure "$name" death "waiting for /$re/"
 			lab__guest_death "$name"
 			return 1
 		fi
 		if [ "$SECONDS" -ge "$end" ]; then
 			exec {fd}<&-
 			lab_log "guest $name: timed out after ${secs}s waiting for /$re/ on the console (see $LAB_OUT/guest-$name.log)"
+			[ -z "${lab__gw_fatal:-}" ] || lab__guest_first_failure "$name" silent "${secs}s waiting for /$re/"
 			lab__guest_silent "$name"
 			return 1
 		fi
 		lab_sleep 0.2
 	done
+}
+
+# lab__guest_first_failure NAME silent|death WHILE: records a guest that
+# stopped talking or died as the scenario's first failure, before the
+# post-mortem (lab__guest_silent, lab__guest_death), which can take minutes
+# under TCG. Only for waits whose caller fails on it (lab__gw_fatal, set by
+# lab_guest_expect and lab_guest_finish): guest-stability counts deaths and
+# passthrough-write polls with a limit of 0. The kind follows the rules of
+# the post-mortem: a reference guest (QEMU) that died silently, or stalled
+# before its init was ready, is the lab's.
+lab__guest_first_failure() {
+	local name=$1 how=$2 while=$3 vmm=${LAB_GUEST_VMM[$1]} kind=scenario
+	if [ "$vmm" = qemu ]; then
+		case "$how" in
+		silent) lab__guest_find "$name" '^LAB: ready' 0 >/dev/null || kind=lab ;;
+		death) grep -qE "$LAB_GUEST_PANIC_RE" "$LAB_OUT/guest-$name.log" 2>/dev/null || kind=lab ;;
+		esac
+	fi
+	case "$how" in
+	silent) lab_first_failure "$kind" "guest $name ($vmm) said nothing for $while" ;;
+	death) lab_first_failure "$kind" "guest $name ($vmm) died $while" ;;
+	esac
 }
 
 # lab__guest_silent NAME: a guest stopped talking. Under svmm: where it is
@@ -212,7 +239,7 @@ lab__guest_death() {
 	LAB_GUEST_EXPLAINED[$name]=1
 	lab_log "guest $name: lab host page moves since it started: $(lab__page_moves_since "$name")"
 	lab_kvm_recorder_dump "$name" "${LAB_GUEST_VMM[$name]}"
-	panic=$(grep -m1 -E 'Kernel panic|BUG:|Oops:|general protection fault' "$console" 2>/dev/null || true)
+	panic=$(grep -m1 -E "$LAB_GUEST_PANIC_RE" "$console" 2>/dev/null || true)
 	if [ -n "$panic" ]; then
 		lab_log "guest $name: the guest kernel died: $panic"
 		return 0
@@ -229,7 +256,7 @@ lab__guest_death() {
 }
 
 lab_guest_expect() {
-	local line
+	local line lab__gw_fatal=1
 	line=$(lab_guest_wait "$1" "$2|^LAB: error|^LAB: (read|write)-failed " "${3:-60}" "${4:-0}") ||
 		lab_fail "guest $1: no console line matched /$2/"
 	# An I/O failure is an error only when it is not what was asked for.
@@ -272,11 +299,15 @@ lab_guest_wait_exit() {
 	lab__guest_known "$name"
 	lab_wait_until "$secs" "guest $name to power off" eval '! lab__guest_alive "$name"' || return 1
 	wait "${LAB_GUEST_PID[$name]}" || rc=$?
+	# The scenario waited for this exit and judges its status: not a death
+	# for lab_guest_stop to explain (svmm stop in attach-cycles).
+	LAB_GUEST_EXPLAINED[$name]=1
 	lab_log "guest $name: VMM exited with status $rc"
 	return "$rc"
 }
 
 lab_guest_finish() {
+	local lab__gw_fatal=1
 	lab_guest_wait "$1" '^LAB: done status=ok' 120 >/dev/null || lab_fail "guest $1: the init did not finish cleanly"
 	lab_guest_wait_exit "$1" 60 || lab_fail "guest $1: the VMM did not exit cleanly after the guest ended"
 }

@@ -13,10 +13,15 @@
 # (what a guest's VMM spends), qmp.sh and kvm_recorder.sh (the lab host's
 # KVM flight recorder, started here).
 set -eEuo pipefail
-# A command that fails outside a condition ends the scenario: say which.
-trap 'lab_log "FAIL: \"$BASH_COMMAND\" failed with status $? (${BASH_SOURCE[0]##*/}:$LINENO)"' ERR
-
 LAB_LIB=${LAB_LIB:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+source "$LAB_LIB/first_failure.sh"
+# A command that fails outside a condition ends the scenario: say which.
+lab__err() {
+	local what="\"$1\" failed with status $2 ($3)"
+	lab_first_failure scenario "$what"
+	lab_log "FAIL: $what"
+}
+trap 'lab__err "$BASH_COMMAND" $? "${BASH_SOURCE[0]##*/}:$LINENO"' ERR
 LAB_T0_US=${EPOCHREALTIME/./}
 
 # Microseconds and milliseconds on the lab host's clock.
@@ -32,6 +37,7 @@ lab_log() {
 # lab_fail MSG: the scenario failed.
 lab_fail() {
 	trap - ERR
+	lab_first_failure scenario "$*"
 	lab_log "FAIL: $*"
 	exit 1
 }
@@ -61,6 +67,9 @@ LAB_EXIT_CMDS=()
 lab_on_exit() { LAB_EXIT_CMDS+=("$*"); }
 lab__run_exit_cmds() {
 	local rc=$? i
+	# The scenario has ended: nothing here is one of its checks (and
+	# "return $rc" would otherwise set off the ERR trap).
+	trap - ERR
 	set +e
 	for ((i = ${#LAB_EXIT_CMDS[@]} - 1; i >= 0; i--)); do
 		eval "${LAB_EXIT_CMDS[i]}"

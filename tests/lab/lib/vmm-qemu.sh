@@ -7,10 +7,14 @@
 # default, qemu64, has no AVX and no XSAVE, and under TCG the CPU model
 # decides which code glibc and the kernel run).
 # LAB_QEMU_CPU overrides it (e.g. qemu64).
+# The QEMU is the lab's stack's (lib/qemu.sh, host/stack.sh).
+
+source "$LAB_LIB/qemu.sh"
 
 lab_vmm_qemu_start() {
 	local name=$1 kernel=$2 initrd=$3 params=$4 mem=$5 ctl=$6
-	exec qemu-system-x86_64 -name "lab-$name" -machine q35 -accel kvm -cpu "${LAB_QEMU_CPU:-host}" -smp 1 -m "$mem" \
+	lab_qemu_command
+	exec "${LAB_QEMU_CMD[@]}" -name "lab-$name" -machine q35 -accel kvm -cpu "${LAB_QEMU_CPU:-host}" -smp 1 -m "$mem" \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-kernel "$kernel" -initrd "$initrd" -append "$params" \
 		-device qemu-xhci,id=xhci,p2=8,p3=8 \
