@@ -23,10 +23,14 @@ lab_vmm_qemu_start() {
 		-d guest_errors,cpu_reset -D "$LAB_OUT/guest-$name.qemu-debug.log"
 }
 
+# By node (hostdevice), not by bus and address: QEMU's libusb learns of
+# devices that enumerate after it started only from udev, which the lab host
+# does not run, and svmm's broker re-enumerates every device it releases.
 lab_vmm_qemu_attach() {
-	local ctl=$1 id=$2 bus=$3 dev=$4
+	local ctl=$1 id=$2 bus=$3 dev=$4 node
+	node=$(printf '/dev/bus/usb/%03d/%03d' "$bus" "$dev")
 	lab_qmp "$ctl" device_add \
-		"{\"driver\":\"usb-host\",\"id\":\"$id\",\"bus\":\"xhci.0\",\"hostbus\":$bus,\"hostaddr\":$dev}" >/dev/null
+		"{\"driver\":\"usb-host\",\"id\":\"$id\",\"bus\":\"xhci.0\",\"hostdevice\":\"$node\"}" >/dev/null
 }
 
 lab_vmm_qemu_detach() {
