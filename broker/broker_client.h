@@ -7,8 +7,8 @@
  *     it early in `svmm run`: before any thread exists (the child runs on
  *     after fork) and before the VMM drops its privileges (the broker keeps
  *     the uid it is forked with, to open /dev/bus/usb nodes, and drops every
- *     capability itself). It exits when the VMM's end closes, releasing the
- *     VM's devices and re-attaching their host drivers.
+ *     capability itself). It exits when the VMM's end closes, releasing and
+ *     revoking the VM's devices.
  *   - broker_connect(): a system broker (`svmm broker --socket PATH`).
  * Either way the VMM then calls, one at a time:
  *   - broker_open() for each `usb attach`: on BROKER_OK it gets the opened

@@ -6,8 +6,8 @@
  * Each connection is a requester the broker does not trust. It is known by
  * what the kernel says of it (SO_PEERCRED, read when it connected), by a
  * connection number that is never reused, and by the devices it holds. When
- * it closes, the VM behind it is gone: its devices are released and their
- * host drivers re-attached.
+ * it closes, the VM behind it is gone: its devices are released and
+ * revoked.
  */
 #ifndef SVMM_BROKER_SERVER_H
 #define SVMM_BROKER_SERVER_H

@@ -74,7 +74,8 @@ static const char usage_broker[] =
 	"Runs the privileged USB broker for many VMs: it checks each attach\n"
 	"request against the policy and passes the opened device node.\n"
 	"      --socket PATH  listen on PATH\n"
-	"      --policy FILE  USB policy (default: any non-hub device node)\n";
+	"      --policy FILE  USB policy (default: any non-hub device; keyboards,\n"
+	"                     mice and internal devices only by a rule naming them)\n";
 
 const char *cli_usage(enum cli_command command)
 {

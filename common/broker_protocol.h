@@ -49,7 +49,7 @@ enum broker_status {
 };
 
 /* Reply flags of a successful OPEN. */
-#define BROKER_FLAG_MAY_DETACH 0x1u	/* the VM may detach host kernel drivers from its interfaces */
+#define BROKER_FLAG_MAY_DETACH 0x1u	/* allow-detach: the broker detached the host drivers of its interfaces */
 #define BROKER_FLAG_RESTRICTED 0x2u	/* USBDEVFS_DROP_PRIVILEGES was applied: only `interfaces` can be claimed */
 #define BROKER_FLAGS_ALL (BROKER_FLAG_MAY_DETACH | BROKER_FLAG_RESTRICTED)
 
