@@ -287,26 +287,29 @@ def descriptor_seeds():
 
 
 # --- a device's identity in sysfs (fuzz_identity.c) -------------------------
-def identity(vendor, product, cls, bus, dev, devpath, serial, speed, interfaces):
-    fields = [vendor, product, cls, bus, dev, devpath, serial, speed]
-    for (suffix, number, icls) in interfaces:
-        fields += [suffix, number, icls]
+def identity(vendor, product, cls, bus, dev, devpath, serial, speed, interfaces, removable=b"removable\n"):
+    fields = [vendor, product, cls, bus, dev, devpath, serial, speed, b"%d\n" % len(interfaces), removable]
+    for (suffix, number, icls, isub, iproto) in interfaces:
+        fields += [suffix, number, icls, isub, iproto]
     return b"\0".join(fields)
 
 
 def identity_seeds():
     return {
         "stick": identity(b"0781\n", b"5581\n", b"00\n", b"1\n", b"4\n", b"2\n", b"4C530001\n", b"5000\n",
-                          [(b"1.0", b"00\n", b"08\n")]),
+                          [(b"1.0", b"00\n", b"08\n", b"06\n", b"50\n")]),
         "composite-behind-hub": identity(
             b"046d\n", b"0825\n", b"ef\n", b"1\n", b"4\n", b"2.3.1\n", b"", b"480\n",
-            [(b"1.0", b"00\n", b"0e\n"), (b"1.1", b"01\n", b"0e\n"), (b"1.2", b"02\n", b"01\n"),
-             (b"1.3", b"03\n", b"01\n")]),
+            [(b"1.0", b"00\n", b"0e\n", b"01\n", b"00\n"), (b"1.1", b"01\n", b"0e\n", b"02\n", b"00\n"),
+             (b"1.2", b"02\n", b"01\n", b"01\n", b"00\n"), (b"1.3", b"03\n", b"01\n", b"02\n", b"00\n")]),
         "hub": identity(b"05e3\n", b"0610\n", b"09\n", b"1\n", b"4\n", b"1\n", b"", b"480\n",
-                        [(b"1.0", b"00\n", b"09\n")]),
+                        [(b"1.0", b"00\n", b"09\n", b"00\n", b"00\n")]),
         "utf8-serial-low-speed": identity(b"046d\n", b"c31c\n", b"00\n", b"1\n", b"4\n", b"4\n",
                                           "Ärger 1".encode() + b"\n", b"1.5\n",
-                                          [(b"1.0", b"00\n", b"03\n"), (b"1.1", b"01\n", b"03\n")]),
+                                          [(b"1.0", b"00\n", b"03\n", b"01\n", b"01\n"),
+                                           (b"1.1", b"01\n", b"03\n", b"00\n", b"00\n")]),
+        "internal-camera": identity(b"04f2\n", b"b6dd\n", b"ef\n", b"1\n", b"4\n", b"5\n", b"", b"480\n",
+                                    [(b"1.0", b"00\n", b"0e\n", b"01\n", b"00\n")], removable=b"fixed\n"),
     }
 
 

@@ -10,8 +10,10 @@
  * Input: fields separated by NUL bytes, in this order; an empty field
  * leaves its file out:
  *   idVendor idProduct bDeviceClass busnum devnum devpath serial speed
+ *   bNumInterfaces removable
  *   then per interface (at most 40): a name suffix, bInterfaceNumber,
- *   bInterfaceClass; the interface's directory is "BUSNUM-DEVPATH:SUFFIX"
+ *   bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol; the
+ *   interface's directory is "BUSNUM-DEVPATH:SUFFIX"
  *   (the values, without a trailing newline), as the kernel names "1-2.3:1.0".
  *
  * Invariants beyond "no crash":
@@ -22,7 +24,8 @@
  *     interfaces it has;
  *   - the broker can send it: a reply carrying it passes the reply decoder
  *     (a refusal, and a grant of every interface);
- *   - the built-in policy admits it exactly when it is not a hub.
+ *   - the built-in policy admits it exactly when it is not a hub, a boot
+ *     keyboard or mouse, or on an internal port.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,11 +47,20 @@
 #define MAX_INTERFACES 40
 #define NAME_MAX_LEN 200
 
-enum { F_VENDOR, F_PRODUCT, F_CLASS, F_BUSNUM, F_DEVNUM, F_DEVPATH, F_SERIAL, F_SPEED, F_DEVICE_END };
+enum {
+	F_VENDOR, F_PRODUCT, F_CLASS, F_BUSNUM, F_DEVNUM, F_DEVPATH, F_SERIAL, F_SPEED,
+	F_NUM_INTERFACES, F_REMOVABLE, F_DEVICE_END
+};
 
 static const char *const attr_names[F_DEVICE_END] = {
 	"idVendor", "idProduct", "bDeviceClass", "busnum", "devnum", "devpath", "serial", "speed",
+	"bNumInterfaces", "removable",
 };
+
+static const char *const interface_attrs[] = {
+	"bInterfaceNumber", "bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol",
+};
+#define N_INTERFACE_ATTRS (sizeof(interface_attrs) / sizeof(interface_attrs[0]))
 
 static struct broker_config config;
 static struct usb_policy *builtin;
@@ -92,8 +104,8 @@ static void remove_interfaces(int dirfd)
 		int fd = openat(dirfd, made[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (fd >= 0) {
-			unlinkat(fd, "bInterfaceNumber", 0);
-			unlinkat(fd, "bInterfaceClass", 0);
+			for (unsigned int a = 0; a < N_INTERFACE_ATTRS; a++)
+				unlinkat(fd, interface_attrs[a], 0);
 			close(fd);
 		}
 		if (unlinkat(dirfd, made[i], AT_REMOVEDIR) < 0)
@@ -143,9 +155,11 @@ static void write_tree(const uint8_t *data, size_t size)
 	}
 	while (size && nmade < MAX_INTERFACES) {
 		struct field suffix = next_field(&data, &size);
-		struct field number = next_field(&data, &size);
-		struct field cls = next_field(&data, &size);
+		struct field attrs[N_INTERFACE_ATTRS];
 		int fd;
+
+		for (unsigned int a = 0; a < N_INTERFACE_ATTRS; a++)
+			attrs[a] = next_field(&data, &size);
 
 		if (!interface_name(made[nmade], f[F_BUSNUM], f[F_DEVPATH], suffix))
 			continue;
@@ -155,14 +169,14 @@ static void write_tree(const uint8_t *data, size_t size)
 		if (fd < 0)
 			fuzz_ns_die(made[nmade]);
 		nmade++;
-		write_attr(fd, "bInterfaceNumber", number);
-		write_attr(fd, "bInterfaceClass", cls);
+		for (unsigned int a = 0; a < N_INTERFACE_ATTRS; a++)
+			write_attr(fd, interface_attrs[a], attrs[a]);
 		close(fd);
 	}
 	close(dirfd);
 }
 
-static void check_identity(const struct broker_device *d)
+static void check_identity(const struct broker_device *d, const struct usb_traits *t)
 {
 	static struct broker_request open_req;
 	static struct broker_reply p, out;
@@ -194,8 +208,10 @@ static void check_identity(const struct broker_device *d)
 	p.device = *d;
 	FUZZ_CHECK(broker_reply_decode(&p, sizeof(p), 1, BROKER_OPEN, 7, &out, &why) == 0);
 
-	usb_policy_evaluate(builtin, d, &v);
-	FUZZ_CHECK(v.allow == !usb_identity_is_hub(d));
+	/* The built-in policy names no device: a hub, a boot keyboard or mouse, an internal device are refused. */
+	FUZZ_CHECK((t->hid_boot & ~d->interfaces) == 0);
+	usb_policy_evaluate(builtin, d, t, &v);
+	FUZZ_CHECK(v.allow == (!usb_identity_is_hub(d) && !t->internal && !(t->hid_boot & d->interfaces)));
 	FUZZ_CHECK(!v.allow || v.allowed == d->interfaces);
 }
 
@@ -215,15 +231,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct broker_device d;
+	struct usb_traits t;
 	char why[256] = "";
 	int err;
 
 	write_tree(data, size);
-	err = usb_identity_read(&config, makedev(BROKER_USB_DEVICE_MAJOR, MINOR), &d, why, sizeof(why));
+	err = usb_identity_read(&config, makedev(BROKER_USB_DEVICE_MAJOR, MINOR), &d, &t, why, sizeof(why));
 	if (err) {
 		FUZZ_CHECK(err < 0 && why[0] != '\0');
 		return 0;
 	}
-	check_identity(&d);
+	check_identity(&d, &t);
 	return 0;
 }

@@ -78,6 +78,17 @@ static void read_device(struct input *in, struct broker_device *d)
 	take_string(in, d->port_path, sizeof(d->port_path));
 }
 
+/* What sysfs says of the device beside its identity: boot HID interfaces (among its own), an internal port. */
+static void read_traits(struct input *in, const struct broker_device *d, struct usb_traits *t)
+{
+	uint8_t raw[5];
+
+	take(in, raw, sizeof(raw));
+	memcpy(&t->hid_boot, raw, 4);
+	t->hid_boot &= d->interfaces;
+	t->internal = raw[4] & 1;
+}
+
 static void check_verdict(const struct usb_verdict *v, const struct broker_device *d)
 {
 	FUZZ_CHECK(memchr(v->rule, '\0', sizeof(v->rule)) != NULL && v->rule[0] != '\0');
@@ -118,19 +129,20 @@ static int parse_with(const char *head, const char *text, size_t len, const char
 }
 
 /* The same policy with "deny all" around it refuses every device. */
-static void check_deny_all(const char *text, size_t len, const struct broker_device *d)
+static void check_deny_all(const char *text, size_t len, const struct broker_device *d,
+			   const struct usb_traits *t)
 {
 	struct usb_policy *p;
 	struct usb_verdict v;
 
 	FUZZ_CHECK(parse_with("", text, len, "\n" DENY_ALL, &p) == 0);
-	usb_policy_evaluate(p, d, &v);
+	usb_policy_evaluate(p, d, t, &v);
 	check_verdict(&v, d);
 	FUZZ_CHECK(!v.allow);
 	usb_policy_free(p);
 
 	FUZZ_CHECK(parse_with(DENY_ALL, text, len, "", &p) == 0);
-	usb_policy_evaluate(p, d, &v);
+	usb_policy_evaluate(p, d, t, &v);
 	check_verdict(&v, d);
 	FUZZ_CHECK(!v.allow);
 	FUZZ_CHECK(usb_identity_is_hub(d) || strcmp(v.rule, NAME ":1") == 0);
@@ -148,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
 	struct broker_device d;
+	struct usb_traits t;
 	struct usb_policy *p;
 	struct usb_verdict v;
 	char err[USB_POLICY_ERR_MAX];
@@ -155,6 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int e;
 
 	read_device(&in, &d);
+	read_traits(&in, &d, &t);
 	text = (const char *)in.p;
 	e = usb_policy_parse(NAME, text, in.left, &p, err, sizeof(err));
 	if (e) {
@@ -165,11 +179,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(usb_policy_count(p) <= USB_POLICY_MAX_RULES);
 	FUZZ_CHECK(usb_policy_count(p) <= count_lines(text, in.left));
-	usb_policy_evaluate(p, &d, &v);
+	usb_policy_evaluate(p, &d, &t, &v);
 	check_verdict(&v, &d);
 	if (usb_policy_count(p) < USB_POLICY_MAX_RULES &&
 	    in.left + 2 * sizeof(DENY_ALL) <= USB_POLICY_MAX_SIZE)
-		check_deny_all(text, in.left, &d);
+		check_deny_all(text, in.left, &d, &t);
 	usb_policy_free(p);
 	return 0;
 }
