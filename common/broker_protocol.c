@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -248,15 +249,13 @@ int broker_reply_send(int sock, const struct broker_reply *p, int fd)
 /* Only a successful OPEN carries a descriptor: the header says so before anything is received. */
 static size_t reply_fds_expected(int sock)
 {
-	struct {
-		uint16_t version, type;
-		uint32_t id, status;
-	} head;
-	ssize_t n = fdpass_peek(sock, &head, sizeof(head));
+	/* The reply's own layout, up to and with status: the fields that decide. */
+	const size_t head = offsetof(struct broker_reply, status) + sizeof(uint32_t);
+	struct broker_reply r;
 
-	if (n != (ssize_t)sizeof(head))
+	if (fdpass_peek(sock, &r, head) != (ssize_t)head)
 		return 0;
-	return head.version == BROKER_VERSION && head.type == BROKER_OPEN && head.status == BROKER_OK;
+	return r.version == BROKER_VERSION && r.type == BROKER_OPEN && r.status == BROKER_OK;
 }
 
 int broker_reply_recv_any(int sock, struct broker_reply *p, int *fd, const char **why)

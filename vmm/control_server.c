@@ -2,6 +2,7 @@
 #include "control_server.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,17 +187,12 @@ void control_server_handle(const struct control_ops *ops, void *opaque, const vo
 /* An image attach is the one request that carries a descriptor; its header says so before it is received. */
 static size_t fds_announced(int sock)
 {
-	struct {
-		uint16_t version, type;
-		uint32_t port, target;
-	} head;
+	/* The request's own layout, up to and with target: the fields that decide. */
+	const size_t head = offsetof(struct control_request, target) + sizeof(uint32_t);
 	struct control_request r;
 
-	if (fdpass_peek(sock, &head, sizeof(head)) != (ssize_t)sizeof(head) ||
-	    head.version != CONTROL_VERSION)
+	if (fdpass_peek(sock, &r, head) != (ssize_t)head || r.version != CONTROL_VERSION)
 		return 0;
-	r.type = head.type;
-	r.target = head.target;
 	if (!control_request_fds_expected(&r))
 		return 0;
 	/* Each refused image on FUSE stays parked; with the park full, images are refused unreceived. */
