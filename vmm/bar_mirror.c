@@ -199,6 +199,9 @@ static bool counter_read(const struct devproto_reg_mirror *page, uint64_t offset
 {
 	const struct devproto_mirror_counter *c = &page->counter;
 
+	/* Most reads are of other registers: settle that before the sequence lock. */
+	if (__atomic_load_n(&c->offset, __ATOMIC_RELAXED) != offset)
+		return false;
 	for (int tries = 0; tries < 4; tries++) {
 		uint32_t gen = __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
 		uint32_t off = __atomic_load_n(&c->offset, __ATOMIC_RELAXED);
