@@ -13,7 +13,7 @@ static const char usage_overview[] =
 	"\n"
 	"commands:\n"
 	"  run      boot a Linux guest with an xHCI controller\n"
-	"  usb      attach, detach or list USB devices of a running VM\n"
+	"  usb      attach, detach, list or watch USB devices of a running VM\n"
 	"  stop     stop a running VM\n"
 	"  broker   run the privileged USB broker as a system service\n"
 	"\n"
@@ -29,6 +29,10 @@ static const char usage_run[] =
 	"  -p, --params TEXT    kernel command line (may be repeated)\n"
 	"      --broker SOCK    use the system broker at SOCK instead of forking one\n"
 	"      --policy FILE    USB policy for the VM's own broker\n"
+	"      --usb DEVICE     attach DEVICE before the guest starts (repeatable): a\n"
+	"                       /dev/bus/usb node, VID:PID[:SERIAL] or a port path (1-2.3)\n"
+	"      --usb-image FILE attach a disk image as USB mass storage (repeatable)\n"
+	"      --usb-image-ro FILE  the same, read-only for the guest\n"
 	"  -v, --verbose        log more\n"
 	"  -h, --help           this text\n";
 
@@ -36,6 +40,7 @@ static const char usage_usb[] =
 	"usage: svmm usb attach [--image [--read-only] | --id] PLACEHOLDER PATH SOCK\n"
 	"       svmm usb detach PORT SOCK\n"
 	"       svmm usb list [--json] SOCK\n"
+	"       svmm usb watch [--json] SOCK\n"
 	"\n"
 	"PLACEHOLDER is accepted and ignored (crosvm's BUS:ADDR:VID:PID).\n"
 	"PATH is a node under /dev/bus/usb; with --image a disk image attached as\n"
@@ -63,6 +68,15 @@ static const char usage_list[] =
 	"Lists the devices attached to the VM, one port per line.\n"
 	"      --json         print a JSON array instead\n";
 
+static const char usage_watch[] =
+	"usage: svmm usb watch [--json] SOCK\n"
+	"\n"
+	"Prints the devices attached now (as `usb list`, each line starting with\n"
+	"\"present\"), then one line per event until the VM ends: attached, detached,\n"
+	"gone (the host device left), refused (an attach failed, with the reason),\n"
+	"stopped. Exits 0 when the VM ends, 1 if the connection is lost.\n"
+	"      --json         one JSON object per line instead\n";
+
 static const char usage_stop[] =
 	"usage: svmm stop SOCK\n"
 	"\n"
@@ -85,6 +99,7 @@ const char *cli_usage(enum cli_command command)
 	case CLI_USB_ATTACH: return usage_attach;
 	case CLI_USB_DETACH: return usage_detach;
 	case CLI_USB_LIST: return usage_list;
+	case CLI_USB_WATCH: return usage_watch;
 	case CLI_STOP: return usage_stop;
 	case CLI_BROKER: return usage_broker;
 	default: return usage_overview;
@@ -154,7 +169,27 @@ static int append_params(struct run_options *o, const char *p, char *err, size_t
 	return 0;
 }
 
-enum { OPT_BROKER = 256, OPT_POLICY, OPT_IMAGE, OPT_READ_ONLY, OPT_ID, OPT_JSON, OPT_SOCKET };
+enum { OPT_BROKER = 256, OPT_POLICY, OPT_IMAGE, OPT_READ_ONLY, OPT_ID, OPT_JSON, OPT_SOCKET,
+       OPT_USB, OPT_USB_IMAGE, OPT_USB_IMAGE_RO };
+
+/* One more --usb, --usb-image or --usb-image-ro; the VMM checks the device itself. */
+static int add_boot_usb(struct run_options *o, int kind, bool read_only, const char *path,
+			char *err, size_t errlen)
+{
+	const char *opt = kind == RUN_USB_HOST ? "--usb" : read_only ? "--usb-image-ro" : "--usb-image";
+
+	if (o->nusb == VMM_MAX_BOOT_USB)
+		return fail(err, errlen, "%s: at most %u devices at boot", opt, VMM_MAX_BOOT_USB);
+	if (!*path)
+		return fail(err, errlen, "%s: empty argument", opt);
+	if (strlen(path) >= CONTROL_PATH_MAX)
+		return fail(err, errlen, "%s: longer than %u bytes", opt, CONTROL_PATH_MAX - 1);
+	o->usb[o->nusb].kind = kind;
+	o->usb[o->nusb].read_only = read_only;
+	o->usb[o->nusb].path = path;
+	o->nusb++;
+	return 0;
+}
 
 static int parse_run(int argc, char **argv, struct cli *cli, char *err, size_t errlen)
 {
@@ -167,6 +202,9 @@ static int parse_run(int argc, char **argv, struct cli *cli, char *err, size_t e
 		{ "params", required_argument, NULL, 'p' },
 		{ "broker", required_argument, NULL, OPT_BROKER },
 		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "usb", required_argument, NULL, OPT_USB },
+		{ "usb-image", required_argument, NULL, OPT_USB_IMAGE },
+		{ "usb-image-ro", required_argument, NULL, OPT_USB_IMAGE_RO },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -197,6 +235,14 @@ static int parse_run(int argc, char **argv, struct cli *cli, char *err, size_t e
 			break;
 		case OPT_BROKER: o->broker = optarg; break;
 		case OPT_POLICY: o->policy = optarg; break;
+		case OPT_USB:
+		case OPT_USB_IMAGE:
+		case OPT_USB_IMAGE_RO:
+			r = add_boot_usb(o, c == OPT_USB ? RUN_USB_HOST : RUN_USB_IMAGE,
+					 c == OPT_USB_IMAGE_RO, optarg, err, errlen);
+			if (r)
+				return r;
+			break;
 		case 'v': o->verbose = true; break;
 		case 'h': cli->help = true; return 0;
 		default: return bad_option(argv, c, err, errlen);
@@ -289,7 +335,7 @@ static int parse_usb(int argc, char **argv, struct cli *cli, char *err, size_t e
 
 	cli->command = CLI_USB;
 	if (argc < 2)
-		return fail(err, errlen, "missing usb command (attach, detach or list)");
+		return fail(err, errlen, "missing usb command (attach, detach, list or watch)");
 	sub = argv[1];
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
 		cli->help = true;
@@ -316,8 +362,8 @@ static int parse_usb(int argc, char **argv, struct cli *cli, char *err, size_t e
 		cli->u.detach.socket = argv[optind + 1];
 		return 0;
 	}
-	if (!strcmp(sub, "list")) {
-		cli->command = CLI_USB_LIST;
+	if (!strcmp(sub, "list") || !strcmp(sub, "watch")) {
+		cli->command = !strcmp(sub, "list") ? CLI_USB_LIST : CLI_USB_WATCH;
 		r = parse_simple(argc, argv, cli, list_opts, err, errlen);
 		if (r || cli->help)
 			return r;

@@ -24,6 +24,7 @@ enum cli_command {
 	CLI_USB_ATTACH,
 	CLI_USB_DETACH,
 	CLI_USB_LIST,
+	CLI_USB_WATCH,
 	CLI_STOP,
 	CLI_BROKER,
 	CLI_USB,	/* only for help: `svmm usb --help` */
@@ -41,6 +42,7 @@ struct usb_detach_options {
 	uint32_t port;
 };
 
+/* usb list and usb watch */
 struct usb_list_options {
 	const char *socket;
 	bool json;

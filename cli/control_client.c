@@ -41,9 +41,12 @@ static int connect_control(const char *path)
 	return fd;
 }
 
-/* Sends req (with fd, or -1) to the VM at path and waits for its reply; 0 or -1 (reported). */
-static int transact(const char *path, const struct control_request *req, int image_fd,
-		    struct control_reply *rep)
+/*
+ * Sends req (with fd, or -1) to the VM at path and waits for its reply.
+ * Returns the connection (for events that follow a watch) or -1 (reported).
+ */
+static int transact_keep(const char *path, const struct control_request *req, int image_fd,
+			 struct control_reply *rep)
 {
 	struct control_reply raw;
 	struct pollfd pfd;
@@ -71,15 +74,28 @@ static int transact(const char *path, const struct control_request *req, int ima
 		return -1;
 	}
 	n = recv(fd, &raw, sizeof(raw), MSG_TRUNC);
-	close(fd);
 	if (n <= 0) {
 		fprintf(stderr, "svmm: %s closed without a reply\n", path);
+		close(fd);
 		return -1;
 	}
 	if (control_reply_decode(&raw, (size_t)n, req->type, rep, &why) < 0) {
 		fprintf(stderr, "svmm: malformed reply from %s: %s\n", path, why);
+		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* One request, one reply; 0 or -1 (reported). */
+static int transact(const char *path, const struct control_request *req, int image_fd,
+		    struct control_reply *rep)
+{
+	int fd = transact_keep(path, req, image_fd, rep);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
 	return 0;
 }
 
@@ -155,6 +171,19 @@ static const char *kind_name(unsigned int kind)
 	return kind == DEVPROTO_ATTACH_IMAGE ? "image" : "usbfs";
 }
 
+static void print_entry_json(const struct control_port_entry *e)
+{
+	printf("\"port\":%u,\"vendor\":\"%04x\",\"product\":\"%04x\",\"speed\":\"%s\","
+	       "\"kind\":\"%s\",\"bus\":%u,\"device\":%u", e->port, e->vendor, e->product,
+	       speed_name(e->speed), kind_name(e->kind), e->busnum, e->devnum);
+}
+
+static void print_entry(const struct control_port_entry *e)
+{
+	printf("%u %04x:%04x %s %s %03u/%03u", e->port, e->vendor, e->product, speed_name(e->speed),
+	       kind_name(e->kind), e->busnum, e->devnum);
+}
+
 int control_client_list(const struct usb_list_options *o)
 {
 	struct control_request req;
@@ -168,20 +197,120 @@ int control_client_list(const struct usb_list_options *o)
 	if (o->json)
 		printf("[");
 	for (uint32_t i = 0; i < rep.count; i++) {
-		const struct control_port_entry *e = &rep.ports[i];
-
-		if (o->json)
-			printf("%s{\"port\":%u,\"vendor\":\"%04x\",\"product\":\"%04x\","
-			       "\"speed\":\"%s\",\"kind\":\"%s\",\"bus\":%u,\"device\":%u}",
-			       i ? "," : "", e->port, e->vendor, e->product, speed_name(e->speed),
-			       kind_name(e->kind), e->busnum, e->devnum);
-		else
-			printf("%u %04x:%04x %s %s %03u/%03u\n", e->port, e->vendor, e->product,
-			       speed_name(e->speed), kind_name(e->kind), e->busnum, e->devnum);
+		if (o->json) {
+			printf("%s{", i ? "," : "");
+			print_entry_json(&rep.ports[i]);
+			printf("}");
+		} else {
+			print_entry(&rep.ports[i]);
+			printf("\n");
+		}
 	}
 	if (o->json)
 		printf("]\n");
 	return 0;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped. */
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* Text: "EVENT PORT VID:PID SPEED KIND BUS/DEV PATH"; refused: "refused PATH STATUS: REASON". */
+static void print_event(const struct control_event *e, bool json)
+{
+	const char *name = control_event_name(e->event);
+
+	if (json) {
+		printf("{\"event\":\"%s\",\"time_ms\":%llu", name, (unsigned long long)e->time_ms);
+		if (e->event == CONTROL_EVENT_ATTACHED || e->event == CONTROL_EVENT_DETACHED ||
+		    e->event == CONTROL_EVENT_GONE) {
+			printf(",");
+			print_entry_json(&e->device);
+		}
+		if (e->path[0]) {
+			printf(",\"path\":");
+			print_json_string(e->path);
+		}
+		if (e->event == CONTROL_EVENT_REFUSED) {
+			printf(",\"status\":\"%s\",\"reason\":", control_status_name(e->status));
+			print_json_string(e->message);
+		}
+		printf("}\n");
+	} else if (e->event == CONTROL_EVENT_REFUSED) {
+		printf("%s %s %s: %s\n", name, e->path, control_status_name(e->status), e->message);
+	} else if (e->event == CONTROL_EVENT_STOPPED) {
+		printf("%s\n", name);
+	} else {
+		printf("%s ", name);
+		print_entry(&e->device);
+		printf(" %s\n", e->path[0] ? e->path : "-");
+	}
+	fflush(stdout);
+}
+
+int control_client_watch(const struct usb_list_options *o)
+{
+	struct control_request req;
+	struct control_reply rep;
+	int fd;
+
+	control_request_simple(&req, CONTROL_USB_WATCH, 0);
+	fd = transact_keep(o->socket, &req, -1, &rep);
+	if (fd < 0)
+		return 1;
+	if (rep.status != CONTROL_OK) {
+		close(fd);
+		return report_error(&rep);
+	}
+	for (uint32_t i = 0; i < rep.count; i++) {
+		if (o->json) {
+			printf("{\"event\":\"present\",");
+			print_entry_json(&rep.ports[i]);
+			printf("}\n");
+		} else {
+			printf("present ");
+			print_entry(&rep.ports[i]);
+			printf("\n");
+		}
+	}
+	fflush(stdout);
+	for (;;) {
+		struct control_event raw, e;
+		const char *why = NULL;
+		ssize_t n = recv(fd, &raw, sizeof(raw), MSG_TRUNC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "svmm: %s closed the connection before the VM stopped\n",
+				o->socket);
+			break;
+		}
+		if (control_event_decode(&raw, (size_t)n, &e, &why) < 0) {
+			fprintf(stderr, "svmm: malformed event from %s: %s\n", o->socket, why);
+			break;
+		}
+		print_event(&e, o->json);
+		if (e.event == CONTROL_EVENT_STOPPED) {
+			close(fd);
+			return 0;
+		}
+	}
+	close(fd);
+	return 1;
 }
 
 int control_client_stop(const struct stop_options *o)

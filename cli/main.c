@@ -56,6 +56,8 @@ int main(int argc, char **argv)
 		return control_client_detach(&cli.u.detach);
 	case CLI_USB_LIST:
 		return control_client_list(&cli.u.list);
+	case CLI_USB_WATCH:
+		return control_client_watch(&cli.u.list);
 	case CLI_STOP:
 		return control_client_stop(&cli.u.stop);
 	case CLI_BROKER:

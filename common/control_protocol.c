@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "wire_check.h"
 
@@ -26,7 +27,20 @@ const char *control_status_name(unsigned int status)
 	return status_names[status];
 }
 
+static const char *const event_names[CONTROL_EVENT_END] = {
+	[CONTROL_EVENT_ATTACHED] = "attached",
+	[CONTROL_EVENT_DETACHED] = "detached",
+	[CONTROL_EVENT_GONE] = "gone",
+	[CONTROL_EVENT_REFUSED] = "refused",
+	[CONTROL_EVENT_STOPPED] = "stopped",
+};
 
+const char *control_event_name(unsigned int event)
+{
+	if (event == 0 || event >= CONTROL_EVENT_END)
+		return "?";
+	return event_names[event];
+}
 
 void control_request_simple(struct control_request *r, enum control_type type, uint32_t port)
 {
@@ -102,6 +116,41 @@ int control_request_decode(const void *buf, size_t len, size_t nfds, struct cont
 		return wire_refuse(why, nfds ? "a descriptor on a request that takes none" :
 			   "an image attach without the image's descriptor", -EBADF);
 	memcpy(out, r, sizeof(*r));
+	return 0;
+}
+
+void control_event_init(struct control_event *e, enum control_event_kind kind, const char *path)
+{
+	struct timespec ts;
+
+	memset(e, 0, sizeof(*e));
+	e->version = CONTROL_VERSION;
+	e->type = CONTROL_USB_WATCH;
+	e->event = kind;
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		e->time_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	/* Truncated to what the event holds: it names, it does not open. */
+	if (path)
+		snprintf(e->path, sizeof(e->path), "%s", path);
+}
+
+int control_event_decode(const void *buf, size_t len, struct control_event *out, const char **why)
+{
+	const struct control_event *e = buf;
+
+	if (len != sizeof(*e))
+		return wire_refuse(why, "event has the wrong size", -EMSGSIZE);
+	if (e->version != CONTROL_VERSION)
+		return wire_refuse(why, "unsupported protocol version", -EPROTO);
+	if (e->type != CONTROL_USB_WATCH)
+		return wire_refuse(why, "not an event", -EBADMSG);
+	if (e->event == 0 || e->event >= CONTROL_EVENT_END)
+		return wire_refuse(why, "unknown event", -EBADMSG);
+	if (e->status >= CONTROL_STATUS_END)
+		return wire_refuse(why, "unknown status", -EBADMSG);
+	if (!memchr(e->path, '\0', sizeof(e->path)) || !memchr(e->message, '\0', sizeof(e->message)))
+		return wire_refuse(why, "text not terminated", -EBADMSG);
+	memcpy(out, e, sizeof(*e));
 	return 0;
 }
 

@@ -22,6 +22,7 @@ enum control_type {
 	CONTROL_USB_DETACH,
 	CONTROL_USB_LIST,
 	CONTROL_STOP,
+	CONTROL_USB_WATCH,	/* the reply lists the ports; events follow on the connection */
 	CONTROL_TYPE_END,
 };
 
@@ -82,7 +83,36 @@ struct control_reply {
 	struct control_port_entry ports[CONTROL_LIST_MAX];
 };
 
+/*
+ * What a watcher is told, one message per event, after the reply to its
+ * CONTROL_USB_WATCH. The VMM never waits for a watcher: one that does not
+ * read its events loses its connection.
+ */
+enum control_event_kind {
+	CONTROL_EVENT_ATTACHED = 1,	/* a device went on port */
+	CONTROL_EVENT_DETACHED,		/* `usb detach` took it off */
+	CONTROL_EVENT_GONE,		/* the host device left by itself */
+	CONTROL_EVENT_REFUSED,		/* an attach failed; status and message say why */
+	CONTROL_EVENT_STOPPED,		/* the VM ends: nothing follows */
+	CONTROL_EVENT_END,
+};
+
+#define CONTROL_EVENT_PATH_MAX 256u	/* what was attached, truncated, with its NUL */
+
+struct control_event {
+	uint16_t version;
+	uint16_t type;		/* CONTROL_USB_WATCH */
+	uint32_t event;		/* enum control_event_kind */
+	uint64_t time_ms;	/* wall clock, ms since the epoch */
+	uint32_t status;	/* refused: enum control_status; else CONTROL_OK */
+	uint32_t reserved;
+	struct control_port_entry device;	/* attached, detached, gone: the port and device */
+	char path[CONTROL_EVENT_PATH_MAX];	/* the node, image or id attached; NUL-terminated */
+	char message[CONTROL_MESSAGE_MAX];	/* refused: the reason; NUL-terminated */
+};
+
 const char *control_status_name(unsigned int status);
+const char *control_event_name(unsigned int event);
 
 /* Builds a request; returns -ENAMETOOLONG if path does not fit, -EINVAL if it is empty. */
 int control_request_attach(struct control_request *r, enum control_target target,
@@ -98,6 +128,11 @@ int control_request_decode(const void *buf, size_t len, size_t nfds, struct cont
 /* Validates len bytes as a reply to a request of type expect_type. */
 int control_reply_decode(const void *buf, size_t len, enum control_type expect_type,
 			 struct control_reply *out, const char **why);
+
+/* Builds an event of kind (its time now); path may be NULL. */
+void control_event_init(struct control_event *e, enum control_event_kind kind, const char *path);
+/* Validates len bytes as an event. */
+int control_event_decode(const void *buf, size_t len, struct control_event *out, const char **why);
 
 /* Sets a reply's status and printf-formatted reason. */
 void control_reply_init(struct control_reply *r, enum control_type type);

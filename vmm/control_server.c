@@ -69,6 +69,8 @@ int control_server_open(struct control_server *cs, const char *path, const struc
 	socket_file_init(&cs->file);
 	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++)
 		cs->clients[i] = -1;
+	for (int i = 0; i < CONTROL_SERVER_MAX_WATCHERS; i++)
+		cs->watchers[i] = -1;
 	cs->ops = ops;
 	cs->opaque = opaque;
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -113,8 +115,39 @@ fail:
 	return r;
 }
 
+static void drop_watcher(struct control_server *cs, int slot, const char *why)
+{
+	if (why)
+		log_info("control: dropped a watcher: %s", why);
+	close(cs->watchers[slot]);
+	cs->watchers[slot] = -1;
+}
+
+void control_server_broadcast(struct control_server *cs, const struct control_event *e)
+{
+	for (int i = 0; i < CONTROL_SERVER_MAX_WATCHERS; i++) {
+		ssize_t n;
+
+		if (cs->watchers[i] < 0)
+			continue;
+		n = send(cs->watchers[i], e, sizeof(*e), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == (ssize_t)sizeof(*e))
+			continue;
+		drop_watcher(cs, i, n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ?
+			     "it does not read its events" : NULL);
+	}
+}
+
 void control_server_close(struct control_server *cs)
 {
+	struct control_event stopped;
+
+	control_event_init(&stopped, CONTROL_EVENT_STOPPED, NULL);
+	control_server_broadcast(cs, &stopped);
+	for (int i = 0; i < CONTROL_SERVER_MAX_WATCHERS; i++) {
+		if (cs->watchers[i] >= 0)
+			drop_watcher(cs, i, NULL);
+	}
 	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS; i++) {
 		if (cs->clients[i] >= 0)
 			close(cs->clients[i]);
@@ -137,6 +170,11 @@ size_t control_server_pollfds(const struct control_server *cs, struct pollfd *pf
 	for (int i = 0; i < CONTROL_SERVER_MAX_CLIENTS && n < max; i++) {
 		if (cs->clients[i] >= 0)
 			pfds[n++] = (struct pollfd){ .fd = cs->clients[i], .events = POLLIN };
+	}
+	/* A watcher only ever leaves: readable means it hung up or broke the protocol. */
+	for (int i = 0; i < CONTROL_SERVER_MAX_WATCHERS && n < max; i++) {
+		if (cs->watchers[i] >= 0)
+			pfds[n++] = (struct pollfd){ .fd = cs->watchers[i], .events = POLLIN };
 	}
 	return n;
 }
@@ -177,6 +215,10 @@ void control_server_handle(const struct control_ops *ops, void *opaque, const vo
 		break;
 	case CONTROL_STOP:
 		ops->stop(opaque, &req, rep);
+		break;
+	case CONTROL_USB_WATCH:
+		/* The ports as they are; the events since follow on the connection. */
+		ops->list(opaque, &req, rep);
 		break;
 	default:
 		control_reply_error(rep, CONTROL_E_INVALID, "unknown request type");
@@ -219,13 +261,34 @@ static const char *image_refusal(int fd)
 	return NULL;
 }
 
+static int free_watcher_slot(const struct control_server *cs)
+{
+	for (int i = 0; i < CONTROL_SERVER_MAX_WATCHERS; i++) {
+		if (cs->watchers[i] < 0)
+			return i;
+	}
+	return -1;
+}
+
+/* A watcher sends nothing after its request: anything readable ends it. */
+static void control_serve_watcher(struct control_server *cs, int slot)
+{
+	size_t nfds;
+	char byte;
+	ssize_t n = fdpass_recv(cs->watchers[slot], &byte, sizeof(byte), NULL, 0, &nfds);
+
+	if (n == -EAGAIN || n == -EINTR)
+		return;
+	drop_watcher(cs, slot, n == 0 || n == -ECONNRESET ? NULL : "it sent a message after its request");
+}
+
 static void control_serve_client(struct control_server *cs, int slot)
 {
 	int fd = cs->clients[slot];
 	struct control_reply *rep = NULL;
 	const char *refused;
 	void *buf = NULL;
-	int image_fd = -1;
+	int image_fd = -1, watcher = -1;
 	size_t nfds = 0;
 	ssize_t n;
 
@@ -266,9 +329,24 @@ static void control_serve_client(struct control_server *cs, int slot)
 	control_server_handle(cs->ops, cs->opaque, buf, nfds ? image_fd : -1, (size_t)n, rep);
 	if (nfds)
 		close(image_fd);
+	if (rep->type == CONTROL_USB_WATCH && rep->status == CONTROL_OK) {
+		watcher = free_watcher_slot(cs);
+		if (watcher < 0) {
+			control_reply_error(rep, CONTROL_E_INVALID, "this VM has %d watchers already",
+					    CONTROL_SERVER_MAX_WATCHERS);
+			rep->count = 0;
+		}
+	}
 reply:
-	if (send(fd, rep, sizeof(*rep), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*rep))
+	if (send(fd, rep, sizeof(*rep), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*rep)) {
 		log_debug("control: the client left before its reply");
+		watcher = -1;
+	}
+	if (watcher >= 0) {
+		cs->watchers[watcher] = fd;
+		cs->clients[slot] = -1;
+		goto keep;
+	}
 done:
 	close(fd);
 	cs->clients[slot] = -1;
@@ -307,6 +385,12 @@ void control_server_service(struct control_server *cs, const struct pollfd *pfds
 		for (int slot = 0; slot < CONTROL_SERVER_MAX_CLIENTS; slot++) {
 			if (cs->clients[slot] == pfds[i].fd) {
 				control_serve_client(cs, slot);
+				break;
+			}
+		}
+		for (int slot = 0; slot < CONTROL_SERVER_MAX_WATCHERS; slot++) {
+			if (cs->watchers[slot] == pfds[i].fd) {
+				control_serve_watcher(cs, slot);
 				break;
 			}
 		}

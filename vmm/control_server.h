@@ -17,6 +17,7 @@
 #include "socket_file.h"
 
 #define CONTROL_SERVER_MAX_CLIENTS 8
+#define CONTROL_SERVER_MAX_WATCHERS 8	/* `usb watch` connections kept open */
 
 /* What the VM does for each request; each fills rep (status, port, list, message). */
 struct control_ops {
@@ -34,6 +35,7 @@ struct control_server {
 	struct socket_file file;	/* removed through its directory, by name, so that the
 					 * VMM's seccomp filter can allow exactly that */
 	int clients[CONTROL_SERVER_MAX_CLIENTS];
+	int watchers[CONTROL_SERVER_MAX_WATCHERS];
 	const struct control_ops *ops;
 	void *opaque;
 };
@@ -45,10 +47,16 @@ struct control_server {
  */
 int control_server_open(struct control_server *cs, const char *path, const struct control_ops *ops,
 			void *opaque, char *err, size_t errlen);
-/* Closes every connection and removes the socket file if it is still ours. */
+/* Tells the watchers the VM stops, closes every connection and removes the socket file if ours. */
 void control_server_close(struct control_server *cs);
 
-/* Fills pfds with what to poll (listening socket, clients); returns the count. */
+/*
+ * Sends e to every watcher without waiting: a watcher whose socket is full
+ * (it does not read) or gone is dropped, so no watcher can hold up the VMM.
+ */
+void control_server_broadcast(struct control_server *cs, const struct control_event *e);
+
+/* Fills pfds with what to poll (listening socket, clients, watchers); returns the count. */
 size_t control_server_pollfds(const struct control_server *cs, struct pollfd *pfds, size_t max);
 /* Serves whatever the poll found ready in pfds (as filled by control_server_pollfds). */
 void control_server_service(struct control_server *cs, const struct pollfd *pfds, size_t n);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +46,88 @@ static bool usb_request(struct usb_control *u, struct devproto_msg *req, int fd,
 		return false;
 	}
 	return true;
+}
+
+static void emit(struct usb_control *u, struct control_event *e)
+{
+	if (u->event)
+		u->event(u->event_opaque, e);
+}
+
+/* Asks the controller what is on port; 0, -ENOENT if nothing, or -errno. */
+static int port_info(struct usb_control *u, unsigned int port, struct control_port_entry *e,
+		     unsigned int *status)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);
+	struct devproto_reply reply;
+	int r;
+
+	m.u.port.port = port;
+	r = device_process_request(u->dev, &m, -1, &reply);
+	if (r < 0)
+		return r;
+	*status = reply.status;
+	/* An empty port answers no_such_device, or ok with no speed. */
+	if (reply.status == DEVPROTO_E_NO_SUCH_DEVICE ||
+	    (reply.status == DEVPROTO_OK && reply.info.speed == DEVPROTO_SPEED_NONE))
+		return -ENOENT;
+	if (reply.status != DEVPROTO_OK)
+		return -EPROTO;
+	memset(e, 0, sizeof(*e));
+	e->port = port;
+	e->vendor = reply.info.vendor;
+	e->product = reply.info.product;
+	e->speed = reply.info.speed;
+	e->kind = reply.info.kind;
+	e->busnum = (uint8_t)reply.info.busnum;
+	e->devnum = (uint8_t)reply.info.devnum;
+	return 0;
+}
+
+/* A device went on port: recorded, and the watchers told. */
+static void record_attached(struct usb_control *u, unsigned int port, const char *path)
+{
+	struct usb_port_record *rec = &u->ports[port];
+	struct control_event e;
+	unsigned int status;
+
+	memset(rec, 0, sizeof(*rec));
+	if (port_info(u, port, &rec->device, &status) < 0) {
+		rec->device.port = port;
+		log_debug("port %u: no details for the watchers", port);
+	}
+	snprintf(rec->path, sizeof(rec->path), "%s", path);
+	control_event_init(&e, CONTROL_EVENT_ATTACHED, path);
+	e.device = rec->device;
+	emit(u, &e);
+}
+
+/* The device on port left (detached or gone): the watchers told, the record cleared. */
+static void record_left(struct usb_control *u, unsigned int port, enum control_event_kind kind)
+{
+	struct usb_port_record *rec;
+	struct control_event e;
+
+	if (port == 0 || port > DEVPROTO_MAX_PORTS)
+		return;
+	rec = &u->ports[port];
+	control_event_init(&e, kind, rec->path);
+	e.device = rec->device;
+	e.device.port = port;
+	memset(rec, 0, sizeof(*rec));
+	emit(u, &e);
+}
+
+static void emit_refused(struct usb_control *u, const struct control_request *req,
+			 const struct control_reply *rep)
+{
+	struct control_event e;
+
+	control_event_init(&e, CONTROL_EVENT_REFUSED, req->path);
+	e.status = rep->status;
+	memcpy(e.message, rep->message, sizeof(e.message));
+	e.message[sizeof(e.message) - 1] = '\0';
+	emit(u, &e);
 }
 
 /* Tells the broker this VM no longer holds the device on port (detached, gone, or refused). */
@@ -149,15 +232,23 @@ static void attach_host_device(struct usb_control *u, const struct control_reque
 	close(fd);	/* the device process holds its own copy */
 }
 
-static void usb_attach(void *opaque, const struct control_request *req, int image_fd,
-		       struct control_reply *rep)
+void usb_control_attach(struct usb_control *u, const struct control_request *req, int image_fd,
+			struct control_reply *rep)
 {
-	struct usb_control *u = opaque;
-
 	if (req->target == CONTROL_TARGET_IMAGE)
 		attach_image(u, req, image_fd, rep);
 	else
 		attach_host_device(u, req, rep);
+	if (rep->status != CONTROL_OK)
+		emit_refused(u, req, rep);
+	else if (rep->port >= 1 && rep->port <= DEVPROTO_MAX_PORTS)
+		record_attached(u, rep->port, req->path);
+}
+
+static void usb_attach(void *opaque, const struct control_request *req, int image_fd,
+		       struct control_reply *rep)
+{
+	usb_control_attach(opaque, req, image_fd, rep);
 }
 
 static void usb_detach(void *opaque, const struct control_request *req, struct control_reply *rep)
@@ -177,6 +268,7 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 		t1 = monotonic_ms();
 		rep->port = req->port;
 		release_port(u, req->port);
+		record_left(u, req->port, CONTROL_EVENT_DETACHED);
 		log_info("detached port %u (the controller took %lld ms, the broker %lld ms)", req->port,
 			 (long long)(t1 - t0), (long long)(monotonic_ms() - t1));
 	}
@@ -185,6 +277,7 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 void usb_control_port_gone(void *opaque, unsigned int port)
 {
 	release_port(opaque, port);
+	record_left(opaque, port, CONTROL_EVENT_GONE);
 }
 
 static void usb_list(void *opaque, const struct control_request *req, struct control_reply *rep)
@@ -199,13 +292,18 @@ static void usb_list(void *opaque, const struct control_request *req, struct con
 	}
 	rep->ports_total = u->nports;
 	for (unsigned int port = 1; port <= u->nports && port <= DEVPROTO_MAX_PORTS; port++) {
-		struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);
-		struct devproto_reply reply;
-		struct control_port_entry *e;
-		int r;
+		struct control_port_entry e;
+		unsigned int status = DEVPROTO_OK;
+		int r = port_info(u, port, &e, &status);
 
-		m.u.port.port = port;
-		r = device_process_request(u->dev, &m, -1, &reply);
+		if (r == -ENOENT)
+			continue;
+		if (r == -EPROTO) {
+			control_reply_error(rep, usb_control_status(status), "port %u: %s", port,
+					    devproto_status_name(status));
+			rep->count = 0;
+			return;
+		}
 		if (r < 0) {
 			control_reply_error(rep, device_process_is_dead(u->dev) ? CONTROL_E_DEVICE_DEAD
 										   : CONTROL_E_INTERNAL,
@@ -213,26 +311,9 @@ static void usb_list(void *opaque, const struct control_request *req, struct con
 			rep->count = 0;
 			return;
 		}
-		/* An empty port answers no_such_device, or ok with no speed. */
-		if (reply.status == DEVPROTO_E_NO_SUCH_DEVICE ||
-		    (reply.status == DEVPROTO_OK && reply.info.speed == DEVPROTO_SPEED_NONE))
-			continue;
-		if (reply.status != DEVPROTO_OK) {
-			control_reply_error(rep, usb_control_status(reply.status), "port %u: %s", port,
-					    devproto_status_name(reply.status));
-			rep->count = 0;
-			return;
-		}
 		if (rep->count == CONTROL_LIST_MAX)
 			break;
-		e = &rep->ports[rep->count++];
-		e->port = port;
-		e->vendor = reply.info.vendor;
-		e->product = reply.info.product;
-		e->speed = reply.info.speed;
-		e->kind = reply.info.kind;
-		e->busnum = (uint8_t)reply.info.busnum;
-		e->devnum = (uint8_t)reply.info.devnum;
+		rep->ports[rep->count++] = e;
 	}
 }
 

@@ -10,6 +10,12 @@
 #include "control_server.h"
 #include "device_process.h"
 
+/* What is on a port, as watchers are told. */
+struct usb_port_record {
+	struct control_port_entry device;	/* port 0: nothing recorded */
+	char path[CONTROL_EVENT_PATH_MAX];
+};
+
 struct usb_control {
 	struct device_process *dev;
 	unsigned int nports;		/* root hub ports, for list */
@@ -17,9 +23,19 @@ struct usb_control {
 	uint32_t broker_handle[DEVPROTO_MAX_PORTS + 1];	/* by port: the broker's handle, 0 if none */
 	void (*stop)(void *opaque);	/* ends the VM with status 0, after the reply */
 	void *stop_opaque;
+	struct usb_port_record ports[DEVPROTO_MAX_PORTS + 1];	/* by port */
+	void (*event)(void *opaque, const struct control_event *e);	/* NULL: nobody listens */
+	void *event_opaque;
 };
 
 extern const struct control_ops usb_control_ops;
+
+/*
+ * Carries out an attach request as if it came on the control socket (boot-time
+ * attaches use it); rep says how it went.
+ */
+void usb_control_attach(struct usb_control *u, const struct control_request *req, int image_fd,
+			struct control_reply *rep);
 
 /* A device left port on its own: the broker may give it to another VM. */
 void usb_control_port_gone(void *opaque, unsigned int port);

@@ -61,6 +61,7 @@ struct vmm {
 	size_t kernel_len;
 	struct bzimage img;
 	int initrd_fd;
+	int boot_image_fd[VMM_MAX_BOOT_USB];	/* --usb-image: opened at start, -1 once attached */
 	uint64_t initrd_size;
 
 	int sig_fd;
@@ -523,7 +524,8 @@ static void vmm_handle_stdin(struct vmm *v)
 		v->stdin_open = false;
 }
 
-enum { PFD_SIGNAL, PFD_EXIT, PFD_STDIN, PFD_DEVICE, PFD_BROKER, PFD_CONTROL, PFD_MAX = PFD_CONTROL + 1 + CONTROL_SERVER_MAX_CLIENTS };
+enum { PFD_SIGNAL, PFD_EXIT, PFD_STDIN, PFD_DEVICE, PFD_BROKER, PFD_CONTROL,
+       PFD_MAX = PFD_CONTROL + 1 + CONTROL_SERVER_MAX_CLIENTS + CONTROL_SERVER_MAX_WATCHERS };
 
 static void vmm_loop(struct vmm *v)
 {
@@ -620,12 +622,92 @@ static bool vmm_teardown(struct vmm *v)
 		kvm_vm_destroy(&v->vm);
 	if (v->initrd_fd >= 0)
 		close(v->initrd_fd);
+	for (uint32_t i = 0; i < VMM_MAX_BOOT_USB; i++) {
+		if (v->boot_image_fd[i] >= 0)
+			close(v->boot_image_fd[i]);
+	}
 	if (v->sig_fd >= 0)
 		close(v->sig_fd);
 	if (v->exit_fd >= 0)
 		close(v->exit_fd);
 	free(v->kernel);
 	return true;
+}
+
+static void vmm_usb_event(void *opaque, const struct control_event *e)
+{
+	control_server_broadcast(opaque, e);
+}
+
+/* The images the user named on the command line, opened with the user's own rights. */
+static int vmm_open_boot_images(struct vmm *v)
+{
+	for (uint32_t i = 0; i < v->o->nusb; i++) {
+		const struct run_usb *u = &v->o->usb[i];
+		const char *opt = u->read_only ? "--usb-image-ro" : "--usb-image";
+		struct stat st;
+		int fd;
+
+		if (u->kind != RUN_USB_IMAGE)
+			continue;
+		/* Stat first: a directory is named as such, not as EISDIR from the open. */
+		if (stat(u->path, &st) == 0 && !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+			log_err("%s %s: not a regular file or block device", opt, u->path);
+			return -1;
+		}
+		fd = open(u->path, (u->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			log_err("%s %s: %s", opt, u->path, strerror(errno));
+			return -1;
+		}
+		v->boot_image_fd[i] = fd;
+		if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+			log_err("%s %s: not a regular file or block device", opt, u->path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * --usb and --usb-image: attached before the guest runs, through the same
+ * path as a control request (the broker decides on host devices). The
+ * controller reports them to the guest's driver once it starts the
+ * controller (connect status after its reset). Any failure stops the start.
+ */
+static int vmm_attach_at_boot(struct vmm *v)
+{
+	for (uint32_t i = 0; i < v->o->nusb; i++) {
+		const struct run_usb *u = &v->o->usb[i];
+		enum control_target target = u->kind == RUN_USB_IMAGE ? CONTROL_TARGET_IMAGE :
+					     u->path[0] == '/' ? CONTROL_TARGET_NODE : CONTROL_TARGET_ID;
+		struct control_request req;
+		struct control_reply rep;
+		int fd = -1;
+
+		if (!v->proxy_ready) {
+			log_err("cannot attach %s at boot: the USB controller did not start", u->path);
+			return -1;
+		}
+		if (control_request_attach(&req, target, u->read_only ? CONTROL_ATTACH_READONLY : 0,
+					   u->path) < 0) {
+			log_err("cannot attach %s at boot: invalid path", u->path);
+			return -1;
+		}
+		fd = v->boot_image_fd[i];
+		v->boot_image_fd[i] = -1;
+		control_reply_init(&rep, CONTROL_USB_ATTACH);
+		usb_control_attach(&v->usb, &req, fd, &rep);
+		if (fd >= 0)
+			close(fd);
+		if (rep.status != CONTROL_OK) {
+			log_err("cannot attach %s at boot: %s: %s", u->path, control_status_name(rep.status),
+				rep.message);
+			return -1;
+		}
+		log_info("attached %s at boot on port %u", u->path, rep.port);
+	}
+	return 0;
 }
 
 int vmm_main(const struct run_options *o)
@@ -641,9 +723,12 @@ int vmm_main(const struct run_options *o)
 	memset(v, 0, sizeof(*v));
 	v->o = o;
 	v->initrd_fd = v->sig_fd = v->exit_fd = v->broker_sock = -1;
+	for (uint32_t i = 0; i < VMM_MAX_BOOT_USB; i++)
+		v->boot_image_fd[i] = -1;
 
 	/* Everything the user can get wrong is checked before anything starts. */
-	if (vmm_check_memory(o) < 0 || vmm_read_kernel(v) < 0 || vmm_open_initrd(v) < 0)
+	if (vmm_check_memory(o) < 0 || vmm_read_kernel(v) < 0 || vmm_open_initrd(v) < 0 ||
+	    vmm_open_boot_images(v) < 0)
 		goto out;
 	if (vmm_start_broker(v, err, sizeof(err)) < 0) {
 		log_err("%s", err);
@@ -655,7 +740,7 @@ int vmm_main(const struct run_options *o)
 		goto out;
 	}
 	v->usb = (struct usb_control){ .dev = &v->dev, .broker_sock = v->broker_sock, .stop = vmm_stop,
-				       .stop_opaque = v };
+				       .stop_opaque = v, .event = vmm_usb_event, .event_opaque = &v->control };
 	if (control_server_open(&v->control, o->control, &usb_control_ops, &v->usb, err,
 				sizeof(err)) < 0) {
 		log_err("%s", err);
@@ -665,7 +750,7 @@ int vmm_main(const struct run_options *o)
 
 	if (vmm_start_xhci(v) < 0)
 		goto out;
-	if (vmm_build(v) < 0)
+	if (vmm_build(v) < 0 || vmm_attach_at_boot(v) < 0)
 		goto out;
 
 	v->stdin_open = terminal_raw(&v->term, STDIN_FILENO);

@@ -12,6 +12,17 @@
 #define VMM_DEFAULT_CPUS 1u
 #define VMM_MAX_CPUS 64u
 #define VMM_PARAMS_MAX 2048u		/* Linux x86's COMMAND_LINE_SIZE */
+#define VMM_MAX_BOOT_USB 16u		/* --usb and --usb-image: one per root port at most */
+
+/* A device attached before the guest runs. */
+struct run_usb {
+	enum {
+		RUN_USB_HOST = 1,	/* path: a /dev/bus/usb node, VID:PID[:SERIAL] or a port path */
+		RUN_USB_IMAGE,		/* path: a disk image, as mass storage */
+	} kind;
+	bool read_only;		/* images only */
+	const char *path;
+};
 
 /* `svmm run`'s options. */
 struct run_options {
@@ -23,6 +34,8 @@ struct run_options {
 	const char *kernel;
 	const char *broker;	/* system broker socket; NULL: fork our own */
 	const char *policy;	/* policy for our own broker; NULL: built-in */
+	struct run_usb usb[VMM_MAX_BOOT_USB];	/* in the order given */
+	uint32_t nusb;
 	bool verbose;
 };
 

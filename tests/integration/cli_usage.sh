@@ -8,8 +8,8 @@ TAP_TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/svmm-cli.XXXXXX")
 trap 'rm -rf "$TAP_TMP"' EXIT
 
 expect_run "--version prints the version" 0 '^svmm [0-9]+\.[0-9]+\.[0-9]+$' stdout -- "$SVMM" --version
-expect_run "--help lists the commands" 0 'usb +attach, detach or list' stdout -- "$SVMM" --help
-for cmd in run "usb attach" "usb detach" "usb list" stop broker; do
+expect_run "--help lists the commands" 0 'usb +attach, detach, list or watch' stdout -- "$SVMM" --help
+for cmd in run "usb attach" "usb detach" "usb list" "usb watch" stop broker; do
 	# shellcheck disable=SC2086
 	expect_run "$cmd --help prints its usage" 0 '^usage: svmm' stdout -- "$SVMM" $cmd --help
 done

@@ -212,3 +212,51 @@ Test(cli, unknown_commands)
 	cr_assert_eq(parse(ARGC(a6), a6), 0, "%s", err);
 	cr_assert_str_eq(cli.u.broker.policy, "p");
 }
+
+Test(cli, run_boot_devices_in_order)
+{
+	char *argv[] = { "svmm", "run", "--control", "s", "--usb", "/dev/bus/usb/002/022", "--usb-image",
+			 "a.img", "--usb", "0525:a4a5", "--usb-image-ro", "b.img", "k" };
+
+	cr_assert_eq(parse(ARGC(argv), argv), 0, "%s", err);
+	cr_assert_eq(cli.u.run.nusb, 4);
+	cr_assert_eq(cli.u.run.usb[0].kind, RUN_USB_HOST);
+	cr_assert_str_eq(cli.u.run.usb[0].path, "/dev/bus/usb/002/022");
+	cr_assert_eq(cli.u.run.usb[1].kind, RUN_USB_IMAGE);
+	cr_assert_not(cli.u.run.usb[1].read_only);
+	cr_assert_str_eq(cli.u.run.usb[2].path, "0525:a4a5");
+	cr_assert_eq(cli.u.run.usb[3].kind, RUN_USB_IMAGE);
+	cr_assert(cli.u.run.usb[3].read_only);
+}
+
+Test(cli, run_boot_device_errors)
+{
+	char *empty[] = { "svmm", "run", "--control", "s", "--usb", "", "k" };
+	char *many[VMM_MAX_BOOT_USB * 2 + 6] = { "svmm", "run", "--control", "s" };
+	int n = 4;
+
+	cr_assert_eq(parse(ARGC(empty), empty), CLI_EXIT_USAGE);
+	cr_assert(strstr(err, "--usb: empty"), "%s", err);
+	for (unsigned int i = 0; i <= VMM_MAX_BOOT_USB; i++) {
+		many[n++] = "--usb-image";
+		many[n++] = "x.img";
+	}
+	many[n++] = "k";
+	cr_assert_eq(parse(n, many), CLI_EXIT_USAGE);
+	cr_assert(strstr(err, "at most 16 devices"), "%s", err);
+}
+
+Test(cli, watch_forms)
+{
+	char *a1[] = { "svmm", "usb", "watch", "/run/svmm.sock" };
+	char *a2[] = { "svmm", "usb", "watch", "--json", "s" };
+	char *a3[] = { "svmm", "usb", "watch" };
+
+	cr_assert_eq(parse(ARGC(a1), a1), 0, "%s", err);
+	cr_assert_eq(cli.command, CLI_USB_WATCH);
+	cr_assert_str_eq(cli.u.list.socket, "/run/svmm.sock");
+	cr_assert_not(cli.u.list.json);
+	cr_assert_eq(parse(ARGC(a2), a2), 0, "%s", err);
+	cr_assert(cli.u.list.json);
+	cr_assert_eq(parse(ARGC(a3), a3), CLI_EXIT_USAGE);
+}

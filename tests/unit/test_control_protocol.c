@@ -101,3 +101,42 @@ Test(control, only_an_image_attach_carries_a_descriptor)
 	control_request_simple(&r, CONTROL_STOP, 0);
 	cr_assert_eq(control_request_decode(&r, sizeof(r), 1, &out, &why), -EBADF);
 }
+
+Test(control, watch_request_takes_nothing)
+{
+	struct control_request r, out;
+	const char *why = NULL;
+
+	control_request_simple(&r, CONTROL_USB_WATCH, 0);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), 0, "%s", why);
+	control_request_simple(&r, CONTROL_USB_WATCH, 3);
+	cr_assert_eq(control_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
+}
+
+Test(control, events_are_checked_like_replies)
+{
+	char long_path[2 * CONTROL_EVENT_PATH_MAX];
+	struct control_event e, out;
+	const char *why = NULL;
+
+	memset(long_path, 'p', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = '\0';
+	control_event_init(&e, CONTROL_EVENT_ATTACHED, long_path);
+	cr_assert_eq(strlen(e.path), CONTROL_EVENT_PATH_MAX - 1, "a long path is cut, not overrun");
+	cr_assert_gt(e.time_ms, 0);
+	cr_assert_eq(control_event_decode(&e, sizeof(e), &out, &why), 0, "%s", why);
+	cr_assert_str_eq(control_event_name(out.event), "attached");
+	cr_assert_eq(control_event_decode(&e, sizeof(e) - 1, &out, &why), -EMSGSIZE);
+	e.event = CONTROL_EVENT_END;
+	cr_assert_eq(control_event_decode(&e, sizeof(e), &out, &why), -EBADMSG);
+	cr_assert_str_eq(control_event_name(0), "?");
+	control_event_init(&e, CONTROL_EVENT_REFUSED, "x");
+	memset(e.message, 'm', sizeof(e.message));
+	cr_assert_eq(control_event_decode(&e, sizeof(e), &out, &why), -EBADMSG);
+	control_event_init(&e, CONTROL_EVENT_GONE, NULL);
+	e.status = CONTROL_STATUS_END;
+	cr_assert_eq(control_event_decode(&e, sizeof(e), &out, &why), -EBADMSG);
+	control_event_init(&e, CONTROL_EVENT_STOPPED, NULL);
+	e.type = CONTROL_USB_LIST;
+	cr_assert_eq(control_event_decode(&e, sizeof(e), &out, &why), -EBADMSG);
+}
