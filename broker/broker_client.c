@@ -29,6 +29,13 @@ static uint32_t last_id;
 static unsigned int replies_owed;	/* requests sent whose replies have not been read */
 static int timeout_ms = BROKER_CLIENT_TIMEOUT_MS;
 
+/* Followed devices the broker sent back, until the VMM takes them (BROKER_BACK, not replies). */
+static struct {
+	struct broker_reply reply;
+	int fd;
+} backs[BROKER_CLIENT_MAX_BACKS];
+static unsigned int nbacks;
+
 static uint32_t next_id(void)
 {
 	if (++last_id == 0)
@@ -210,7 +217,7 @@ static void discard_late_reply(int sock, const struct broker_reply *p, int fd)
 	}
 	log_warn("the broker granted %04x:%04x (handle %u) after the VMM gave up on it: giving it back",
 		 p->device.vendor, p->device.product, p->handle);
-	err = broker_request_release(&r, next_id(), p->handle);
+	err = broker_request_release(&r, next_id(), p->handle, 0);
 	if (!err) {
 		/* No wait for room: a broker that does not read keeps the device until its connection closes. */
 		err = broker_request_send(sock, &r);
@@ -221,7 +228,46 @@ static void discard_late_reply(int sock, const struct broker_reply *p, int fd)
 		log_warn("cannot give handle %u back to the broker: %s", p->handle, strerror(-err));
 }
 
-/* Reads one reply that is ready. 1 with *p and *fd, 0 or -ECONNRESET, or -errno. */
+/*
+ * A followed device back: kept for the VMM. With the queue full the VMM is
+ * not keeping up; the grant goes back with its lease kept, so the broker
+ * offers it again when the device next comes back.
+ */
+static void queue_back(int sock, const struct broker_reply *p, int fd)
+{
+	struct broker_request r;
+
+	if (nbacks < BROKER_CLIENT_MAX_BACKS) {
+		backs[nbacks].reply = *p;
+		backs[nbacks].fd = fd;
+		nbacks++;
+		return;
+	}
+	if (fd >= 0)
+		fdpass_drop(fd);
+	if (p->status != BROKER_OK)
+		return;
+	log_warn("a followed device came back while %u others wait: giving it back", nbacks);
+	if (broker_request_release(&r, next_id(), p->handle, BROKER_RELEASE_KEEP_LEASE) == 0 &&
+	    broker_request_send(sock, &r) == 0)
+		replies_owed++;
+}
+
+int broker_client_take_back(struct broker_reply *p, int *fd)
+{
+	if (nbacks == 0)
+		return 0;
+	*p = backs[0].reply;
+	*fd = backs[0].fd;
+	nbacks--;
+	memmove(backs, backs + 1, nbacks * sizeof(backs[0]));
+	return 1;
+}
+
+/*
+ * Reads one message that is ready: a reply (1 with *p and *fd), a followed
+ * device back (queued; 2), 0 or -ECONNRESET, or -errno.
+ */
 static int read_reply(int sock, struct broker_reply *p, int *fd)
 {
 	const char *why = NULL;
@@ -233,6 +279,11 @@ static int read_reply(int sock, struct broker_reply *p, int *fd)
 		replies_owed = 0;
 		return -ECONNRESET;
 	}
+	if (n == 1 && p->type == BROKER_BACK) {
+		queue_back(sock, p, *fd);
+		*fd = -1;
+		return 2;
+	}
 	if (replies_owed)
 		replies_owed--;
 	if (n < 0)
@@ -243,7 +294,7 @@ static int read_reply(int sock, struct broker_reply *p, int *fd)
 int broker_client_drain(int sock)
 {
 	/* Bounded: each late reply read may send one RELEASE, whose reply is owed in turn. */
-	for (unsigned int i = 0; i < 2 * BROKER_CLIENT_MAX_LATE && replies_owed; i++) {
+	for (unsigned int i = 0; i < 2 * BROKER_CLIENT_MAX_LATE + BROKER_CLIENT_MAX_BACKS; i++) {
 		struct broker_reply p;
 		int fd, n = read_reply(sock, &p, &fd);
 
@@ -281,7 +332,7 @@ static int transact(int sock, const struct broker_request *r, struct broker_repl
 		if (err)
 			return err;
 		err = read_reply(sock, reply, fd);
-		if (err == -EAGAIN)
+		if (err == -EAGAIN || err == 2)
 			continue;
 		if (err < 0)
 			return err;
@@ -293,8 +344,8 @@ static int transact(int sock, const struct broker_request *r, struct broker_repl
 	return -EPROTO;
 }
 
-int broker_open(int sock, enum broker_target target, const char *what, struct broker_reply *reply,
-		int *fd)
+int broker_open_flags(int sock, enum broker_target target, const char *what, uint32_t flags,
+		      struct broker_reply *reply, int *fd)
 {
 	struct broker_request r;
 	int err;
@@ -303,15 +354,27 @@ int broker_open(int sock, enum broker_target target, const char *what, struct br
 	err = broker_request_open(&r, next_id(), target, what);
 	if (err)
 		return err;
+	r.flags = flags;
 	return transact(sock, &r, reply, fd);
+}
+
+int broker_open(int sock, enum broker_target target, const char *what, struct broker_reply *reply,
+		int *fd)
+{
+	return broker_open_flags(sock, target, what, 0, reply, fd);
 }
 
 int broker_release(int sock, uint32_t handle, struct broker_reply *reply)
 {
+	return broker_release_flags(sock, handle, 0, reply);
+}
+
+int broker_release_flags(int sock, uint32_t handle, uint32_t flags, struct broker_reply *reply)
+{
 	struct broker_request r;
 	int fd, err;
 
-	err = broker_request_release(&r, next_id(), handle);
+	err = broker_request_release(&r, next_id(), handle, flags);
 	if (err)
 		return err;
 	err = transact(sock, &r, reply, &fd);

@@ -39,6 +39,8 @@
 #define BROKER_CLIENT_TIMEOUT_MS 10000
 /* Unanswered requests after which broker_open/broker_release refuse to ask more (-EBUSY). */
 #define BROKER_CLIENT_MAX_LATE 16u
+/* Followed devices back (BROKER_BACK) kept until the VMM takes them. */
+#define BROKER_CLIENT_MAX_BACKS 8u
 
 struct broker_child {
 	pid_t pid;	/* the broker process, to reap */
@@ -73,8 +75,22 @@ int broker_connect(const char *path);
 int broker_open(int sock, enum broker_target target, const char *what, struct broker_reply *reply,
 		int *fd);
 
+/* broker_open with request flags: BROKER_OPEN_FOLLOW (target id only) keeps a lease, reply->lease. */
+int broker_open_flags(int sock, enum broker_target target, const char *what, uint32_t flags,
+		      struct broker_reply *reply, int *fd);
+
 /* Gives back the device the broker called handle; 0 with *reply, or -errno as above. */
 int broker_release(int sock, uint32_t handle, struct broker_reply *reply);
+/* ... with BROKER_RELEASE_KEEP_LEASE: the device left by itself, its lease stays. */
+int broker_release_flags(int sock, uint32_t handle, uint32_t flags, struct broker_reply *reply);
+
+/*
+ * A followed device the broker sent back (BROKER_BACK, read by
+ * broker_client_drain or while waiting for a reply): 1 with *p and *fd (the
+ * new node when p->status is BROKER_OK, else -1), or 0 when none waits.
+ * The VMM attaches it, or releases p->handle with BROKER_RELEASE_KEEP_LEASE.
+ */
+int broker_client_take_back(struct broker_reply *p, int *fd);
 
 /*
  * Replies are matched to requests by id. One that comes after its request
@@ -88,8 +104,9 @@ unsigned int broker_client_replies_owed(void);
 
 /*
  * Reads the late replies that are ready, without waiting, and discards them
- * as above. The VMM calls it when the socket is readable while no request
- * waits (poll it while broker_client_replies_owed() > 0). Returns 0, or
+ * as above; queues followed devices that are back. The VMM calls it when the
+ * socket is readable while no request waits (poll it while
+ * broker_client_replies_owed() > 0 or it holds a lease). Returns 0, or
  * -ECONNRESET when the broker closed, or -errno.
  */
 int broker_client_drain(int sock);

@@ -13,6 +13,7 @@
 #include "broker_socket.h"
 #include "log.h"
 #include "lockdown.h"
+#include "uevent.h"
 #include "usb_policy.h"
 
 static void on_stop_signal(int sig)
@@ -63,6 +64,11 @@ int broker_serve(const struct broker_config *c, const struct usb_policy *policy,
 		return -ENOMEM;
 	}
 	broker_server_init(s, c, policy, sock ? sock->fd : -1);
+	/* Before the filter: a socket cannot be made after it. Without it nothing comes back. */
+	s->uevent_fd = uevent_open();
+	if (s->uevent_fd < 0)
+		log_warn("no kernel device events (%s): followed devices will not come back",
+			 strerror(-s->uevent_fd));
 	err = stop_signals(&wait_mask);
 	if (err) {
 		log_err("cannot start serving: %s", strerror(-err));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "follow.h"
 #include "usb_identity.h"
 #include "usb_node.h"
 #include "usb_policy.h"
@@ -92,27 +93,24 @@ static void refuse_held(const struct held_device *h, const struct broker_peer *p
 				   "already attached to another VM (pid %d)", (int)h->pid);
 }
 
-static void handle_open(struct broker_server *s, const struct broker_peer *peer,
-			const struct broker_request *r, struct broker_reply *p, int *vm_fd,
-			struct broker_decision *d)
+/*
+ * Every check from the node on, and the grant. spec: the id the node was
+ * resolved from (checked again against what was opened), or NULL. pred: the
+ * lease's device when another identity comes back for it, or NULL.
+ */
+static void grant_node(struct broker_server *s, const struct broker_peer *peer, const char *path,
+		       const struct usb_spec *spec, const struct broker_device *pred,
+		       struct broker_reply *p, int *vm_fd, struct broker_decision *d)
 {
-	char why[BROKER_REASON_MAX], node_path[PATH_MAX];
-	const char *path = r->path;
+	char why[BROKER_REASON_MAX];
 	const struct held_device *holder;
 	struct held_device hold;
 	struct usb_traits traits;
 	struct usb_node node = { .path_fd = -1 };
 	struct usb_verdict v;
-	struct usb_spec spec;
 	uint32_t reattach, handle;
 	int keep_fd = -1, port_fd = -1, err;
 
-	if (r->target == BROKER_TARGET_ID) {
-		if (resolve(s, r, &spec, node_path, sizeof(node_path), p))
-			return;
-		snprintf(d->node, sizeof(d->node), "%.120s", node_path);
-		path = node_path;
-	}
 	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
 	if (err) {
 		broker_reply_error(p, err == -ENOENT ? BROKER_E_NO_SUCH_DEVICE :
@@ -127,12 +125,12 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 		goto out;
 	}
 	d->found = 1;
-	if (r->target == BROKER_TARGET_ID && !usb_spec_matches(&spec, &p->device)) {
+	if (spec && !usb_spec_matches(spec, &p->device)) {
 		broker_reply_error(p, BROKER_E_NO_SUCH_DEVICE,
 				   "the device changed while its name was resolved");
 		goto out;
 	}
-	usb_policy_evaluate(s->policy, &p->device, &traits, &v);
+	usb_policy_evaluate_successor(s->policy, &p->device, &traits, pred, &v);
 	snprintf(d->rule, sizeof(d->rule), "%s", v.rule);
 	if (!v.allow) {
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", v.reason);
@@ -197,17 +195,54 @@ out:
 	usb_node_close(&node);
 }
 
+static void handle_open(struct broker_server *s, const struct broker_peer *peer,
+			const struct broker_request *r, struct broker_reply *p, int *vm_fd,
+			struct broker_decision *d)
+{
+	char node_path[PATH_MAX];
+	bool follow = r->flags & BROKER_OPEN_FOLLOW;
+	struct usb_spec spec;
+	uint32_t lease;
+
+	if (r->target != BROKER_TARGET_ID) {
+		grant_node(s, peer, r->path, NULL, NULL, p, vm_fd, d);
+		return;
+	}
+	if (resolve(s, r, &spec, node_path, sizeof(node_path), p))
+		return;
+	snprintf(d->node, sizeof(d->node), "%.120s", node_path);
+	if (follow && !follow_has_room(&s->follow, peer->id)) {
+		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+				   "no follow lease left (%u per VM, %u in all)", FOLLOW_MAX_PER_CLIENT,
+				   FOLLOW_MAX_LEASES);
+		return;
+	}
+	grant_node(s, peer, node_path, &spec, NULL, p, vm_fd, d);
+	if (!follow || p->status != BROKER_OK)
+		return;
+	/* Room was checked above, with nothing in between. */
+	if (follow_add(&s->follow, peer->id, &spec, &p->device, p->handle, &lease) == 0)
+		p->lease = lease;
+}
+
 static void handle_release(struct broker_server *s, const struct broker_peer *peer,
 			   const struct broker_request *r, struct broker_reply *p,
 			   struct broker_decision *d)
 {
 	struct held_device h;
 
+	struct follow_lease *l = follow_by_handle(&s->follow, peer->id, r->handle);
+
 	p->handle = r->handle;
 	if (exclusive_release(&s->held, peer->id, r->handle, &h)) {
 		broker_reply_error(p, BROKER_E_INVALID, "handle %u is not held by this VM", r->handle);
 		return;
 	}
+	/* The device left by itself: its lease waits for it; a detach ends the lease. */
+	if (l && (r->flags & BROKER_RELEASE_KEEP_LEASE))
+		l->handle = 0;
+	else if (l)
+		follow_end(l);
 	p->device = h.device;
 	d->found = 1;
 	if (h.ending == HELD_REVOKED)
@@ -237,6 +272,75 @@ void broker_request_handle(struct broker_server *s, const struct broker_peer *pe
 void broker_request_undo(struct broker_server *s, const struct broker_peer *peer,
 			 const struct broker_reply *p)
 {
-	if (p->type == BROKER_OPEN && p->status == BROKER_OK)
-		exclusive_release(&s->held, peer->id, p->handle, NULL);
+	struct follow_lease *l;
+
+	if ((p->type != BROKER_OPEN && p->type != BROKER_BACK) || p->status != BROKER_OK)
+		return;
+	l = follow_by_handle(&s->follow, peer->id, p->handle);
+	if (l && p->type == BROKER_OPEN)
+		follow_end(l);
+	else if (l)
+		l->handle = 0;
+	exclusive_release(&s->held, peer->id, p->handle, NULL);
+}
+
+/* Whether the device at path is lease l's business: *rel says how; *found is who it is. */
+static bool relates(struct broker_server *s, const struct follow_lease *l, const char *path,
+		    enum follow_relation *rel)
+{
+	char why[BROKER_REASON_MAX];
+	struct broker_device found;
+	struct usb_traits traits;
+	struct usb_node node = { .path_fd = -1 };
+	struct usb_verdict v;
+	int err;
+
+	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
+	if (!err)
+		err = usb_identity_read(&s->cfg, node.rdev, &found, &traits, why, sizeof(why));
+	usb_node_close(&node);
+	if (err)
+		return false;
+	*rel = follow_relation(l, &found);
+	if (*rel != FOLLOW_OTHER_ELSEWHERE)
+		return true;
+	/* Another device elsewhere is only a successor if a rule says so. */
+	usb_policy_evaluate_successor(s->policy, &found, &traits, &l->device, &v);
+	return v.allow;
+}
+
+static void node_path_of(const struct broker_server *s, unsigned int busnum, unsigned int devnum,
+			 char *path, size_t size)
+{
+	snprintf(path, size, "%s/%03u/%03u", s->cfg.dev_root, busnum, devnum);
+}
+
+bool broker_request_back_relates(struct broker_server *s, const struct follow_lease *l,
+				 unsigned int busnum, unsigned int devnum)
+{
+	char path[PATH_MAX];
+	enum follow_relation rel;
+
+	node_path_of(s, busnum, devnum, path, sizeof(path));
+	return relates(s, l, path, &rel);
+}
+
+bool broker_request_back(struct broker_server *s, const struct broker_peer *peer,
+			 struct follow_lease *l, unsigned int busnum, unsigned int devnum,
+			 struct broker_reply *p, int *fd, struct broker_decision *d)
+{
+	char path[PATH_MAX];
+	enum follow_relation rel;
+
+	memset(d, 0, sizeof(*d));
+	*fd = -1;
+	node_path_of(s, busnum, devnum, path, sizeof(path));
+	snprintf(d->node, sizeof(d->node), "%.120s", path);
+	/* Who it is decides whether it is this lease's business at all; then every check runs. */
+	if (!relates(s, l, path, &rel))
+		return false;
+	grant_node(s, peer, path, NULL, rel == FOLLOW_SAME ? NULL : &l->device, p, fd, d);
+	if (p->status == BROKER_OK)
+		l->handle = p->handle;
+	return true;
 }

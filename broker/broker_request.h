@@ -15,6 +15,7 @@
 #ifndef SVMM_BROKER_REQUEST_H
 #define SVMM_BROKER_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "broker_server.h"
@@ -31,7 +32,22 @@ void broker_request_handle(struct broker_server *s, const struct broker_peer *pe
 			   const struct broker_request *r, struct broker_reply *p, int *fd,
 			   struct broker_decision *d);
 
-/* A reply that will not reach the peer: gives back the hold an OPEN just made. */
+/*
+ * A USB device bound on the host at busnum/devnum: if it is the device of
+ * lease l (or a successor a policy rule names), runs every check of an OPEN
+ * for it and fills *p (a BROKER_BACK the caller initialised: a grant with *fd,
+ * or a refusal) and returns true; false when the device is not the lease's
+ * business (nothing to send).
+ */
+bool broker_request_back(struct broker_server *s, const struct broker_peer *peer,
+			 struct follow_lease *l, unsigned int busnum, unsigned int devnum,
+			 struct broker_reply *p, int *fd, struct broker_decision *d);
+
+/* Whether the device bound at busnum/devnum is lease l's (or its successor's): no grant made. */
+bool broker_request_back_relates(struct broker_server *s, const struct follow_lease *l,
+				 unsigned int busnum, unsigned int devnum);
+
+/* A reply that will not reach the peer: gives back the hold an OPEN (or BACK) just made. */
 void broker_request_undo(struct broker_server *s, const struct broker_peer *peer,
 			 const struct broker_reply *p);
 

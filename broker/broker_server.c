@@ -10,6 +10,7 @@
 
 #include "broker_request.h"
 #include "log.h"
+#include "uevent.h"
 
 void broker_server_init(struct broker_server *s, const struct broker_config *c,
 			const struct usb_policy *policy, int listen_fd)
@@ -18,7 +19,9 @@ void broker_server_init(struct broker_server *s, const struct broker_config *c,
 	s->cfg = *c;
 	s->policy = policy;
 	s->listen_fd = listen_fd;
+	s->uevent_fd = -1;
 	exclusive_init(&s->held);
+	follow_init(&s->follow);
 	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
 		s->peers[i].fd = -1;
 }
@@ -35,6 +38,8 @@ unsigned int broker_server_peers(const struct broker_server *s)
 static void drop_peer(struct broker_server *s, struct broker_peer *p, const char *why)
 {
 	unsigned int n = exclusive_release_client(&s->held, p->id);
+
+	follow_end_client(&s->follow, p->id);
 
 	log_info("disconnect peer=%u pid=%d uid=%u released=%u reason=\"%s\"", p->id, (int)p->pid,
 		 (unsigned int)p->uid, n, why);
@@ -212,6 +217,105 @@ static int refuse_malformed(struct broker_peer *peer, const char *why)
 	return broker_reply_send(peer->fd, &p, -1);
 }
 
+static struct broker_peer *peer_of(struct broker_server *s, unsigned int client)
+{
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+		if (s->peers[i].fd >= 0 && s->peers[i].id == client)
+			return &s->peers[i];
+	}
+	return NULL;
+}
+
+/* Offers the device at busnum/devnum to lease l's VM, unasked; logged as a decision. */
+static void offer_back(struct broker_server *s, struct follow_lease *l, unsigned int busnum,
+		       unsigned int devnum)
+{
+	struct broker_peer *peer = peer_of(s, l->client);
+	struct broker_request r;
+	struct broker_reply p;
+	struct broker_decision d;
+	int fd, err;
+
+	if (!peer)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.type = BROKER_BACK;
+	broker_reply_init(&p, &r);
+	p.lease = l->id;
+	if (!broker_request_back(s, peer, l, busnum, devnum, &p, &fd, &d))
+		return;
+	snprintf(r.path, sizeof(r.path), "lease %u", l->id);
+	log_decision(peer, &r, &p, &d);
+	err = broker_reply_send(peer->fd, &p, fd);
+	if (fd >= 0)
+		close(fd);
+	if (err < 0) {
+		/* Not delivered: the device is free again; the lease waits for the next bind. */
+		log_warn("lease %u: the VM did not take its device back: %s", l->id, strerror(-err));
+		broker_request_undo(s, peer, &p);
+	}
+}
+
+void broker_server_device_bound(struct broker_server *s, unsigned int busnum, unsigned int devnum)
+{
+	for (unsigned int i = 0; i < FOLLOW_MAX_LEASES; i++) {
+		struct follow_lease *l = &s->follow.leases[i];
+
+		if (!l->id)
+			continue;
+		if (l->handle) {
+			/* Its device back before the VM released the old grant: offered at the release. */
+			if (!broker_request_back_relates(s, l, busnum, devnum))
+				continue;
+			l->pending = true;
+			l->pending_bus = busnum;
+			l->pending_dev = devnum;
+			continue;
+		}
+		offer_back(s, l, busnum, devnum);
+	}
+}
+
+/* Leases whose grant was released since a bind came for them: that bind now. */
+static void offer_pending(struct broker_server *s)
+{
+	for (unsigned int i = 0; i < FOLLOW_MAX_LEASES; i++) {
+		struct follow_lease *l = &s->follow.leases[i];
+
+		if (!l->id || l->handle || !l->pending)
+			continue;
+		l->pending = false;
+		offer_back(s, l, l->pending_bus, l->pending_dev);
+	}
+}
+
+/* Reads the kernel's events that are ready (a bounded batch). */
+static void read_uevents(struct broker_server *s)
+{
+	for (unsigned int i = 0; i < 64; i++) {
+		unsigned int busnum, devnum;
+		int r = uevent_read_usb_bind(s->uevent_fd, &busnum, &devnum);
+
+		if (r == -EAGAIN)
+			return;
+		if (r == -ENOBUFS) {
+			/* The kernel dropped events: nothing to do but read on. */
+			log_warn("uevents were lost (the broker read too slowly)");
+			continue;
+		}
+		if (r < 0) {
+			log_warn("uevent socket: %s; followed devices no longer come back", strerror(-r));
+			close(s->uevent_fd);
+			s->uevent_fd = -1;
+			return;
+		}
+		if (r == 1) {
+			log_debug("uevent: bind of usb device bus=%u dev=%u", busnum, devnum);
+			broker_server_device_bound(s, busnum, devnum);
+		}
+	}
+}
+
 int broker_server_handle(struct broker_server *s, unsigned int slot)
 {
 	struct broker_peer *peer = &s->peers[slot];
@@ -253,6 +357,8 @@ int broker_server_handle(struct broker_server *s, unsigned int slot)
 		drop_peer(s, peer, "reply failed");
 		return 0;
 	}
+	if (r.type == BROKER_RELEASE)
+		offer_pending(s);
 	return 1;
 }
 
@@ -278,8 +384,8 @@ static void accept_peers(struct broker_server *s)
 int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
 {
 	for (;;) {
-		struct pollfd pfd[BROKER_MAX_PEERS + 1];
-		unsigned int slot[BROKER_MAX_PEERS + 1];
+		struct pollfd pfd[BROKER_MAX_PEERS + 2];
+		unsigned int slot[BROKER_MAX_PEERS + 2];
 		nfds_t n = 0;
 		int r;
 
@@ -289,6 +395,11 @@ int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
 			pfd[n].fd = s->listen_fd;
 			pfd[n].events = POLLIN;
 			slot[n++] = BROKER_MAX_PEERS;
+		}
+		if (s->uevent_fd >= 0) {
+			pfd[n].fd = s->uevent_fd;
+			pfd[n].events = POLLIN;
+			slot[n++] = BROKER_MAX_PEERS + 1;
 		}
 		for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
 			if (s->peers[i].fd < 0)
@@ -309,6 +420,8 @@ int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
 				continue;
 			if (slot[i] == BROKER_MAX_PEERS)
 				accept_peers(s);
+			else if (slot[i] == BROKER_MAX_PEERS + 1)
+				read_uevents(s);
 			else if (s->peers[slot[i]].fd == pfd[i].fd)
 				broker_server_handle(s, slot[i]);
 		}
@@ -322,4 +435,7 @@ void broker_server_shutdown(struct broker_server *s)
 			drop_peer(s, &s->peers[i], "broker stopping");
 	}
 	exclusive_release_all(&s->held);
+	if (s->uevent_fd >= 0)
+		close(s->uevent_fd);
+	s->uevent_fd = -1;
 }

@@ -20,6 +20,7 @@
 #include "broker_config.h"
 #include "broker_protocol.h"
 #include "exclusive.h"
+#include "follow.h"
 
 struct usb_policy;
 
@@ -40,7 +41,9 @@ struct broker_server {
 	struct broker_config cfg;
 	const struct usb_policy *policy;
 	struct exclusive held;
+	struct follow_table follow;	/* leases that bring followed devices back */
 	int listen_fd;			/* the system broker's socket, or -1 */
+	int uevent_fd;			/* the kernel's device events (uevent.h), or -1: nothing comes back */
 	bool exit_when_alone;		/* a VM's own broker: stop when its VMM has gone */
 	unsigned int last_peer_id;
 	uint64_t activity;		/* counts connections and messages: orders peers by idleness */
@@ -69,6 +72,14 @@ int broker_server_add_peer(struct broker_server *s, int fd);
  * have been released and its slot freed.
  */
 int broker_server_handle(struct broker_server *s, unsigned int slot);
+
+/*
+ * A USB device bound on the host (a kernel uevent): each lease waiting for a
+ * device that is this one, or a successor a rule names, gets it (or the
+ * reason it is refused) as a BROKER_BACK. A lease whose grant is still held
+ * (its device gone, the VM not yet told) keeps the event until it is released.
+ */
+void broker_server_device_bound(struct broker_server *s, unsigned int busnum, unsigned int devnum);
 
 /* Number of connected peers. */
 unsigned int broker_server_peers(const struct broker_server *s);

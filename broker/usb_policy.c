@@ -31,6 +31,14 @@ enum {
 	COND_INTERFACE_CLASS = 1u << 3,
 	COND_PORT = 1u << 4,
 	COND_SERIAL = 1u << 5,
+	COND_FOLLOWS = 1u << 6,
+};
+
+/* An id as a rule writes it: VVVV:PPPP, PPPP may be '*'. */
+struct rule_id {
+	uint16_t vendor;
+	uint16_t product;
+	bool any_product;
 };
 
 struct usb_rule {
@@ -42,6 +50,7 @@ struct usb_rule {
 	bool any_product;
 	uint8_t device_class;
 	uint8_t interface_class;
+	struct rule_id follows;		/* COND_FOLLOWS: the device this one succeeds */
 	char port[BROKER_PORT_PATH_MAX];
 	char serial[BROKER_SERIAL_MAX];
 	char text[USB_POLICY_MAX_LINE + 1];	/* the rule as written, for verdicts */
@@ -74,6 +83,7 @@ static const struct {
 	{ "interface-class", COND_INTERFACE_CLASS },
 	{ "port", COND_PORT },
 	{ "serial", COND_SERIAL },
+	{ "follows", COND_FOLLOWS },
 };
 
 static int perr(char *err, size_t errlen, const char *name, unsigned int line, const char *fmt, ...)
@@ -145,7 +155,7 @@ static int split_words(char *line, char **words, const char **why)
 }
 
 /* "VVVV:PPPP" or "VVVV:*", hex. */
-static int parse_id(const char *s, struct usb_rule *r)
+static int parse_rule_id(const char *s, struct rule_id *r)
 {
 	char v[5], p[5];
 	uint32_t vendor, product = 0;
@@ -168,6 +178,18 @@ static int parse_id(const char *s, struct usb_rule *r)
 	}
 	r->vendor = (uint16_t)vendor;
 	r->product = (uint16_t)product;
+	return 0;
+}
+
+static int parse_id(const char *s, struct usb_rule *r)
+{
+	struct rule_id id = { 0 };
+
+	if (parse_rule_id(s, &id))
+		return -1;
+	r->vendor = id.vendor;
+	r->product = id.product;
+	r->any_product = id.any_product;
 	return 0;
 }
 
@@ -211,7 +233,7 @@ static int parse_condition(const char *name, unsigned int line, char **w, unsign
 	}
 	if (!cond)
 		return perr(err, errlen, name, line,
-			    "unexpected '%s' (conditions: all, id, class, interface-class, port, serial)",
+			    "unexpected '%s' (conditions: all, id, class, interface-class, port, serial, follows)",
 			    word);
 	if (r->conds & cond)
 		return perr(err, errlen, name, line, "'%s' given twice", word);
@@ -235,6 +257,11 @@ static int parse_condition(const char *name, unsigned int line, char **w, unsign
 		if (parse_class(value, &r->interface_class))
 			return perr(err, errlen, name, line,
 				    "bad interface-class '%s' (want 2 hex digits)", value);
+		return 0;
+	case COND_FOLLOWS:
+		if (parse_rule_id(value, &r->follows))
+			return perr(err, errlen, name, line,
+				    "bad follows '%s' (want VVVV:PPPP in hex; PPPP may be *)", value);
 		return 0;
 	case COND_PORT:
 		if (parse_port(value, r))
@@ -280,6 +307,11 @@ static int parse_rule(const char *name, unsigned int line, char **w, unsigned in
 	if ((r->action == ACT_ALLOW_INTERFACE || r->action == ACT_DENY_INTERFACE) &&
 	    !(r->conds & COND_INTERFACE_CLASS))
 		return perr(err, errlen, name, line, "%s needs an interface-class", w[0]);
+	/* A successor is a device the rule names: `allow id NEW follows OLD`. */
+	if ((r->conds & COND_FOLLOWS) && r->action != ACT_ALLOW && r->action != ACT_ALLOW_DETACH)
+		return perr(err, errlen, name, line, "follows is for allow and allow-detach rules");
+	if ((r->conds & COND_FOLLOWS) && !(r->conds & COND_ID))
+		return perr(err, errlen, name, line, "follows needs the successor's id (allow id VVVV:PPPP follows ...)");
 	return 0;
 }
 
@@ -476,14 +508,27 @@ static uint32_t interfaces_of_class(const struct broker_device *d, uint8_t cls)
 }
 
 /*
- * Whether a rule applies to the device. For device rules interface-class
- * holds when any interface has the class; for interface rules it picks the
- * interfaces instead, so it is not a device condition there.
+ * For device rules interface-class holds when any interface has the class;
+ * for interface rules it picks the interfaces instead, so it is not a device
+ * condition there.
  */
-static bool applies(const struct usb_rule *r, const struct broker_device *d)
+static bool id_matches(const struct rule_id *id, uint16_t vendor, uint16_t product)
+{
+	return id->vendor == vendor && (id->any_product || id->product == product);
+}
+
+/*
+ * Whether a rule applies to the device. A follows rule applies only to a
+ * device that comes back for a lease on pred (NULL: an ordinary request).
+ */
+static bool applies(const struct usb_rule *r, const struct broker_device *d,
+		    const struct broker_device *pred)
 {
 	bool interface_rule = r->action == ACT_ALLOW_INTERFACE || r->action == ACT_DENY_INTERFACE;
 
+	if ((r->conds & COND_FOLLOWS) &&
+	    (!pred || !id_matches(&r->follows, pred->vendor, pred->product)))
+		return false;
 	if (r->conds & COND_ALL)
 		return true;
 	if ((r->conds & COND_ID) &&
@@ -539,6 +584,13 @@ static const char *needs_naming(const struct broker_device *d, const struct usb_
 void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
 			 const struct usb_traits *t, struct usb_verdict *v)
 {
+	usb_policy_evaluate_successor(p, d, t, NULL, v);
+}
+
+void usb_policy_evaluate_successor(const struct usb_policy *p, const struct broker_device *d,
+				   const struct usb_traits *t, const struct broker_device *pred,
+				   struct usb_verdict *v)
+{
 	const struct usb_rule *allow = NULL, *named = NULL, *deny = NULL, *narrowed = NULL;
 	uint32_t allow_if = 0, deny_if = 0;
 	bool allow_if_applied = false;
@@ -555,7 +607,7 @@ void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device 
 	for (unsigned int i = 0; i < p->count && !deny; i++) {
 		const struct usb_rule *r = &p->rules[i];
 
-		if (!applies(r, d))
+		if (!applies(r, d, pred))
 			continue;
 		switch (r->action) {
 		case ACT_DENY:
@@ -563,6 +615,9 @@ void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device 
 			break;
 		case ACT_ALLOW:
 		case ACT_ALLOW_DETACH:
+			/* Another identity than the one followed comes in only by a rule naming it so. */
+			if (pred && !(r->conds & COND_FOLLOWS))
+				break;
 			if (!allow)
 				allow = r;
 			if (!named && names_a_device(r))
@@ -587,7 +642,12 @@ void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device 
 	}
 	if (!allow) {
 		snprintf(v->rule, sizeof(v->rule), "default");
-		snprintf(v->reason, sizeof(v->reason), "no rule of %.200s allows this device", p->name);
+		if (pred)
+			snprintf(v->reason, sizeof(v->reason),
+				 "came back as %04x:%04x, and no rule of %.150s follows %04x:%04x to it",
+				 d->vendor, d->product, p->name, pred->vendor, pred->product);
+		else
+			snprintf(v->reason, sizeof(v->reason), "no rule of %.200s allows this device", p->name);
 		return;
 	}
 	v->allowed = (allow_if_applied ? allow_if : d->interfaces) & ~deny_if & d->interfaces;

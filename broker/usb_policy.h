@@ -76,4 +76,13 @@ unsigned int usb_policy_count(const struct usb_policy *p);
 void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
 			 const struct usb_traits *t, struct usb_verdict *v);
 
+/*
+ * The same for d coming back, as another identity, for a lease on pred:
+ * only an allow rule with `follows` naming pred admits it (denies apply as
+ * ever, hubs are refused as ever).
+ */
+void usb_policy_evaluate_successor(const struct usb_policy *p, const struct broker_device *d,
+				   const struct usb_traits *t, const struct broker_device *pred,
+				   struct usb_verdict *v);
+
 #endif

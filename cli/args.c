@@ -38,6 +38,7 @@ static const char usage_run[] =
 
 static const char usage_usb[] =
 	"usage: svmm usb attach [--image [--read-only] | --id] PLACEHOLDER PATH SOCK\n"
+	"       svmm usb attach --follow ID SOCK\n"
 	"       svmm usb detach PORT SOCK\n"
 	"       svmm usb list [--json] SOCK\n"
 	"       svmm usb watch [--json] SOCK\n"
@@ -48,6 +49,7 @@ static const char usage_usb[] =
 
 static const char usage_attach[] =
 	"usage: svmm usb attach [OPTIONS] PLACEHOLDER PATH SOCK\n"
+	"       svmm usb attach --follow ID SOCK\n"
 	"\n"
 	"Attaches a USB device to the VM whose control socket is SOCK and prints\n"
 	"\"ok PORT\". PLACEHOLDER is accepted and ignored (crosvm compatibility).\n"
@@ -55,6 +57,10 @@ static const char usage_attach[] =
 	"      --image        PATH is a disk image, attached as USB mass storage\n"
 	"      --read-only    with --image: the guest cannot write the image\n"
 	"      --id           PATH is VID:PID[:SERIAL] or a port path (1-2.3)\n"
+	"      --follow       as --id, and whenever the device leaves the host and\n"
+	"                     comes back (replug, reset, re-enumeration) it is\n"
+	"                     attached again on the same port, until usb detach;\n"
+	"                     as another id only if a policy rule says it follows\n"
 	"  -h, --help         this text\n";
 
 static const char usage_detach[] =
@@ -170,7 +176,7 @@ static int append_params(struct run_options *o, const char *p, char *err, size_t
 }
 
 enum { OPT_BROKER = 256, OPT_POLICY, OPT_IMAGE, OPT_READ_ONLY, OPT_ID, OPT_JSON, OPT_SOCKET,
-       OPT_USB, OPT_USB_IMAGE, OPT_USB_IMAGE_RO };
+       OPT_USB, OPT_USB_IMAGE, OPT_USB_IMAGE_RO, OPT_FOLLOW };
 
 /* One more --usb, --usb-image or --usb-image-ro; the VMM checks the device itself. */
 static int add_boot_usb(struct run_options *o, int kind, bool read_only, const char *path,
@@ -265,6 +271,7 @@ static int parse_attach(int argc, char **argv, struct cli *cli, char *err, size_
 		{ "image", no_argument, NULL, OPT_IMAGE },
 		{ "read-only", no_argument, NULL, OPT_READ_ONLY },
 		{ "id", no_argument, NULL, OPT_ID },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -285,18 +292,31 @@ static int parse_attach(int argc, char **argv, struct cli *cli, char *err, size_
 			o->target = CONTROL_TARGET_ID;
 			break;
 		case OPT_READ_ONLY: o->read_only = true; break;
+		case OPT_FOLLOW: o->follow = true; break;
 		case 'h': cli->help = true; return 0;
 		default: return bad_option(argv, c, err, errlen);
 		}
 	}
 	if (o->read_only && o->target != CONTROL_TARGET_IMAGE)
 		return fail(err, errlen, "--read-only applies to --image only");
+	if (o->follow && o->target == CONTROL_TARGET_IMAGE)
+		return fail(err, errlen, "--follow applies to host devices named by id or port, not images");
+	if (o->follow) {
+		/* `usb attach --follow ID SOCK`; crosvm's placeholder may still come first. */
+		o->target = CONTROL_TARGET_ID;
+		if (argc - optind == 2) {
+			o->path = argv[optind];
+			o->socket = argv[optind + 1];
+			goto check_path;
+		}
+	}
 	r = need_positionals(argc, 3, "PLACEHOLDER, PATH or SOCK", err, errlen);
 	if (r)
 		return r;
 	/* argv[optind] is crosvm's BUS:ADDR:VID:PID, deprecated there and ignored here. */
 	o->path = argv[optind + 1];
 	o->socket = argv[optind + 2];
+check_path:
 	if (!*o->path)
 		return fail(err, errlen, "empty PATH");
 	if (strlen(o->path) >= CONTROL_PATH_MAX)

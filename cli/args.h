@@ -35,6 +35,7 @@ struct usb_attach_options {
 	const char *path;
 	enum control_target target;
 	bool read_only;
+	bool follow;	/* --follow: re-attached when the device comes back */
 };
 
 struct usb_detach_options {

@@ -113,7 +113,8 @@ int control_client_attach(const struct usb_attach_options *o)
 {
 	struct control_request req;
 	struct control_reply rep;
-	uint32_t flags = o->read_only ? CONTROL_ATTACH_READONLY : 0;
+	uint32_t flags = (o->read_only ? CONTROL_ATTACH_READONLY : 0) |
+			 (o->follow ? CONTROL_ATTACH_FOLLOW : 0);
 
 	int image_fd = -1, r;
 
@@ -236,7 +237,7 @@ static void print_event(const struct control_event *e, bool json)
 	if (json) {
 		printf("{\"event\":\"%s\",\"time_ms\":%llu", name, (unsigned long long)e->time_ms);
 		if (e->event == CONTROL_EVENT_ATTACHED || e->event == CONTROL_EVENT_DETACHED ||
-		    e->event == CONTROL_EVENT_GONE) {
+		    e->event == CONTROL_EVENT_GONE || e->event == CONTROL_EVENT_BACK) {
 			printf(",");
 			print_entry_json(&e->device);
 		}

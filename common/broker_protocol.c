@@ -14,6 +14,7 @@
 static const char *const type_names[BROKER_TYPE_END] = {
 	[BROKER_OPEN] = "OPEN",
 	[BROKER_RELEASE] = "RELEASE",
+	[BROKER_BACK] = "BACK",
 };
 
 static const char *const status_names[BROKER_STATUS_END] = {
@@ -72,12 +73,13 @@ int broker_request_open(struct broker_request *r, uint32_t id, enum broker_targe
 	return 0;
 }
 
-int broker_request_release(struct broker_request *r, uint32_t id, uint32_t handle)
+int broker_request_release(struct broker_request *r, uint32_t id, uint32_t handle, uint32_t flags)
 {
 	request_init(r, id, BROKER_RELEASE);
-	if (handle == 0)
+	if (handle == 0 || (flags & ~BROKER_RELEASE_KEEP_LEASE))
 		return -EINVAL;
 	r->handle = handle;
+	r->flags = flags;
 	return 0;
 }
 
@@ -113,10 +115,10 @@ int broker_request_decode(const void *buf, size_t len, size_t nfds, struct broke
 		return wire_refuse(why, "a descriptor was sent to the broker", -EBADF);
 	if (r->version != BROKER_VERSION)
 		return wire_refuse(why, "unsupported protocol version", -EPROTO);
-	if (r->type == 0 || r->type >= BROKER_TYPE_END)
+	if (r->type != BROKER_OPEN && r->type != BROKER_RELEASE)
 		return wire_refuse(why, "unknown request type", -EBADMSG);
-	if (r->reserved)
-		return wire_refuse(why, "reserved field is not zero", -EBADMSG);
+	if (r->flags & ~BROKER_REQUEST_FLAGS_ALL)
+		return wire_refuse(why, "unknown request flags", -EBADMSG);
 	if (r->path_len >= BROKER_PATH_MAX)
 		return wire_refuse(why, "path length out of range", -EBADMSG);
 	if (!wire_all_zero(r->path + r->path_len, BROKER_PATH_MAX - r->path_len))
@@ -131,7 +133,13 @@ int broker_request_decode(const void *buf, size_t len, size_t nfds, struct broke
 			return wire_refuse(why, "open without a path", -EBADMSG);
 		if (r->handle)
 			return wire_refuse(why, "open carries a handle", -EBADMSG);
+		if (r->flags & ~BROKER_OPEN_FOLLOW)
+			return wire_refuse(why, "release flags on an open", -EBADMSG);
+		if ((r->flags & BROKER_OPEN_FOLLOW) && r->target != BROKER_TARGET_ID)
+			return wire_refuse(why, "follow needs an id or port path, not a node", -EBADMSG);
 	} else {
+		if (r->flags & ~BROKER_RELEASE_KEEP_LEASE)
+			return wire_refuse(why, "open flags on a release", -EBADMSG);
 		if (r->handle == 0)
 			return wire_refuse(why, "release of handle 0", -EBADMSG);
 		if (r->target || r->path_len)
@@ -171,7 +179,13 @@ int broker_reply_decode(const void *buf, size_t len, size_t nfds, uint16_t expec
 		return wire_refuse(why, "reply to another request", -EBADMSG);
 	if (p->status >= BROKER_STATUS_END)
 		return wire_refuse(why, "unknown status", -EBADMSG);
-	opened = p->type == BROKER_OPEN && p->status == BROKER_OK;
+	if (p->reserved)
+		return wire_refuse(why, "reserved field is not zero", -EBADMSG);
+	if (p->type == BROKER_BACK && (p->id != 0 || p->lease == 0))
+		return wire_refuse(why, "a device back without its lease", -EBADMSG);
+	if (p->type == BROKER_RELEASE && p->lease)
+		return wire_refuse(why, "lease on a release reply", -EBADMSG);
+	opened = (p->type == BROKER_OPEN || p->type == BROKER_BACK) && p->status == BROKER_OK;
 	if (nfds != (opened ? 1u : 0u))
 		return wire_refuse(why, opened ? "open reply without its descriptor" :
 			   "descriptor on a reply that takes none", -EBADF);
@@ -184,7 +198,8 @@ int broker_reply_decode(const void *buf, size_t len, size_t nfds, uint16_t expec
 			return wire_refuse(why, "open reply without a handle", -EBADMSG);
 		if (p->allowed & ~p->device.interfaces)
 			return wire_refuse(why, "allowed interfaces the device does not have", -EBADMSG);
-	} else if (p->flags || p->allowed || (p->type == BROKER_OPEN && p->handle)) {
+	} else if (p->flags || p->allowed || (p->type != BROKER_RELEASE && p->handle) ||
+		   (p->type == BROKER_OPEN && p->lease)) {
 		return wire_refuse(why, "grant fields on a reply that grants nothing", -EBADMSG);
 	}
 	err = device_ok(&p->device, why);
@@ -255,7 +270,8 @@ static size_t reply_fds_expected(int sock)
 
 	if (fdpass_peek(sock, &r, head) != (ssize_t)head)
 		return 0;
-	return r.version == BROKER_VERSION && r.type == BROKER_OPEN && r.status == BROKER_OK;
+	return r.version == BROKER_VERSION && (r.type == BROKER_OPEN || r.type == BROKER_BACK) &&
+	       r.status == BROKER_OK;
 }
 
 int broker_reply_recv_any(int sock, struct broker_reply *p, int *fd, const char **why)

@@ -29,8 +29,14 @@
 enum broker_type {
 	BROKER_OPEN = 1,	/* open a device: reply carries the fd */
 	BROKER_RELEASE,		/* the VM let go of a device it opened */
+	BROKER_BACK,		/* broker to VMM only, id 0: a followed device is back (granted: fd) or refused */
 	BROKER_TYPE_END,
 };
+
+/* Request flags. */
+#define BROKER_OPEN_FOLLOW 0x1u		/* OPEN by id: keep a lease that brings the device back */
+#define BROKER_RELEASE_KEEP_LEASE 0x2u	/* RELEASE of a device that left: its lease stays */
+#define BROKER_REQUEST_FLAGS_ALL (BROKER_OPEN_FOLLOW | BROKER_RELEASE_KEEP_LEASE)
 
 /* What an OPEN's path names. */
 enum broker_target {
@@ -63,7 +69,7 @@ struct broker_request {
 	uint32_t target;	/* OPEN: enum broker_target; RELEASE: 0 */
 	uint32_t handle;	/* RELEASE: the handle OPEN returned; OPEN: 0 */
 	uint32_t path_len;	/* OPEN: strlen(path) > 0; RELEASE: 0 */
-	uint32_t reserved;
+	uint32_t flags;		/* BROKER_OPEN_FOLLOW on an OPEN by id, BROKER_RELEASE_KEEP_LEASE on a RELEASE */
 	char path[BROKER_PATH_MAX];	/* NUL after path_len bytes, zero to the end */
 };
 
@@ -89,6 +95,8 @@ struct broker_reply {
 	uint32_t handle;	/* OPEN ok: names the device for RELEASE (non-zero); RELEASE: its handle */
 	uint32_t flags;		/* OPEN ok: BROKER_FLAG_* */
 	uint32_t allowed;	/* OPEN ok: interfaces the VM may claim (subset of device.interfaces) */
+	uint32_t lease;		/* OPEN ok with FOLLOW, and BACK: the lease (non-zero); else 0 */
+	uint32_t reserved;
 	struct broker_device device;	/* OPEN: what was found, also on most refusals */
 	char reason[BROKER_REASON_MAX];	/* why: the policy rule, the failed check; NUL-terminated */
 };
@@ -97,7 +105,7 @@ _Static_assert(sizeof(struct broker_request) == 24 + BROKER_PATH_MAX, "broker re
 _Static_assert(sizeof(struct broker_device) == 12 + BROKER_MAX_INTERFACES + BROKER_SERIAL_MAX +
 	       BROKER_PORT_PATH_MAX, "broker device layout");
 
-/* "OPEN", "RELEASE" or "?". */
+/* "OPEN", "RELEASE", "BACK" or "?". */
 const char *broker_type_name(unsigned int type);
 /* crosvm's word for a status ("failed_to_open_device", ...), "ok", or "?". */
 const char *broker_status_name(unsigned int status);
@@ -105,8 +113,8 @@ const char *broker_status_name(unsigned int status);
 /* Builds an OPEN; -EINVAL for an empty path or unknown target, -ENAMETOOLONG if it does not fit. */
 int broker_request_open(struct broker_request *r, uint32_t id, enum broker_target target,
 			const char *path);
-/* Builds a RELEASE; -EINVAL for handle 0. */
-int broker_request_release(struct broker_request *r, uint32_t id, uint32_t handle);
+/* Builds a RELEASE; -EINVAL for handle 0. flags: 0 or BROKER_RELEASE_KEEP_LEASE. */
+int broker_request_release(struct broker_request *r, uint32_t id, uint32_t handle, uint32_t flags);
 
 /* A reply to r with status ok and everything else zero. */
 void broker_reply_init(struct broker_reply *p, const struct broker_request *r);

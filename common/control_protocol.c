@@ -33,6 +33,7 @@ static const char *const event_names[CONTROL_EVENT_END] = {
 	[CONTROL_EVENT_GONE] = "gone",
 	[CONTROL_EVENT_REFUSED] = "refused",
 	[CONTROL_EVENT_STOPPED] = "stopped",
+	[CONTROL_EVENT_BACK] = "back",
 };
 
 const char *control_event_name(unsigned int event)
@@ -98,12 +99,14 @@ int control_request_decode(const void *buf, size_t len, size_t nfds, struct cont
 			return wire_refuse(why, "attach without a path", -EBADMSG);
 		if (r->target < CONTROL_TARGET_NODE || r->target > CONTROL_TARGET_ID)
 			return wire_refuse(why, "unknown attach target", -EBADMSG);
-		if (r->flags & ~CONTROL_ATTACH_READONLY)
+		if (r->flags & ~(CONTROL_ATTACH_READONLY | CONTROL_ATTACH_FOLLOW))
 			return wire_refuse(why, "unknown attach flags", -EBADMSG);
 		if (r->port)
 			return wire_refuse(why, "attach carries a port", -EBADMSG);
-		if (r->flags && r->target != CONTROL_TARGET_IMAGE)
+		if ((r->flags & CONTROL_ATTACH_READONLY) && r->target != CONTROL_TARGET_IMAGE)
 			return wire_refuse(why, "read-only applies to images only", -EBADMSG);
+		if ((r->flags & CONTROL_ATTACH_FOLLOW) && r->target != CONTROL_TARGET_ID)
+			return wire_refuse(why, "follow applies to an id or port path only", -EBADMSG);
 	} else {
 		if (r->path_len || r->target || r->flags)
 			return wire_refuse(why, "path or attach fields on a request that takes none", -EBADMSG);

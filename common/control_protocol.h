@@ -33,7 +33,8 @@ enum control_target {
 	CONTROL_TARGET_ID,		/* VID:PID[:SERIAL] or a port path like 1-2.3 */
 };
 
-#define CONTROL_ATTACH_READONLY 0x1u
+#define CONTROL_ATTACH_READONLY 0x1u	/* images: the guest cannot write */
+#define CONTROL_ATTACH_FOLLOW 0x2u	/* ids: re-attached when the device comes back (a lease) */
 
 /* Reply status; the words are crosvm's (control_status_name). */
 enum control_status {
@@ -94,6 +95,7 @@ enum control_event_kind {
 	CONTROL_EVENT_GONE,		/* the host device left by itself */
 	CONTROL_EVENT_REFUSED,		/* an attach failed; status and message say why */
 	CONTROL_EVENT_STOPPED,		/* the VM ends: nothing follows */
+	CONTROL_EVENT_BACK,		/* a followed device came back and went on port */
 	CONTROL_EVENT_END,
 };
 

@@ -204,6 +204,8 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 			return wire_refuse(why, "allowed interfaces without RESTRICTED", -EBADMSG);
 		if (m->u.attach.busnum > 255 || m->u.attach.devnum > 255)
 			return wire_refuse(why, "usb bus or device number out of range", -EBADMSG);
+		if (m->u.attach.port > DEVPROTO_MAX_PORTS || m->u.attach.reserved)
+			return wire_refuse(why, "attach port out of range", -EBADMSG);
 		return 0;
 	case DEVPROTO_USB_DETACH:
 	case DEVPROTO_USB_PORT_INFO:

@@ -155,6 +155,8 @@ struct devproto_attach {
 	uint32_t busnum;	/* usbfs: the node's bus and device number, for usb list */
 	uint32_t devnum;
 	uint32_t allowed_interfaces;	/* RESTRICTED: bit n allows interface n; else 0 */
+	uint32_t port;		/* 0: a free port of the device's speed; else this port, free */
+	uint32_t reserved;
 };
 
 struct devproto_port {

@@ -85,7 +85,8 @@ static int port_info(struct usb_control *u, unsigned int port, struct control_po
 }
 
 /* A device went on port: recorded, and the watchers told. */
-static void record_attached(struct usb_control *u, unsigned int port, const char *path)
+static void record_attached(struct usb_control *u, unsigned int port, const char *path,
+			    enum control_event_kind kind)
 {
 	struct usb_port_record *rec = &u->ports[port];
 	struct control_event e;
@@ -97,7 +98,7 @@ static void record_attached(struct usb_control *u, unsigned int port, const char
 		log_debug("port %u: no details for the watchers", port);
 	}
 	snprintf(rec->path, sizeof(rec->path), "%s", path);
-	control_event_init(&e, CONTROL_EVENT_ATTACHED, path);
+	control_event_init(&e, kind, path);
 	e.device = rec->device;
 	emit(u, &e);
 }
@@ -130,8 +131,12 @@ static void emit_refused(struct usb_control *u, const struct control_request *re
 	emit(u, &e);
 }
 
-/* Tells the broker this VM no longer holds the device on port (detached, gone, or refused). */
-static void release_port(struct usb_control *u, unsigned int port)
+/*
+ * Tells the broker this VM no longer holds the device on port (detached,
+ * gone, or refused). With keep_lease (the device left by itself) a follow
+ * lease stays, and the broker sends the device back when it returns.
+ */
+static void release_port(struct usb_control *u, unsigned int port, bool keep_lease)
 {
 	struct broker_reply reply;
 	uint32_t handle;
@@ -141,7 +146,11 @@ static void release_port(struct usb_control *u, unsigned int port)
 		return;
 	handle = u->broker_handle[port];
 	u->broker_handle[port] = 0;
-	r = broker_release(u->broker_sock, handle, &reply);
+	keep_lease = keep_lease && u->lease[port];
+	if (!keep_lease)
+		u->lease[port] = 0;
+	r = broker_release_flags(u->broker_sock, handle, keep_lease ? BROKER_RELEASE_KEEP_LEASE : 0,
+				 &reply);
 	if (r < 0 || reply.status != BROKER_OK)
 		log_warn("the broker did not release port %u's device: %s", port,
 			 r < 0 ? strerror(-r) : reply.reason);
@@ -195,7 +204,8 @@ static void attach_host_device(struct usb_control *u, const struct control_reque
 		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "no broker to open %s", req->path);
 		return;
 	}
-	r = broker_open(u->broker_sock, target, req->path, &br, &fd);
+	r = broker_open_flags(u->broker_sock, target, req->path,
+			      req->flags & CONTROL_ATTACH_FOLLOW ? BROKER_OPEN_FOLLOW : 0, &br, &fd);
 	if (r < 0) {
 		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "the broker did not answer: %s",
 				    strerror(-r));
@@ -217,9 +227,13 @@ static void attach_host_device(struct usb_control *u, const struct control_reque
 	if (usb_request(u, &m, fd, &reply, rep) && reply.port >= 1 && reply.port <= DEVPROTO_MAX_PORTS) {
 		rep->port = reply.port;
 		u->broker_handle[reply.port] = br.handle;
-		log_info("attached %s (%04x:%04x, bus %u device %u) on port %u", req->path,
+		u->lease[reply.port] = br.lease;
+		if (br.lease)
+			snprintf(u->follow_path[reply.port], sizeof(u->follow_path[0]), "%.*s",
+				 (int)sizeof(u->follow_path[0]) - 1, req->path);
+		log_info("attached %s (%04x:%04x, bus %u device %u) on port %u%s", req->path,
 			 br.device.vendor, br.device.product, br.device.busnum, br.device.devnum,
-			 reply.port);
+			 reply.port, br.lease ? ", followed" : "");
 	} else {
 		struct broker_reply rr;
 
@@ -242,7 +256,7 @@ void usb_control_attach(struct usb_control *u, const struct control_request *req
 	if (rep->status != CONTROL_OK)
 		emit_refused(u, req, rep);
 	else if (rep->port >= 1 && rep->port <= DEVPROTO_MAX_PORTS)
-		record_attached(u, rep->port, req->path);
+		record_attached(u, rep->port, req->path, CONTROL_EVENT_ATTACHED);
 }
 
 static void usb_attach(void *opaque, const struct control_request *req, int image_fd,
@@ -267,7 +281,7 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 	if (usb_request(u, &m, -1, &reply, rep)) {
 		t1 = monotonic_ms();
 		rep->port = req->port;
-		release_port(u, req->port);
+		release_port(u, req->port, false);
 		record_left(u, req->port, CONTROL_EVENT_DETACHED);
 		log_info("detached port %u (the controller took %lld ms, the broker %lld ms)", req->port,
 			 (long long)(t1 - t0), (long long)(monotonic_ms() - t1));
@@ -276,8 +290,120 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 
 void usb_control_port_gone(void *opaque, unsigned int port)
 {
-	release_port(opaque, port);
+	release_port(opaque, port, true);
 	record_left(opaque, port, CONTROL_EVENT_GONE);
+}
+
+bool usb_control_has_leases(const struct usb_control *u)
+{
+	for (unsigned int port = 1; port <= DEVPROTO_MAX_PORTS; port++) {
+		if (u->lease[port])
+			return true;
+	}
+	return false;
+}
+
+static unsigned int port_of_lease(const struct usb_control *u, uint32_t lease)
+{
+	for (unsigned int port = 1; port <= DEVPROTO_MAX_PORTS && lease; port++) {
+		if (u->lease[port] == lease)
+			return port;
+	}
+	return 0;
+}
+
+/* A grant the VMM does not use: back to the broker, the lease kept (or ended, if unknown here). */
+static void give_back(struct usb_control *u, uint32_t handle, bool keep_lease)
+{
+	struct broker_reply rr;
+
+	if (broker_release_flags(u->broker_sock, handle, keep_lease ? BROKER_RELEASE_KEEP_LEASE : 0,
+				 &rr) < 0)
+		log_warn("the broker did not take handle %u back", handle);
+}
+
+static void emit_back_refused(struct usb_control *u, const char *path, enum control_status status,
+			      const char *reason)
+{
+	struct control_event e;
+
+	control_event_init(&e, CONTROL_EVENT_REFUSED, path);
+	e.status = status;
+	snprintf(e.message, sizeof(e.message), "%s", reason);
+	emit(u, &e);
+}
+
+/*
+ * A followed device is back: on its old port if that is free (the guest
+ * sees the same port come back), else on any. A refusal (the policy, or a
+ * successor no rule names) is told to the watchers; the lease waits on.
+ */
+static void take_back(struct usb_control *u, const struct broker_reply *br, int fd)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
+	struct devproto_reply reply;
+	struct control_reply rep;
+	unsigned int port = port_of_lease(u, br->lease);
+
+	if (!port) {
+		/* A lease this VMM ended meanwhile: the device is not wanted. */
+		if (br->status == BROKER_OK)
+			give_back(u, br->handle, false);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (br->status != BROKER_OK) {
+		log_info("followed device %s came back and was refused: %s", u->follow_path[port],
+			 br->reason);
+		emit_back_refused(u, u->follow_path[port], broker_control_status(br->status), br->reason);
+		return;
+	}
+	m.u.attach.kind = DEVPROTO_ATTACH_USBFS;
+	m.u.attach.busnum = br->device.busnum;
+	m.u.attach.devnum = br->device.devnum;
+	m.u.attach.port = u->broker_handle[port] ? 0 : port;
+	if (br->flags & BROKER_FLAG_MAY_DETACH)
+		m.u.attach.flags |= DEVPROTO_ATTACH_MAY_DETACH;
+	if (br->flags & BROKER_FLAG_RESTRICTED) {
+		m.u.attach.flags |= DEVPROTO_ATTACH_RESTRICTED;
+		m.u.attach.allowed_interfaces = br->allowed;
+	}
+	control_reply_init(&rep, CONTROL_USB_ATTACH);
+	if (!usb_request(u, &m, fd, &reply, &rep) && m.u.attach.port &&
+	    rep.status == CONTROL_E_NO_AVAILABLE_PORT) {
+		/* Its port was taken while it was away: any free one. */
+		m.u.attach.port = 0;
+		control_reply_init(&rep, CONTROL_USB_ATTACH);
+		usb_request(u, &m, fd, &reply, &rep);
+	}
+	close(fd);	/* the device process holds its own copy */
+	if (rep.status != CONTROL_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
+		log_warn("followed device %s came back but cannot be attached: %s", u->follow_path[port],
+			 rep.message);
+		give_back(u, br->handle, true);
+		emit_back_refused(u, u->follow_path[port], (enum control_status)rep.status, rep.message);
+		return;
+	}
+	u->broker_handle[reply.port] = br->handle;
+	if (reply.port != port) {
+		u->lease[reply.port] = br->lease;
+		memcpy(u->follow_path[reply.port], u->follow_path[port], sizeof(u->follow_path[0]));
+		u->lease[port] = 0;
+	}
+	log_info("followed device %s is back (%04x:%04x, bus %u device %u) on port %u",
+		 u->follow_path[reply.port], br->device.vendor, br->device.product, br->device.busnum,
+		 br->device.devnum, reply.port);
+	record_attached(u, reply.port, u->follow_path[reply.port], CONTROL_EVENT_BACK);
+}
+
+void usb_control_take_backs(struct usb_control *u)
+{
+	struct broker_reply br;
+	int fd;
+
+	for (unsigned int i = 0; i < BROKER_CLIENT_MAX_BACKS && broker_client_take_back(&br, &fd); i++)
+		take_back(u, &br, fd);
 }
 
 static void usb_list(void *opaque, const struct control_request *req, struct control_reply *rep)

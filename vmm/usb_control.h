@@ -21,6 +21,8 @@ struct usb_control {
 	unsigned int nports;		/* root hub ports, for list */
 	int broker_sock;		/* the broker that opens usbfs nodes; -1: none */
 	uint32_t broker_handle[DEVPROTO_MAX_PORTS + 1];	/* by port: the broker's handle, 0 if none */
+	uint32_t lease[DEVPROTO_MAX_PORTS + 1];	/* by port: a follow lease (the device may be away), 0 if none */
+	char follow_path[DEVPROTO_MAX_PORTS + 1][CONTROL_EVENT_PATH_MAX];	/* what each lease follows */
 	void (*stop)(void *opaque);	/* ends the VM with status 0, after the reply */
 	void *stop_opaque;
 	struct usb_port_record ports[DEVPROTO_MAX_PORTS + 1];	/* by port */
@@ -36,6 +38,12 @@ extern const struct control_ops usb_control_ops;
  */
 void usb_control_attach(struct usb_control *u, const struct control_request *req, int image_fd,
 			struct control_reply *rep);
+
+/* Whether the VM keeps a follow lease: then the broker may send a device back at any time. */
+bool usb_control_has_leases(const struct usb_control *u);
+
+/* Attaches the followed devices the broker sent back (broker_client_take_back), each on its old port. */
+void usb_control_take_backs(struct usb_control *u);
 
 /* A device left port on its own: the broker may give it to another VM. */
 void usb_control_port_gone(void *opaque, unsigned int port);

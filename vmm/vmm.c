@@ -61,7 +61,8 @@ struct vmm {
 	size_t kernel_len;
 	struct bzimage img;
 	int initrd_fd;
-	int boot_image_fd[VMM_MAX_BOOT_USB];	/* --usb-image: opened at start, -1 once attached */
+	int boot_image_fd[VMM_MAX_BOOT_USB];
+	bool broker_gone;			/* its socket hung up: not polled any more */	/* --usb-image: opened at start, -1 once attached */
 	uint64_t initrd_size;
 
 	int sig_fd;
@@ -542,9 +543,14 @@ static void vmm_loop(struct vmm *v)
 			.fd = v->stdin_open && !stdin_waits ? STDIN_FILENO : -1, .events = POLLIN };
 		pfd[PFD_DEVICE] = (struct pollfd){
 			.fd = device_process_is_dead(&v->dev) ? -1 : v->dev.evt_sock, .events = POLLIN };
-		/* A reply that came after its request timed out: read, and a device it granted given back. */
+		/*
+		 * A reply that came after its request timed out (read, and a device it
+		 * granted given back), or a followed device back (attached).
+		 */
 		pfd[PFD_BROKER] = (struct pollfd){
-			.fd = broker_client_replies_owed() ? v->broker_sock : -1, .events = POLLIN };
+			.fd = !v->broker_gone && (broker_client_replies_owed() ||
+						  usb_control_has_leases(&v->usb)) ? v->broker_sock : -1,
+			.events = POLLIN };
 		nctl = control_server_pollfds(&v->control, pfd + PFD_CONTROL, PFD_MAX - PFD_CONTROL);
 		r = poll(pfd, PFD_CONTROL + nctl, stdin_waits ? 20 : -1);
 		if (r < 0 && errno != EINTR) {
@@ -560,8 +566,11 @@ static void vmm_loop(struct vmm *v)
 			vmm_handle_stdin(v);
 		if (pfd[PFD_DEVICE].revents)
 			vmm_handle_device_event(v);
-		if (pfd[PFD_BROKER].revents)
-			broker_client_drain(v->broker_sock);
+		if (pfd[PFD_BROKER].revents && broker_client_drain(v->broker_sock) == -ECONNRESET) {
+			log_warn("the broker closed its connection: no USB device can be attached");
+			v->broker_gone = true;
+		}
+		usb_control_take_backs(&v->usb);
 		control_server_service(&v->control, pfd + PFD_CONTROL, nctl);
 	}
 }

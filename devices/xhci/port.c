@@ -160,13 +160,13 @@ static bool speed_fits(const struct xhci_port *p, enum devproto_usb_speed s)
 	return s == DEVPROTO_SPEED_FULL || s == DEVPROTO_SPEED_LOW || s == DEVPROTO_SPEED_HIGH;
 }
 
-/* Puts dev on the first free port of its speed; returns the port or -errno. */
-int xhci_port_connect(struct xhci *x, struct usb_device *dev)
+/* Puts dev on port (0: the first free one of its speed); returns the port or -errno. */
+int xhci_port_connect(struct xhci *x, struct usb_device *dev, unsigned int port)
 {
 	for (unsigned int i = 0; i < XHCI_NUM_PORTS; i++) {
 		struct xhci_port *p = &x->ports[i];
 
-		if (p->dev || !speed_fits(p, dev->speed))
+		if ((port && p->num != port) || p->dev || !speed_fits(p, dev->speed))
 			continue;
 		p->dev = dev;
 		port_present(x, p);

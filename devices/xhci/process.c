@@ -150,7 +150,20 @@ static struct devproto_reply do_attach(struct xhci_process *p, const struct devp
 		close(fd);
 		return status(DEVPROTO_E_FAILED_TO_OPEN_DEVICE);
 	}
-	if (port_kind_free(&p->x, true))
+	if (a->port) {
+		/* A followed device comes back to the port the guest knew it on. */
+		struct xhci_port *want = xhci_port_get(&p->x, a->port);
+
+		if (!want) {
+			close(fd);
+			return status(DEVPROTO_E_NO_SUCH_PORT);
+		}
+		if (want->dev) {
+			close(fd);
+			return status(DEVPROTO_E_NO_AVAILABLE_PORT);
+		}
+		preferred = want->usb3 ? DEVPROTO_SPEED_SUPER : DEVPROTO_SPEED_HIGH;
+	} else if (port_kind_free(&p->x, true))
 		preferred = DEVPROTO_SPEED_SUPER;
 	else if (port_kind_free(&p->x, false))
 		preferred = DEVPROTO_SPEED_HIGH;
@@ -166,7 +179,7 @@ static struct devproto_reply do_attach(struct xhci_process *p, const struct devp
 	dev->kind = a->kind;
 	dev->gone = on_device_gone;
 	dev->gone_opaque = p;
-	port = xhci_port_connect(&p->x, dev);
+	port = xhci_port_connect(&p->x, dev, a->port);
 	if (port < 0) {
 		dev->ops->destroy(dev);
 		return status(DEVPROTO_E_NO_AVAILABLE_PORT);

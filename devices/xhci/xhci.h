@@ -478,7 +478,7 @@ void xhci_port_init(struct xhci *x);
 void xhci_port_reset_all(struct xhci *x);
 uint32_t xhci_port_read(struct xhci *x, unsigned int index, uint32_t reg);
 void xhci_port_write(struct xhci *x, unsigned int index, uint32_t reg, uint32_t value);
-int xhci_port_connect(struct xhci *x, struct usb_device *dev);
+int xhci_port_connect(struct xhci *x, struct usb_device *dev, unsigned int port);
 int xhci_port_disconnect(struct xhci *x, unsigned int port);
 struct xhci_port *xhci_port_get(struct xhci *x, unsigned int port);
 void xhci_port_notify_running(struct xhci *x);

@@ -84,10 +84,13 @@ static void fuzz_request(void)
 	FUZZ_CHECK(n == 1);
 	FUZZ_CHECK(strcmp(broker_type_name(r.type), "?") != 0);
 	FUZZ_CHECK(terminated_len(r.path, sizeof(r.path)) == r.path_len);
-	if (r.type == BROKER_OPEN)
+	if (r.type == BROKER_OPEN) {
 		FUZZ_CHECK(broker_request_open(&again, r.id, r.target, r.path) == 0);
-	else
-		FUZZ_CHECK(broker_request_release(&again, r.id, r.handle) == 0);
+		FUZZ_CHECK(!(r.flags & BROKER_OPEN_FOLLOW) || r.target == BROKER_TARGET_ID);
+		again.flags = r.flags;
+	} else {
+		FUZZ_CHECK(broker_request_release(&again, r.id, r.handle, r.flags) == 0);
+	}
 	FUZZ_CHECK(memcmp(&again, &r, sizeof(r)) == 0);
 	if (r.type == BROKER_OPEN && r.target == BROKER_TARGET_ID)
 		check_spec(r.path);

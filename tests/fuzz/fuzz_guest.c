@@ -104,7 +104,7 @@ static unsigned int attach(struct fg *g, enum devproto_usb_speed speed)
 		return 0;
 	}
 	dev->kind = DEVPROTO_ATTACH_IMAGE;
-	port = xhci_port_connect(&g->x, dev);
+	port = xhci_port_connect(&g->x, dev, 0);
 	if (port < 0) {
 		dev->ops->destroy(dev);
 		return 0;

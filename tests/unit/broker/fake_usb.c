@@ -277,6 +277,21 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+void fake_usb_remove(struct fake_usb *f, const struct fake_dev *d)
+{
+	unsigned int minor = (d->bus - 1) * 128 + (d->dev - 1);
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%03u/%03u", f->dev, d->bus, d->dev);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/dev/char/%u:%u", f->sys, f->major, minor);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/bus/usb/devices/%u-%s", f->sys, d->bus, d->devpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/devices/%u-%s", f->sys, d->bus, d->devpath);
+	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void fake_usb_teardown(struct fake_usb *f)
 {
 	if (f->root[0])

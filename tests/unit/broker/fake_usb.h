@@ -79,6 +79,8 @@ void fake_usb_setup(struct fake_usb *f, unsigned int major);
  * linked from the device's "port".
  */
 void fake_usb_add(struct fake_usb *f, const struct fake_dev *d);
+/* Takes the device away (node, sysfs entry and links), as an unplug does; its hub's port stays. */
+void fake_usb_remove(struct fake_usb *f, const struct fake_dev *d);
 /* Writes (or with value NULL removes) one attribute of the device on that port path. */
 void fake_usb_attr(struct fake_usb *f, const char *port, const char *name, const char *value);
 /* ROOT/rel into out. */

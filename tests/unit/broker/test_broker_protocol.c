@@ -62,7 +62,7 @@ Test(broker_protocol, requests_round_trip)
 	cr_assert_eq(out.id, 7);
 	cr_assert_eq(broker_request_open(&r, 1, BROKER_TARGET_ID, "1050:0407:ABC"), 0);
 	cr_assert_eq(decode_req(&r, 0, NULL), 0);
-	cr_assert_eq(broker_request_release(&r, 2, 9), 0);
+	cr_assert_eq(broker_request_release(&r, 2, 9, 0), 0);
 	cr_assert_eq(decode_req(&r, 0, NULL), 0);
 	cr_assert_str_eq(broker_type_name(BROKER_RELEASE), "RELEASE");
 	cr_assert_str_eq(broker_status_name(BROKER_E_FAILED_TO_OPEN_DEVICE), "failed_to_open_device");
@@ -80,7 +80,7 @@ Test(broker_protocol, builders_refuse_what_cannot_be_sent)
 	cr_assert_eq(broker_request_open(&r, 1, BROKER_TARGET_NODE, ""), -EINVAL);
 	cr_assert_eq(broker_request_open(&r, 1, 3, "/x"), -EINVAL);
 	cr_assert_eq(broker_request_open(&r, 1, BROKER_TARGET_NODE, longpath), -ENAMETOOLONG);
-	cr_assert_eq(broker_request_release(&r, 1, 0), -EINVAL);
+	cr_assert_eq(broker_request_release(&r, 1, 0, 0), -EINVAL);
 }
 
 Test(broker_protocol, malformed_requests_are_refused)
@@ -102,7 +102,7 @@ Test(broker_protocol, malformed_requests_are_refused)
 	r.type = BROKER_TYPE_END;
 	cr_assert_eq(decode_req(&r, 0, NULL), -EBADMSG);
 	r = open_req("/x");
-	r.reserved = 1;
+	r.flags = 0x80;
 	cr_assert_eq(decode_req(&r, 0, NULL), -EBADMSG);
 	r = open_req("/x");
 	r.path_len = BROKER_PATH_MAX;
@@ -129,10 +129,10 @@ Test(broker_protocol, malformed_requests_are_refused)
 	r.path[1] = '\0';
 	cr_assert_eq(decode_req(&r, 0, &why), -EBADMSG);
 	cr_assert_str_eq(why, "open without a path");
-	cr_assert_eq(broker_request_release(&r, 1, 5), 0);
+	cr_assert_eq(broker_request_release(&r, 1, 5, 0), 0);
 	r.handle = 0;
 	cr_assert_eq(decode_req(&r, 0, NULL), -EBADMSG);
-	cr_assert_eq(broker_request_release(&r, 1, 5), 0);
+	cr_assert_eq(broker_request_release(&r, 1, 5, 0), 0);
 	r.target = BROKER_TARGET_NODE;
 	cr_assert_eq(decode_req(&r, 0, NULL), -EBADMSG);
 }
@@ -193,7 +193,7 @@ Test(broker_protocol, send_refuses_a_malformed_message)
 	int sv[2];
 
 	seqpair(sv);
-	r.reserved = 1;
+	r.flags = 0x80;
 	cr_assert_eq(broker_request_send(sv[0], &r), -EINVAL);
 	/* A successful OPEN reply must carry its fd. */
 	cr_assert_eq(broker_reply_send(sv[0], &p, -1), -EINVAL);

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -110,7 +111,7 @@ static uint32_t release(int sock, unsigned int slot, uint32_t handle, struct bro
 	struct broker_request r;
 	int fd;
 
-	cr_assert_eq(broker_request_release(&r, 3, handle), 0);
+	cr_assert_eq(broker_request_release(&r, 3, handle, 0), 0);
 	return ask(sock, slot, &r, p, &fd);
 }
 
@@ -704,4 +705,193 @@ Test(broker_server, a_full_broker_makes_room_from_the_uid_with_the_most, .init =
 	close(c);
 	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
 		close(clients[i]);
+}
+
+/* --- follow leases ------------------------------------------------------------------------ */
+
+static uint32_t follow_id(int sock, unsigned int slot, const char *id, struct broker_reply *p, int *fd)
+{
+	struct broker_request r;
+
+	cr_assert_eq(broker_request_open(&r, 5, BROKER_TARGET_ID, id), 0);
+	r.flags = BROKER_OPEN_FOLLOW;
+	return ask(sock, slot, &r, p, fd);
+}
+
+static uint32_t release_keep(int sock, unsigned int slot, uint32_t handle, struct broker_reply *p)
+{
+	struct broker_request r;
+	int fd;
+
+	cr_assert_eq(broker_request_release(&r, 6, handle, BROKER_RELEASE_KEEP_LEASE), 0);
+	return ask(sock, slot, &r, p, &fd);
+}
+
+/* Whether a message waits on the client's socket. */
+static bool message_waits(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* The BACK the broker sent unasked. */
+static void back(int sock, struct broker_reply *p, int *fd)
+{
+	const char *why = NULL;
+
+	cr_assert(message_waits(sock), "the broker sent nothing");
+	cr_assert_eq(broker_reply_recv_any(sock, p, fd, &why), 1, "%s", why);
+	cr_assert_eq(p->type, BROKER_BACK);
+	cr_assert_eq(p->id, 0);
+}
+
+/* Device a (1050:0407 serial AAA on 1-4) leaves; dev, on port 1-PORT, binds with the identity given. */
+static void replug(unsigned int dev, const char *port, uint16_t vendor, uint16_t product,
+		   const char *serial)
+{
+	struct fake_dev a = fake_usb_plain(4), n = fake_usb_plain(dev);
+
+	fake_usb_remove(&f, &a);
+	n.devpath = port;
+	n.vendor = vendor;
+	n.product = product;
+	n.serial = serial;
+	fake_usb_add(&f, &n);
+	broker_server_device_bound(&srv, 1, dev);
+}
+
+/* A followed device, given back when it left; returns the lease. */
+static uint32_t followed_and_gone(int c, unsigned int slot)
+{
+	struct broker_reply p;
+	uint32_t lease;
+	int fd;
+
+	cr_assert_eq(follow_id(c, slot, "1050:0407:AAA", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	cr_assert_neq(p.lease, 0);
+	lease = p.lease;
+	cr_assert_eq(release_keep(c, slot, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_not(message_waits(c));
+	return lease;
+}
+
+Test(broker_server, a_followed_device_that_binds_again_is_sent_back_with_every_check,
+     .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c = client(&slot), fd;
+	uint32_t lease = followed_and_gone(c, slot);
+
+	replug(9, "4", 0x1050, 0x0407, "AAA");
+	back(c, &p, &fd);
+	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.lease, lease);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(p.device.devnum, 9);
+	cr_assert_neq(p.handle, 0);
+	cr_assert_eq(p.flags & BROKER_FLAG_RESTRICTED, BROKER_FLAG_RESTRICTED);
+	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 1);
+	close(fd);
+	/* Back with it: a detach (RELEASE without keep) ends the lease; the next bind is nobody's. */
+	cr_assert_eq(release(c, slot, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(follow_count(&srv.follow, srv.peers[slot].id), 0);
+	replug(10, "4", 0x1050, 0x0407, "AAA");
+	cr_assert_not(message_waits(c));
+	close(c);
+}
+
+Test(broker_server, another_identity_on_the_port_is_refused_without_a_rule_naming_it,
+     .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c = client(&slot), fd;
+	uint32_t lease = followed_and_gone(c, slot);
+
+	replug(9, "4", 0x18d1, 0x4ee0, NULL);
+	back(c, &p, &fd);
+	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(p.lease, lease);
+	cr_assert(strstr(p.reason, "came back as 18d1:4ee0") && strstr(p.reason, "follows 1050:0407"),
+		  "%s", p.reason);
+	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
+	/* The lease waits on: the right device later still comes back. */
+	cr_assert_eq(follow_count(&srv.follow, srv.peers[slot].id), 1);
+	close(c);
+}
+
+static void setup_successor(void)
+{
+	setup_with("allow id 18d1:4ee0 follows 1050:0407\nallow-detach all\n");
+}
+
+Test(broker_server, a_successor_a_rule_names_is_sent_back_on_any_port, .init = setup_successor,
+     .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c = client(&slot), fd;
+
+	followed_and_gone(c, slot);
+	replug(9, "9", 0x18d1, 0x4ee0, NULL);
+	back(c, &p, &fd);
+	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.device.vendor, 0x18d1);
+	cr_assert(strstr(p.reason, "test.policy:1"), "%s", p.reason);
+	close(fd);
+	close(c);
+}
+
+Test(broker_server, another_device_elsewhere_is_none_of_the_leases_business, .init = setup,
+     .fini = teardown)
+{
+	unsigned int slot;
+	int c = client(&slot);
+
+	followed_and_gone(c, slot);
+	replug(9, "9", 0x18d1, 0x4ee0, NULL);
+	cr_assert_not(message_waits(c));
+	/* Nor is one that binds for nobody: a lease of a connection that closed is gone. */
+	close(c);
+	cr_assert_eq(broker_server_handle(&srv, slot), 0);
+	cr_assert_eq(follow_count(&srv.follow, 1), 0);
+}
+
+Test(broker_server, a_bind_before_the_vm_gave_the_old_grant_back_waits_for_the_release,
+     .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int slot;
+	int c = client(&slot), fd;
+	uint32_t handle;
+
+	cr_assert_eq(follow_id(c, slot, "1050:0407:AAA", &p, &fd), BROKER_OK, "%s", p.reason);
+	close(fd);
+	handle = p.handle;
+	replug(9, "4", 0x1050, 0x0407, "AAA");
+	cr_assert_not(message_waits(c), "offered while the VM still held the old grant");
+	cr_assert_eq(release_keep(c, slot, handle, &p), BROKER_OK, "%s", p.reason);
+	back(c, &p, &fd);
+	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.device.devnum, 9);
+	close(fd);
+	close(c);
+}
+
+Test(broker_server, follow_takes_an_id_not_a_node, .init = setup, .fini = teardown)
+{
+	struct broker_request r;
+	struct broker_request out;
+	const char *why = NULL;
+	char path[512];
+
+	fake_usb_path(&f, "dev/001/004", path, sizeof(path));
+	cr_assert_eq(broker_request_open(&r, 1, BROKER_TARGET_NODE, path), 0);
+	r.flags = BROKER_OPEN_FOLLOW;
+	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
+	cr_assert_str_eq(why, "follow needs an id or port path, not a node");
 }

@@ -405,3 +405,51 @@ Test(usb_policy, keyboards_mice_and_internal_devices_need_a_rule_naming_them)
 	cr_assert_not(eval_traits("deny-interface interface-class 03\nallow-detach all\n", &disk,
 				  &internal).allow);
 }
+
+Test(usb_policy, follows_names_a_successor_and_is_checked_when_parsed)
+{
+	usb_policy_free(parse_ok("allow id 18d1:4ee0 follows 18d1:4ee7\nallow-detach id 18d1:* follows 18d1:*\n"));
+	parse_fails("allow all follows 18d1:4ee7\n", 1, "'all' cannot be combined");
+	parse_fails("allow class 08 follows 18d1:4ee7\n", 1, "follows needs the successor's id");
+	parse_fails("deny id 18d1:4ee0 follows 18d1:4ee7\n", 1, "follows is for allow");
+	parse_fails("allow id 18d1:4ee0 follows 18d1\n", 1, "bad follows '18d1'");
+	parse_fails("allow id 18d1:4ee0 follows\n", 1, "missing value after 'follows'");
+	parse_fails("allow id 18d1:4ee0 follows 1:2 follows 3:4\n", 1, "bad follows");
+}
+
+Test(usb_policy, a_successor_is_admitted_only_by_a_follows_rule_for_its_predecessor)
+{
+	const char *text = "allow id 0781:5567 follows 1050:0407\nallow-detach all\n";
+	struct usb_policy *p = parse_ok(text);
+	struct broker_device d = storage(), pred = composite(), other = storage();
+	struct usb_verdict v;
+
+	/* An ordinary request: the follows rule is not read, `all` decides. */
+	usb_policy_evaluate(p, &d, &plain, &v);
+	cr_assert(v.allow);
+	cr_assert_str_eq(v.rule, "t.policy:2");
+	/* Coming back for 1050:0407: only the follows rule admits it, and says so. */
+	usb_policy_evaluate_successor(p, &d, &plain, &pred, &v);
+	cr_assert(v.allow, "%s", v.reason);
+	cr_assert_str_eq(v.rule, "t.policy:1");
+	cr_assert_not(v.detach);
+	/* For another predecessor `all` does not count: refused, with both ids named. */
+	other.vendor = 0x1234;
+	usb_policy_evaluate_successor(p, &d, &plain, &other, &v);
+	cr_assert_not(v.allow);
+	cr_assert(strstr(v.reason, "came back as 0781:5567") && strstr(v.reason, "follows 1234:5567"),
+		  "%s", v.reason);
+	usb_policy_free(p);
+	/* A deny still wins, and a hub is never a successor. */
+	p = parse_ok("deny serial \"SER 1\"\nallow id 0781:5567 follows 1050:0407\n");
+	usb_policy_evaluate_successor(p, &d, &plain, &pred, &v);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "t.policy:1");
+	usb_policy_free(p);
+	p = parse_ok("allow id 0781:5567 follows 1050:0407\n");
+	d.device_class = 0x09;
+	usb_policy_evaluate_successor(p, &d, &plain, &pred, &v);
+	cr_assert_not(v.allow);
+	cr_assert_str_eq(v.rule, "hub");
+	usb_policy_free(p);
+}
