@@ -108,20 +108,23 @@ out:
  * disagree about where the broker listens. 0, or the exit status.
  */
 static int open_socket(const struct broker_options *o, struct broker_socket *sock, char *name,
-		       size_t namelen)
+		       size_t namelen, bool *from_systemd)
 {
 	const char *listen_pid = getenv("LISTEN_PID"), *listen_fds = getenv("LISTEN_FDS");
 	struct sockaddr_un addr;
 	socklen_t addrlen = sizeof(addr);
-	char why[256];
+	char why[256], other_pid[16] = "";
 	int r;
 
 	r = broker_socket_activated(listen_pid, listen_fds, getpid(), SOCKET_ACTIVATION_FIRST_FD,
 				    sock, why, sizeof(why));
+	if (r == 0 && listen_pid && listen_fds)
+		snprintf(other_pid, sizeof(other_pid), "%s", listen_pid);
 	/* The variables were for this process alone; nothing it starts inherits them. */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
+	*from_systemd = r == 1;
 	if (r < 0) {
 		log_err("socket passed by systemd: %s", why);
 		return 1;
@@ -141,9 +144,9 @@ static int open_socket(const struct broker_options *o, struct broker_socket *soc
 		return 0;
 	}
 	if (!o->socket) {
-		if (listen_pid && listen_fds)
-			log_err("no socket: LISTEN_PID=%.32s is not this process (%d); give --socket PATH",
-				 listen_pid, (int)getpid());
+		if (other_pid[0])
+			log_err("no socket: LISTEN_PID=%s is not this process (%d); give --socket PATH",
+				other_pid, (int)getpid());
 		else
 			log_err("no socket: give --socket PATH, or start the broker from svmm-broker.socket");
 		return BROKER_EXIT_USAGE;
@@ -163,6 +166,7 @@ int broker_main(const struct broker_options *o)
 	struct usb_policy *policy;
 	sigset_t wait_mask;
 	struct broker_socket sock;
+	bool from_systemd;
 	int r;
 
 	log_set_role("broker");
@@ -186,16 +190,16 @@ int broker_main(const struct broker_options *o)
 			return 1;
 		}
 	}
-	r = open_socket(o, &sock, name, sizeof(name));
+	r = open_socket(o, &sock, name, sizeof(name), &from_systemd);
 	if (r) {
 		usb_policy_free(policy);
 		return r;
 	}
 	log_info("listening socket=%s%s policy=%s rules=%u", name,
-		 sock.file.dir_fd < 0 ? " from=systemd" : "",
+		 from_systemd ? " from=systemd" : "",
 		 o->policy ? o->policy : USB_POLICY_BUILTIN_NAME, usb_policy_count(policy));
 	r = broker_serve(&cfg, policy, &sock, -1);
-	/* Still under the filter, which allows this unlink only through the socket's directory (none from systemd). */
+	/* Under the filter, which allows this unlink only through the socket's directory (systemd's: none). */
 	broker_socket_close(&sock);
 	usb_policy_free(policy);
 	log_info("stopped");
