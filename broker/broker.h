@@ -6,9 +6,12 @@
 
 #include "broker_config.h"
 
+/* Exit status of `svmm broker` on a usage error (as the CLI's). */
+#define BROKER_EXIT_USAGE 2
+
 /* `svmm broker`'s options. */
 struct broker_options {
-	const char *socket;
+	const char *socket;	/* NULL: the socket systemd passes */
 	const char *policy;
 	bool verbose;
 };

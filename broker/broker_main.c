@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* `svmm broker --socket PATH [--policy FILE] [--verbose]`, and the service loop it shares with a VM's own broker. */
+/*
+ * `svmm broker [--socket PATH] [--policy FILE] [--verbose]`, and the service
+ * loop it shares with a VM's own broker.
+ */
 #include "broker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "broker_server.h"
@@ -14,6 +20,7 @@
 #include "log.h"
 #include "lockdown.h"
 #include "uevent.h"
+#include "socket_activation.h"
 #include "usb_policy.h"
 
 static void on_stop_signal(int sig)
@@ -101,13 +108,71 @@ out:
 	return err < 0 ? err : 0;
 }
 
+/*
+ * The socket the broker serves: the one systemd passes (svmm-broker.socket),
+ * or a new one at --socket; never both, so a unit and its command line cannot
+ * disagree about where the broker listens. 0, or the exit status.
+ */
+static int open_socket(const struct broker_options *o, struct broker_socket *sock, char *name,
+		       size_t namelen, bool *from_systemd)
+{
+	const char *listen_pid = getenv("LISTEN_PID"), *listen_fds = getenv("LISTEN_FDS");
+	struct sockaddr_un addr;
+	socklen_t addrlen = sizeof(addr);
+	char why[256], other_pid[16] = "";
+	int r;
+
+	r = broker_socket_activated(listen_pid, listen_fds, getpid(), SOCKET_ACTIVATION_FIRST_FD,
+				    sock, why, sizeof(why));
+	if (r == 0 && listen_pid && listen_fds)
+		snprintf(other_pid, sizeof(other_pid), "%s", listen_pid);
+	/* The variables were for this process alone; nothing it starts inherits them. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	*from_systemd = r == 1;
+	if (r < 0) {
+		log_err("socket passed by systemd: %s", why);
+		return 1;
+	}
+	if (r == 1 && o->socket) {
+		log_err("--socket %s given, but systemd passed a socket: use one or the other", o->socket);
+		broker_socket_close(sock);
+		return BROKER_EXIT_USAGE;
+	}
+	if (r == 1) {
+		memset(&addr, 0, sizeof(addr));
+		if (getsockname(sock->fd, (struct sockaddr *)&addr, &addrlen) < 0 ||
+		    addr.sun_family != AF_UNIX || !addr.sun_path[0])
+			snprintf(name, namelen, "fd:%d", sock->fd);
+		else
+			snprintf(name, namelen, "%.*s", (int)sizeof(addr.sun_path), addr.sun_path);
+		return 0;
+	}
+	if (!o->socket) {
+		if (other_pid[0])
+			log_err("no socket: LISTEN_PID=%s is not this process (%d); give --socket PATH",
+				other_pid, (int)getpid());
+		else
+			log_err("no socket: give --socket PATH, or start the broker from svmm-broker.socket");
+		return BROKER_EXIT_USAGE;
+	}
+	if (broker_socket_listen(o->socket, sock, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return 1;
+	}
+	snprintf(name, namelen, "%s", o->socket);
+	return 0;
+}
+
 int broker_main(const struct broker_options *o)
 {
-	char err[USB_POLICY_ERR_MAX], why[256];
+	char err[USB_POLICY_ERR_MAX], name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	struct broker_config cfg;
 	struct usb_policy *policy;
 	sigset_t wait_mask;
 	struct broker_socket sock;
+	bool from_systemd;
 	int r;
 
 	log_set_role("broker");
@@ -131,15 +196,16 @@ int broker_main(const struct broker_options *o)
 			return 1;
 		}
 	}
-	if (broker_socket_listen(o->socket, &sock, why, sizeof(why)) < 0) {
-		log_err("%s", why);
+	r = open_socket(o, &sock, name, sizeof(name), &from_systemd);
+	if (r) {
 		usb_policy_free(policy);
-		return 1;
+		return r;
 	}
-	log_info("listening socket=%s policy=%s rules=%u", o->socket,
+	log_info("listening socket=%s%s policy=%s rules=%u", name,
+		 from_systemd ? " from=systemd" : "",
 		 o->policy ? o->policy : USB_POLICY_BUILTIN_NAME, usb_policy_count(policy));
 	r = broker_serve(&cfg, policy, &sock, -1);
-	/* Still under the filter, which allows this unlink only through the socket's directory. */
+	/* Under the filter, which allows this unlink only through the socket's directory (systemd's: none). */
 	broker_socket_close(&sock);
 	usb_policy_free(policy);
 	log_info("stopped");

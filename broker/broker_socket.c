@@ -2,6 +2,7 @@
 #include "broker_socket.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "reason.h"
+#include "socket_activation.h"
 
 static int fill_addr(struct sockaddr_un *a, const char *path)
 {
@@ -108,6 +111,32 @@ int broker_socket_listen(const char *path, struct broker_socket *s, char *why, s
 		return err;
 	}
 	return 0;
+}
+
+int broker_socket_activated(const char *listen_pid, const char *listen_fds, pid_t self,
+			    int first_fd, struct broker_socket *s, char *why, size_t whylen)
+{
+	int count, flags, err;
+
+	s->fd = -1;
+	socket_file_init(&s->file);
+	count = socket_activation_count(listen_pid, listen_fds, self, why, whylen);
+	if (count <= 0)
+		return count;
+	if (count != 1)
+		return reason_fail(why, whylen, -EINVAL,
+				   "systemd passed %d sockets; the broker listens on one (ListenSequentialPacket=)",
+				   count);
+	err = socket_activation_check(first_fd, SOCK_SEQPACKET, why, whylen);
+	if (err)
+		return err;
+	flags = fcntl(first_fd, F_GETFL);
+	if (flags < 0 || fcntl(first_fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(first_fd, F_SETFD, FD_CLOEXEC) < 0)
+		return reason_fail(why, whylen, -errno, "fd %d: fcntl: %s", first_fd, strerror(errno));
+	fdpass_refuse_all(first_fd);
+	s->fd = first_fd;
+	return 1;
 }
 
 void broker_socket_close(struct broker_socket *s)

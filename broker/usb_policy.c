@@ -490,6 +490,18 @@ void usb_policy_free(struct usb_policy *p)
 	free(p);
 }
 
+const char *usb_policy_keyword(unsigned int i)
+{
+	const size_t nactions = sizeof(actions) / sizeof(actions[0]);
+	const size_t nconditions = sizeof(conditions) / sizeof(conditions[0]);
+
+	if (i < nactions)
+		return actions[i].word;
+	if (i < nactions + nconditions)
+		return conditions[i - nactions].word;
+	return NULL;
+}
+
 unsigned int usb_policy_count(const struct usb_policy *p)
 {
 	return p->count;

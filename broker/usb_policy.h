@@ -69,6 +69,12 @@ struct usb_policy *usb_policy_builtin(void);
 
 void usb_policy_free(struct usb_policy *p);
 
+/*
+ * The words the parser accepts as actions, then as conditions: index 0 on,
+ * NULL past the last. The man page's test reads them from here.
+ */
+const char *usb_policy_keyword(unsigned int i);
+
 /* Number of rules, for logs and tests. */
 unsigned int usb_policy_count(const struct usb_policy *p);
 

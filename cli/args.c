@@ -89,13 +89,16 @@ static const char usage_stop[] =
 	"Stops the VM whose control socket is SOCK.\n";
 
 static const char usage_broker[] =
-	"usage: svmm broker --socket PATH [--policy FILE] [--verbose]\n"
+	"usage: svmm broker [--socket PATH] [--policy FILE] [--verbose]\n"
 	"\n"
 	"Runs the privileged USB broker for many VMs: it checks each attach\n"
 	"request against the policy and passes the opened device node.\n"
-	"      --socket PATH  listen on PATH\n"
+	"      --socket PATH  listen on PATH (without it: the socket systemd\n"
+	"                     passes, as svmm-broker.socket does)\n"
 	"      --policy FILE  USB policy (default: any non-hub device; keyboards,\n"
-	"                     mice and internal devices only by a rule naming them)\n";
+	"                     mice and internal devices only by a rule naming them)\n"
+	"  -v, --verbose      log more\n"
+	"  -h, --help         this text\n";
 
 const char *cli_usage(enum cli_command command)
 {
@@ -406,7 +409,7 @@ static int parse_broker(int argc, char **argv, struct cli *cli, char *err, size_
 		{ 0 },
 	};
 	struct broker_options *o = &cli->u.broker;
-	int c, r;
+	int c;
 
 	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -417,12 +420,8 @@ static int parse_broker(int argc, char **argv, struct cli *cli, char *err, size_
 		default: return bad_option(argv, c, err, errlen);
 		}
 	}
-	r = need_positionals(argc, 0, "", err, errlen);
-	if (r)
-		return r;
-	if (!o->socket)
-		return fail(err, errlen, "missing --socket PATH");
-	return 0;
+	/* Without --socket the broker serves the socket systemd passes, or says it has none. */
+	return need_positionals(argc, 0, "", err, errlen);
 }
 
 int cli_parse(int argc, char **argv, struct cli *cli, char *err, size_t errlen)

@@ -19,34 +19,8 @@ sock=$TAP_TMP/broker.sock
 log=$TAP_TMP/broker.log
 policy=$TAP_TMP/usb.policy
 
-# A client speaking the broker protocol (common/broker_protocol.h) from outside svmm:
-# client.py SOCK KIND [ARG]; prints the reply's status and reason.
-cat >"$TAP_TMP/client.py" <<'PY'
-import os, socket, struct, sys
-PATH_MAX, REPLY_SIZE = 4096, 24 + 332 + 256
-def request(rtype, rid, target, handle, path):
-    p = path.encode()
-    return struct.pack("=HHIIIII", 1, rtype, rid, target, handle, len(p), 0) + p.ljust(PATH_MAX, b"\0")
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(sys.argv[1])
-kind = sys.argv[2]
-if kind == "open":
-    s.send(request(1, 42, 1, 0, sys.argv[3]))
-elif kind == "junk":
-    s.send(b"junk")
-elif kind == "fd":
-    r, w = os.pipe()
-    try:
-        socket.send_fds(s, [request(1, 43, 1, 0, sys.argv[3])], [w])
-    except PermissionError:
-        print("refused by the kernel")  # SO_PASSRIGHTS off on the broker's socket (Linux 6.16)
-        sys.exit(0)
-msg, fds, _, _ = socket.recv_fds(s, REPLY_SIZE + 1, 4)
-status = struct.unpack_from("=I", msg, 8)[0]
-reason = msg[24 + 332:].split(b"\0")[0].decode()
-names = ["ok", "invalid_request", "no_such_device", "failed_to_open_device", "internal_error"]
-print(len(msg), len(fds), names[status] if status < len(names) else status, reason)
-PY
+# A client speaking the broker protocol from outside svmm (broker_request.py SOCK KIND [ARG]).
+client=$(dirname "$0")/broker_request.py
 
 listening() {
 	grep -c 'listening socket=' "$log" 2>/dev/null
@@ -105,20 +79,20 @@ expect_run "a second broker on a live socket is refused" 1 "another broker is li
 
 # This machine has no /dev/bus/usb: the request is answered no_such_device; in the lab it opens.
 expect_run "a client's OPEN is answered" 0 "^612 0 (no_such_device|ok|failed_to_open_device) " stdout -- \
-	python3 "$TAP_TMP/client.py" "$sock" open /dev/bus/usb/001/002
+	python3 "$client" "$sock" open /dev/bus/usb/001/002
 if grep -Eq 'decision peer=[0-9]+ pid=[0-9]+ uid=[0-9]+ op=OPEN id=42 target=node path="/dev/bus/usb/001/002" .* verdict=(deny|allow) status=[a-z_]+ rule=[^ ]+ .*reason="[^"]*"$' "$log"; then
 	tap_ok "the decision is one structured log line"
 else
 	tap_not_ok "the decision is one structured log line" "$(tail -3 "$log")"
 fi
 expect_run "an OPEN outside /dev/bus/usb is refused" 0 "^612 0 failed_to_open_device not a device node under /dev/bus/usb" \
-	stdout -- python3 "$TAP_TMP/client.py" "$sock" open /dev/null
+	stdout -- python3 "$client" "$sock" open /dev/null
 if grep -q 'path="/dev/null" .*verdict=deny status=failed_to_open_device' "$log"; then tap_ok "the refusal is logged"; else tap_not_ok "the refusal is logged" "$(tail -2 "$log")"; fi
 expect_run "a malformed request is answered invalid_request" 0 "^612 0 invalid_request malformed request: request has the wrong size" \
-	stdout -- python3 "$TAP_TMP/client.py" "$sock" junk
+	stdout -- python3 "$client" "$sock" junk
 # Refused by the broker, or (where the kernel has SO_PASSRIGHTS) by the kernel at the sender, with no decision.
 decisions=4
-out=$(timeout 30 python3 "$TAP_TMP/client.py" "$sock" fd /dev/bus/usb/001/002 2>&1)
+out=$(timeout 30 python3 "$client" "$sock" fd /dev/bus/usb/001/002 2>&1)
 case $out in
 "612 0 invalid_request malformed request: a descriptor was sent to the broker"*)
 	tap_ok "a descriptor sent to the broker is refused" ;;
@@ -134,7 +108,7 @@ if [ -n "$state" ] && [ "$state" != Z ]; then tap_ok "the broker served every re
 n=$(grep -c 'decision ' "$log")
 if [ "$n" -eq "$decisions" ]; then tap_ok "every request got exactly one decision line"; else tap_not_ok "every request got exactly one decision line" "$n lines"; fi
 # A log line cannot be forged through the path: control characters are escaped.
-python3 "$TAP_TMP/client.py" "$sock" open "$(printf '/dev/bus/usb/001/002\nbroker: info: decision forged')" >/dev/null
+python3 "$client" "$sock" open "$(printf '/dev/bus/usb/001/002\nbroker: info: decision forged')" >/dev/null
 if grep -q '^broker: info: decision forged' "$log"; then tap_not_ok "a newline in a path cannot forge a log line"; else tap_ok "a newline in a path cannot forge a log line"; fi
 stop_broker
 if [ "$stop_status" = 0 ]; then tap_ok "SIGTERM stops the broker with status 0"; else tap_not_ok "SIGTERM stops the broker with status 0" "status $stop_status"; fi
