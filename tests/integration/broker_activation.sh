@@ -58,7 +58,7 @@ for f in Seccomp:2 NoNewPrivs:1 CapEff:0000000000000000 CapBnd:0000000000000000;
 	if [ "$(bfield "${f%%:*}")" = "${f#*:}" ]; then tap_ok "it runs with ${f%%:*} ${f#*:}"; else tap_not_ok "it runs with ${f%%:*} ${f#*:}" "got '$(bfield "${f%%:*}")'"; fi
 done
 # This machine has no /dev/bus/usb: the request is answered no_such_device; in the lab it opens.
-expect_run "a request through the passed socket is answered" 0 "^612 0 (no_such_device|ok|failed_to_open_device) " \
+expect_run "a request through the passed socket is answered" 0 "^620 0 (no_such_device|ok|failed_to_open_device) " \
 	stdout -- python3 "$here/broker_request.py" "$sock" open /dev/bus/usb/001/002
 if grep -Eq 'decision .*op=OPEN id=42 .*path="/dev/bus/usb/001/002" .*verdict=(deny|allow)' "$log"; then
 	tap_ok "and its decision is logged"

@@ -4,7 +4,7 @@
 # broker_request.py SOCK KIND [ARG], KIND open PATH, junk, or fd PATH (a descriptor sent along);
 # prints the reply's size, descriptor count, status and reason.
 import os, socket, struct, sys
-PATH_MAX, REPLY_SIZE = 4096, 24 + 332 + 256
+PATH_MAX, REPLY_SIZE = 4096, 32 + 332 + 256
 def request(rtype, rid, target, handle, path):
     p = path.encode()
     return struct.pack("=HHIIIII", 1, rtype, rid, target, handle, len(p), 0) + p.ljust(PATH_MAX, b"\0")
@@ -24,6 +24,6 @@ elif kind == "fd":
         sys.exit(0)
 msg, fds, _, _ = socket.recv_fds(s, REPLY_SIZE + 1, 4)
 status = struct.unpack_from("=I", msg, 8)[0]
-reason = msg[24 + 332:].split(b"\0")[0].decode()
+reason = msg[32 + 332:].split(b"\0")[0].decode()
 names = ["ok", "invalid_request", "no_such_device", "failed_to_open_device", "internal_error"]
 print(len(msg), len(fds), names[status] if status < len(names) else status, reason)

@@ -78,23 +78,23 @@ expect_run "a second broker on a live socket is refused" 1 "another broker is li
 	"$SVMM" broker --socket "$sock"
 
 # This machine has no /dev/bus/usb: the request is answered no_such_device; in the lab it opens.
-expect_run "a client's OPEN is answered" 0 "^612 0 (no_such_device|ok|failed_to_open_device) " stdout -- \
+expect_run "a client's OPEN is answered" 0 "^620 0 (no_such_device|ok|failed_to_open_device) " stdout -- \
 	python3 "$client" "$sock" open /dev/bus/usb/001/002
 if grep -Eq 'decision peer=[0-9]+ pid=[0-9]+ uid=[0-9]+ op=OPEN id=42 target=node path="/dev/bus/usb/001/002" .* verdict=(deny|allow) status=[a-z_]+ rule=[^ ]+ .*reason="[^"]*"$' "$log"; then
 	tap_ok "the decision is one structured log line"
 else
 	tap_not_ok "the decision is one structured log line" "$(tail -3 "$log")"
 fi
-expect_run "an OPEN outside /dev/bus/usb is refused" 0 "^612 0 failed_to_open_device not a device node under /dev/bus/usb" \
+expect_run "an OPEN outside /dev/bus/usb is refused" 0 "^620 0 failed_to_open_device not a device node under /dev/bus/usb" \
 	stdout -- python3 "$client" "$sock" open /dev/null
 if grep -q 'path="/dev/null" .*verdict=deny status=failed_to_open_device' "$log"; then tap_ok "the refusal is logged"; else tap_not_ok "the refusal is logged" "$(tail -2 "$log")"; fi
-expect_run "a malformed request is answered invalid_request" 0 "^612 0 invalid_request malformed request: request has the wrong size" \
+expect_run "a malformed request is answered invalid_request" 0 "^620 0 invalid_request malformed request: request has the wrong size" \
 	stdout -- python3 "$client" "$sock" junk
 # Refused by the broker, or (where the kernel has SO_PASSRIGHTS) by the kernel at the sender, with no decision.
 decisions=4
 out=$(timeout 30 python3 "$client" "$sock" fd /dev/bus/usb/001/002 2>&1)
 case $out in
-"612 0 invalid_request malformed request: a descriptor was sent to the broker"*)
+"620 0 invalid_request malformed request: a descriptor was sent to the broker"*)
 	tap_ok "a descriptor sent to the broker is refused" ;;
 "refused by the kernel")
 	decisions=3

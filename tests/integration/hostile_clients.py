@@ -32,7 +32,7 @@ GUEST = os.environ.get("SVMM_TEST_GUEST")
 ANSWER_S = 1.0           # a well-behaved client's bound
 RSS_SLACK_KB = 256       # allocator noise; a leak per message or connection is far larger
 UID = 1000               # the hostile local user
-BROKER_REPLY = 24 + 332 + 256
+BROKER_REPLY = 32 + 332 + 256
 SCM_MAX_FD = 253         # the kernel's limit of descriptors in one message
 
 n = 0
@@ -101,7 +101,7 @@ def ask_broker(path, rid=1):
     if len(msg) != BROKER_REPLY:
         raise OSError("reply of %d bytes" % len(msg))
     _, _, rid, status = struct.unpack_from("=HHII", msg)
-    return rid, status, msg[24 + 332:].split(b"\0")[0].decode()
+    return rid, status, msg[32 + 332:].split(b"\0")[0].decode()
 
 
 def ask_vm(path):
@@ -341,7 +341,7 @@ def broker_attacks(broker, sock, workdir):
             how = send_with_fds(s, broker_request(9, "/dev/bus/usb/001/001"), [fd])
             if how == "sent":
                 msg = s.recv(BROKER_REPLY + 1)
-                reason = msg[24 + 332:].split(b"\0")[0].decode()
+                reason = msg[32 + 332:].split(b"\0")[0].decode()
                 return "refused: " + reason
             return how
 
