@@ -247,8 +247,10 @@ static void queue_back(int sock, const struct broker_reply *p, int fd)
 		fdpass_drop(fd);
 	if (p->status != BROKER_OK)
 		return;
-	log_warn("a followed device came back while %u others wait: giving it back", nbacks);
-	if (broker_request_release(&r, next_id(), p->handle, BROKER_RELEASE_KEEP_LEASE) == 0 &&
+	log_warn("a device came %s while %u others wait: giving it back",
+		 p->type == BROKER_BACK ? "back" : "unasked", nbacks);
+	if (broker_request_release(&r, next_id(), p->handle,
+				   p->type == BROKER_BACK ? BROKER_RELEASE_KEEP_LEASE : 0) == 0 &&
 	    broker_request_send(sock, &r) == 0)
 		replies_owed++;
 }
@@ -279,7 +281,7 @@ static int read_reply(int sock, struct broker_reply *p, int *fd)
 		replies_owed = 0;
 		return -ECONNRESET;
 	}
-	if (n == 1 && p->type == BROKER_BACK) {
+	if (n == 1 && (p->type == BROKER_BACK || p->type == BROKER_GIVE)) {
 		queue_back(sock, p, *fd);
 		*fd = -1;
 		return 2;
@@ -362,6 +364,20 @@ int broker_open(int sock, enum broker_target target, const char *what, struct br
 		int *fd)
 {
 	return broker_open_flags(sock, target, what, 0, reply, fd);
+}
+
+int broker_name(int sock, const char *name, struct broker_reply *reply)
+{
+	struct broker_request r;
+	int fd, err;
+
+	err = broker_request_name(&r, next_id(), name);
+	if (err)
+		return err;
+	err = transact(sock, &r, reply, &fd);
+	if (fd >= 0)
+		close(fd);	/* the decoder refuses one on a name reply; never reached */
+	return err;
 }
 
 int broker_release(int sock, uint32_t handle, struct broker_reply *reply)

@@ -79,16 +79,20 @@ int broker_open(int sock, enum broker_target target, const char *what, struct br
 int broker_open_flags(int sock, enum broker_target target, const char *what, uint32_t flags,
 		      struct broker_reply *reply, int *fd);
 
+/* Names this VM for the policy's `to` rules (once); 0 with *reply (refused: name taken), or -errno. */
+int broker_name(int sock, const char *name, struct broker_reply *reply);
+
 /* Gives back the device the broker called handle; 0 with *reply, or -errno as above. */
 int broker_release(int sock, uint32_t handle, struct broker_reply *reply);
 /* ... with BROKER_RELEASE_KEEP_LEASE: the device left by itself, its lease stays. */
 int broker_release_flags(int sock, uint32_t handle, uint32_t flags, struct broker_reply *reply);
 
 /*
- * A followed device the broker sent back (BROKER_BACK, read by
- * broker_client_drain or while waiting for a reply): 1 with *p and *fd (the
- * new node when p->status is BROKER_OK, else -1), or 0 when none waits.
- * The VMM attaches it, or releases p->handle with BROKER_RELEASE_KEEP_LEASE.
+ * A device the broker sent unasked, read by broker_client_drain or while
+ * waiting for a reply: a followed device back (BROKER_BACK) or one a `to`
+ * rule gives (BROKER_GIVE). 1 with *p and *fd (the node when p->status is
+ * BROKER_OK, else -1), or 0 when none waits. The VMM attaches it, or
+ * releases p->handle (BROKER_RELEASE_KEEP_LEASE for a BACK).
  */
 int broker_client_take_back(struct broker_reply *p, int *fd);
 

@@ -93,6 +93,22 @@ static void refuse_held(const struct held_device *h, const struct broker_peer *p
 				   "already attached to another VM (pid %d)", (int)h->pid);
 }
 
+static void node_path_of(const struct broker_server *s, unsigned int busnum, unsigned int devnum,
+			 char *path, size_t size)
+{
+	snprintf(path, size, "%s/%03u/%03u", s->cfg.dev_root, busnum, devnum);
+}
+
+/* Who asks, as the policy sees it: its uid (SO_PEERCRED), its name, a lease's device. */
+static void asker_of(const struct broker_peer *peer, const struct broker_device *pred,
+		     struct usb_asker *a)
+{
+	a->has_uid = true;
+	a->uid = (uint32_t)peer->uid;
+	a->vm = peer->name[0] ? peer->name : NULL;
+	a->pred = pred;
+}
+
 /*
  * Every check from the node on, and the grant. spec: the id the node was
  * resolved from (checked again against what was opened), or NULL. pred: the
@@ -108,6 +124,7 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 	struct usb_traits traits;
 	struct usb_node node = { .path_fd = -1 };
 	struct usb_verdict v;
+	struct usb_asker asker;
 	uint32_t reattach, handle;
 	int keep_fd = -1, port_fd = -1, err;
 
@@ -130,7 +147,8 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 				   "the device changed while its name was resolved");
 		goto out;
 	}
-	usb_policy_evaluate_successor(s->policy, &p->device, &traits, pred, &v);
+	asker_of(peer, pred, &asker);
+	usb_policy_evaluate_for(s->policy, &p->device, &traits, &asker, &v);
 	snprintf(d->rule, sizeof(d->rule), "%s", v.rule);
 	if (!v.allow) {
 		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", v.reason);
@@ -257,7 +275,29 @@ static void handle_release(struct broker_server *s, const struct broker_peer *pe
 			 h.reattach ? "; host drivers re-attached" : "");
 }
 
-void broker_request_handle(struct broker_server *s, const struct broker_peer *peer,
+/* A name is the connection's for its life, and no two connections share one. */
+static void handle_name(struct broker_server *s, struct broker_peer *peer,
+			const struct broker_request *r, struct broker_reply *p)
+{
+	if (peer->name[0]) {
+		broker_reply_error(p, BROKER_E_INVALID, "this VM is named %s already", peer->name);
+		return;
+	}
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+		const struct broker_peer *o = &s->peers[i];
+
+		if (o->fd >= 0 && o != peer && !strcmp(o->name, r->path)) {
+			broker_reply_error(p, BROKER_E_INVALID, "the name %s is taken by another VM (pid %d)",
+					   r->path, (int)o->pid);
+			return;
+		}
+	}
+	/* The decoder checked it: 1 to 64 bytes. */
+	memcpy(peer->name, r->path, r->path_len + 1);
+	snprintf(p->reason, sizeof(p->reason), "named %s", peer->name);
+}
+
+void broker_request_handle(struct broker_server *s, struct broker_peer *peer,
 			   const struct broker_request *r, struct broker_reply *p, int *fd,
 			   struct broker_decision *d)
 {
@@ -265,8 +305,40 @@ void broker_request_handle(struct broker_server *s, const struct broker_peer *pe
 	*fd = -1;
 	if (r->type == BROKER_OPEN)
 		handle_open(s, peer, r, p, fd, d);
+	else if (r->type == BROKER_NAME)
+		handle_name(s, peer, r, p);
 	else
 		handle_release(s, peer, r, p, d);
+}
+
+bool broker_request_give(struct broker_server *s, const struct broker_peer *peer,
+			 unsigned int busnum, unsigned int devnum, struct broker_reply *p, int *fd,
+			 struct broker_decision *d)
+{
+	char path[PATH_MAX], why[BROKER_REASON_MAX];
+	struct broker_device found;
+	struct usb_traits traits;
+	struct usb_node node = { .path_fd = -1 };
+	struct usb_asker asker;
+	struct usb_verdict v;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	*fd = -1;
+	node_path_of(s, busnum, devnum, path, sizeof(path));
+	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
+	if (!err)
+		err = usb_identity_read(&s->cfg, node.rdev, &found, &traits, why, sizeof(why));
+	usb_node_close(&node);
+	if (err)
+		return false;
+	asker_of(peer, NULL, &asker);
+	usb_policy_evaluate_for(s->policy, &found, &traits, &asker, &v);
+	if (!v.allow || !v.gives)
+		return false;
+	snprintf(d->node, sizeof(d->node), "%.120s", path);
+	grant_node(s, peer, path, NULL, NULL, p, fd, d);
+	return true;
 }
 
 void broker_request_undo(struct broker_server *s, const struct broker_peer *peer,
@@ -274,7 +346,8 @@ void broker_request_undo(struct broker_server *s, const struct broker_peer *peer
 {
 	struct follow_lease *l;
 
-	if ((p->type != BROKER_OPEN && p->type != BROKER_BACK) || p->status != BROKER_OK)
+	if ((p->type != BROKER_OPEN && p->type != BROKER_BACK && p->type != BROKER_GIVE) ||
+	    p->status != BROKER_OK)
 		return;
 	l = follow_by_handle(&s->follow, peer->id, p->handle);
 	if (l && p->type == BROKER_OPEN)
@@ -305,15 +378,11 @@ static bool relates(struct broker_server *s, const struct follow_lease *l, const
 	if (*rel != FOLLOW_OTHER_ELSEWHERE)
 		return true;
 	/* Another device elsewhere is only a successor if a rule says so. */
-	usb_policy_evaluate_successor(s->policy, &found, &traits, &l->device, &v);
+	usb_policy_evaluate_for(s->policy, &found, &traits,
+				&(struct usb_asker){ .pred = &l->device }, &v);
 	return v.allow;
 }
 
-static void node_path_of(const struct broker_server *s, unsigned int busnum, unsigned int devnum,
-			 char *path, size_t size)
-{
-	snprintf(path, size, "%s/%03u/%03u", s->cfg.dev_root, busnum, devnum);
-}
 
 bool broker_request_back_relates(struct broker_server *s, const struct follow_lease *l,
 				 unsigned int busnum, unsigned int devnum)

@@ -28,7 +28,7 @@ struct broker_decision {
 };
 
 /* Fills *p (initialised by the caller) and *fd (-1 unless an OPEN succeeded). */
-void broker_request_handle(struct broker_server *s, const struct broker_peer *peer,
+void broker_request_handle(struct broker_server *s, struct broker_peer *peer,
 			   const struct broker_request *r, struct broker_reply *p, int *fd,
 			   struct broker_decision *d);
 
@@ -42,6 +42,15 @@ void broker_request_handle(struct broker_server *s, const struct broker_peer *pe
 bool broker_request_back(struct broker_server *s, const struct broker_peer *peer,
 			 struct follow_lease *l, unsigned int busnum, unsigned int devnum,
 			 struct broker_reply *p, int *fd, struct broker_decision *d);
+
+/*
+ * A device bound at busnum/devnum that a `to` rule gives to peer (by its
+ * name): runs every check of an OPEN and fills *p (a BROKER_GIVE the caller
+ * initialised) and *fd, returning true; false when no such rule decides it.
+ */
+bool broker_request_give(struct broker_server *s, const struct broker_peer *peer,
+			 unsigned int busnum, unsigned int devnum, struct broker_reply *p, int *fd,
+			 struct broker_decision *d);
 
 /* Whether the device bound at busnum/devnum is lease l's (or its successor's): no grant made. */
 bool broker_request_back_relates(struct broker_server *s, const struct follow_lease *l,

@@ -256,6 +256,38 @@ static void offer_back(struct broker_server *s, struct follow_lease *l, unsigned
 	}
 }
 
+/* Gives the device at busnum/devnum to the first named VM a `to` rule gives it to. */
+static void offer_given(struct broker_server *s, unsigned int busnum, unsigned int devnum)
+{
+	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
+		struct broker_peer *peer = &s->peers[i];
+		struct broker_request r;
+		struct broker_reply p;
+		struct broker_decision d;
+		int fd, err;
+
+		if (peer->fd < 0 || !peer->name[0])
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.type = BROKER_GIVE;
+		broker_reply_init(&p, &r);
+		if (!broker_request_give(s, peer, busnum, devnum, &p, &fd, &d))
+			continue;
+		snprintf(r.path, sizeof(r.path), "to %s", peer->name);
+		log_decision(peer, &r, &p, &d);
+		if (p.status != BROKER_OK)
+			continue;	/* held by a lease or another VM, or a check failed: nothing to give */
+		err = broker_reply_send(peer->fd, &p, fd);
+		close(fd);
+		if (err < 0) {
+			log_warn("%s did not take the device it was given: %s", peer->name, strerror(-err));
+			broker_request_undo(s, peer, &p);
+			continue;
+		}
+		return;
+	}
+}
+
 void broker_server_device_bound(struct broker_server *s, unsigned int busnum, unsigned int devnum)
 {
 	for (unsigned int i = 0; i < FOLLOW_MAX_LEASES; i++) {
@@ -274,6 +306,7 @@ void broker_server_device_bound(struct broker_server *s, unsigned int busnum, un
 		}
 		offer_back(s, l, busnum, devnum);
 	}
+	offer_given(s, busnum, devnum);
 }
 
 /* Leases whose grant was released since a bind came for them: that bind now. */

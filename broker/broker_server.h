@@ -35,6 +35,7 @@ struct broker_peer {
 	uid_t uid;
 	gid_t gid;
 	uint64_t last_active;	/* s->activity when it connected or last sent a message */
+	char name[BROKER_VM_NAME_MAX];	/* NAME: what the policy's `to` rules call it; "" if none */
 };
 
 struct broker_server {
@@ -78,6 +79,8 @@ int broker_server_handle(struct broker_server *s, unsigned int slot);
  * device that is this one, or a successor a rule names, gets it (or the
  * reason it is refused) as a BROKER_BACK. A lease whose grant is still held
  * (its device gone, the VM not yet told) keeps the event until it is released.
+ * A device no lease took goes, as a BROKER_GIVE, to the named VM a `to` rule
+ * gives it to, if every check passes.
  */
 void broker_server_device_bound(struct broker_server *s, unsigned int busnum, unsigned int devnum);
 

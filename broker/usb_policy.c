@@ -32,6 +32,8 @@ enum {
 	COND_PORT = 1u << 4,
 	COND_SERIAL = 1u << 5,
 	COND_FOLLOWS = 1u << 6,
+	COND_TO = 1u << 7,
+	COND_UID = 1u << 8,
 };
 
 /* An id as a rule writes it: VVVV:PPPP, PPPP may be '*'. */
@@ -51,6 +53,8 @@ struct usb_rule {
 	uint8_t device_class;
 	uint8_t interface_class;
 	struct rule_id follows;		/* COND_FOLLOWS: the device this one succeeds */
+	char to[USB_POLICY_VM_NAME_MAX];	/* COND_TO: the VM the device is for, and given to */
+	uint32_t uid;				/* COND_UID: the user the asking VM runs as */
 	char port[BROKER_PORT_PATH_MAX];
 	char serial[BROKER_SERIAL_MAX];
 	char text[USB_POLICY_MAX_LINE + 1];	/* the rule as written, for verdicts */
@@ -84,6 +88,8 @@ static const struct {
 	{ "port", COND_PORT },
 	{ "serial", COND_SERIAL },
 	{ "follows", COND_FOLLOWS },
+	{ "to", COND_TO },
+	{ "uid", COND_UID },
 };
 
 static int perr(char *err, size_t errlen, const char *name, unsigned int line, const char *fmt, ...)
@@ -233,7 +239,7 @@ static int parse_condition(const char *name, unsigned int line, char **w, unsign
 	}
 	if (!cond)
 		return perr(err, errlen, name, line,
-			    "unexpected '%s' (conditions: all, id, class, interface-class, port, serial, follows)",
+			    "unexpected '%s' (conditions: all, id, class, interface-class, port, serial, follows, to, uid)",
 			    word);
 	if (r->conds & cond)
 		return perr(err, errlen, name, line, "'%s' given twice", word);
@@ -262,6 +268,17 @@ static int parse_condition(const char *name, unsigned int line, char **w, unsign
 		if (parse_rule_id(value, &r->follows))
 			return perr(err, errlen, name, line,
 				    "bad follows '%s' (want VVVV:PPPP in hex; PPPP may be *)", value);
+		return 0;
+	case COND_TO:
+		if (!broker_vm_name_ok(value))
+			return perr(err, errlen, name, line,
+				    "bad VM name '%.64s' (1 to %u of A-Z a-z 0-9 . _ -)", value,
+				    USB_POLICY_VM_NAME_MAX - 1);
+		snprintf(r->to, sizeof(r->to), "%s", value);
+		return 0;
+	case COND_UID:
+		if (sysfs_parse_dec(value, 0, 0x7fffffffu, &r->uid))
+			return perr(err, errlen, name, line, "bad uid '%.64s' (want a decimal user id)", value);
 		return 0;
 	case COND_PORT:
 		if (parse_port(value, r))
@@ -312,6 +329,11 @@ static int parse_rule(const char *name, unsigned int line, char **w, unsigned in
 		return perr(err, errlen, name, line, "follows is for allow and allow-detach rules");
 	if ((r->conds & COND_FOLLOWS) && !(r->conds & COND_ID))
 		return perr(err, errlen, name, line, "follows needs the successor's id (allow id VVVV:PPPP follows ...)");
+	/* A device given unasked is one the rule names: never every device, nor a kind of them. */
+	if ((r->conds & COND_TO) && r->action != ACT_ALLOW && r->action != ACT_ALLOW_DETACH)
+		return perr(err, errlen, name, line, "to is for allow and allow-detach rules");
+	if ((r->conds & COND_TO) && !(r->conds & (COND_ID | COND_SERIAL | COND_PORT)))
+		return perr(err, errlen, name, line, "to needs a rule that names the device (id, serial or port)");
 	return 0;
 }
 
@@ -530,16 +552,26 @@ static bool id_matches(const struct rule_id *id, uint16_t vendor, uint16_t produ
 }
 
 /*
- * Whether a rule applies to the device. A follows rule applies only to a
- * device that comes back for a lease on pred (NULL: an ordinary request).
+ * Whether a rule applies to the device, for asker a. A follows rule applies
+ * only to a device that comes back for a lease on a->pred; a to rule only
+ * for the VM it names.
  */
 static bool applies(const struct usb_rule *r, const struct broker_device *d,
-		    const struct broker_device *pred)
+		    const struct usb_asker *a)
 {
 	bool interface_rule = r->action == ACT_ALLOW_INTERFACE || r->action == ACT_DENY_INTERFACE;
 
 	if ((r->conds & COND_FOLLOWS) &&
-	    (!pred || !id_matches(&r->follows, pred->vendor, pred->product)))
+	    (!a || !a->pred || !id_matches(&r->follows, a->pred->vendor, a->pred->product)))
+		return false;
+	if ((r->conds & COND_UID) && (!a || !a->has_uid || a->uid != r->uid))
+		return false;
+	/*
+	 * Whoever can reach the broker can call its VM anything: a name alone is
+	 * root's VM unless the rule says which user's.
+	 */
+	if ((r->conds & COND_TO) && (!a || !a->vm || strcmp(r->to, a->vm) != 0 ||
+				     (!(r->conds & COND_UID) && (!a->has_uid || a->uid != 0))))
 		return false;
 	if (r->conds & COND_ALL)
 		return true;
@@ -596,13 +628,14 @@ static const char *needs_naming(const struct broker_device *d, const struct usb_
 void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
 			 const struct usb_traits *t, struct usb_verdict *v)
 {
-	usb_policy_evaluate_successor(p, d, t, NULL, v);
+	usb_policy_evaluate_for(p, d, t, NULL, v);
 }
 
-void usb_policy_evaluate_successor(const struct usb_policy *p, const struct broker_device *d,
-				   const struct usb_traits *t, const struct broker_device *pred,
-				   struct usb_verdict *v)
+void usb_policy_evaluate_for(const struct usb_policy *p, const struct broker_device *d,
+			     const struct usb_traits *t, const struct usb_asker *a,
+			     struct usb_verdict *v)
 {
+	const struct broker_device *pred = a ? a->pred : NULL;
 	const struct usb_rule *allow = NULL, *named = NULL, *deny = NULL, *narrowed = NULL;
 	uint32_t allow_if = 0, deny_if = 0;
 	bool allow_if_applied = false;
@@ -619,7 +652,7 @@ void usb_policy_evaluate_successor(const struct usb_policy *p, const struct brok
 	for (unsigned int i = 0; i < p->count && !deny; i++) {
 		const struct usb_rule *r = &p->rules[i];
 
-		if (!applies(r, d, pred))
+		if (!applies(r, d, a))
 			continue;
 		switch (r->action) {
 		case ACT_DENY:
@@ -686,5 +719,6 @@ void usb_policy_evaluate_successor(const struct usb_policy *p, const struct brok
 	}
 	v->allow = true;
 	v->detach = allow->action == ACT_ALLOW_DETACH;
+	v->gives = allow->conds & COND_TO;
 	verdict(v, p, allow, "allowed", "");
 }

@@ -29,6 +29,7 @@
 #define USB_POLICY_MAX_LINE 511u	/* characters in a line, without the newline */
 #define USB_POLICY_MAX_RULES 256u
 #define USB_POLICY_ERR_MAX 512u		/* room for "FILE:LINE: reason" */
+#define USB_POLICY_VM_NAME_MAX BROKER_VM_NAME_MAX	/* svmm run --name, with its NUL */
 
 /*
  * The policy used when no file is given: any device that is not a hub, host
@@ -44,6 +45,7 @@ struct usb_verdict {
 	bool allow;
 	bool detach;			/* the VM may detach host kernel drivers */
 	bool restricted;		/* an interface rule applied: limit the fd to `allowed` */
+	bool gives;			/* the deciding rule has `to`: the VM gets the device unasked */
 	uint32_t allowed;		/* interfaces the VM may claim */
 	char rule[64];			/* "FILE:LINE" of the deciding rule, or "hub" / "default" / "hid-boot" / "internal" */
 	char reason[BROKER_REASON_MAX];	/* one line for the reply and the log */
@@ -82,13 +84,21 @@ unsigned int usb_policy_count(const struct usb_policy *p);
 void usb_policy_evaluate(const struct usb_policy *p, const struct broker_device *d,
 			 const struct usb_traits *t, struct usb_verdict *v);
 
-/*
- * The same for d coming back, as another identity, for a lease on pred:
- * only an allow rule with `follows` naming pred admits it (denies apply as
- * ever, hubs are refused as ever).
- */
-void usb_policy_evaluate_successor(const struct usb_policy *p, const struct broker_device *d,
-				   const struct usb_traits *t, const struct broker_device *pred,
-				   struct usb_verdict *v);
+/* Who asks, for the rules that depend on it. */
+struct usb_asker {
+	bool has_uid;			/* uid is known (SO_PEERCRED): `uid` rules may apply */
+	uint32_t uid;			/* the user the VM runs as */
+	const char *vm;			/* the VM's name (svmm run --name), or NULL: `to` rules are its */
+	const struct broker_device *pred;	/* a lease's device that d comes back for as another
+						 * identity, or NULL: then only an allow rule with
+						 * `follows` naming it admits d (denies and the hub
+						 * check as ever) */
+};
+
+/* usb_policy_evaluate for asker a (NULL: as usb_policy_evaluate). */
+void usb_policy_evaluate_for(const struct usb_policy *p, const struct broker_device *d,
+			     const struct usb_traits *t, const struct usb_asker *a,
+			     struct usb_verdict *v);
+
 
 #endif

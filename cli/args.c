@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker_protocol.h"
+
 static const char usage_overview[] =
 	"usage: svmm COMMAND [OPTIONS] ...\n"
 	"\n"
@@ -33,6 +35,8 @@ static const char usage_run[] =
 	"                       /dev/bus/usb node, VID:PID[:SERIAL] or a port path (1-2.3)\n"
 	"      --usb-image FILE attach a disk image as USB mass storage (repeatable)\n"
 	"      --usb-image-ro FILE  the same, read-only for the guest\n"
+	"      --name NAME      what the broker's policy calls this VM: its `to NAME`\n"
+	"                       rules give it matching devices as they are plugged in\n"
 	"  -v, --verbose        log more\n"
 	"  -h, --help           this text\n";
 
@@ -179,7 +183,7 @@ static int append_params(struct run_options *o, const char *p, char *err, size_t
 }
 
 enum { OPT_BROKER = 256, OPT_POLICY, OPT_IMAGE, OPT_READ_ONLY, OPT_ID, OPT_JSON, OPT_SOCKET,
-       OPT_USB, OPT_USB_IMAGE, OPT_USB_IMAGE_RO, OPT_FOLLOW };
+       OPT_USB, OPT_USB_IMAGE, OPT_USB_IMAGE_RO, OPT_FOLLOW, OPT_NAME };
 
 /* One more --usb, --usb-image or --usb-image-ro; the VMM checks the device itself. */
 static int add_boot_usb(struct run_options *o, int kind, bool read_only, const char *path,
@@ -214,6 +218,7 @@ static int parse_run(int argc, char **argv, struct cli *cli, char *err, size_t e
 		{ "usb", required_argument, NULL, OPT_USB },
 		{ "usb-image", required_argument, NULL, OPT_USB_IMAGE },
 		{ "usb-image-ro", required_argument, NULL, OPT_USB_IMAGE_RO },
+		{ "name", required_argument, NULL, OPT_NAME },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -244,6 +249,12 @@ static int parse_run(int argc, char **argv, struct cli *cli, char *err, size_t e
 			break;
 		case OPT_BROKER: o->broker = optarg; break;
 		case OPT_POLICY: o->policy = optarg; break;
+		case OPT_NAME:
+			if (!broker_vm_name_ok(optarg))
+				return fail(err, errlen, "--name: '%.64s' is not 1 to 64 of A-Z a-z 0-9 . _ -",
+					    optarg);
+			o->name = optarg;
+			break;
 		case OPT_USB:
 		case OPT_USB_IMAGE:
 		case OPT_USB_IMAGE_RO:

@@ -15,7 +15,25 @@ static const char *const type_names[BROKER_TYPE_END] = {
 	[BROKER_OPEN] = "OPEN",
 	[BROKER_RELEASE] = "RELEASE",
 	[BROKER_BACK] = "BACK",
+	[BROKER_NAME] = "NAME",
+	[BROKER_GIVE] = "GIVE",
 };
+
+bool broker_vm_name_ok(const char *name)
+{
+	size_t len = strnlen(name, BROKER_VM_NAME_MAX);
+
+	if (len == 0 || len == BROKER_VM_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
 
 static const char *const status_names[BROKER_STATUS_END] = {
 	[BROKER_OK] = "ok",
@@ -73,6 +91,16 @@ int broker_request_open(struct broker_request *r, uint32_t id, enum broker_targe
 	return 0;
 }
 
+int broker_request_name(struct broker_request *r, uint32_t id, const char *name)
+{
+	request_init(r, id, BROKER_NAME);
+	if (!broker_vm_name_ok(name))
+		return -EINVAL;
+	r->path_len = (uint32_t)strlen(name);
+	memcpy(r->path, name, r->path_len);
+	return 0;
+}
+
 int broker_request_release(struct broker_request *r, uint32_t id, uint32_t handle, uint32_t flags)
 {
 	request_init(r, id, BROKER_RELEASE);
@@ -115,7 +143,7 @@ int broker_request_decode(const void *buf, size_t len, size_t nfds, struct broke
 		return wire_refuse(why, "a descriptor was sent to the broker", -EBADF);
 	if (r->version != BROKER_VERSION)
 		return wire_refuse(why, "unsupported protocol version", -EPROTO);
-	if (r->type != BROKER_OPEN && r->type != BROKER_RELEASE)
+	if (r->type != BROKER_OPEN && r->type != BROKER_RELEASE && r->type != BROKER_NAME)
 		return wire_refuse(why, "unknown request type", -EBADMSG);
 	if (r->flags & ~BROKER_REQUEST_FLAGS_ALL)
 		return wire_refuse(why, "unknown request flags", -EBADMSG);
@@ -137,6 +165,11 @@ int broker_request_decode(const void *buf, size_t len, size_t nfds, struct broke
 			return wire_refuse(why, "release flags on an open", -EBADMSG);
 		if ((r->flags & BROKER_OPEN_FOLLOW) && r->target != BROKER_TARGET_ID)
 			return wire_refuse(why, "follow needs an id or port path, not a node", -EBADMSG);
+	} else if (r->type == BROKER_NAME) {
+		if (r->target || r->handle || r->flags)
+			return wire_refuse(why, "name carries a target, handle or flags", -EBADMSG);
+		if (!broker_vm_name_ok(r->path))
+			return wire_refuse(why, "a VM name is 1 to 64 of A-Z a-z 0-9 . _ -", -EBADMSG);
 	} else {
 		if (r->flags & ~BROKER_RELEASE_KEEP_LEASE)
 			return wire_refuse(why, "open flags on a release", -EBADMSG);
@@ -183,9 +216,12 @@ int broker_reply_decode(const void *buf, size_t len, size_t nfds, uint16_t expec
 		return wire_refuse(why, "reserved field is not zero", -EBADMSG);
 	if (p->type == BROKER_BACK && (p->id != 0 || p->lease == 0))
 		return wire_refuse(why, "a device back without its lease", -EBADMSG);
+	if (p->type == BROKER_GIVE && (p->id != 0 || p->lease || p->status != BROKER_OK))
+		return wire_refuse(why, "a device given with an id, a lease or a refusal", -EBADMSG);
 	if (p->type == BROKER_RELEASE && p->lease)
 		return wire_refuse(why, "lease on a release reply", -EBADMSG);
-	opened = (p->type == BROKER_OPEN || p->type == BROKER_BACK) && p->status == BROKER_OK;
+	opened = (p->type == BROKER_OPEN || p->type == BROKER_BACK || p->type == BROKER_GIVE) &&
+		 p->status == BROKER_OK;
 	if (nfds != (opened ? 1u : 0u))
 		return wire_refuse(why, opened ? "open reply without its descriptor" :
 			   "descriptor on a reply that takes none", -EBADF);
@@ -199,7 +235,7 @@ int broker_reply_decode(const void *buf, size_t len, size_t nfds, uint16_t expec
 		if (p->allowed & ~p->device.interfaces)
 			return wire_refuse(why, "allowed interfaces the device does not have", -EBADMSG);
 	} else if (p->flags || p->allowed || (p->type != BROKER_RELEASE && p->handle) ||
-		   (p->type == BROKER_OPEN && p->lease)) {
+		   (p->lease && p->type != BROKER_BACK)) {
 		return wire_refuse(why, "grant fields on a reply that grants nothing", -EBADMSG);
 	}
 	err = device_ok(&p->device, why);
@@ -270,7 +306,8 @@ static size_t reply_fds_expected(int sock)
 
 	if (fdpass_peek(sock, &r, head) != (ssize_t)head)
 		return 0;
-	return r.version == BROKER_VERSION && (r.type == BROKER_OPEN || r.type == BROKER_BACK) &&
+	return r.version == BROKER_VERSION &&
+	       (r.type == BROKER_OPEN || r.type == BROKER_BACK || r.type == BROKER_GIVE) &&
 	       r.status == BROKER_OK;
 }
 

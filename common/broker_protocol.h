@@ -16,6 +16,7 @@
 #ifndef SVMM_BROKER_PROTOCOL_H
 #define SVMM_BROKER_PROTOCOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,11 +26,14 @@
 #define BROKER_SERIAL_MAX 256u		/* iSerialNumber as sysfs shows it (UTF-8), with the NUL */
 #define BROKER_PORT_PATH_MAX 32u	/* "255-255.255.255.255.255.255" and the NUL */
 #define BROKER_MAX_INTERFACES 32u	/* usbfs claims and masks interfaces 0..31 */
+#define BROKER_VM_NAME_MAX 65u		/* a VM's name, with the NUL */
 
 enum broker_type {
 	BROKER_OPEN = 1,	/* open a device: reply carries the fd */
 	BROKER_RELEASE,		/* the VM let go of a device it opened */
 	BROKER_BACK,		/* broker to VMM only, id 0: a followed device is back (granted: fd) or refused */
+	BROKER_NAME,		/* the VM's name (path), for the policy's `to` rules; once per connection */
+	BROKER_GIVE,		/* broker to VMM only, id 0: a device a `to` rule gives this VM (fd) */
 	BROKER_TYPE_END,
 };
 
@@ -105,8 +109,14 @@ _Static_assert(sizeof(struct broker_request) == 24 + BROKER_PATH_MAX, "broker re
 _Static_assert(sizeof(struct broker_device) == 12 + BROKER_MAX_INTERFACES + BROKER_SERIAL_MAX +
 	       BROKER_PORT_PATH_MAX, "broker device layout");
 
-/* "OPEN", "RELEASE", "BACK" or "?". */
+/* "OPEN", "RELEASE", "BACK", "NAME", "GIVE" or "?". */
 const char *broker_type_name(unsigned int type);
+
+/* A VM name: 1 to 64 of A-Z a-z 0-9 . _ - (nothing a log line or a path could misread). */
+bool broker_vm_name_ok(const char *name);
+
+/* Builds a NAME; -EINVAL for a name broker_vm_name_ok refuses. */
+int broker_request_name(struct broker_request *r, uint32_t id, const char *name);
 /* crosvm's word for a status ("failed_to_open_device", ...), "ok", or "?". */
 const char *broker_status_name(unsigned int status);
 

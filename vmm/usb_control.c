@@ -333,6 +333,47 @@ static void emit_back_refused(struct usb_control *u, const char *path, enum cont
 	emit(u, &e);
 }
 
+static void usbfs_attach_msg(struct devproto_msg *m, const struct broker_reply *br,
+			     unsigned int port)
+{
+	*m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
+	m->u.attach.kind = DEVPROTO_ATTACH_USBFS;
+	m->u.attach.busnum = br->device.busnum;
+	m->u.attach.devnum = br->device.devnum;
+	m->u.attach.port = port;
+	if (br->flags & BROKER_FLAG_MAY_DETACH)
+		m->u.attach.flags |= DEVPROTO_ATTACH_MAY_DETACH;
+	if (br->flags & BROKER_FLAG_RESTRICTED) {
+		m->u.attach.flags |= DEVPROTO_ATTACH_RESTRICTED;
+		m->u.attach.allowed_interfaces = br->allowed;
+	}
+}
+
+/* A device a policy `to` rule gives this VM: on any free port, as if attached by a request. */
+static void take_given(struct usb_control *u, const struct broker_reply *br, int fd,
+		       const char *node)
+{
+	struct devproto_msg m;
+	struct devproto_reply reply;
+	struct control_reply rep;
+
+	usbfs_attach_msg(&m, br, 0);
+	control_reply_init(&rep, CONTROL_USB_ATTACH);
+	usb_request(u, &m, fd, &reply, &rep);
+	close(fd);
+	if (rep.status != CONTROL_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
+		log_warn("the broker gave %s (%04x:%04x) but it cannot be attached: %s", node,
+			 br->device.vendor, br->device.product, rep.message);
+		give_back(u, br->handle, false);
+		emit_back_refused(u, node, (enum control_status)rep.status, rep.message);
+		return;
+	}
+	u->broker_handle[reply.port] = br->handle;
+	log_info("attached %s (%04x:%04x), given by the broker (%s), on port %u", node,
+		 br->device.vendor, br->device.product, br->reason, reply.port);
+	record_attached(u, reply.port, node, CONTROL_EVENT_ATTACHED);
+}
+
 /*
  * A followed device is back: on its old port if that is free (the guest
  * sees the same port come back), else on any. A refusal (the policy, or a
@@ -340,10 +381,11 @@ static void emit_back_refused(struct usb_control *u, const char *path, enum cont
  */
 static void take_back(struct usb_control *u, const struct broker_reply *br, int fd)
 {
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
+	unsigned int port = port_of_lease(u, br->lease);
+	struct devproto_msg m;
 	struct devproto_reply reply;
 	struct control_reply rep;
-	unsigned int port = port_of_lease(u, br->lease);
+	const char *what;
 
 	if (!port) {
 		/* A lease this VMM ended meanwhile: the device is not wanted. */
@@ -353,22 +395,13 @@ static void take_back(struct usb_control *u, const struct broker_reply *br, int 
 			close(fd);
 		return;
 	}
+	what = u->follow_path[port];
 	if (br->status != BROKER_OK) {
-		log_info("followed device %s came back and was refused: %s", u->follow_path[port],
-			 br->reason);
-		emit_back_refused(u, u->follow_path[port], broker_control_status(br->status), br->reason);
+		log_info("followed device %s came back and was refused: %s", what, br->reason);
+		emit_back_refused(u, what, broker_control_status(br->status), br->reason);
 		return;
 	}
-	m.u.attach.kind = DEVPROTO_ATTACH_USBFS;
-	m.u.attach.busnum = br->device.busnum;
-	m.u.attach.devnum = br->device.devnum;
-	m.u.attach.port = u->broker_handle[port] ? 0 : port;
-	if (br->flags & BROKER_FLAG_MAY_DETACH)
-		m.u.attach.flags |= DEVPROTO_ATTACH_MAY_DETACH;
-	if (br->flags & BROKER_FLAG_RESTRICTED) {
-		m.u.attach.flags |= DEVPROTO_ATTACH_RESTRICTED;
-		m.u.attach.allowed_interfaces = br->allowed;
-	}
+	usbfs_attach_msg(&m, br, u->broker_handle[port] ? 0 : port);
 	control_reply_init(&rep, CONTROL_USB_ATTACH);
 	if (!usb_request(u, &m, fd, &reply, &rep) && m.u.attach.port &&
 	    rep.status == CONTROL_E_NO_AVAILABLE_PORT) {
@@ -379,10 +412,9 @@ static void take_back(struct usb_control *u, const struct broker_reply *br, int 
 	}
 	close(fd);	/* the device process holds its own copy */
 	if (rep.status != CONTROL_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
-		log_warn("followed device %s came back but cannot be attached: %s", u->follow_path[port],
-			 rep.message);
+		log_warn("followed device %s came back but cannot be attached: %s", what, rep.message);
 		give_back(u, br->handle, true);
-		emit_back_refused(u, u->follow_path[port], (enum control_status)rep.status, rep.message);
+		emit_back_refused(u, what, (enum control_status)rep.status, rep.message);
 		return;
 	}
 	u->broker_handle[reply.port] = br->handle;
@@ -402,8 +434,16 @@ void usb_control_take_backs(struct usb_control *u)
 	struct broker_reply br;
 	int fd;
 
-	for (unsigned int i = 0; i < BROKER_CLIENT_MAX_BACKS && broker_client_take_back(&br, &fd); i++)
-		take_back(u, &br, fd);
+	for (unsigned int i = 0; i < BROKER_CLIENT_MAX_BACKS && broker_client_take_back(&br, &fd); i++) {
+		char node[CONTROL_EVENT_PATH_MAX];
+
+		if (br.type == BROKER_BACK) {
+			take_back(u, &br, fd);
+			continue;
+		}
+		snprintf(node, sizeof(node), "/dev/bus/usb/%03u/%03u", br.device.busnum, br.device.devnum);
+		take_given(u, &br, fd, node);
+	}
 }
 
 static void usb_list(void *opaque, const struct control_request *req, struct control_reply *rep)

@@ -389,6 +389,26 @@ static int vmm_start_broker(struct vmm *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* --name: the broker's `to` rules give devices to the VM by it; taken names stop the start. */
+static int vmm_name_self(struct vmm *v, char *err, size_t errlen)
+{
+	struct broker_reply reply;
+	int r;
+
+	if (!v->o->name)
+		return 0;
+	r = broker_name(v->broker_sock, v->o->name, &reply);
+	if (r < 0) {
+		snprintf(err, errlen, "the broker did not take the name %s: %s", v->o->name, strerror(-r));
+		return r;
+	}
+	if (reply.status != BROKER_OK) {
+		snprintf(err, errlen, "the broker refused the name %s: %s", v->o->name, reply.reason);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 /* Forked before the VM exists: the child inherits no KVM or guest memory fds at all. */
 static int vmm_start_xhci(struct vmm *v)
 {
@@ -548,7 +568,7 @@ static void vmm_loop(struct vmm *v)
 		 * granted given back), or a followed device back (attached).
 		 */
 		pfd[PFD_BROKER] = (struct pollfd){
-			.fd = !v->broker_gone && (broker_client_replies_owed() ||
+			.fd = !v->broker_gone && (broker_client_replies_owed() || v->o->name ||
 						  usb_control_has_leases(&v->usb)) ? v->broker_sock : -1,
 			.events = POLLIN };
 		nctl = control_server_pollfds(&v->control, pfd + PFD_CONTROL, PFD_MAX - PFD_CONTROL);
@@ -739,7 +759,7 @@ int vmm_main(const struct run_options *o)
 	if (vmm_check_memory(o) < 0 || vmm_read_kernel(v) < 0 || vmm_open_initrd(v) < 0 ||
 	    vmm_open_boot_images(v) < 0)
 		goto out;
-	if (vmm_start_broker(v, err, sizeof(err)) < 0) {
+	if (vmm_start_broker(v, err, sizeof(err)) < 0 || vmm_name_self(v, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		goto out;
 	}

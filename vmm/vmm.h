@@ -34,6 +34,7 @@ struct run_options {
 	const char *kernel;
 	const char *broker;	/* system broker socket; NULL: fork our own */
 	const char *policy;	/* policy for our own broker; NULL: built-in */
+	const char *name;	/* --name: what the broker's `to` rules call this VM; NULL: none */
 	struct run_usb usb[VMM_MAX_BOOT_USB];	/* in the order given */
 	uint32_t nusb;
 	bool verbose;

@@ -33,8 +33,11 @@ for i in $(seq 17); do args+=(--usb-image "$T/x$i"); done
 expect_run "more boot devices than ports is a usage error" 2 'at most 16 devices at boot' stderr -- \
 	"$SVMM" run --control "$sock" "${args[@]}" "$SVMM_TEST_GUEST"
 
+expect_run "svmm run --name with a name no policy can hold is a usage error" 2 '--name' stderr -- \
+	"$SVMM" run --control "$sock" --name 'a b' "$SVMM_TEST_GUEST"
+
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
-	for t in boot-host-refused boot-image watch-text watch-json watch-stuck; do
+	for t in boot-host-refused boot-image watch-text watch-json watch-stuck name-taken; do
 		tap_n=$((tap_n + 1)); echo "ok $tap_n - $t # SKIP no usable /dev/kvm"
 	done
 	tap_done
@@ -131,5 +134,27 @@ else
 fi
 kill "$stuck" 2>/dev/null
 wait "$stuck" 2>/dev/null
+
+# Names are one VM's at a time on a broker: the second VM that asks for one does not start.
+"$SVMM" broker --socket "$T/broker.sock" 2>"$T/broker.err" &
+broker=$!
+wait_for_socket() { for _ in $(seq 300); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_for_socket "$T/broker.sock"
+"$SVMM" run --control "$sock" --broker "$T/broker.sock" --name build --params echo "$SVMM_TEST_GUEST" \
+	>"$T/vm1.out" 2>"$T/vm1.err" </dev/null &
+vm1=$!
+wait_for "$T/vm1.out" 'waiting for a byte'
+expect_run "a second VM asking the broker for a name another VM holds does not start" 1 \
+	'the broker refused the name build: the name build is taken by another VM' stderr -- \
+	"$SVMM" run --control "$T/vm2.sock" --broker "$T/broker.sock" --name build "$SVMM_TEST_GUEST"
+if grep -q 'op=NAME .*path="build" .*verdict=allow' "$T/broker.err"; then
+	tap_ok "the broker logs the name it gave"
+else
+	tap_not_ok "the broker's NAME decision" "$(grep NAME "$T/broker.err")"
+fi
+"$SVMM" stop "$sock" >/dev/null
+wait "$vm1"
+kill -TERM "$broker"
+wait "$broker"
 
 tap_done

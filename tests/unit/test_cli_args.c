@@ -261,3 +261,33 @@ Test(cli, watch_forms)
 	cr_assert(cli.u.list.json);
 	cr_assert_eq(parse(ARGC(a3), a3), CLI_EXIT_USAGE);
 }
+
+Test(cli, run_name_is_checked)
+{
+	char *ok[] = { "svmm", "run", "--control", "s", "--name", "build-vm.2", "k" };
+	char *bad[] = { "svmm", "run", "--control", "s", "--name", "../x", "k" };
+	char *empty[] = { "svmm", "run", "--control", "s", "--name", "", "k" };
+
+	cr_assert_eq(parse(ARGC(ok), ok), 0, "%s", err);
+	cr_assert_str_eq(cli.u.run.name, "build-vm.2");
+	cr_assert_eq(parse(ARGC(bad), bad), CLI_EXIT_USAGE);
+	cr_assert(strstr(err, "--name"), "%s", err);
+	cr_assert_eq(parse(ARGC(empty), empty), CLI_EXIT_USAGE);
+}
+
+Test(cli, attach_follow_forms)
+{
+	char *a1[] = { "svmm", "usb", "attach", "--follow", "0525:a4a5", "s" };
+	char *a2[] = { "svmm", "usb", "attach", "--follow", "x", "1-2.3", "s" };
+	char *a3[] = { "svmm", "usb", "attach", "--follow", "--image", "x", "d.img", "s" };
+
+	cr_assert_eq(parse(ARGC(a1), a1), 0, "%s", err);
+	cr_assert(cli.u.attach.follow);
+	cr_assert_eq(cli.u.attach.target, CONTROL_TARGET_ID);
+	cr_assert_str_eq(cli.u.attach.path, "0525:a4a5");
+	cr_assert_str_eq(cli.u.attach.socket, "s");
+	cr_assert_eq(parse(ARGC(a2), a2), 0, "%s", err);
+	cr_assert_str_eq(cli.u.attach.path, "1-2.3");
+	cr_assert_eq(parse(ARGC(a3), a3), CLI_EXIT_USAGE);
+	cr_assert(strstr(err, "--follow applies to host devices"), "%s", err);
+}

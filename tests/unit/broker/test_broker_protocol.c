@@ -331,3 +331,32 @@ Test(broker_protocol, only_a_granted_open_brings_its_descriptor_in)
 	close(sv[0]);
 	close(sv[1]);
 }
+
+Test(broker_protocol, a_name_is_checked_like_a_path_and_more)
+{
+	struct broker_request r, out;
+	const char *why = NULL;
+
+	cr_assert_eq(broker_request_name(&r, 1, "build-vm_2.x"), 0);
+	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), 0, "%s", why);
+	cr_assert_eq(broker_request_name(&r, 1, ""), -EINVAL);
+	cr_assert_eq(broker_request_name(&r, 1, "a b"), -EINVAL);
+	cr_assert_eq(broker_request_name(&r, 1, "../etc"), -EINVAL);
+	cr_assert_eq(broker_request_name(&r, 1, "x\n"), -EINVAL);
+	/* Built by hand, past the builder: the decoder refuses the same. */
+	cr_assert_eq(broker_request_name(&r, 1, "ok"), 0);
+	r.path[0] = '/';
+	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
+	memset(r.path, 'a', 65);
+	r.path_len = 65;
+	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
+	cr_assert_eq(broker_request_name(&r, 1, "ok"), 0);
+	r.handle = 3;
+	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
+	/* BACK and GIVE go to the VMM only: a requester cannot send one. */
+	cr_assert_eq(broker_request_name(&r, 1, "ok"), 0);
+	r.type = BROKER_GIVE;
+	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
+	r.type = BROKER_BACK;
+	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
+}

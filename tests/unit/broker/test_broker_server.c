@@ -895,3 +895,62 @@ Test(broker_server, follow_takes_an_id_not_a_node, .init = setup, .fini = teardo
 	cr_assert_eq(broker_request_decode(&r, sizeof(r), 0, &out, &why), -EBADMSG);
 	cr_assert_str_eq(why, "follow needs an id or port path, not a node");
 }
+
+/* --- devices given by a `to` rule -------------------------------------------------------- */
+
+static uint32_t name_peer(int sock, unsigned int slot, const char *name, struct broker_reply *p)
+{
+	struct broker_request r;
+	int fd;
+
+	cr_assert_eq(broker_request_name(&r, 7, name), 0);
+	return ask(sock, slot, &r, p, &fd);
+}
+
+static void setup_give(void)
+{
+	setup_with("allow-detach id 18d1:4ee0 to vm-a\nallow-detach all\n");
+}
+
+Test(broker_server, a_device_a_to_rule_names_is_given_to_that_vm_only, .init = setup_give,
+     .fini = teardown)
+{
+	struct fake_dev n = fake_usb_plain(9);
+	struct broker_reply p;
+	const char *why = NULL;
+	unsigned int sa, sb, sc;
+	int a = client(&sa), b = client(&sb), c = client(&sc), fd;
+
+	/* b connected first and asks for the name too late: names are one VM's. */
+	cr_assert_eq(name_peer(b, sb, "vm-b", &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(name_peer(a, sa, "vm-a", &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(name_peer(c, sc, "vm-a", &p), BROKER_E_INVALID);
+	cr_assert(strstr(p.reason, "taken by another VM"), "%s", p.reason);
+	cr_assert_eq(name_peer(a, sa, "vm-c", &p), BROKER_E_INVALID);
+	cr_assert(strstr(p.reason, "named vm-a already"), "%s", p.reason);
+
+	n.vendor = 0x18d1;
+	n.product = 0x4ee0;
+	fake_usb_add(&f, &n);
+	broker_server_device_bound(&srv, 1, 9);
+	cr_assert_not(message_waits(b), "given to the wrong VM");
+	cr_assert_not(message_waits(c), "given to an unnamed VM");
+	cr_assert(message_waits(a), "not given to the VM its rule names");
+	cr_assert_eq(broker_reply_recv_any(a, &p, &fd, &why), 1, "%s", why);
+	cr_assert_eq(p.type, BROKER_GIVE);
+	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(p.device.devnum, 9);
+	cr_assert(strstr(p.reason, "test.policy:1"), "%s", p.reason);
+	close(fd);
+	/* Held now: a second bind of it (a replug we did not see go) gives nothing twice. */
+	broker_server_device_bound(&srv, 1, 9);
+	cr_assert_not(message_waits(a));
+	cr_assert_not(message_waits(b));
+	/* A device no `to` rule names is nobody's to take unasked. */
+	broker_server_device_bound(&srv, 1, 6);
+	cr_assert_not(message_waits(a));
+	close(a);
+	close(b);
+	close(c);
+}

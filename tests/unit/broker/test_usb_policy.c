@@ -429,27 +429,60 @@ Test(usb_policy, a_successor_is_admitted_only_by_a_follows_rule_for_its_predeces
 	cr_assert(v.allow);
 	cr_assert_str_eq(v.rule, "t.policy:2");
 	/* Coming back for 1050:0407: only the follows rule admits it, and says so. */
-	usb_policy_evaluate_successor(p, &d, &plain, &pred, &v);
+	usb_policy_evaluate_for(p, &d, &plain, &(struct usb_asker){ .pred = &pred }, &v);
 	cr_assert(v.allow, "%s", v.reason);
 	cr_assert_str_eq(v.rule, "t.policy:1");
 	cr_assert_not(v.detach);
 	/* For another predecessor `all` does not count: refused, with both ids named. */
 	other.vendor = 0x1234;
-	usb_policy_evaluate_successor(p, &d, &plain, &other, &v);
+	usb_policy_evaluate_for(p, &d, &plain, &(struct usb_asker){ .pred = &other }, &v);
 	cr_assert_not(v.allow);
 	cr_assert(strstr(v.reason, "came back as 0781:5567") && strstr(v.reason, "follows 1234:5567"),
 		  "%s", v.reason);
 	usb_policy_free(p);
 	/* A deny still wins, and a hub is never a successor. */
 	p = parse_ok("deny serial \"SER 1\"\nallow id 0781:5567 follows 1050:0407\n");
-	usb_policy_evaluate_successor(p, &d, &plain, &pred, &v);
+	usb_policy_evaluate_for(p, &d, &plain, &(struct usb_asker){ .pred = &pred }, &v);
 	cr_assert_not(v.allow);
 	cr_assert_str_eq(v.rule, "t.policy:1");
 	usb_policy_free(p);
 	p = parse_ok("allow id 0781:5567 follows 1050:0407\n");
 	d.device_class = 0x09;
-	usb_policy_evaluate_successor(p, &d, &plain, &pred, &v);
+	usb_policy_evaluate_for(p, &d, &plain, &(struct usb_asker){ .pred = &pred }, &v);
 	cr_assert_not(v.allow);
 	cr_assert_str_eq(v.rule, "hub");
 	usb_policy_free(p);
+}
+
+Test(usb_policy, to_gives_a_named_device_to_the_vm_it_names_and_uid_says_whose)
+{
+	struct usb_policy *p = parse_ok("allow-detach id 0781:5567 to build\n"
+					"allow id 0781:* to lab uid 1000\n"
+					"allow serial \"SER 1\" uid 1001\n");
+	struct broker_device d = storage();
+	struct usb_asker root_build = { .has_uid = true, .uid = 0, .vm = "build" };
+	struct usb_asker user_build = { .has_uid = true, .uid = 1000, .vm = "build" };
+	struct usb_asker user_lab = { .has_uid = true, .uid = 1000, .vm = "lab" };
+	struct usb_asker other = { .has_uid = true, .uid = 1001, .vm = NULL };
+	struct usb_verdict v;
+
+	usb_policy_evaluate_for(p, &d, &plain, &root_build, &v);
+	cr_assert(v.allow && v.gives && v.detach, "%s", v.reason);
+	/* The same name from another user is not root's VM: the rule is not its. */
+	usb_policy_evaluate_for(p, &d, &plain, &user_build, &v);
+	cr_assert_not(v.allow, "%s", v.reason);
+	usb_policy_evaluate_for(p, &d, &plain, &user_lab, &v);
+	cr_assert(v.allow && v.gives && !v.detach, "%s", v.reason);
+	cr_assert_str_eq(v.rule, "t.policy:2");
+	/* uid alone: allowed when it asks, never given unasked. */
+	usb_policy_evaluate_for(p, &d, &plain, &other, &v);
+	cr_assert(v.allow && !v.gives, "%s", v.reason);
+	usb_policy_evaluate(p, &d, &plain, &v);
+	cr_assert_not(v.allow, "%s", v.reason);
+	usb_policy_free(p);
+	parse_fails("allow all to build\n", 1, "'all' cannot be combined");
+	parse_fails("allow class 08 to build\n", 1, "to needs a rule that names the device");
+	parse_fails("deny id 0781:5567 to build\n", 1, "to is for allow");
+	parse_fails("allow id 0781:5567 to ../x\n", 1, "bad VM name");
+	parse_fails("allow id 0781:5567 uid -1\n", 1, "bad uid");
 }
