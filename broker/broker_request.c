@@ -99,6 +99,21 @@ static void node_path_of(const struct broker_server *s, unsigned int busnum, uns
 	snprintf(path, size, "%s/%03u/%03u", s->cfg.dev_root, busnum, devnum);
 }
 
+/* The identity of the device at path, read as an OPEN reads it; false if it cannot be. */
+static bool who_is(struct broker_server *s, const char *path, struct broker_device *d,
+		   struct usb_traits *t)
+{
+	char why[BROKER_REASON_MAX];
+	struct usb_node node = { .path_fd = -1 };
+	int err;
+
+	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
+	if (!err)
+		err = usb_identity_read(&s->cfg, node.rdev, d, t, why, sizeof(why));
+	usb_node_close(&node);
+	return err == 0;
+}
+
 /* Who asks, as the policy sees it: its uid (SO_PEERCRED), its name, a lease's device. */
 static void asker_of(const struct broker_peer *peer, const struct broker_device *pred,
 		     struct usb_asker *a)
@@ -315,22 +330,16 @@ bool broker_request_give(struct broker_server *s, const struct broker_peer *peer
 			 unsigned int busnum, unsigned int devnum, struct broker_reply *p, int *fd,
 			 struct broker_decision *d)
 {
-	char path[PATH_MAX], why[BROKER_REASON_MAX];
+	char path[PATH_MAX];
 	struct broker_device found;
 	struct usb_traits traits;
-	struct usb_node node = { .path_fd = -1 };
 	struct usb_asker asker;
 	struct usb_verdict v;
-	int err;
 
 	memset(d, 0, sizeof(*d));
 	*fd = -1;
 	node_path_of(s, busnum, devnum, path, sizeof(path));
-	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
-	if (!err)
-		err = usb_identity_read(&s->cfg, node.rdev, &found, &traits, why, sizeof(why));
-	usb_node_close(&node);
-	if (err)
+	if (!who_is(s, path, &found, &traits))
 		return false;
 	asker_of(peer, NULL, &asker);
 	usb_policy_evaluate_for(s->policy, &found, &traits, &asker, &v);
@@ -357,22 +366,15 @@ void broker_request_undo(struct broker_server *s, const struct broker_peer *peer
 	exclusive_release(&s->held, peer->id, p->handle, NULL);
 }
 
-/* Whether the device at path is lease l's business: *rel says how; *found is who it is. */
+/* Whether the device at path is lease l's business: *rel says how. */
 static bool relates(struct broker_server *s, const struct follow_lease *l, const char *path,
 		    enum follow_relation *rel)
 {
-	char why[BROKER_REASON_MAX];
 	struct broker_device found;
 	struct usb_traits traits;
-	struct usb_node node = { .path_fd = -1 };
 	struct usb_verdict v;
-	int err;
 
-	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
-	if (!err)
-		err = usb_identity_read(&s->cfg, node.rdev, &found, &traits, why, sizeof(why));
-	usb_node_close(&node);
-	if (err)
+	if (!who_is(s, path, &found, &traits))
 		return false;
 	*rel = follow_relation(l, &found);
 	if (*rel != FOLLOW_OTHER_ELSEWHERE)
