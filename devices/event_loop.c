@@ -6,6 +6,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "monotonic.h"
+
 /* Descriptors the loop can watch; the jail's fd limit is far below this. */
 #define EVENT_LOOP_MAX_FDS 256
 #define EVENT_LOOP_BATCH 32
@@ -24,6 +26,7 @@ struct event_loop {
 	uint64_t dispatches;
 	event_defer_fn before_wait;
 	void *before_wait_opaque;
+	uint64_t poll_ns;		/* after work, look again without sleeping for this long */
 	struct event_deferred *head, *tail;
 	struct event_watch watches[EVENT_LOOP_MAX_FDS];
 };
@@ -184,14 +187,31 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 
 int event_loop_run(struct event_loop *loop)
 {
+	uint64_t poll_until = 0;
+
 	loop->stop = false;
 	while (!loop->stop) {
-		int r = event_loop_run_once(loop, -1);
+		uint64_t before = loop->dispatches;
+		bool polling = loop->poll_ns && monotonic_ns() < poll_until;
+		int r = event_loop_run_once(loop, polling ? 0 : -1);
 
 		if (r < 0)
 			return r;
+		/*
+		 * Work came: the next is likely close behind (a guest's next
+		 * doorbell, a transfer's completion). Waking from sleep on another
+		 * CPU costs more than the work on a virtualised host, so look
+		 * again without sleeping for a while (QEMU's adaptive polling).
+		 */
+		if (loop->dispatches != before)
+			poll_until = monotonic_ns() + loop->poll_ns;
 	}
 	return 0;
+}
+
+void event_loop_set_poll_ns(struct event_loop *loop, uint64_t ns)
+{
+	loop->poll_ns = ns;
 }
 
 uint64_t event_loop_dispatches(const struct event_loop *loop)

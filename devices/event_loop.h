@@ -46,6 +46,8 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms);
 
 /* Runs until event_loop_stop() is called; returns 0 or -errno. */
 int event_loop_run(struct event_loop *loop);
+/* After work, event_loop_run looks for more without sleeping for ns (0: never; the default). */
+void event_loop_set_poll_ns(struct event_loop *loop, uint64_t ns);
 /*
  * Handlers and deferred calls run so far, counted before each one starts: a
  * caller that notes the count after its work knows, before the next wait,

@@ -431,6 +431,30 @@ static void publish_registers(void *opaque)
 	xhci_mirror_publish(&p->x);
 }
 
+/*
+ * How long the device process looks for the guest's next doorbell or
+ * request without sleeping after it has served one. A wakeup on another CPU
+ * costs tens of microseconds on a virtualised host (docs/performance.md);
+ * SVMM_DEVICE_POLL_US sets it (0: never poll), for measurements.
+ */
+#define DEVICE_POLL_NS_DEFAULT 100000u
+#define DEVICE_POLL_NS_MAX 10000000u
+
+static uint64_t device_poll_ns(void)
+{
+	const char *s = getenv("SVMM_DEVICE_POLL_US");
+	char *end;
+	unsigned long us;
+
+	if (!s || !*s)
+		return DEVICE_POLL_NS_DEFAULT;
+	errno = 0;
+	us = strtoul(s, &end, 10);
+	if (errno || *end || us > DEVICE_POLL_NS_MAX / 1000)
+		return DEVICE_POLL_NS_DEFAULT;
+	return (uint64_t)us * 1000u;
+}
+
 static void shutdown_all(struct xhci_process *p)
 {
 	for (unsigned int port = 1; port <= XHCI_NUM_PORTS; port++)
@@ -488,6 +512,7 @@ int xhci_process_main(int request_sock, int event_sock)
 		ret = 1;
 	} else {
 		event_loop_set_before_wait(p->loop, publish_registers, p);
+		event_loop_set_poll_ns(p->loop, device_poll_ns());
 		if (event_loop_run(p->loop) < 0)
 			ret = 1;
 		event_loop_del_fd(p->loop, request_sock);
