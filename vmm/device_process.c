@@ -122,6 +122,12 @@ int device_process_spawn(struct device_process *d, const char *name, device_prep
 	req[1] = evt[1] = -1;
 	d->req_sock = req[0];
 	d->evt_sock = evt[0];
+	/* Sends never block: a posted write tries at once, and waits only when the socket is full. */
+	if (fcntl(d->req_sock, F_SETFL, fcntl(d->req_sock, F_GETFL) | O_NONBLOCK) < 0) {
+		r = -errno;
+		log_err("cannot make the request socket non-blocking: %s", strerror(errno));
+		goto fail;
+	}
 	log_debug("%s device process is pid %d", name, (int)d->pid);
 
 	hello = devproto_msg_init(DEVPROTO_HELLO, 0);
@@ -245,16 +251,18 @@ static int device_send(struct device_process *d, struct devproto_msg *req, int f
 		pthread_mutex_unlock(&d->lock);
 		return -ENODEV;
 	}
-	if (!reply)
+	req->seq = __atomic_add_fetch(&d->seq, 1, __ATOMIC_ACQ_REL);
+	/* At once; a full socket (the device is behind) is waited on, up to the time limit. */
+	r = devproto_send(d->req_sock, req, fd);
+	if (r == -EAGAIN) {
 		r = device_wait_ready(d, POLLOUT, "its request socket stayed full", &why);
-	if (r == 0) {
-		req->seq = __atomic_add_fetch(&d->seq, 1, __ATOMIC_ACQ_REL);
-		r = devproto_send(d->req_sock, req, fd);
-		if (r < 0)
-			why = r == -EINVAL ? NULL : "cannot be written to";
-		else if (reply)
-			r = device_wait_reply(d, req->seq, reply, &why);
+		if (r == 0)
+			r = devproto_send(d->req_sock, req, fd);
 	}
+	if (r < 0 && !why)
+		why = r == -EINVAL ? NULL : "cannot be written to";
+	else if (r == 0 && reply)
+		r = device_wait_reply(d, req->seq, reply, &why);
 	pthread_mutex_unlock(&d->lock);
 	if (r == -EINVAL && !why) {
 		/* Our own request was malformed: a VMM bug, not the device's fault. */

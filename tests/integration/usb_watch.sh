@@ -143,14 +143,14 @@ wait_for_socket "$T/broker.sock"
 "$SVMM" run --control "$sock" --broker "$T/broker.sock" --name build --params echo "$SVMM_TEST_GUEST" \
 	>"$T/vm1.out" 2>"$T/vm1.err" </dev/null &
 vm1=$!
-wait_for "$T/vm1.out" 'waiting for a byte'
+wait_for "$T/broker.err" 'op=NAME .*path="build"' || echo "# vm1 never named itself: $(tail -3 "$T/vm1.err")"
 expect_run "a second VM asking the broker for a name another VM holds does not start" 1 \
 	'the broker refused the name build: the name build is taken by another VM' stderr -- \
 	"$SVMM" run --control "$T/vm2.sock" --broker "$T/broker.sock" --name build "$SVMM_TEST_GUEST"
 if grep -q 'op=NAME .*path="build" .*verdict=allow' "$T/broker.err"; then
 	tap_ok "the broker logs the name it gave"
 else
-	tap_not_ok "the broker's NAME decision" "$(grep NAME "$T/broker.err")"
+	tap_not_ok "the broker's NAME decision" "$(grep NAME "$T/broker.err")" "$(tail -5 "$T/vm1.err")"
 fi
 "$SVMM" stop "$sock" >/dev/null
 wait "$vm1"
