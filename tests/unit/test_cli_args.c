@@ -233,7 +233,7 @@ Test(cli, run_boot_devices_in_order)
 Test(cli, run_boot_device_errors)
 {
 	char *empty[] = { "svmm", "run", "--control", "s", "--usb", "", "k" };
-	char *many[VMM_MAX_BOOT_USB * 2 + 6] = { "svmm", "run", "--control", "s" };
+	char *many[VMM_MAX_BOOT_USB * 2 + 8] = { "svmm", "run", "--control", "s" };
 	int n = 4;
 
 	cr_assert_eq(parse(ARGC(empty), empty), CLI_EXIT_USAGE);
