@@ -26,12 +26,12 @@
 
 static struct drv d;
 
-static unsigned int ev_type(const struct drv_event *e)
+static unsigned int ev_type(const struct xhci_trb *e)
 {
 	return (e->control >> 10) & 0x3f;
 }
 
-static bool is_ring_full(const struct drv_event *e)
+static bool is_ring_full(const struct xhci_trb *e)
 {
 	return ev_type(e) == EV_HOST_CONTROLLER && (e->status >> 24) == CC_EVENT_RING_FULL;
 }
@@ -39,7 +39,7 @@ static bool is_ring_full(const struct drv_event *e)
 /* Takes events without acknowledging them until an Event Ring Full Error; returns how many came before. */
 static unsigned int take_until_full(unsigned int type, const uint64_t *want, unsigned int nwant)
 {
-	struct drv_event e;
+	struct xhci_trb e;
 	unsigned int n = 0;
 
 	for (int tries = 0; tries < 5000; tries++) {
@@ -62,7 +62,7 @@ static unsigned int take_until_full(unsigned int type, const uint64_t *want, uns
 /* The ring is full: however long the guest waits, nothing more is written. */
 static void assert_nothing_more(void)
 {
-	struct drv_event e;
+	struct xhci_trb e;
 
 	for (int i = 0; i < 50; i++) {
 		drv_alive(&d);
@@ -78,7 +78,7 @@ static void assert_nothing_more(void)
  */
 static void take_rest(unsigned int type, const uint64_t *want, unsigned int from, unsigned int nwant)
 {
-	struct drv_event e;
+	struct xhci_trb e;
 	unsigned int n = from;
 
 	drv_ack_events(&d);

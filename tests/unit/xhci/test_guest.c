@@ -103,7 +103,7 @@ Test(xhci_guest, usb2_enumeration_control_and_bulk)
 	uint64_t buf = 0, big = 0;
 	uint32_t res = 0;
 	unsigned int port, slot;
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
@@ -238,7 +238,7 @@ Test(xhci_guest, transaction_error_is_retried_on_the_same_td)
 {
 	unsigned int slot;
 	uint64_t out, in, td1, td2;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	struct drv_ring *r;
 
 	drv_start(&d, test_device_attach);
@@ -278,9 +278,9 @@ Test(xhci_guest, transaction_error_is_retried_on_the_same_td)
  * the controller to finish what it is doing). *state is the state in the
  * output Endpoint Context of dci at that moment, as the handler would read it.
  */
-static struct drv_event next_event_now(unsigned int slot, unsigned int dci, unsigned int *state)
+static struct xhci_trb next_event_now(unsigned int slot, unsigned int dci, unsigned int *state)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	for (int waited_us = 0; !drv_take_event(&d, &ev); waited_us += 100) {
 		cr_assert_lt(waited_us, 5000000, "no event");
@@ -296,7 +296,7 @@ static struct drv_event next_event_now(unsigned int slot, unsigned int dci, unsi
 static unsigned int command_alone(uint64_t param, uint32_t control)
 {
 	uint64_t at = drv_ring_push(&d, &d.cmd, param, 0, control);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	drv_doorbell(&d, 0, 0);
 	ev = next_event_now(0, 0, NULL);
@@ -332,7 +332,7 @@ Test(xhci_guest, device_gone_tds_given_up_as_linux_does)
 	bool cycle[NTD + 1];
 	unsigned int slot, cur = 0, err_count = 0, state, runs[NTD] = { 0 };
 	struct drv_ring *r;
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
@@ -403,7 +403,7 @@ Test(xhci_guest, tds_for_a_device_that_left_wait_for_the_guest)
 	enum { DCI = 3 };
 	const uint32_t stop_ep = (15u << 10) | (DCI << 16);
 	struct devproto_msg m;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	unsigned int port, slot;
 	uint64_t buf, td;
 
@@ -437,7 +437,7 @@ Test(xhci_guest, pipelined_tds_complete_in_order)
 {
 	unsigned int slot;
 	uint64_t tds[12];
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t buf;
 
 	drv_start(&d, test_device_attach);
@@ -484,7 +484,7 @@ static unsigned int stop_with_a_held_in_td(char mode, uint64_t *td)
 static void expect_stop(unsigned int slot, uint64_t td, uint32_t td_cc, uint32_t stop_cc,
 			uint32_t state)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no transfer event for the TD");
 	cr_assert_eq(ev.param, td);
@@ -531,7 +531,7 @@ Test(xhci_guest, stop_endpoint_raced_by_a_failing_td_is_a_context_state_error)
  */
 static unsigned int stopped_endpoint_with_td(uint64_t *td)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 	unsigned int slot;
 
 	drv_start(&d, test_device_attach);
@@ -559,7 +559,7 @@ Test(xhci_guest, eventfd_doorbell_leaves_a_stopped_endpoint_stopped)
 	uint64_t one = 1, td;
 	unsigned int slot = stopped_endpoint_with_td(&td);
 	int db = drv_doorbell_eventfd(&d, slot);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert_eq(write(db, &one, sizeof(one)), 8);
 	cr_assert_not(drv_wait_event(&d, 32, &ev, 500),
@@ -584,7 +584,7 @@ Test(xhci_guest, value_doorbell_is_the_write_it_matches)
 	unsigned int slot = stopped_endpoint_with_td(&td);
 	int other = drv_doorbell_value_eventfd(&d, slot, 3);
 	int mine = drv_doorbell_value_eventfd(&d, slot, 2);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert_eq(write(other, &one, sizeof(one)), 8);
 	cr_assert_not(drv_wait_event(&d, 32, &ev, 500), "endpoint 3's doorbell ran endpoint 2");
@@ -694,7 +694,7 @@ Test(xhci_guest, detach_and_reattach)
 {
 	struct devproto_msg m;
 	struct devproto_reply r;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	unsigned int port;
 
 	drv_start(&d, test_device_attach);
@@ -765,7 +765,7 @@ static void read_two_trbs(unsigned int slot, uint64_t a, uint64_t b, uint8_t tag
 {
 	uint64_t cbw = drv_alloc(&d, 31, 64), csw = drv_alloc(&d, 13, 64);
 	uint8_t *p = drv_ptr(&d, cbw);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	memcpy(p, "USBC", 4);
 	p[4] = tag;
@@ -839,7 +839,7 @@ Test(xhci_guest, mass_storage_read_in_place_and_bounced)
  */
 Test(xhci_guest, posted_writes_run_before_an_eventfd_doorbell)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t one = 1, trb;
 	int db0;
 
@@ -908,7 +908,7 @@ Test(xhci_guest, register_mirror_follows_config_writes)
 Test(xhci_guest, register_mirror_follows_a_doorbell_eventfd_without_an_interrupt)
 {
 	const struct devproto_reg_mirror *m;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t one = 1;
 	int db0, tries;
 

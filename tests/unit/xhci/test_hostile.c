@@ -39,7 +39,7 @@ static unsigned int setup_device(char speed, char mode)
 
 static unsigned int wait_transfer_cc(uint64_t *trb)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no transfer event");
 	if (trb)
@@ -98,7 +98,7 @@ Test(xhci_hostile, command_ring_endless_noops_without_cycle_toggle)
 	 * their completions: a full event ring would hold the ring up instead.
 	 */
 	for (int i = 0; i < 5000 && !(drv_op_read(&d, 0x04) & USBSTS_HCE); i++) {
-		struct drv_event ev;
+		struct xhci_trb ev;
 
 		while (drv_take_event(&d, &ev))
 			;
@@ -306,7 +306,7 @@ Test(xhci_hostile, dcbaa_entries_pointing_anywhere)
 Test(xhci_hostile, doorbells_for_unconfigured_endpoints)
 {
 	unsigned int slot = setup_device('H', 0);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	for (unsigned int t = 2; t < 32; t++)
 		drv_doorbell(&d, slot, t);
@@ -362,7 +362,7 @@ Test(xhci_hostile, setup_length_beyond_buffer_cve_2020_14364)
 Test(xhci_hostile, stream_id_out_of_range)
 {
 	unsigned int slot = setup_device('S', 0);
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t in = drv_alloc(&d, 33 * 32, 64);
 	uint32_t *ctx = drv_ptr(&d, in);
 
@@ -404,7 +404,7 @@ Test(xhci_hostile, reentrant_kick_cve_2017_9375)
 {
 	unsigned int slot = setup_device('S', 0);
 	uint64_t tds[32];
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t buf = drv_alloc(&d, 512, 64);
 
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);

@@ -117,7 +117,7 @@ static void ring_stream(unsigned int slot, unsigned int stream)
 
 static void expect_event(uint64_t trb, unsigned int cc)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert(drv_wait_event(&d, EV_TRANSFER, &ev, 5000), "no transfer event for %#llx",
 		  (unsigned long long)trb);
@@ -129,7 +129,7 @@ static void expect_event(uint64_t trb, unsigned int cc)
 
 static void expect_no_event(void)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert_not(drv_wait_event(&d, EV_TRANSFER, &ev, 30), "a transfer event from nowhere");
 }
@@ -258,7 +258,7 @@ Test(xhci_streams, stop_endpoint_per_stream)
 {
 	unsigned int slot = bring_up('H', false);
 	uint64_t buf = drv_alloc(&d, 512, 64), a, b;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint32_t dw0;
 	bool seen_a = false, seen_b = false;
 
