@@ -230,6 +230,7 @@ enum xhci_cc {
 #define TRB_IDT			(1u << 6)
 #define TRB_BSR			(1u << 9)	/* Address Device: Block Set Address Request */
 #define TRB_DC			(1u << 9)	/* Configure Endpoint: Deconfigure */
+#define TRB_TSP			(1u << 9)	/* Reset Endpoint: Transfer State Preserve */
 #define TRB_BEI			(1u << 9)
 #define TRB_DATA_DIR_IN		(1u << 16)
 /* Setup Stage: Transfer Type (6.4.1.2.1). */
@@ -309,6 +310,8 @@ static inline uint32_t trb_ev_residual(const struct xhci_trb *t)
 #define SLOT_CTX_ENTRIES(n)	((uint32_t)(n) << 27)		/* dword 0 */
 #define SLOT_CTX_ROOT_PORT(p)	((uint32_t)((p) & 0xff) << 16)	/* dword 1 */
 /* Endpoint Context (6.2.3) */
+#define EP_CTX_MAX_PSTREAMS_SHIFT 10				/* dword 0, 14:10 */
+#define EP_CTX_LSA		(1u << 15)			/* dword 0 */
 #define EP_CTX_CERR(n)		((uint32_t)(n) << 1)		/* dword 1 */
 #define EP_CTX_TYPE(t)		((uint32_t)(t) << 3)		/* dword 1 */
 #define EP_CTX_MAX_BURST(n)	((uint32_t)(n) << 8)		/* dword 1 */

@@ -189,7 +189,7 @@ void drv_enable_msix(struct drv *d, unsigned int vectors)
 		uint64_t entry = (table & ~7u) + 16ull * v;
 
 		drv_write(d, entry, 4, 0xfee00000u);	/* message address: the local APIC */
-		drv_write(d, entry + 8, 4, 0x40 + v);
+		drv_write(d, entry + 8, 4, DRV_MSI_VECTOR + v);
 		drv_write(d, entry + 12, 4, 0);		/* unmasked */
 	}
 	drv_cfg_write(d, cap + 2, 2, PCI_MSIX_ENABLE | (vectors - 1));

@@ -27,6 +27,7 @@
 #define DRV_RAM_SIZE (16u << 20)
 #define DRV_RAM_GPA 0x100000ull
 #define DRV_SLOTS 64u
+#define DRV_MSI_VECTOR 0x41	/* the message data (x86 vector) of MSI-X vector 0; n adds n */
 #define DRV_EVENT_TIMEOUT 5000	/* drv_wait_event rounds: at least this many ms */
 
 /* A producer ring the driver fills (command or transfer ring). */
