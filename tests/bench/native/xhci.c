@@ -73,7 +73,7 @@ uint64_t xhci_ring_put(struct xhci_ring *r, uint64_t param, uint32_t status, uin
 void xhci_init(struct xhci *x, uint64_t bar0, uint64_t timeout_cycles)
 {
 	uint32_t hcs2, scratch;
-	uint64_t *erst;
+	struct xhci_erst_entry *erst;
 
 	x->timeout_cycles = timeout_cycles;
 	x->cap = (volatile uint8_t *)(uintptr_t)bar0;
@@ -111,9 +111,9 @@ void xhci_init(struct xhci *x, uint64_t bar0, uint64_t timeout_cycles)
 	x->evt = dma_alloc(XHCI_RING_TRBS * sizeof(struct xhci_trb), 4096);
 	x->evt_idx = 0;
 	x->evt_cycle = 1;
-	erst = dma_alloc(16, 64);
-	erst[0] = (uintptr_t)x->evt;
-	erst[1] = XHCI_RING_TRBS;
+	erst = dma_alloc(sizeof(*erst), 64);
+	erst->base = (uintptr_t)x->evt;
+	erst->size = XHCI_RING_TRBS;
 	wr(x->ir0, IR_IMOD, 0);		/* no moderation: one interrupt per event */
 	wr(x->ir0, IR_ERSTSZ, 1);
 	wr(x->ir0, IR_ERDP_LO, (uint32_t)(uintptr_t)x->evt);
