@@ -162,7 +162,7 @@ static void transfer(struct fg *g, struct input *in)
 	if (r)
 		drv_push(&g->d, r, param, status, control, flags & 8);
 	if (flags & 4)
-		drv_write(&g->d, XHCI_DB_BASE + 4u * slot, 4, dci);
+		drv_doorbell(&g->d, slot, dci);
 }
 
 static void bot(struct fg *g, struct input *in)
@@ -215,7 +215,7 @@ static void run_op(struct fg *g, struct input *in)
 	case OP_DOORBELL: {
 		uint8_t index = u8(in);
 
-		drv_write(&g->d, XHCI_DB_BASE + 4u * index, 4, u32(in));
+		drv_doorbell(&g->d, index, u32(in));
 		break;
 	}
 	case OP_DOORBELL_FD:

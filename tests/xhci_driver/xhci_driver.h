@@ -2,7 +2,7 @@
 /*
  * The guest-side xHCI driver every test plays, as the Linux xhci driver
  * does it: rings, the event ring, the init sequence, commands, contexts,
- * doorbells, control and bulk transfers, BOT commands. Register names are
+ * doorbells, control and bulk transfers, the BOT CBW. Register names are
  * the spec's (xhci_regs.h); where the registers sit is read from CAPLENGTH,
  * RTSOFF and DBOFF.
  *
@@ -11,7 +11,8 @@
  * the unit tests and the benchmark), or a struct xhci in the caller's own
  * process (the fuzz target). A failure the driver cannot go on from (no
  * completion, a refused request) calls the caller's fail hook, which does
- * not return: a criterion assertion, or exit(1) for the benchmark.
+ * not return: a criterion assertion, exit(1) for the benchmark, abort() in
+ * the fuzz harness (which never waits, so never fails).
  */
 #ifndef SVMM_TEST_XHCI_DRIVER_H
 #define SVMM_TEST_XHCI_DRIVER_H
