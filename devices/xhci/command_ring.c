@@ -16,9 +16,6 @@
 #include "log.h"
 #include "xhci.h"
 
-#define TRB_BSR (1u << 9)	/* Address Device: Block Set Address Request */
-#define TRB_DC (1u << 9)	/* Configure Endpoint: Deconfigure */
-
 static void cmd_run_deferred(void *opaque);
 
 void xhci_cmd_reset(struct xhci *x)

@@ -31,10 +31,6 @@
 #include "monotonic.h"
 #include "xhci.h"
 
-#define IMAN_IP		0x1u
-#define IMAN_IE		0x2u
-#define ERDP_EHB	0x8ull
-
 #define IMOD_DEFAULT	4000u	/* 1 ms, the spec's reset value */
 
 static void try_fire(struct xhci_interrupter *ir);

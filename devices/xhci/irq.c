@@ -16,9 +16,6 @@
 #include "log.h"
 #include "xhci.h"
 
-#define IMAN_IP 0x1u
-#define IMAN_IE 0x2u
-
 static void signal_fd(int fd)
 {
 	uint64_t one = 1;

@@ -15,49 +15,6 @@
 #include "log.h"
 #include "xhci.h"
 
-#define PORTSC_CCS	(1u << 0)
-#define PORTSC_PED	(1u << 1)
-#define PORTSC_OCA	(1u << 3)
-#define PORTSC_PR	(1u << 4)
-#define PORTSC_PLS_SHIFT 5
-#define PORTSC_PLS	(0xfu << PORTSC_PLS_SHIFT)
-#define PORTSC_PP	(1u << 9)
-#define PORTSC_SPEED_SHIFT 10
-#define PORTSC_SPEED	(0xfu << PORTSC_SPEED_SHIFT)
-#define PORTSC_PIC	(3u << 14)
-#define PORTSC_LWS	(1u << 16)
-#define PORTSC_CSC	(1u << 17)
-#define PORTSC_PEC	(1u << 18)
-#define PORTSC_WRC	(1u << 19)
-#define PORTSC_OCC	(1u << 20)
-#define PORTSC_PRC	(1u << 21)
-#define PORTSC_PLC	(1u << 22)
-#define PORTSC_CEC	(1u << 23)
-#define PORTSC_CAS	(1u << 24)
-#define PORTSC_WCE	(1u << 25)
-#define PORTSC_WDE	(1u << 26)
-#define PORTSC_WOE	(1u << 27)
-#define PORTSC_DR	(1u << 30)
-#define PORTSC_WPR	(1u << 31)
-
-#define PORTSC_CHANGE (PORTSC_CSC | PORTSC_PEC | PORTSC_WRC | PORTSC_OCC | PORTSC_PRC | \
-		       PORTSC_PLC | PORTSC_CEC)
-#define PORTSC_WAKE (PORTSC_WCE | PORTSC_WDE | PORTSC_WOE)
-
-enum pls {
-	PLS_U0 = 0,
-	PLS_U2 = 2,
-	PLS_U3 = 3,
-	PLS_DISABLED = 4,
-	PLS_RXDETECT = 5,
-	PLS_POLLING = 7,
-	PLS_RESUME = 15,
-};
-
-#define PORT_PMSC 0x4
-#define PORT_LI 0x8
-#define PORT_HLPMC 0xc
-
 struct xhci_port *xhci_port_get(struct xhci *x, unsigned int port)
 {
 	if (port == 0 || port > XHCI_NUM_PORTS)
@@ -65,12 +22,12 @@ struct xhci_port *xhci_port_get(struct xhci *x, unsigned int port)
 	return &x->ports[port - 1];
 }
 
-static void set_pls(struct xhci_port *p, enum pls pls)
+static void set_pls(struct xhci_port *p, enum xhci_pls pls)
 {
 	p->portsc = (p->portsc & ~PORTSC_PLS) | ((uint32_t)pls << PORTSC_PLS_SHIFT);
 }
 
-static enum pls get_pls(const struct xhci_port *p)
+static enum xhci_pls get_pls(const struct xhci_port *p)
 {
 	return (p->portsc & PORTSC_PLS) >> PORTSC_PLS_SHIFT;
 }
@@ -209,9 +166,9 @@ static void port_reset(struct xhci *x, struct xhci_port *p, bool warm)
 	port_change(x, p, change);
 }
 
-static void write_link_state(struct xhci *x, struct xhci_port *p, enum pls pls)
+static void write_link_state(struct xhci *x, struct xhci_port *p, enum xhci_pls pls)
 {
-	enum pls old = get_pls(p);
+	enum xhci_pls old = get_pls(p);
 
 	if (!(p->portsc & PORTSC_PED))
 		return;

@@ -23,7 +23,6 @@
 #include "xhci.h"
 
 #define EP_CTX_MAX_PSTREAMS(c0)	(((c0) >> 10) & 0x1f)
-#define EP_CTX_LSA		(1u << 15)
 #define STREAM_CTX_SIZE		16u
 #define SCT_PRIMARY_TR		1u
 

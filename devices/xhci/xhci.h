@@ -16,7 +16,6 @@
 
 #include "event_loop.h"
 #include "guest_memory.h"
-#include "trb.h"
 #include "usb_device.h"
 #include "xhci_regs.h"
 
@@ -76,59 +75,6 @@
  * more than this many events without moving ERDP gets HCE.
  */
 #define XHCI_EVENT_BACKLOG	4096u
-
-/* USBCMD */
-#define USBCMD_RS		(1u << 0)
-#define USBCMD_HCRST		(1u << 1)
-#define USBCMD_INTE		(1u << 2)
-#define USBCMD_HSEE		(1u << 3)
-#define USBCMD_LHCRST		(1u << 7)
-#define USBCMD_CSS		(1u << 8)
-#define USBCMD_CRS		(1u << 9)
-#define USBCMD_EWE		(1u << 10)
-#define USBCMD_EU3S		(1u << 11)
-/* USBSTS */
-#define USBSTS_HCH		(1u << 0)
-#define USBSTS_HSE		(1u << 2)
-#define USBSTS_EINT		(1u << 3)
-#define USBSTS_PCD		(1u << 4)
-#define USBSTS_SSS		(1u << 8)
-#define USBSTS_RSS		(1u << 9)
-#define USBSTS_SRE		(1u << 10)
-#define USBSTS_CNR		(1u << 11)
-#define USBSTS_HCE		(1u << 12)
-/* CRCR */
-#define CRCR_RCS		(1u << 0)
-#define CRCR_CS			(1u << 1)
-#define CRCR_CA			(1u << 2)
-#define CRCR_CRR		(1u << 3)
-
-/* Slot and endpoint context states. */
-enum xhci_slot_state {
-	SLOT_DISABLED_ENABLED = 0,
-	SLOT_DEFAULT = 1,
-	SLOT_ADDRESSED = 2,
-	SLOT_CONFIGURED = 3,
-};
-
-enum xhci_ep_state {
-	EP_DISABLED = 0,
-	EP_RUNNING = 1,
-	EP_HALTED = 2,
-	EP_STOPPED = 3,
-	EP_ERROR = 4,
-};
-
-enum xhci_ep_type {
-	EP_TYPE_INVALID = 0,
-	EP_TYPE_ISOCH_OUT = 1,
-	EP_TYPE_BULK_OUT = 2,
-	EP_TYPE_INT_OUT = 3,
-	EP_TYPE_CONTROL = 4,
-	EP_TYPE_ISOCH_IN = 5,
-	EP_TYPE_BULK_IN = 6,
-	EP_TYPE_INT_IN = 7,
-};
 
 struct xhci;
 struct xhci_td;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The xHCI benchmark, against the real forked device process over the wire
- * protocol (bench_guest.h). It prints figures; it passes or fails nothing
+ * protocol (the shared test driver, xhci_driver.h). It prints figures; it passes or fails nothing
  * but a broken run (a wrong CSW, wrong data, a hang: exit 1).
  *
  *  - memory: peak RSS (VmHWM) of the device process after 10k and 100k
@@ -18,24 +18,63 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_guest.h"
 #include "byteorder.h"
+#include "xhci_driver.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 #define TRB_BYTES (64u * KiB)
 #define BLOCK 512u
 #define MAX_INFLIGHT 4u
-#define TRB_NORMAL (1u << 10)
-#define TRB_ISP (1u << 2)
-#define TRB_CH (1u << 4)
-#define TRB_IOC (1u << 5)
+#define EVENT_TIMEOUT_MS 5000
+#define BULK_IN_DCI 3u
+#define BULK_OUT_DCI 4u
+#define BULK_RING_TRBS 1024u
+
+/* Doorbell 0 (commands) and 1 (slot 1) as eventfds: what KVM's ioeventfd signals. */
+static int db_fd[2];
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "xhci-bench: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+__attribute__((noreturn)) static void driver_failed(const char *msg)
+{
+	die("%s", msg);
+}
+
+/* Signals doorbell index's eventfd, as KVM's ioeventfd does on the guest's write. */
+static void kick(unsigned int index)
+{
+	uint64_t one = 1;
+
+	if (index > 1 || write(db_fd[index], &one, sizeof(one)) != sizeof(one))
+		die("doorbell eventfd %u", index);
+}
+
+/* Waits (irq eventfd) for the next event of any type. */
+static void wait_event(struct drv *g, struct xhci_trb *ev)
+{
+	if (!drv_wait_event(g, 0, ev, EVENT_TIMEOUT_MS))
+		die("no event within %d ms", EVENT_TIMEOUT_MS);
+}
 
 static double now(void)
 {
@@ -61,7 +100,7 @@ static int make_image(const char *dir, uint64_t size, char *path, size_t path_si
 	snprintf(path, path_size, "%s/svmm-xhci-bench-XXXXXX", dir);
 	fd = mkstemp(path);
 	if (fd < 0)
-		bg_die("image in %s: %s", dir, strerror(errno));
+		die("image in %s: %s", dir, strerror(errno));
 	for (uint64_t off = 0; off < size; off += sizeof(chunk)) {
 		for (uint32_t b = 0; b < sizeof(chunk); b += BLOCK) {
 			uint64_t lba = (off + b) / BLOCK;
@@ -70,7 +109,7 @@ static int make_image(const char *dir, uint64_t size, char *path, size_t path_si
 			memcpy(chunk + b, &lba, sizeof(lba));
 		}
 		if (pwrite(fd, chunk, sizeof(chunk), (off_t)off) != (ssize_t)sizeof(chunk))
-			bg_die("writing the image: %s", strerror(errno));
+			die("writing the image: %s", strerror(errno));
 	}
 	return fd;
 }
@@ -82,7 +121,7 @@ struct cmd {
 };
 
 struct reader {
-	struct bg *g;
+	struct drv *g;
 	uint32_t cmd_bytes, td_bytes, image_blocks;
 	struct cmd slots[MAX_INFLIGHT];
 	unsigned int head, count;	/* FIFO of commands in flight */
@@ -91,7 +130,7 @@ struct reader {
 	uint64_t commands;
 };
 
-static void reader_init(struct reader *r, struct bg *g, uint32_t cmd_bytes, uint32_t td_bytes,
+static void reader_init(struct reader *r, struct drv *g, uint32_t cmd_bytes, uint32_t td_bytes,
 			uint64_t image_size)
 {
 	memset(r, 0, sizeof(*r));
@@ -100,19 +139,21 @@ static void reader_init(struct reader *r, struct bg *g, uint32_t cmd_bytes, uint
 	r->td_bytes = td_bytes;
 	r->image_blocks = (uint32_t)(image_size / BLOCK);
 	for (unsigned int i = 0; i < MAX_INFLIGHT; i++) {
-		r->slots[i].cbw = bg_alloc(g, 64, 64);
-		r->slots[i].csw = bg_alloc(g, 64, 64);
-		r->slots[i].data = bg_alloc(g, cmd_bytes, 4096);
+		r->slots[i].cbw = drv_alloc(g, 64, 64);
+		r->slots[i].csw = drv_alloc(g, 64, 64);
+		r->slots[i].data = drv_alloc(g, cmd_bytes, 4096);
 	}
 }
 
 /* Queues one READ(10) (CBW on bulk OUT, data TDs and CSW on bulk IN); no doorbell. */
 static void issue(struct reader *r)
 {
-	struct bg *g = r->g;
+	struct drv *g = r->g;
 	struct cmd *c = &r->slots[(r->head + r->count) % MAX_INFLIGHT];
-	uint8_t *cbw = bg_ptr(g, c->cbw);
+	uint8_t *cbw = drv_ptr(g, c->cbw);
 	uint32_t blocks = r->cmd_bytes / BLOCK;
+	struct drv_ring *out = &g->ep_ring[1][BULK_OUT_DCI], *in = &g->ep_ring[1][BULK_IN_DCI];
+	uint8_t cdb[10] = { 0 };
 
 	if (r->next_lba + blocks > r->image_blocks)
 		r->next_lba = 0;
@@ -120,45 +161,41 @@ static void issue(struct reader *r)
 	c->tag = ++r->tag;
 	r->next_lba += blocks;
 	memset(cbw, 0, 31);
-	put_le32(cbw, 0x43425355);
-	put_le32(cbw + 4, c->tag);
-	put_le32(cbw + 8, r->cmd_bytes);
-	cbw[12] = 0x80;
-	cbw[14] = 10;
-	cbw[15] = 0x28;
-	put_be32(cbw + 17, c->lba);
-	put_be16(cbw + 22, (uint16_t)blocks);
-	bg_push(g, &g->bulk_out, c->cbw, 31, TRB_NORMAL | TRB_IOC);
+	cdb[0] = 0x28;	/* READ(10) */
+	put_be32(cdb + 2, c->lba);
+	put_be16(cdb + 7, (uint16_t)blocks);
+	drv_bot_cbw(cbw, c->tag, r->cmd_bytes, true, cdb, sizeof(cdb));
+	drv_ring_push(g, out, c->cbw, BOT_CBW_LEN, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	for (uint32_t off = 0; off < r->cmd_bytes; off += TRB_BYTES) {
 		bool td_end = (off + TRB_BYTES) % r->td_bytes == 0 || off + TRB_BYTES >= r->cmd_bytes;
 
-		bg_push(g, &g->bulk_in, c->data + off, TRB_BYTES,
-			TRB_NORMAL | TRB_ISP | (td_end ? TRB_IOC : TRB_CH));
+		drv_ring_push(g, in, c->data + off, TRB_BYTES,
+			      trb_type_bits(TRB_NORMAL) | TRB_ISP | (td_end ? TRB_IOC : TRB_CH));
 	}
-	c->csw_trb = bg_push(g, &g->bulk_in, c->csw, 13, TRB_NORMAL | TRB_IOC);
+	c->csw_trb = drv_ring_push(g, in, c->csw, BOT_CSW_LEN, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	r->count++;
 }
 
 static void check_done(struct reader *r, const struct cmd *c)
 {
-	const uint8_t *csw = bg_ptr(r->g, c->csw);
-	const uint8_t *data = bg_ptr(r->g, c->data);
+	const uint8_t *csw = drv_ptr(r->g, c->csw);
+	const uint8_t *data = drv_ptr(r->g, c->data);
 	uint64_t lba;
 
-	if (get_le32(csw) != 0x53425355 || get_le32(csw + 4) != c->tag || csw[12] != 0 ||
+	if (get_le32(csw) != BOT_CSW_SIGNATURE || get_le32(csw + 4) != c->tag || csw[12] != 0 ||
 	    get_le32(csw + 8) != 0)
-		bg_die("READ(10) at %u: bad CSW (status %u residue %u)", c->lba, csw[12],
+		die("READ(10) at %u: bad CSW (status %u residue %u)", c->lba, csw[12],
 		       get_le32(csw + 8));
 	memcpy(&lba, data + r->cmd_bytes - BLOCK, sizeof(lba));
 	if (lba != c->lba + r->cmd_bytes / BLOCK - 1)
-		bg_die("READ(10) at %u: wrong data", c->lba);
+		die("READ(10) at %u: wrong data", c->lba);
 }
 
 /* Runs commands until `commands` more have completed, MAX_INFLIGHT at a time. */
 static void run_reads(struct reader *r, uint64_t commands)
 {
 	uint64_t issued = 0, done = 0;
-	struct bg_event ev;
+	struct xhci_trb ev;
 
 	while (done < commands) {
 		bool kicked = false;
@@ -169,13 +206,13 @@ static void run_reads(struct reader *r, uint64_t commands)
 			kicked = true;
 		}
 		if (kicked)
-			bg_kick(r->g, 1);
-		bg_wait_event(r->g, &ev, 5000);
-		if (((ev.control >> 10) & 0x3f) != 32)
+			kick(1);
+		wait_event(r->g, &ev);
+		if (trb_type(&ev) != TRB_EV_TRANSFER)
 			continue;
 		r->tds++;
-		if (ev.status >> 24 != 1)
-			bg_die("transfer event cc %u", ev.status >> 24);
+		if (trb_cc(&ev) != CC_SUCCESS)
+			die("transfer event cc %u", trb_cc(&ev));
 		if (r->count && ev.param == r->slots[r->head].csw_trb) {
 			check_done(r, &r->slots[r->head]);
 			r->head = (r->head + 1) % MAX_INFLIGHT;
@@ -195,7 +232,7 @@ static long status_kb(pid_t pid, const char *field)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
-		bg_die("%s: %s", path, strerror(errno));
+		die("%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, field, strlen(field)) && line[strlen(field)] == ':')
 			v = strtol(line + strlen(field) + 1, NULL, 10);
@@ -204,7 +241,7 @@ static long status_kb(pid_t pid, const char *field)
 	return v;
 }
 
-static void bench_memory(struct bg *g, uint64_t image_size)
+static void bench_memory(struct drv *g, uint64_t image_size)
 {
 	struct reader r;
 	long hwm10, hwm100;
@@ -236,7 +273,7 @@ static double pread_mibps(int fd, uint64_t image_size)
 
 	for (uint64_t off = 0; off < image_size; off += sizeof(buf)) {
 		if (pread(fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
-			bg_die("pread: %s", strerror(errno));
+			die("pread: %s", strerror(errno));
 	}
 	return (double)image_size / MiB / (now() - t0);
 }
@@ -251,7 +288,7 @@ static double cpu_seconds(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
 	f = fopen(path, "r");
 	if (!f || fscanf(f, "%llu", &ns) != 1)
-		bg_die("%s unreadable", path);
+		die("%s unreadable", path);
 	fclose(f);
 	return (double)ns / 1e9;
 }
@@ -267,7 +304,7 @@ static double median(double *v, unsigned int n)
  * are compared: the machine may be shared, and a burst of someone else's
  * work then hits both sides alike.
  */
-static void bench_bulk(struct bg *g, int fd, uint64_t image_size, unsigned int passes)
+static void bench_bulk(struct drv *g, int fd, uint64_t image_size, unsigned int passes)
 {
 	double xhci[passes], raw[passes], ratio[passes];
 	uint64_t per_pass = image_size / MiB;
@@ -295,45 +332,90 @@ static void bench_bulk(struct bg *g, int fd, uint64_t image_size, unsigned int p
 }
 
 /* Spins on the event ring: the figure is the controller's, not the guest's sleep. */
-static void spin_event(struct bg *g, struct bg_event *ev)
+static void spin_event(struct drv *g, struct xhci_trb *ev)
 {
 	double deadline = now() + 5;
 
-	for (unsigned long n = 0; !bg_next_event(g, ev); n++) {
+	for (unsigned long n = 0; !drv_take_event(g, ev); n++) {
 		__builtin_ia32_pause();
 		if ((n & 0xffff) == 0 && now() > deadline)
-			bg_die("No-Op: no completion within 5 s");
+			die("No-Op: no completion within 5 s");
 	}
 }
 
-static void bench_latency(struct bg *g, bool eventfd, unsigned int n)
+static void bench_latency(struct drv *g, bool eventfd, unsigned int n)
 {
 	double *us = calloc(n, sizeof(*us));
-	struct bg_event ev;
+	struct xhci_trb ev;
 
 	if (!us)
-		bg_die("out of memory");
+		die("out of memory");
 	for (unsigned int i = 0; i < n; i++) {
-		uint64_t at = bg_push(g, &g->cmd, 0, 0, 23u << 10);
+		uint64_t at = drv_ring_push(g, &g->cmd, 0, 0, trb_type_bits(TRB_CMD_NOOP));
 		double t0 = now();
 
 		if (eventfd)
-			bg_kick(g, 0);
+			kick(0);
 		else
-			bg_write_async(g, 0x3000, 4, 0);
+			drv_write_async(g, g->db, 4, 0);
 		spin_event(g, &ev);
 		us[i] = (now() - t0) * 1e6;
-		if (!eventfd)
-			bg_reply(g);
-		if (ev.param != at || ev.status >> 24 != 1)
-			bg_die("No-Op: unexpected event (cc %u)", ev.status >> 24);
+		if (!eventfd && drv_reply(g).status != DEVPROTO_OK)
+			die("doorbell BAR write refused");
+		if (ev.param != at || trb_cc(&ev) != CC_SUCCESS)
+			die("No-Op: unexpected event (cc %u)", trb_cc(&ev));
 		/* Each No-Op then raises a real interrupt, as with a guest that acks every one. */
-		bg_ack(g);
+		drv_ack_events(g);
 	}
 	qsort(us, n, sizeof(*us), cmp_double);
 	printf("BENCH xhci noop_latency_us path=%s median=%.1f p99=%.1f n=%u\n",
 	       eventfd ? "eventfd" : "bar_write", us[n / 2], us[(size_t)n * 99 / 100], n);
 	free(us);
+}
+
+/*
+ * The Linux init sequence with a large event ring, MSI-X vector 0, no
+ * moderation (latency is the point), and waits on the MSI-X eventfd that
+ * acknowledge events only when the ring is empty (the figures are the
+ * controller's, not the guest's).
+ */
+static void setup(struct drv *g)
+{
+	for (unsigned int i = 0; i < 2; i++)
+		db_fd[i] = drv_doorbell_eventfd(g, i);
+	drv_init_rings(g, 256, 1024);
+	drv_enable_msix(g, 1);
+	g->irq_wait = true;
+	g->lazy_ack = true;
+}
+
+static unsigned int attach(struct drv *g, int fd)
+{
+	struct devproto_reply r = drv_attach(g, fd, 0);
+
+	if (r.status != DEVPROTO_OK)
+		die("attach: %s", devproto_status_name(r.status));
+	return r.port;
+}
+
+/* Port reset, Enable Slot, Address Device, SET_CONFIGURATION, bulk IN (DCI 3) and OUT (DCI 4). */
+static void enumerate_storage(struct drv *g, unsigned int port)
+{
+	unsigned int speed = (drv_portsc(g, port) & PORTSC_SPEED) >> PORTSC_SPEED_SHIFT;
+	bool usb3 = speed >= SPEED_SUPER;
+	unsigned int slot, cc;
+
+	drv_port_reset(g, port, usb3);
+	slot = drv_enable_address(g, port, speed, false, &cc);
+	if (cc != CC_SUCCESS || slot != 1)
+		die("Address Device: cc %u slot %u", cc, slot);
+	cc = drv_control(g, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL);	/* SET_CONFIGURATION 1 */
+	if (cc != CC_SUCCESS)
+		die("SET_CONFIGURATION: cc %u", cc);
+	cc = drv_configure_bulk_rings(g, slot, BULK_OUT_DCI, BULK_IN_DCI, usb3 ? 1024 : 512,
+				      BULK_RING_TRBS);
+	if (cc != CC_SUCCESS)
+		die("Configure Endpoint: cc %u", cc);
 }
 
 int main(int argc, char **argv)
@@ -343,24 +425,26 @@ int main(int argc, char **argv)
 	unsigned int passes = (unsigned int)env_ul("SVMM_BENCH_PASSES", 8);
 	unsigned int lat_n = (unsigned int)env_ul("SVMM_BENCH_LAT_N", 10000);
 	char path[4096];
-	struct bg g;
+	struct drv g;
 	int fd;
 
 	if (image_size < 4 * MiB || !passes || lat_n < 100)
-		bg_die("image >= 4 MiB, passes >= 1, latency samples >= 100");
+		die("image >= 4 MiB, passes >= 1, latency samples >= 100");
 	if (!strncmp(dir, "/tmp", 4))
-		bg_die("not /tmp: use /dev/shm or /var/tmp");
+		die("not /tmp: use /dev/shm or /var/tmp");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fd = make_image(dir, image_size, path, sizeof(path));
-	bg_start(&g, 64ull * MiB);
-	bg_init(&g);
-	bg_enumerate_storage(&g, bg_attach(&g, fd));
+	drv_spawn(&g, 64ull * MiB, NULL, driver_failed);
+	setup(&g);
+	enumerate_storage(&g, attach(&g, fd));
 	bench_memory(&g, image_size);
 	bench_bulk(&g, fd, image_size, passes);
 	bench_latency(&g, true, lat_n);
 	bench_latency(&g, false, lat_n);
 	printf("BENCH xhci device_peak_rss_kB=%ld\n", status_kb(g.pid, "VmHWM"));
-	bg_stop(&g);
+	close(db_fd[0]);
+	close(db_fd[1]);
+	drv_stop(&g);
 	close(fd);
 	unlink(path);
 	return 0;

@@ -13,15 +13,6 @@
 
 #include "log.h"
 #include "mass_storage.h"
-#include "trb_ring.h"
-
-#define OP 0x40u
-#define USBCMD (OP + 0x00)
-#define CRCR (OP + 0x18)
-#define DCBAAP (OP + 0x30)
-#define CONFIG (OP + 0x38)
-#define PORTSC(p) (0x440u + 0x10u * ((p) - 1))
-#define IR0 0x2020u
 
 /* A small disk: enough LBAs for the seeds' READ/WRITE commands, cheap to create. */
 #define FG_IMAGE_SIZE (1u << 20)
@@ -55,28 +46,54 @@ uint8_t *fg_ptr(struct fg *g, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-static void ring_init(struct fg *g, struct fg_ring *r, uint64_t base, unsigned int size)
+/* The driver's transport: direct calls into the controller. */
+static uint64_t fg_read(struct drv *d, uint64_t off, unsigned int size)
 {
-	r->base = base;
-	r->size = size;
-	r->idx = 0;
-	r->cycle = true;
-	memset(fg_ptr(g, base, 16ull * size), 0, 16ull * size);
+	return xhci_bar_read(&((struct fg *)d->opaque)->x, off, size);
 }
 
-uint64_t fg_push(struct fg *g, struct fg_ring *r, uint64_t param, uint32_t status,
-		 uint32_t control, bool withhold)
+static void fg_write(struct drv *d, uint64_t off, unsigned int size, uint64_t v)
 {
-	uint8_t *host = fg_ptr(g, r->base, 16ull * r->size);
-
-	return host ? trb_ring_put(host, r->base, r->size, &r->idx, &r->cycle, param, status,
-				   control, withhold) : 0;
+	xhci_bar_write(&((struct fg *)d->opaque)->x, off, size, v);
 }
 
-void fg_bar_write(struct fg *g, uint64_t off, unsigned int size, uint64_t v)
+static uint32_t fg_cfg_read(struct drv *d, uint32_t off, uint32_t size)
 {
-	xhci_bar_write(&g->x, off, size, v);
+	return xhci_pci_read(&((struct fg *)d->opaque)->x, off, size);
 }
+
+static void fg_cfg_write(struct drv *d, uint32_t off, uint32_t size, uint32_t v)
+{
+	xhci_pci_write(&((struct fg *)d->opaque)->x, off, size, v);
+}
+
+static void *fg_host(struct drv *d, uint64_t gpa, uint64_t len)
+{
+	return fg_ptr(d->opaque, gpa, len);
+}
+
+/* The harness never waits: what the driver queued runs in fg_turns(). */
+static bool fg_idle(struct drv *d, int timeout_ms)
+{
+	(void)d;
+	(void)timeout_ms;
+	return false;
+}
+
+__attribute__((noreturn)) static void fg_fail(const char *msg)
+{
+	fprintf(stderr, "fuzz guest: %s\n", msg);
+	abort();
+}
+
+static const struct drv_transport fg_transport = {
+	.read = fg_read,
+	.write = fg_write,
+	.cfg_read = fg_cfg_read,
+	.cfg_write = fg_cfg_write,
+	.ptr = fg_host,
+	.idle = fg_idle,
+};
 
 static int new_image(void)
 {
@@ -159,9 +176,15 @@ int fg_start(struct fg *g)
 	for (unsigned int v = 0; v < XHCI_NUM_INTRS; v++)
 		xhci_irq_set_fd(&g->x, v, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	xhci_irq_set_fd(&g->x, DEVPROTO_IRQ_INTX, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-	ring_init(g, &g->cmd, FG_CMD_RING, FG_CMD_TRBS);
-	g->evt_idx = 0;
-	g->evt_cycle = true;
+	g->d.t = &fg_transport;
+	g->d.fail = fg_fail;
+	g->d.opaque = g;
+	drv_read_layout(&g->d);
+	drv_ring_place(&g->d, &g->d.cmd, FG_CMD_RING, FG_CMD_TRBS);
+	g->d.erst = FG_ERST;
+	g->d.evt = FG_EVT_RING;
+	g->d.evt_size = FG_EVT_TRBS;
+	g->d.evt_cycle = true;
 	g->turns_left = FG_MAX_TURNS;
 	return 0;
 fail_x:
@@ -228,147 +251,103 @@ void fg_fire_timers(struct fg *g)
 
 void fg_init_sequence(struct fg *g, bool moderate)
 {
-	fg_bar_write(g, USBCMD, 4, 0);
-	fg_bar_write(g, USBCMD, 4, USBCMD_HCRST);
-	fg_bar_write(g, CONFIG, 4, FG_SLOTS);
+	struct drv_layout l = {
+		.slots = FG_SLOTS,
+		.dcbaa = FG_DCBAA,
+		.cmd_ring = FG_CMD_RING,
+		.cmd_trbs = FG_CMD_TRBS,
+		.erst = FG_ERST,
+		.evt_ring = FG_EVT_RING,
+		.evt_trbs = FG_EVT_TRBS,
+		.imod = moderate ? 4000 : 0,
+	};
+
 	for (unsigned int s = 1; s <= FG_SLOTS; s++) {
 		uint64_t out = FG_OUT_CTX + 1024ull * (s - 1);
 
 		memcpy(fg_ptr(g, FG_DCBAA + 8 * s, 8), &out, 8);
 	}
-	fg_bar_write(g, DCBAAP, 8, FG_DCBAA);
-	ring_init(g, &g->cmd, FG_CMD_RING, FG_CMD_TRBS);
-	fg_bar_write(g, CRCR, 8, FG_CMD_RING | 1);
-	memset(fg_ptr(g, FG_EVT_RING, 16ull * FG_EVT_TRBS), 0, 16ull * FG_EVT_TRBS);
-	{
-		uint64_t base = FG_EVT_RING;
-		uint32_t size = FG_EVT_TRBS;
-
-		memcpy(fg_ptr(g, FG_ERST, 8), &base, 8);
-		memcpy(fg_ptr(g, FG_ERST + 8, 4), &size, 4);
-	}
-	g->evt_idx = 0;
-	g->evt_cycle = true;
-	fg_bar_write(g, IR0 + 0x08, 4, 1);
-	fg_bar_write(g, IR0 + 0x10, 8, FG_ERST);
-	fg_bar_write(g, IR0 + 0x18, 8, FG_EVT_RING);
-	fg_bar_write(g, IR0 + 0x04, 4, moderate ? 4000 : 0);
-	fg_bar_write(g, IR0 + 0x00, 4, 2);
-	fg_bar_write(g, USBCMD, 4, USBCMD_RS | USBCMD_INTE);
+	/* What it finds wrong (nothing, in this process) is the fuzzed controller's state. */
+	(void)drv_init_layout(&g->d, &l);
 }
 
 void fg_enable_msix(struct fg *g)
 {
-	for (unsigned int v = 0; v < XHCI_NUM_INTRS; v++) {
-		fg_bar_write(g, XHCI_MSIX_TABLE + 16 * v, 4, 0xfee00000u);
-		fg_bar_write(g, XHCI_MSIX_TABLE + 16 * v + 8, 4, 0x40 + v);
-		fg_bar_write(g, XHCI_MSIX_TABLE + 16 * v + 12, 4, 0);
-	}
-	xhci_pci_write(&g->x, 0x72, 2, 0x8000 | (XHCI_NUM_INTRS - 1));
+	drv_enable_msix(&g->d, XHCI_NUM_INTRS);
 }
 
 void fg_consume_events(struct fg *g)
 {
-	/* At most one ring's worth: the guest never chases its own tail forever. */
-	for (unsigned int n = 0; n < FG_EVT_TRBS; n++) {
-		const uint8_t *p = fg_ptr(g, FG_EVT_RING + 16ull * g->evt_idx, 16);
-		uint64_t param;
-		uint32_t status, control;
+	struct xhci_trb e;
 
-		memcpy(&param, p, 8);
-		memcpy(&status, p + 8, 4);
-		memcpy(&control, p + 12, 4);
-		if (!!(control & 1) != g->evt_cycle)
-			break;
+	/* At most one ring's worth: the guest never chases its own tail forever. */
+	for (unsigned int n = 0; n < FG_EVT_TRBS && drv_take_event(&g->d, &e); n++) {
 		/* FUZZ_XHCI_TRACE=1: what the guest saw, to check that seeds go where they should. */
 		if (trace)
 			fprintf(stderr, "event type %u cc %u slot %u ep %u param 0x%llx len %u\n",
-				(control >> 10) & 0x3f, status >> 24, control >> 24,
-				(control >> 16) & 0x1f, (unsigned long long)param, status & 0xffffff);
-		if (++g->evt_idx == FG_EVT_TRBS) {
-			g->evt_idx = 0;
-			g->evt_cycle = !g->evt_cycle;
-		}
+				trb_type(&e), trb_cc(&e), trb_slot(&e), trb_ep_id(&e),
+				(unsigned long long)e.param, trb_ev_residual(&e));
 	}
-	fg_bar_write(g, IR0 + 0x18, 8, (FG_EVT_RING + 16ull * g->evt_idx) | 8);
+	drv_ack_events(&g->d);
 }
 
-struct fg_ring *fg_xfer_ring(struct fg *g, unsigned int slot, unsigned int dci, bool fresh)
+struct drv_ring *fg_xfer_ring(struct fg *g, unsigned int slot, unsigned int dci, bool fresh)
 {
-	struct fg_ring *r;
+	struct drv_ring *r;
 
 	if (slot == 0 || slot > FG_SLOTS || dci == 0 || dci > FG_DCIS)
 		return NULL;
-	r = &g->xfer[slot][dci];
+	r = &g->d.ep_ring[slot][dci];
 	if (fresh || r->size == 0)
-		ring_init(g, r, FG_XFER_RINGS + 1024ull * ((slot - 1) * FG_DCIS + (dci - 1)),
-			  FG_XFER_TRBS);
+		drv_ring_place(&g->d, r, FG_XFER_RINGS + 1024ull * ((slot - 1) * FG_DCIS + (dci - 1)),
+			       FG_XFER_TRBS);
 	return r;
-}
-
-void fg_command(struct fg *g, uint64_t param, uint32_t status, uint32_t control)
-{
-	fg_push(g, &g->cmd, param, status, control, false);
-	fg_bar_write(g, XHCI_DB_BASE, 4, 0);
 }
 
 void fg_context_command(struct fg *g, unsigned int type, unsigned int slot, uint32_t add,
 			uint32_t drop, unsigned int port, unsigned int speed, unsigned int ep_type,
 			unsigned int mps, uint32_t extra_control)
 {
-	uint32_t *ctx = (uint32_t *)fg_ptr(g, FG_INPUT_CTX, 33 * 32);
+	uint32_t *ctx = (uint32_t *)fg_ptr(g, FG_INPUT_CTX, INPUT_CTX_ENTRIES * 32);
 	unsigned int last = 1;
 
-	memset(ctx, 0, 33 * 32);
-	ctx[0] = drop;
-	ctx[1] = add;
+	memset(ctx, 0, INPUT_CTX_ENTRIES * 32);
+	ctx[INPUT_CTX_DROP] = drop;
+	ctx[INPUT_CTX_ADD] = add;
 	for (unsigned int dci = 1; dci < XHCI_NUM_EPS; dci++) {
-		uint32_t *ep = ctx + 8 * (dci + 1);
-		struct fg_ring *r;
-		unsigned int t = ep_type ? ep_type & 7 : dci == 1 ? 4 : dci & 1 ? 6 : 2;
-		uint64_t deq;
+		unsigned int t = ep_type ? ep_type & 7 : dci == 1 ? EP_TYPE_CONTROL :
+				 dci & 1 ? EP_TYPE_BULK_IN : EP_TYPE_BULK_OUT;
+		struct drv_ring *r;
 
 		if (!(add & (1u << dci)))
 			continue;
 		last = dci;
 		r = fg_xfer_ring(g, slot, dci, true);
-		deq = r ? r->base | 1 : FG_DATA | 1;
-		ep[1] = (3u << 1) | (t << 3) | (mps << 16);
-		ep[2] = (uint32_t)deq;
-		ep[3] = (uint32_t)(deq >> 32);
-		ep[4] = 8;
+		drv_input_ep(ctx, dci, t, mps, (r ? r->base : FG_DATA) | EP_CTX_DCS, 8);
 	}
-	ctx[8 + 0] = (last << 27) | ((speed & 0xf) << 20);
-	ctx[8 + 1] = (port & 0xff) << 16;
-	fg_command(g, FG_INPUT_CTX, 0, trb_type_bits(type) | (slot << 24) | extra_control);
+	drv_input_slot(ctx, last, speed, port);
+	drv_queue_command(&g->d, FG_INPUT_CTX, 0, trb_type_bits(type) | trb_slot_bits(slot) |
+			  extra_control);
 }
 
 void fg_control(struct fg *g, unsigned int slot, uint64_t setup, bool with_data)
 {
-	struct fg_ring *r = fg_xfer_ring(g, slot, 1, false);
+	struct drv_ring *r = fg_xfer_ring(g, slot, 1, false);
 	uint16_t length = (uint16_t)(setup >> 48);
-	bool in = setup & 0x80;
-	unsigned int trt = with_data && length ? (in ? 3u : 2u) : 0u;
 
 	if (!r)
 		return;
-	fg_push(g, r, setup, 8, trb_type_bits(TRB_SETUP) | TRB_IDT | (trt << 16), false);
-	if (trt)
-		fg_push(g, r, FG_DATA, length, trb_type_bits(TRB_DATA) | TRB_ISP |
-			(in ? TRB_DATA_DIR_IN : 0), false);
-	fg_push(g, r, 0, 0, trb_type_bits(TRB_STATUS) | TRB_IOC |
-		(trt == 3 ? 0 : TRB_DATA_DIR_IN), false);
-	fg_bar_write(g, XHCI_DB_BASE + 4 * slot, 4, 1);
+	drv_queue_control(&g->d, r, setup, FG_DATA, with_data ? length : 0);
+	drv_doorbell(&g->d, slot, 1);
 }
 
 void fg_bot(struct fg *g, unsigned int slot, const uint8_t *cdb, unsigned int cdb_len, bool in,
 	    uint32_t host_len, uint32_t chunk)
 {
-	struct fg_ring *out_ring = fg_xfer_ring(g, slot, 4, false);
-	struct fg_ring *in_ring = fg_xfer_ring(g, slot, 3, false);
+	struct drv_ring *out_ring = fg_xfer_ring(g, slot, 4, false);
+	struct drv_ring *in_ring = fg_xfer_ring(g, slot, 3, false);
 	uint64_t cbw_at = FG_DATA, csw_at = FG_DATA + 64, data_at = FG_DATA + 0x1000;
-	uint8_t *cbw = fg_ptr(g, cbw_at, 31);
-	struct fg_ring *data_ring = in ? in_ring : out_ring;
+	struct drv_ring *data_ring = in ? in_ring : out_ring;
 
 	if (!out_ring || !in_ring)
 		return;
@@ -376,38 +355,32 @@ void fg_bot(struct fg *g, unsigned int slot, const uint8_t *cdb, unsigned int cd
 		host_len = FG_DATA_SIZE - 0x1000;
 	if (chunk == 0 || chunk > 0x10000)
 		chunk = 0x10000;
-	memset(cbw, 0, 31);
-	memcpy(cbw, "USBC", 4);
-	memcpy(cbw + 4, &slot, 4);
-	memcpy(cbw + 8, &host_len, 4);
-	cbw[12] = in ? 0x80 : 0;
-	cbw[14] = (uint8_t)cdb_len;
-	memcpy(cbw + 15, cdb, cdb_len > 16 ? 16 : cdb_len);
-	fg_push(g, out_ring, cbw_at, 31, trb_type_bits(TRB_NORMAL) | TRB_IOC, false);
+	drv_bot_cbw(fg_ptr(g, cbw_at, BOT_CBW_LEN), slot, host_len, in, cdb, cdb_len);
+	drv_push(&g->d, out_ring, cbw_at, BOT_CBW_LEN, trb_type_bits(TRB_NORMAL) | TRB_IOC, false);
 	for (uint32_t off = 0; off < host_len; off += chunk) {
 		uint32_t len = host_len - off < chunk ? host_len - off : chunk;
 		bool last = off + len >= host_len;
 
-		fg_push(g, data_ring, data_at + off, len, trb_type_bits(TRB_NORMAL) | TRB_ISP |
-			(last ? TRB_IOC : TRB_CH), false);
+		drv_push(&g->d, data_ring, data_at + off, len, trb_type_bits(TRB_NORMAL) | TRB_ISP |
+			 (last ? TRB_IOC : TRB_CH), false);
 	}
-	fg_push(g, in_ring, csw_at, 13, trb_type_bits(TRB_NORMAL) | TRB_IOC, false);
-	fg_bar_write(g, XHCI_DB_BASE + 4 * slot, 4, 4);
-	fg_bar_write(g, XHCI_DB_BASE + 4 * slot, 4, 3);
+	drv_push(&g->d, in_ring, csw_at, BOT_CSW_LEN, trb_type_bits(TRB_NORMAL) | TRB_IOC, false);
+	drv_doorbell(&g->d, slot, 4);
+	drv_doorbell(&g->d, slot, 3);
 }
 
 void fg_bring_up(struct fg *g, unsigned int port, unsigned int slot)
 {
 	struct xhci_port *p = xhci_port_get(&g->x, port);
 	bool usb3 = p && p->usb3;
-	unsigned int speed = usb3 ? 4 : 3;
+	unsigned int speed = usb3 ? SPEED_SUPER : SPEED_HIGH;
 
-	fg_bar_write(g, PORTSC(port), 4, (1u << 9) | (usb3 ? (1u << 31) : (1u << 4)));
-	fg_bar_write(g, PORTSC(port), 4, (1u << 9) | (0x7fu << 17));
-	fg_command(g, 0, 0, trb_type_bits(TRB_CMD_ENABLE_SLOT));
+	drv_port_reset_start(&g->d, port, usb3);
+	drv_portsc_write(&g->d, port, PORTSC_PP | PORTSC_CHANGE);
+	drv_queue_command(&g->d, 0, 0, trb_type_bits(TRB_CMD_ENABLE_SLOT));
 	fg_context_command(g, TRB_CMD_ADDRESS_DEVICE, slot, 3, 0, port, speed, 0,
-			   usb3 ? 512 : 64, 0);
-	fg_control(g, slot, 0x0000000000010900ull, false);	/* SET_CONFIGURATION 1 */
+			   drv_ep0_max_packet(speed), 0);
+	fg_control(g, slot, drv_setup_packet(0, 9, 1, 0, 0), false);	/* SET_CONFIGURATION 1 */
 	fg_turns(g, 2);
 	fg_context_command(g, TRB_CMD_CONFIGURE_EP, slot, 1u | (1u << 3) | (1u << 4), 0, port,
 			   speed, 0, usb3 ? 1024 : 512, 0);

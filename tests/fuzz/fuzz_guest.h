@@ -3,11 +3,12 @@
  * The guest the xHCI fuzz target plays, in-process: the controller (struct
  * xhci) and its event loop without the device process around them, guest
  * RAM registered through guest_memory_add() exactly as the process does it,
- * and emulated mass-storage devices on small memfd images. It knows a fixed
- * memory layout (below) and keeps producer/consumer state for the rings it
- * fills, so a few fuzz bytes can queue a command, a TD or a whole BOT
- * command the controller will accept, while raw register and memory writes
- * stay available for everything else.
+ * and emulated mass-storage devices on small memfd images. The shared test
+ * driver (xhci_driver.h) reaches that controller through direct calls; the
+ * harness gives it a fixed memory layout (below) so a few fuzz bytes can
+ * queue a command, a TD or a whole BOT command the controller will accept,
+ * while raw register and memory writes stay available for everything else.
+ * The driver never waits here: what it queued runs in fg_turns().
  */
 #ifndef SVMM_FUZZ_GUEST_H
 #define SVMM_FUZZ_GUEST_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "xhci.h"
+#include "xhci_driver.h"
 
 /* Guest RAM: 1 MiB low, and 64 KiB above 4 GiB so 64-bit pointers matter. */
 #define FG_RAM_GPA		0x100000ull
@@ -42,21 +44,12 @@
 #define FG_DCIS			8u
 #define FG_MAX_DEVICES		4u
 
-struct fg_ring {
-	uint64_t base;
-	unsigned int idx, size;
-	bool cycle;
-};
-
 struct fg {
 	struct event_loop *loop;
 	struct xhci x;
 	int event_sock[2];
 	uint8_t *ram, *high;		/* the harness's own mappings of guest RAM */
-	struct fg_ring cmd;
-	struct fg_ring xfer[FG_SLOTS + 1][FG_DCIS + 1];
-	unsigned int evt_idx;
-	bool evt_cycle;
+	struct drv d;			/* its rings: d.cmd, d.ep_ring[slot][dci] */
 	unsigned int dev_port[FG_MAX_DEVICES];	/* 0: none */
 	unsigned int turns_left;
 };
@@ -89,21 +82,14 @@ void fg_drain_event_socket(struct fg *g);
 /* Makes every armed interrupter moderation timer expire now and runs its handler. */
 void fg_fire_timers(struct fg *g);
 
-void fg_bar_write(struct fg *g, uint64_t off, unsigned int size, uint64_t v);
-
 /* The Linux init sequence: HCRST, MaxSlotsEn, DCBAAP, CRCR, ERST, IMOD, IE, RS|INTE. */
 void fg_init_sequence(struct fg *g, bool moderate);
 void fg_enable_msix(struct fg *g);
 /* Consumes the events of interrupter 0's ring and moves ERDP (clearing EHB). */
 void fg_consume_events(struct fg *g);
 
-/* Zeroes and rewinds the ring for (slot, dci); NULL if the guest keeps none. */
-struct fg_ring *fg_xfer_ring(struct fg *g, unsigned int slot, unsigned int dci, bool fresh);
-/* Pushes one TRB (cycle bit set for hand-over unless withhold); returns its address. */
-uint64_t fg_push(struct fg *g, struct fg_ring *r, uint64_t param, uint32_t status,
-		 uint32_t control, bool withhold);
-/* Pushes a command and rings doorbell 0. */
-void fg_command(struct fg *g, uint64_t param, uint32_t status, uint32_t control);
+/* The ring for (slot, dci), zeroed and rewound if fresh or new; NULL if the guest keeps none. */
+struct drv_ring *fg_xfer_ring(struct fg *g, unsigned int slot, unsigned int dci, bool fresh);
 
 /*
  * Builds an input context for slot: add/drop flags, slot context on port at

@@ -153,16 +153,16 @@ static void transfer(struct fg *g, struct input *in)
 	uint8_t slot = u8(in), dci = u8(in), flags = u8(in);
 	uint64_t param = u32(in);
 	uint32_t status = u32(in), control = u32(in);
-	struct fg_ring *r = fg_xfer_ring(g, slot, dci, false);
+	struct drv_ring *r = fg_xfer_ring(g, slot, dci, false);
 
 	if (flags & 1)
 		param = FG_DATA + param % FG_DATA_SIZE;
 	else if (flags & 2)
 		param = FG_HIGH_GPA + param % FG_HIGH_SIZE;
 	if (r)
-		fg_push(g, r, param, status, control, flags & 8);
+		drv_push(&g->d, r, param, status, control, flags & 8);
 	if (flags & 4)
-		fg_bar_write(g, XHCI_DB_BASE + 4u * slot, 4, dci);
+		drv_doorbell(&g->d, slot, dci);
 }
 
 static void bot(struct fg *g, struct input *in)
@@ -187,7 +187,7 @@ static void run_op(struct fg *g, struct input *in)
 		uint32_t off = u32(in);
 		unsigned int size = 1u << (u8(in) & 3);
 
-		fg_bar_write(g, off, size, u64(in));
+		drv_write(&g->d, off, size, u64(in));
 		break;
 	}
 	case OP_BAR_READ: {
@@ -215,7 +215,7 @@ static void run_op(struct fg *g, struct input *in)
 	case OP_DOORBELL: {
 		uint8_t index = u8(in);
 
-		fg_bar_write(g, XHCI_DB_BASE + 4u * index, 4, u32(in));
+		drv_doorbell(&g->d, index, u32(in));
 		break;
 	}
 	case OP_DOORBELL_FD:
@@ -234,7 +234,7 @@ static void run_op(struct fg *g, struct input *in)
 		uint64_t param = u64(in);
 		uint32_t status = u32(in);
 
-		fg_command(g, param, status, u32(in));
+		drv_queue_command(&g->d, param, status, u32(in));
 		break;
 	}
 	case OP_CONTEXT:
@@ -259,7 +259,7 @@ static void run_op(struct fg *g, struct input *in)
 	case OP_PORT: {
 		uint8_t port = u8(in);
 
-		fg_bar_write(g, 0x440u + 0x10u * ((port % XHCI_NUM_PORTS)), 4, u32(in));
+		drv_write(&g->d, XHCI_OP_BASE + OP_PORTSC(port % XHCI_NUM_PORTS + 1), 4, u32(in));
 		break;
 	}
 	case OP_DRAIN:

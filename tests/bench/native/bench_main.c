@@ -214,7 +214,7 @@ static void bench_noop(struct xhci *x, bool msix)
 		if (i >= 10)
 			samples[i - 10] = rdtsc() - t;
 		xhci_ack_events(x);
-		if (trb_type(&ev) != TRB_EV_CMD_COMPLETION || ev.param != at || event_cc(&ev) != CC_SUCCESS)
+		if (trb_type(&ev) != TRB_EV_CMD_COMPLETION || ev.param != at || trb_cc(&ev) != CC_SUCCESS)
 			fail("No-Op: unexpected event, control", ev.control);
 	}
 	phase_mark(MARK_END);

@@ -42,7 +42,7 @@ static uint64_t queue_data(struct xhci_endpoint *ep, uint8_t *buf, uint32_t len)
 		uint32_t left = (len - done - n + ep->max_packet - 1) / ep->max_packet;
 		bool last = done + n == len;
 
-		at = xhci_ring_put(&ep->ring, (uintptr_t)(buf + done), n | (left > 31 ? 31 : left) << 17,
+		at = xhci_ring_put(&ep->ring, (uintptr_t)(buf + done), n | trb_td_size_bits(left),
 				   trb_type_bits(TRB_NORMAL) | (last ? TRB_IOC : TRB_CH));
 		done += n;
 	}
@@ -103,8 +103,8 @@ bool bot_event(struct bot *b, const struct xhci_trb *ev)
 
 	if (b->stage == BOT_IDLE)
 		fail("a transfer event with no command in flight, slot", b->dev.slot);
-	if (event_cc(ev) != CC_SUCCESS)
-		fail(failed[b->stage], event_cc(ev));
+	if (trb_cc(ev) != CC_SUCCESS)
+		fail(failed[b->stage], trb_cc(ev));
 	if (ev->param != b->awaited)
 		fail("transfer event for another TRB at", ev->param);
 	xhci_ack_events(b->x);

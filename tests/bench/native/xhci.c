@@ -7,27 +7,6 @@
 
 #define DMA_BASE	0x1000000ull	/* 16 MiB */
 #define DMA_END		0x2000000ull	/* 32 MiB: the data buffers follow (bench_main.c) */
-#define USBCMD_RS	(1u << 0)
-#define USBCMD_HCRST	(1u << 1)
-#define USBCMD_INTE	(1u << 2)
-#define USBSTS_HCH	(1u << 0)
-#define USBSTS_CNR	(1u << 11)
-#define IMAN_IP		(1u << 0)
-#define IMAN_IE		(1u << 1)
-#define ERDP_EHB	(1u << 3)
-#define PORTSC(n)	(0x400u + 0x10u * ((n) - 1))
-#define PORT_CCS	(1u << 0)
-#define PORT_PED	(1u << 1)
-#define PORT_PR		(1u << 4)
-#define PORT_PP		(1u << 9)
-#define PORT_CHANGES	(0x7fu << 17)	/* CSC PEC WRC OCC PRC PLC CEC: write 1 to clear */
-#define PORT_PRC	(1u << 21)
-#define SPEED_SUPER	4u
-#define SPEED_HIGH	3u
-#define SPEED_LOW	2u
-#define EP_TYPE_CONTROL	4u
-#define EP_TYPE_BULK_OUT 2u
-#define EP_TYPE_BULK_IN	6u
 
 static uint64_t dma_next = DMA_BASE;
 
@@ -94,16 +73,16 @@ uint64_t xhci_ring_put(struct xhci_ring *r, uint64_t param, uint32_t status, uin
 void xhci_init(struct xhci *x, uint64_t bar0, uint64_t timeout_cycles)
 {
 	uint32_t hcs2, scratch;
-	uint64_t *erst;
+	struct xhci_erst_entry *erst;
 
 	x->timeout_cycles = timeout_cycles;
 	x->cap = (volatile uint8_t *)(uintptr_t)bar0;
-	x->op = x->cap + (rd(x->cap, CAP_CAPLENGTH) & 0xff);
-	x->rt = x->cap + (rd(x->cap, CAP_RTSOFF) & ~0x1fu);
-	x->db = x->cap + (rd(x->cap, CAP_DBOFF) & ~0x3u);
+	x->op = x->cap + (rd(x->cap, CAP_CAPLENGTH) & CAPLENGTH_MASK);
+	x->rt = x->cap + (rd(x->cap, CAP_RTSOFF) & RTSOFF_MASK);
+	x->db = x->cap + (rd(x->cap, CAP_DBOFF) & DBOFF_MASK);
 	x->ir0 = x->rt + RT_IR0;
-	x->max_ports = rd(x->cap, CAP_HCSPARAMS1) >> 24;
-	x->ctx_size = rd(x->cap, CAP_HCCPARAMS1) & 0x4 ? 64 : 32;
+	x->max_ports = HCSPARAMS1_MAX_PORTS(rd(x->cap, CAP_HCSPARAMS1));
+	x->ctx_size = rd(x->cap, CAP_HCCPARAMS1) & HCCPARAMS1_CSZ ? 64 : 32;
 
 	wr(x->op, OP_USBCMD, rd(x->op, OP_USBCMD) & ~USBCMD_RS);
 	wait_bits(x, x->op, OP_USBSTS, USBSTS_HCH, USBSTS_HCH, "controller did not halt, USBSTS");
@@ -114,7 +93,7 @@ void xhci_init(struct xhci *x, uint64_t bar0, uint64_t timeout_cycles)
 	wr(x->op, OP_CONFIG, XHCI_MAX_DEVICES);	/* device slots enabled */
 	x->dcbaa = dma_alloc(256 * 8, 64);
 	hcs2 = rd(x->cap, CAP_HCSPARAMS2);
-	scratch = (hcs2 >> 27 & 0x1f) | (hcs2 >> 21 & 0x1f) << 5;
+	scratch = HCSPARAMS2_MAX_SCRATCHPAD(hcs2);
 	if (scratch) {
 		uint64_t *array = dma_alloc(scratch * 8, 64);
 
@@ -126,15 +105,15 @@ void xhci_init(struct xhci *x, uint64_t bar0, uint64_t timeout_cycles)
 	wr(x->op, OP_DCBAAP_HI, 0);
 
 	xhci_ring_init(&x->cmd);
-	wr(x->op, OP_CRCR_LO, (uint32_t)(uintptr_t)x->cmd.trb | 1);	/* RCS */
+	wr(x->op, OP_CRCR_LO, (uint32_t)(uintptr_t)x->cmd.trb | CRCR_RCS);
 	wr(x->op, OP_CRCR_HI, 0);
 
 	x->evt = dma_alloc(XHCI_RING_TRBS * sizeof(struct xhci_trb), 4096);
 	x->evt_idx = 0;
 	x->evt_cycle = 1;
-	erst = dma_alloc(16, 64);
-	erst[0] = (uintptr_t)x->evt;
-	erst[1] = XHCI_RING_TRBS;
+	erst = dma_alloc(sizeof(*erst), 64);
+	erst->base = (uintptr_t)x->evt;
+	erst->size = XHCI_RING_TRBS;
 	wr(x->ir0, IR_IMOD, 0);		/* no moderation: one interrupt per event */
 	wr(x->ir0, IR_ERSTSZ, 1);
 	wr(x->ir0, IR_ERDP_LO, (uint32_t)(uintptr_t)x->evt);
@@ -224,8 +203,8 @@ void xhci_wait_port(struct xhci *x, struct usb_dev *dev)
 		for (unsigned int p = 1; p <= x->max_ports && p < 32; p++) {
 			if (x->ports_taken & 1u << p)
 				continue;
-			sc = rd(x->op, PORTSC(p));
-			if (sc & PORT_CCS) {
+			sc = rd(x->op, OP_PORTSC(p));
+			if (sc & PORTSC_CCS) {
 				dev->port = p;
 				goto connected;
 			}
@@ -236,16 +215,16 @@ void xhci_wait_port(struct xhci *x, struct usb_dev *dev)
 	}
 connected:
 	x->ports_taken |= 1u << dev->port;
-	wr(x->op, PORTSC(dev->port), (sc & PORT_PP) | (sc & PORT_CHANGES));
-	if (!(rd(x->op, PORTSC(dev->port)) & PORT_PED)) {
+	wr(x->op, OP_PORTSC(dev->port), (sc & PORTSC_PP) | (sc & PORTSC_CHANGE));
+	if (!(rd(x->op, OP_PORTSC(dev->port)) & PORTSC_PED)) {
 		/* USB 2 ports are enabled by a port reset; USB 3 ones by link training. */
-		wr(x->op, PORTSC(dev->port), PORT_PP | PORT_PR);
-		wait_bits(x, x->op, PORTSC(dev->port), PORT_PRC, PORT_PRC, "port reset did not end, PORTSC");
-		sc = rd(x->op, PORTSC(dev->port));
-		wr(x->op, PORTSC(dev->port), (sc & PORT_PP) | (sc & PORT_CHANGES));
+		wr(x->op, OP_PORTSC(dev->port), PORTSC_PP | PORTSC_PR);
+		wait_bits(x, x->op, OP_PORTSC(dev->port), PORTSC_PRC, PORTSC_PRC, "port reset did not end, PORTSC");
+		sc = rd(x->op, OP_PORTSC(dev->port));
+		wr(x->op, OP_PORTSC(dev->port), (sc & PORTSC_PP) | (sc & PORTSC_CHANGE));
 	}
-	wait_bits(x, x->op, PORTSC(dev->port), PORT_PED, PORT_PED, "port not enabled, PORTSC");
-	dev->speed = rd(x->op, PORTSC(dev->port)) >> 10 & 0xf;
+	wait_bits(x, x->op, OP_PORTSC(dev->port), PORTSC_PED, PORTSC_PED, "port not enabled, PORTSC");
+	dev->speed = (rd(x->op, OP_PORTSC(dev->port)) & PORTSC_SPEED) >> PORTSC_SPEED_SHIFT;
 }
 
 static uint32_t *ctx(struct xhci *x, void *base, unsigned int i)
@@ -267,8 +246,8 @@ void xhci_address_device(struct xhci *x, struct usb_dev *dev)
 	uint32_t *slot, *ep0;
 
 	ev = xhci_command(x, 0, 0, trb_type_bits(TRB_CMD_ENABLE_SLOT));
-	if (event_cc(&ev) != CC_SUCCESS)
-		fail("Enable Slot failed, completion code", event_cc(&ev));
+	if (trb_cc(&ev) != CC_SUCCESS)
+		fail("Enable Slot failed, completion code", trb_cc(&ev));
 	dev->slot = trb_slot(&ev);
 	if (dev->slot < 1 || dev->slot > XHCI_MAX_DEVICES)
 		fail("Enable Slot gave slot", dev->slot);
@@ -276,20 +255,20 @@ void xhci_address_device(struct xhci *x, struct usb_dev *dev)
 	out = dma_alloc(32 * x->ctx_size, 64);
 	x->dcbaa[dev->slot] = (uintptr_t)out;
 	in = dma_alloc(33 * x->ctx_size, 64);
-	ctx(x, in, 0)[1] = 0x3;		/* add: slot, EP0 */
+	ctx(x, in, 0)[INPUT_CTX_ADD] = 0x3;	/* slot, EP0 */
 	slot = ctx(x, in, 1);
-	slot[0] = 1u << 27 | dev->speed << 20;	/* context entries 1 */
-	slot[1] = dev->port << 16;
+	slot[0] = SLOT_CTX_ENTRIES(1) | SLOT_CTX_SPEED(dev->speed);
+	slot[1] = SLOT_CTX_ROOT_PORT(dev->port);
 	xhci_ring_init(&dev->ep0.ring);
 	dev->ep0.dci = 1;
 	dev->ep0.max_packet = ep0_max_packet(dev->speed);
 	ep0 = ctx(x, in, 2);
-	ep0[1] = 3u << 1 | EP_TYPE_CONTROL << 3 | dev->ep0.max_packet << 16;
-	ep0[2] = (uint32_t)(uintptr_t)dev->ep0.ring.trb | 1;	/* DCS */
+	ep0[1] = EP_CTX_CERR(3) | EP_CTX_TYPE(EP_TYPE_CONTROL) | EP_CTX_MAX_PACKET(dev->ep0.max_packet);
+	ep0[2] = (uint32_t)(uintptr_t)dev->ep0.ring.trb | EP_CTX_DCS;
 	ep0[4] = 8;
-	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | dev->slot << 24);
-	if (event_cc(&ev) != CC_SUCCESS)
-		fail("Address Device failed, completion code", event_cc(&ev));
+	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | trb_slot_bits(dev->slot));
+	if (trb_cc(&ev) != CC_SUCCESS)
+		fail("Address Device failed, completion code", trb_cc(&ev));
 }
 
 unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uint8_t req,
@@ -298,11 +277,11 @@ unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uin
 	uint64_t setup = (uint64_t)type | (uint64_t)req << 8 | (uint64_t)value << 16 |
 			 (uint64_t)index << 32 | (uint64_t)len << 48;
 	bool in = type & 0x80;
-	uint32_t trt = len ? (in ? 3u : 2u) : 0u;
+	uint32_t trt = len ? (in ? TRB_TRT_IN : TRB_TRT_OUT) : TRB_TRT_NO_DATA;
 	struct xhci_trb ev;
 	uint64_t status_at;
 
-	xhci_ring_put(&dev->ep0.ring, setup, 8, trb_type_bits(TRB_SETUP) | TRB_IDT | trt << 16);
+	xhci_ring_put(&dev->ep0.ring, setup, 8, trb_type_bits(TRB_SETUP) | TRB_IDT | trt << TRB_TRT_SHIFT);
 	if (len)
 		xhci_ring_put(&dev->ep0.ring, (uintptr_t)buf, len,
 			      trb_type_bits(TRB_DATA) | (in ? TRB_DATA_DIR_IN : 0));
@@ -312,12 +291,12 @@ unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uin
 	xhci_ring_doorbell(x, dev->slot, 1);
 	do {
 		ev = xhci_next_event(x);
-		if (trb_type(&ev) == TRB_EV_TRANSFER && event_cc(&ev) != CC_SUCCESS &&
-		    event_cc(&ev) != CC_SHORT_PACKET)
+		if (trb_type(&ev) == TRB_EV_TRANSFER && trb_cc(&ev) != CC_SUCCESS &&
+		    trb_cc(&ev) != CC_SHORT_PACKET)
 			break;
 	} while (trb_type(&ev) != TRB_EV_TRANSFER || ev.param != status_at);
 	xhci_ack_events(x);
-	return event_cc(&ev);
+	return trb_cc(&ev);
 }
 
 static void bulk_context(struct xhci *x, void *in, struct xhci_endpoint *ep)
@@ -326,11 +305,11 @@ static void bulk_context(struct xhci *x, void *in, struct xhci_endpoint *ep)
 
 	ep->dci = (ep->addr & 0xf) * 2 + (ep->addr & 0x80 ? 1 : 0);
 	xhci_ring_init(&ep->ring);
-	ctx(x, in, 0)[1] |= 1u << ep->dci;
+	ctx(x, in, 0)[INPUT_CTX_ADD] |= 1u << ep->dci;
 	c = ctx(x, in, ep->dci + 1);
-	c[1] = 3u << 1 | (ep->addr & 0x80 ? EP_TYPE_BULK_IN : EP_TYPE_BULK_OUT) << 3 |
-	       ep->max_burst << 8 | ep->max_packet << 16;
-	c[2] = (uint32_t)(uintptr_t)ep->ring.trb | 1;
+	c[1] = EP_CTX_CERR(3) | EP_CTX_TYPE(ep->addr & 0x80 ? EP_TYPE_BULK_IN : EP_TYPE_BULK_OUT) |
+	       EP_CTX_MAX_BURST(ep->max_burst) | EP_CTX_MAX_PACKET(ep->max_packet);
+	c[2] = (uint32_t)(uintptr_t)ep->ring.trb | EP_CTX_DCS;
 	c[4] = 3072;
 }
 
@@ -341,13 +320,13 @@ void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoi
 	struct xhci_trb ev;
 	unsigned int entries;
 
-	ctx(x, in, 0)[1] = 1;	/* add: slot */
+	ctx(x, in, 0)[INPUT_CTX_ADD] = 1;	/* slot */
 	bulk_context(x, in, in_ep);
 	bulk_context(x, in, out_ep);
 	entries = in_ep->dci > out_ep->dci ? in_ep->dci : out_ep->dci;
-	ctx(x, in, 1)[0] = entries << 27 | dev->speed << 20;
-	ctx(x, in, 1)[1] = dev->port << 16;
-	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_CONFIGURE_EP) | dev->slot << 24);
-	if (event_cc(&ev) != CC_SUCCESS)
-		fail("Configure Endpoint failed, completion code", event_cc(&ev));
+	ctx(x, in, 1)[0] = SLOT_CTX_ENTRIES(entries) | SLOT_CTX_SPEED(dev->speed);
+	ctx(x, in, 1)[1] = SLOT_CTX_ROOT_PORT(dev->port);
+	ev = xhci_command(x, (uintptr_t)in, 0, trb_type_bits(TRB_CMD_CONFIGURE_EP) | trb_slot_bits(dev->slot));
+	if (trb_cc(&ev) != CC_SUCCESS)
+		fail("Configure Endpoint failed, completion code", trb_cc(&ev));
 }

@@ -4,7 +4,7 @@
  * reset, a command ring, interrupter 0's event ring (polled, or woken by
  * MSI-X), Enable Slot / Address Device / Configure Endpoint, control
  * transfers on endpoint 0 and bulk transfer rings. Register offsets and
- * TRB types are the specification's (common/xhci_regs.h, devices/xhci/trb.h).
+ * TRB types are the specification's, named in devices/xhci/xhci_regs.h.
  * Any failure ends the guest (fail()): a benchmark with a broken driver
  * must not print figures.
  */
@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "trb.h"
+#include "xhci_regs.h"
 
 #define XHCI_RING_TRBS 256u
 
@@ -87,10 +87,5 @@ unsigned int xhci_control(struct xhci *x, struct usb_dev *dev, uint8_t type, uin
 /* Configure Endpoint for two bulk endpoints, their addr, max_packet and max_burst filled in. */
 void xhci_configure_bulk(struct xhci *x, struct usb_dev *dev, struct xhci_endpoint *in,
 			 struct xhci_endpoint *out);
-
-static inline unsigned int event_cc(const struct xhci_trb *e)
-{
-	return e->status >> 24;
-}
 
 #endif

@@ -14,32 +14,21 @@
 #include "xhci.h"
 #include "xhci_driver.h"
 
-#define EV_TRANSFER 32
-#define EV_COMMAND 33
-#define EV_PORT 34
-#define EV_HOST_CONTROLLER 37
-#define CC_SUCCESS 1
-#define CC_EVENT_RING_FULL 21
 #define SMALL_RING 16
 /* One slot stays empty and the Event Ring Full Error event takes the last. */
 #define WRITTEN_BEFORE_FULL (SMALL_RING - 2)
 
 static struct drv d;
 
-static unsigned int ev_type(const struct drv_event *e)
+static bool is_ring_full(const struct xhci_trb *e)
 {
-	return (e->control >> 10) & 0x3f;
-}
-
-static bool is_ring_full(const struct drv_event *e)
-{
-	return ev_type(e) == EV_HOST_CONTROLLER && (e->status >> 24) == CC_EVENT_RING_FULL;
+	return trb_type(e) == TRB_EV_HOST_CONTROLLER && trb_cc(e) == CC_EVENT_RING_FULL;
 }
 
 /* Takes events without acknowledging them until an Event Ring Full Error; returns how many came before. */
 static unsigned int take_until_full(unsigned int type, const uint64_t *want, unsigned int nwant)
 {
-	struct drv_event e;
+	struct xhci_trb e;
 	unsigned int n = 0;
 
 	for (int tries = 0; tries < 5000; tries++) {
@@ -49,10 +38,10 @@ static unsigned int take_until_full(unsigned int type, const uint64_t *want, uns
 		}
 		if (is_ring_full(&e))
 			return n;
-		cr_assert_eq(ev_type(&e), type, "event type %u before the ring filled", ev_type(&e));
+		cr_assert_eq(trb_type(&e), type, "event type %u before the ring filled", trb_type(&e));
 		cr_assert_lt(n, nwant);
 		cr_assert_eq(e.param, want[n], "event %u out of order", n);
-		cr_assert_eq(e.status >> 24, CC_SUCCESS);
+		cr_assert_eq(trb_cc(&e), CC_SUCCESS);
 		n++;
 	}
 	cr_assert_fail("no Event Ring Full Error event");
@@ -62,13 +51,13 @@ static unsigned int take_until_full(unsigned int type, const uint64_t *want, uns
 /* The ring is full: however long the guest waits, nothing more is written. */
 static void assert_nothing_more(void)
 {
-	struct drv_event e;
+	struct xhci_trb e;
 
 	for (int i = 0; i < 50; i++) {
 		drv_alive(&d);
 		cr_assert_not(drv_take_event(&d, &e), "an event written past the Event Ring Full Error");
 	}
-	cr_assert_eq(drv_op_read(&d, 0x04) & USBSTS_HCE, 0, "HCE on a merely slow guest");
+	cr_assert_eq(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE, 0, "HCE on a merely slow guest");
 }
 
 /*
@@ -78,7 +67,7 @@ static void assert_nothing_more(void)
  */
 static void take_rest(unsigned int type, const uint64_t *want, unsigned int from, unsigned int nwant)
 {
-	struct drv_event e;
+	struct xhci_trb e;
 	unsigned int n = from;
 
 	drv_ack_events(&d);
@@ -89,9 +78,9 @@ static void take_rest(unsigned int type, const uint64_t *want, unsigned int from
 		}
 		if (is_ring_full(&e))
 			continue;
-		cr_assert_eq(ev_type(&e), type);
-		cr_assert_eq(e.param, want[n], "event %u out of order (or lost): %#lx type %u cc %u, want %#lx", n, (unsigned long)e.param, ev_type(&e), e.status >> 24, (unsigned long)want[n]);
-		cr_assert_eq(e.status >> 24, CC_SUCCESS);
+		cr_assert_eq(trb_type(&e), type);
+		cr_assert_eq(e.param, want[n], "event %u out of order (or lost): %#lx type %u cc %u, want %#lx", n, (unsigned long)e.param, trb_type(&e), trb_cc(&e), (unsigned long)want[n]);
+		cr_assert_eq(trb_cc(&e), CC_SUCCESS);
 		n++;
 	}
 	cr_assert_eq(n, nwant, "only %u of %u events arrived", n, nwant);
@@ -109,13 +98,13 @@ Test(xhci_event_ring, slow_guest_loses_no_command_completion)
 	drv_init(&d);
 	drv_set_event_ring(&d, SMALL_RING);
 	for (unsigned int i = 0; i < 40; i++)
-		cmds[i] = drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);
+		cmds[i] = drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_NOOP));
 	drv_doorbell(&d, 0, 0);
-	before = take_until_full(EV_COMMAND, cmds, 40);
+	before = take_until_full(TRB_EV_CMD_COMPLETION, cmds, 40);
 	cr_assert_eq(before, WRITTEN_BEFORE_FULL, "%u completions before the Event Ring Full Error", before);
 	assert_nothing_more();
-	take_rest(EV_COMMAND, cmds, before, 40);
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), CC_SUCCESS, "commands after the backlog");
+	take_rest(TRB_EV_CMD_COMPLETION, cmds, before, 40);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS, "commands after the backlog");
 	drv_stop(&d);
 }
 
@@ -129,7 +118,7 @@ Test(xhci_event_ring, slow_guest_loses_no_transfer_event)
 	drv_init(&d);
 	r = drv_attach(&d, test_device_image('S', 0), 0);
 	cr_assert_eq(r.status, DEVPROTO_OK);
-	cr_assert(drv_wait_event(&d, EV_PORT, NULL, 2000));
+	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, NULL, 2000));
 	drv_port_reset(&d, r.port, true);
 	slot = drv_enable_address(&d, r.port, 4, false, &cc);
 	cr_assert_eq(cc, CC_SUCCESS);
@@ -138,12 +127,12 @@ Test(xhci_event_ring, slow_guest_loses_no_transfer_event)
 	buf = drv_alloc(&d, 40 * 512, 64);
 	/* More TDs than the ring holds events, more than are at the device at once. */
 	for (unsigned int i = 0; i < 40; i++)
-		tds[i] = drv_ring_push(&d, &d.ep_ring[slot][2], buf + 512ull * i, 512, (1u << 10) | (1u << 5));
+		tds[i] = drv_ring_push(&d, &d.ep_ring[slot][2], buf + 512ull * i, 512, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 2);
-	before = take_until_full(EV_TRANSFER, tds, 40);
+	before = take_until_full(TRB_EV_TRANSFER, tds, 40);
 	cr_assert_eq(before, WRITTEN_BEFORE_FULL, "%u transfer events before the Event Ring Full Error", before);
 	assert_nothing_more();
-	take_rest(EV_TRANSFER, tds, before, 40);
+	take_rest(TRB_EV_TRANSFER, tds, before, 40);
 	drv_stop(&d);
 }
 
@@ -161,14 +150,14 @@ Test(xhci_event_ring, guest_that_never_moves_erdp_ends_in_hce)
 	drv_init(&d);
 	drv_set_event_ring(&d, SMALL_RING);
 	for (unsigned int i = 0; i < accepted; i++)
-		drv_write(&d, 0x440, 4, reset_port1);
-	cr_assert_eq(drv_op_read(&d, 0x04) & USBSTS_HCE, 0, "HCE before the backlog is full");
-	drv_write(&d, 0x440, 4, reset_port1);
-	cr_assert(drv_op_read(&d, 0x04) & USBSTS_HCE, "the backlog grows past its bound");
-	cr_assert(drv_op_read(&d, 0x04) & USBSTS_HCH, "HCE without HCHalted");
+		drv_write(&d, d.op + OP_PORTSC(1), 4, reset_port1);
+	cr_assert_eq(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE, 0, "HCE before the backlog is full");
+	drv_write(&d, d.op + OP_PORTSC(1), 4, reset_port1);
+	cr_assert(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE, "the backlog grows past its bound");
+	cr_assert(drv_op_read(&d, OP_USBSTS) & USBSTS_HCH, "HCE without HCHalted");
 	drv_alive(&d);
 	drv_init(&d);
-	cr_assert_eq(drv_op_read(&d, 0x04) & USBSTS_HCE, 0, "HCRST did not clear HCE");
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), CC_SUCCESS);
+	cr_assert_eq(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE, 0, "HCRST did not clear HCE");
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS);
 	drv_stop(&d);
 }

@@ -75,11 +75,11 @@ Test(xhci_guest, pci_config_and_capabilities)
 	cr_assert_eq(drv_read(&d, xecp, 4) & 0xff00ffffu, 0x03000002u, "last capability");
 	cr_assert_eq(drv_read(&d, xecp + 8, 4) & 0xffffu, 0x0809u);
 	/* 64-bit registers take both a 64-bit access and two 32-bit ones. */
-	drv_write(&d, 0x40 + 0x30, 8, 0x123456789abcdec0ull);
-	cr_assert_eq(drv_read(&d, 0x40 + 0x30, 8), 0x123456789abcdec0ull);
-	drv_write(&d, 0x40 + 0x30, 4, 0x1000);
-	drv_write(&d, 0x40 + 0x34, 4, 0x2);
-	cr_assert_eq(drv_read(&d, 0x40 + 0x30, 8), 0x200001000ull);
+	drv_write(&d, d.op + OP_DCBAAP_LO, 8, 0x123456789abcdec0ull);
+	cr_assert_eq(drv_read(&d, d.op + OP_DCBAAP_LO, 8), 0x123456789abcdec0ull);
+	drv_write(&d, d.op + OP_DCBAAP_LO, 4, 0x1000);
+	drv_write(&d, d.op + OP_DCBAAP_HI, 4, 0x2);
+	cr_assert_eq(drv_read(&d, d.op + OP_DCBAAP_LO, 8), 0x200001000ull);
 	drv_stop(&d);
 }
 
@@ -87,14 +87,14 @@ Test(xhci_guest, init_noop_and_hcrst)
 {
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1, "No-Op");
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1, "No-Op");
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS, "No-Op");
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS, "No-Op");
 	/* An unknown command type is a TRB Error, not a crash. */
-	cr_assert_eq(drv_command(&d, 0, 0, 1u << 10, NULL), 5);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_NORMAL), NULL), CC_TRB_ERROR);
 	/* CRCR reads 0 but for CRR. */
 	cr_assert_eq(drv_read(&d, 0x58, 8), 8u);
 	drv_init(&d);	/* HCRST again, and the sequence works again */
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1, "No-Op after HCRST");
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS, "No-Op after HCRST");
 	drv_stop(&d);
 }
 
@@ -103,12 +103,12 @@ Test(xhci_guest, usb2_enumeration_control_and_bulk)
 	uint64_t buf = 0, big = 0;
 	uint32_t res = 0;
 	unsigned int port, slot;
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	port = attach_test('H', 0, 1);
-	cr_assert(drv_wait_event(&d, 34, &ev, 2000), "no port status change event");
+	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, &ev, 2000), "no port status change event");
 	cr_assert_eq(ev.param >> 24, port);
 	uint32_t sc = drv_portsc(&d, port);
 
@@ -122,20 +122,20 @@ Test(xhci_guest, usb2_enumeration_control_and_bulk)
 	cr_assert_eq(out_ctx_dword(slot, 1, 0) & 7, 1, "EP0 Running");
 
 	buf = drv_alloc(&d, 64, 64);
-	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 64, buf, 64, &res), 13, "short");
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 64, buf, 64, &res), CC_SHORT_PACKET, "short");
 	cr_assert_eq(res, 64 - 18);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, buf))[0], 18);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, buf))[8], TEST_DEV_VENDOR & 0xff);
-	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, &res), 1);
-	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), 1, "SET_CONFIGURATION");
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, &res), CC_SUCCESS);
+	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), CC_SUCCESS, "SET_CONFIGURATION");
 
-	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 512), 1, "Configure Endpoint");
+	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 512), CC_SUCCESS, "Configure Endpoint");
 	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 3, "slot Configured");
 	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, 1, "bulk IN Running");
 	big = drv_alloc(&d, 8192, 64);
 	for (int i = 0; i < 4096; i++)
 		((uint8_t *)drv_ptr(&d, big))[i] = (uint8_t)(i * 7);
-	cr_assert_eq(drv_bulk(&d, slot, 4, big, 4096, &res), 1, "bulk OUT");
+	cr_assert_eq(drv_bulk(&d, slot, 4, big, 4096, &res), CC_SUCCESS, "bulk OUT");
 	cr_assert_eq(res, 0);
 	memset(drv_ptr(&d, big), 0, 8192);
 	cr_assert_eq(drv_bulk(&d, slot, 3, big, 8192, &res), 13, "bulk IN short");
@@ -144,9 +144,9 @@ Test(xhci_guest, usb2_enumeration_control_and_bulk)
 		cr_assert_eq(((uint8_t *)drv_ptr(&d, big))[i], (uint8_t)(i * 7));
 
 	/* Deconfigure, then Disable Slot. */
-	cr_assert_eq(drv_command(&d, 0, 0, (12u << 10) | (1u << 9) | (slot << 24), NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_CONFIGURE_EP) | TRB_DC | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 2, "back to Addressed");
-	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (slot << 24), NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_DISABLE_SLOT) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	drv_stop(&d);
 }
 
@@ -173,30 +173,28 @@ Test(xhci_guest, usb3_warm_reset_bsr_and_port_info)
 	drv_port_reset(&d, port, true);
 	/* BSR=1: Default state, no address; then BSR=0. */
 	slot = drv_enable_address(&d, port, 4, true, &cc);
-	cr_assert_eq(cc, 1);
+	cr_assert_eq(cc, CC_SUCCESS);
 	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 1, "Default");
 	cr_assert_eq(out_ctx_dword(slot, 0, 3) & 0xff, 0);
 	in = drv_alloc(&d, 33 * 32, 64);
 	ctx = drv_ptr(&d, in);
-	ctx[1] = 3;
-	ctx[8] = (1u << 27) | (4u << 20);
-	ctx[9] = port << 16;
-	ctx[17] = (3u << 1) | (4u << 3) | (512u << 16);
-	ctx[18] = (uint32_t)d.ep_ring[slot][1].base | 1;
-	cc = drv_command(&d, in, 0, (11u << 10) | (slot << 24), NULL);
-	cr_assert_eq(cc, 1);
+	ctx[INPUT_CTX_ADD] = 1;
+	drv_input_slot(ctx, 1, SPEED_SUPER, port);
+	drv_input_ep(ctx, 1, EP_TYPE_CONTROL, 512, d.ep_ring[slot][1].base | EP_CTX_DCS, 0);
+	cc = drv_command(&d, in, 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | trb_slot_bits(slot), NULL);
+	cr_assert_eq(cc, CC_SUCCESS);
 	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 2, "Addressed");
 	/* Address Device again: Context State Error. */
-	cr_assert_eq(drv_command(&d, in, 0, (11u << 10) | (slot << 24), NULL), 19);
+	cr_assert_eq(drv_command(&d, in, 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | trb_slot_bits(slot), NULL), CC_CONTEXT_STATE_ERROR);
 	/* Evaluate Context changes EP0's max packet size. */
-	ctx[1] = 2;
-	ctx[17] = (4u << 3) | (9u << 16);
-	cr_assert_eq(drv_command(&d, in, 0, (13u << 10) | (slot << 24), NULL), 1);
+	ctx[INPUT_CTX_ADD] = 2;
+	ctx[17] = EP_CTX_TYPE(EP_TYPE_CONTROL) | EP_CTX_MAX_PACKET(9);
+	cr_assert_eq(drv_command(&d, in, 0, trb_type_bits(TRB_CMD_EVALUATE_CTX) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	cr_assert_eq(out_ctx_dword(slot, 1, 1) >> 16, 9);
 	buf = drv_alloc(&d, 18, 64);
-	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), 1);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), CC_SUCCESS);
 	/* Reset Device: back to Default. */
-	cr_assert_eq(drv_command(&d, 0, 0, (17u << 10) | (slot << 24), NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_RESET_DEVICE) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	cr_assert_eq(out_ctx_dword(slot, 0, 3) >> 27, 1);
 	drv_stop(&d);
 }
@@ -209,21 +207,21 @@ Test(xhci_guest, stall_halts_and_reset_endpoint_recovers)
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	slot = bring_up(attach_test('H', 0, 1), 3);
-	cr_assert_eq(drv_control(&d, slot, 0x80, TEST_REQ_STALL, 0, 0, 8, drv_alloc(&d, 8, 64), 8, NULL), 6);
+	cr_assert_eq(drv_control(&d, slot, 0x80, TEST_REQ_STALL, 0, 0, 8, drv_alloc(&d, 8, 64), 8, NULL), CC_STALL);
 	cr_assert_eq(out_ctx_dword(slot, 1, 0) & 7, 2, "EP0 Halted");
 	/* A doorbell on a halted endpoint does nothing. */
 	drv_doorbell(&d, slot, 1);
 	/* Reset Endpoint only applies to a Halted endpoint. */
-	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (1u << 16) | (slot << 24), NULL), 1);
-	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (1u << 16) | (slot << 24), NULL), 19);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_RESET_EP) | trb_ep_id_bits(1u) | trb_slot_bits(slot), NULL), CC_SUCCESS);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_RESET_EP) | trb_ep_id_bits(1u) | trb_slot_bits(slot), NULL), CC_CONTEXT_STATE_ERROR);
 	cr_assert_eq(out_ctx_dword(slot, 1, 0) & 7, 3, "EP0 Stopped");
 	/* Set TR Dequeue to where the driver will continue. */
 	struct drv_ring *r = &d.ep_ring[slot][1];
 	uint64_t deq = r->base + 16ull * r->idx;
 
-	cr_assert_eq(drv_command(&d, deq | r->cycle, 0, (16u << 10) | (1u << 16) | (slot << 24), NULL), 1);
+	cr_assert_eq(drv_command(&d, deq | r->cycle, 0, trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(1u) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	buf = drv_alloc(&d, 18, 64);
-	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), 1);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), CC_SUCCESS);
 	drv_stop(&d);
 }
 
@@ -238,35 +236,35 @@ Test(xhci_guest, transaction_error_is_retried_on_the_same_td)
 {
 	unsigned int slot;
 	uint64_t out, in, td1, td2;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	struct drv_ring *r;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	slot = bring_up(attach_test('S', 'E', 9), 4);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
 	out = drv_alloc(&d, 512, 64);
 	memset(drv_ptr(&d, out), 0x5a, 512);
-	cr_assert_eq(drv_bulk(&d, slot, 2, out, 512, NULL), 1);
+	cr_assert_eq(drv_bulk(&d, slot, 2, out, 512, NULL), CC_SUCCESS);
 	in = drv_alloc(&d, 1024, 64);
 	r = &d.ep_ring[slot][3];
-	td1 = drv_ring_push(&d, r, in, 512, (1u << 10) | (1u << 5) | (1u << 2));
-	td2 = drv_ring_push(&d, r, in + 512, 512, (1u << 10) | (1u << 5) | (1u << 2));
+	td1 = drv_ring_push(&d, r, in, 512, trb_type_bits(TRB_NORMAL) | TRB_IOC | TRB_ISP);
+	td2 = drv_ring_push(&d, r, in + 512, 512, trb_type_bits(TRB_NORMAL) | TRB_IOC | TRB_ISP);
 	drv_doorbell(&d, slot, 3);
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000));
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000));
 	cr_assert_eq(ev.param, td1);
-	cr_assert_eq(ev.status >> 24, 4, "USB Transaction Error");
+	cr_assert_eq(trb_cc(&ev), CC_USB_TRANSACTION_ERROR, "USB Transaction Error");
 	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, 2, "Halted");
 	cr_assert_eq(out_ctx_dword(slot, 3, 2) & ~0xfu, (uint32_t)td1, "dequeue on the failed TD");
 	/* Reset Endpoint, TSP set (bit 9): no Set TR Dequeue Pointer follows. */
-	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (1u << 9) | (3u << 16) | (slot << 24), NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_RESET_EP) | TRB_TSP | trb_ep_id_bits(3u) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	drv_doorbell(&d, slot, 3);
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "the failed TD was not retried");
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "the failed TD was not retried");
 	cr_assert_eq(ev.param, td1, "the retry ran another TD than the failed one");
-	cr_assert_eq(ev.status >> 24, 1);
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000));
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000));
 	cr_assert_eq(ev.param, td2);
-	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, in))[0], 0x5a);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, in))[512], 0x5a);
 	drv_stop(&d);
@@ -278,9 +276,9 @@ Test(xhci_guest, transaction_error_is_retried_on_the_same_td)
  * the controller to finish what it is doing). *state is the state in the
  * output Endpoint Context of dci at that moment, as the handler would read it.
  */
-static struct drv_event next_event_now(unsigned int slot, unsigned int dci, unsigned int *state)
+static struct xhci_trb next_event_now(unsigned int slot, unsigned int dci, unsigned int *state)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	for (int waited_us = 0; !drv_take_event(&d, &ev); waited_us += 100) {
 		cr_assert_lt(waited_us, 5000000, "no event");
@@ -296,16 +294,16 @@ static struct drv_event next_event_now(unsigned int slot, unsigned int dci, unsi
 static unsigned int command_alone(uint64_t param, uint32_t control)
 {
 	uint64_t at = drv_ring_push(&d, &d.cmd, param, 0, control);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	drv_doorbell(&d, 0, 0);
 	ev = next_event_now(0, 0, NULL);
-	cr_assert_eq((ev.control >> 10) & 0x3f, 33,
+	cr_assert_eq(trb_type(&ev), TRB_EV_CMD_COMPLETION,
 		     "event type %u (TRB %#llx, cc %u) before the completion of command type %u",
-		     (ev.control >> 10) & 0x3f, (unsigned long long)ev.param, ev.status >> 24,
+		     trb_type(&ev), (unsigned long long)ev.param, trb_cc(&ev),
 		     (control >> 10) & 0x3f);
 	cr_assert_eq(ev.param, at, "completion for another command");
-	return ev.status >> 24;
+	return trb_cc(&ev);
 }
 
 /*
@@ -326,23 +324,23 @@ static unsigned int command_alone(uint64_t param, uint32_t control)
 Test(xhci_guest, device_gone_tds_given_up_as_linux_does)
 {
 	enum { NTD = 3, MAX_SOFT_RETRY = 3, DCI = 3 };
-	const uint32_t reset_ep = (14u << 10) | (DCI << 16), tsp = 1u << 9;
-	const uint32_t set_deq = (16u << 10) | (DCI << 16);
+	const uint32_t reset_ep = trb_type_bits(TRB_CMD_RESET_EP) | trb_ep_id_bits(DCI), tsp = TRB_TSP;
+	const uint32_t set_deq = trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(DCI);
 	uint64_t td[NTD + 1], buf;
 	bool cycle[NTD + 1];
 	unsigned int slot, cur = 0, err_count = 0, state, runs[NTD] = { 0 };
 	struct drv_ring *r;
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	slot = bring_up(attach_test('S', 'G', 9), 4);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 1024), 1);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 1024), CC_SUCCESS);
 	r = &d.ep_ring[slot][DCI];
 	buf = drv_alloc(&d, NTD * 512, 64);
 	for (int i = 0; i < NTD; i++) {
 		cycle[i] = r->cycle;
-		td[i] = drv_ring_push(&d, r, buf + 512ull * i, 512, (1u << 10) | (1u << 5) | (1u << 2));
+		td[i] = drv_ring_push(&d, r, buf + 512ull * i, 512, trb_type_bits(TRB_NORMAL) | TRB_IOC | TRB_ISP);
 	}
 	/* Past the last TD: the enqueue pointer. */
 	td[NTD] = r->base + 16ull * r->idx;
@@ -350,14 +348,14 @@ Test(xhci_guest, device_gone_tds_given_up_as_linux_does)
 	drv_doorbell(&d, slot, DCI);
 	while (cur < NTD) {
 		ev = next_event_now(slot, DCI, &state);
-		cr_assert_eq((ev.control >> 10) & 0x3f, 32, "event type %u, not a Transfer Event",
-			     (ev.control >> 10) & 0x3f);
+		cr_assert_eq(trb_type(&ev), TRB_EV_TRANSFER, "event type %u, not a Transfer Event",
+			     trb_type(&ev));
 		cr_assert_eq(ev.param, td[cur],
 			     "Transfer Event for TRB %#llx while the guest is on TD %u at %#llx "
 			     "(Linux: 'TRB DMA ptr not part of current TD')",
 			     (unsigned long long)ev.param, cur, (unsigned long long)td[cur]);
-		cr_assert_eq(ev.status >> 24, 4, "TD %u: cc %u, not a USB Transaction Error", cur,
-			     ev.status >> 24);
+		cr_assert_eq(trb_cc(&ev), CC_USB_TRANSACTION_ERROR, "TD %u: cc %u, not a USB Transaction Error", cur,
+			     trb_cc(&ev));
 		runs[cur]++;
 		if (err_count++ <= MAX_SOFT_RETRY) {
 			cr_assert_eq(command_alone(0, reset_ep | tsp | (slot << 24)), 1, "soft retry's Reset Endpoint");
@@ -387,7 +385,7 @@ Test(xhci_guest, device_gone_tds_given_up_as_linux_does)
 	drv_doorbell(&d, slot, DCI);
 	drv_read(&d, 0, 4);
 	cr_assert_not(drv_take_event(&d, &ev), "an event after every TD was given up: type %u, TRB %#llx",
-		      (ev.control >> 10) & 0x3f, (unsigned long long)ev.param);
+		      trb_type(&ev), (unsigned long long)ev.param);
 	drv_stop(&d);
 }
 
@@ -401,9 +399,9 @@ Test(xhci_guest, device_gone_tds_given_up_as_linux_does)
 Test(xhci_guest, tds_for_a_device_that_left_wait_for_the_guest)
 {
 	enum { DCI = 3 };
-	const uint32_t stop_ep = (15u << 10) | (DCI << 16);
+	const uint32_t stop_ep = trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(DCI);
 	struct devproto_msg m;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	unsigned int port, slot;
 	uint64_t buf, td;
 
@@ -411,20 +409,20 @@ Test(xhci_guest, tds_for_a_device_that_left_wait_for_the_guest)
 	drv_init(&d);
 	port = attach_test('S', 0, 9);
 	slot = bring_up(port, 4);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 1024), 1);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 1024), CC_SUCCESS);
 	m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
 	m.u.port.port = port;
 	cr_assert_eq(drv_request(&d, &m, -1).status, DEVPROTO_OK);
-	cr_assert(drv_wait_event(&d, 34, &ev, 2000), "no Port Status Change for the disconnect");
+	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, &ev, 2000), "no Port Status Change for the disconnect");
 	drv_ack_events(&d);
 
 	buf = drv_alloc(&d, 512, 64);
-	td = drv_ring_push(&d, &d.ep_ring[slot][DCI], buf, 512, (1u << 10) | (1u << 5));
+	td = drv_ring_push(&d, &d.ep_ring[slot][DCI], buf, 512, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, DCI);
 	usleep(200 * 1000);
 	drv_read(&d, 0, 4);	/* a round trip: the doorbell has been handled */
 	cr_assert_not(drv_take_event(&d, &ev), "an event for a TD of a device that left: type %u, cc %u",
-		      (ev.control >> 10) & 0x3f, ev.status >> 24);
+		      trb_type(&ev), trb_cc(&ev));
 	/* The guest, told by the port, stops the endpoint: it stops on the waiting TD. */
 	cr_assert_eq(command_alone(0, stop_ep | (slot << 24)), 1, "Stop Endpoint");
 	cr_assert_eq(out_ctx_dword(slot, DCI, 0) & 7, 3, "endpoint not Stopped");
@@ -437,22 +435,22 @@ Test(xhci_guest, pipelined_tds_complete_in_order)
 {
 	unsigned int slot;
 	uint64_t tds[12];
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t buf;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	slot = bring_up(attach_test('S', 0, 9), 4);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
 	buf = drv_alloc(&d, 12 * 1024, 64);
 	/* Twelve OUT TDs, one doorbell: all go to the device at once, report in ring order. */
 	for (int i = 0; i < 12; i++)
-		tds[i] = drv_ring_push(&d, &d.ep_ring[slot][2], buf + 1024ull * i, 1024, (1u << 10) | (1u << 5));
+		tds[i] = drv_ring_push(&d, &d.ep_ring[slot][2], buf + 1024ull * i, 1024, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 2);
 	for (int i = 0; i < 12; i++) {
-		cr_assert(drv_wait_event(&d, 32, &ev, 5000), "TD %d not reported", i);
+		cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "TD %d not reported", i);
 		cr_assert_eq(ev.param, tds[i], "TD %d reported out of order", i);
-		cr_assert_eq(ev.status >> 24, 1);
+		cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
 	}
 	drv_stop(&d);
 }
@@ -468,10 +466,10 @@ static unsigned int stop_with_a_held_in_td(char mode, uint64_t *td)
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	slot = bring_up(attach_test('S', mode, 9), 4);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
-	*td = drv_ring_push(&d, &d.ep_ring[slot][3], drv_alloc(&d, 512, 64), 512, (1u << 10) | (1u << 5));
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
+	*td = drv_ring_push(&d, &d.ep_ring[slot][3], drv_alloc(&d, 512, 64), 512, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 3);
-	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (3u << 16) | (slot << 24));
+	drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(3u) | trb_slot_bits(slot));
 	drv_doorbell(&d, 0, 0);
 	return slot;
 }
@@ -484,13 +482,13 @@ static unsigned int stop_with_a_held_in_td(char mode, uint64_t *td)
 static void expect_stop(unsigned int slot, uint64_t td, uint32_t td_cc, uint32_t stop_cc,
 			uint32_t state)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no transfer event for the TD");
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "no transfer event for the TD");
 	cr_assert_eq(ev.param, td);
-	cr_assert_eq(ev.status >> 24, td_cc, "the TD ended with cc %u, not %u", ev.status >> 24, td_cc);
-	cr_assert(drv_wait_event(&d, 33, &ev, 5000), "no completion for Stop Endpoint");
-	cr_assert_eq(ev.status >> 24, stop_cc, "the stop completed with cc %u, not %u", ev.status >> 24,
+	cr_assert_eq(trb_cc(&ev), td_cc, "the TD ended with cc %u, not %u", trb_cc(&ev), td_cc);
+	cr_assert(drv_wait_event(&d, TRB_EV_CMD_COMPLETION, &ev, 5000), "no completion for Stop Endpoint");
+	cr_assert_eq(trb_cc(&ev), stop_cc, "the stop completed with cc %u, not %u", trb_cc(&ev),
 		     stop_cc);
 	cr_assert_eq(out_ctx_dword(slot, 3, 0) & 7, state, "endpoint state");
 	cr_assert_eq(out_ctx_dword(slot, 3, 2) & ~0xfu, (uint32_t)td, "dequeue pointer");
@@ -531,20 +529,20 @@ Test(xhci_guest, stop_endpoint_raced_by_a_failing_td_is_a_context_state_error)
  */
 static unsigned int stopped_endpoint_with_td(uint64_t *td)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 	unsigned int slot;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	slot = bring_up(attach_test('S', 0, 9), 4);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), 1);
-	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (2u << 16) | (slot << 24));	/* Stop Endpoint */
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
+	drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(2u) | trb_slot_bits(slot));	/* Stop Endpoint */
 	drv_doorbell(&d, 0, 0);
-	cr_assert(drv_wait_event(&d, 33, &ev, 5000));
-	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert(drv_wait_event(&d, TRB_EV_CMD_COMPLETION, &ev, 5000));
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
 	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "Stopped");
 	*td = drv_ring_push(&d, &d.ep_ring[slot][2], drv_alloc(&d, 1024, 64), 1024,
-			    (1u << 10) | (1u << 5));
+			    trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	return slot;
 }
 
@@ -559,16 +557,16 @@ Test(xhci_guest, eventfd_doorbell_leaves_a_stopped_endpoint_stopped)
 	uint64_t one = 1, td;
 	unsigned int slot = stopped_endpoint_with_td(&td);
 	int db = drv_doorbell_eventfd(&d, slot);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert_eq(write(db, &one, sizeof(one)), 8);
-	cr_assert_not(drv_wait_event(&d, 32, &ev, 500),
+	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 500),
 		      "a bare doorbell signal ran a TD on a Stopped endpoint");
 	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "still Stopped");
 	drv_doorbell(&d, slot, 2);
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "the guest's own doorbell did not restart it");
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "the guest's own doorbell did not restart it");
 	cr_assert_eq(ev.param, td);
-	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
 	close(db);
 	drv_stop(&d);
 }
@@ -584,15 +582,15 @@ Test(xhci_guest, value_doorbell_is_the_write_it_matches)
 	unsigned int slot = stopped_endpoint_with_td(&td);
 	int other = drv_doorbell_value_eventfd(&d, slot, 3);
 	int mine = drv_doorbell_value_eventfd(&d, slot, 2);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	cr_assert_eq(write(other, &one, sizeof(one)), 8);
-	cr_assert_not(drv_wait_event(&d, 32, &ev, 500), "endpoint 3's doorbell ran endpoint 2");
+	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 500), "endpoint 3's doorbell ran endpoint 2");
 	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "still Stopped");
 	cr_assert_eq(write(mine, &one, sizeof(one)), 8);
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "its value doorbell did not restart it");
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "its value doorbell did not restart it");
 	cr_assert_eq(ev.param, td);
-	cr_assert_eq(ev.status >> 24, 1);
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
 	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 1, "Running");
 	close(other);
 	close(mine);
@@ -622,15 +620,6 @@ Test(xhci_guest, value_doorbells_are_bounded)
 	drv_stop(&d);
 }
 
-static void enable_msix(void)
-{
-	/* Unmask vector 0 with an address/data, then enable MSI-X. */
-	drv_write(&d, 0x4000, 4, 0xfee00000u);
-	drv_write(&d, 0x4008, 4, 0x41);
-	drv_write(&d, 0x400c, 4, 0);
-	drv_cfg_write(&d, 0x72, 2, 0x8000);
-}
-
 static bool irq_within(int ms)
 {
 	struct pollfd p = { .fd = d.irq_fd, .events = POLLIN };
@@ -651,23 +640,23 @@ Test(xhci_guest, msix_route_and_interrupt)
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	enable_msix();
+	drv_enable_msix(&d, 1);
 	/* The VMM heard of vector 0's route, unmasked. */
 	for (int i = 0; i < 16 && devproto_recv(d.ev, &m, &fd, &why) == 1; i++) {
 		if (m.type == DEVPROTO_MSIX_ROUTE && m.u.msix.vector == 0 && !m.u.msix.masked &&
-		    m.u.msix.address == 0xfee00000u && m.u.msix.data == 0x41) {
+		    m.u.msix.address == 0xfee00000u && m.u.msix.data == DRV_MSI_VECTOR) {
 			routed = true;
 			break;
 		}
 	}
 	cr_assert(routed, "no MSIX_ROUTE for vector 0");
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS);
 	cr_assert(irq_within(2000), "no MSI-X interrupt");
-	cr_assert(drv_read(&d, 0x2020, 4) & 1, "IMAN.IP");
+	cr_assert(drv_read(&d, d.rt + RT_IR0 + IR_IMAN, 4) & 1, "IMAN.IP");
 	/* Masked: held in the PBA, delivered on unmask. */
-	drv_write(&d, 0x2020, 4, 3);	/* clear IP, keep IE */
+	drv_write(&d, d.rt + RT_IR0 + IR_IMAN, 4, 3);	/* clear IP, keep IE */
 	drv_write(&d, 0x400c, 4, 1);
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS);
 	cr_assert_not(irq_within(50));
 	cr_assert_eq(drv_read(&d, 0x5000, 4) & 1, 1, "PBA bit");
 	drv_write(&d, 0x400c, 4, 0);
@@ -679,12 +668,12 @@ Test(xhci_guest, imod_delivers_held_back_interrupt)
 {
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	enable_msix();
-	drv_write(&d, 0x2024, 4, 0xffff);	/* IMODI max: 16.4 ms */
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	drv_enable_msix(&d, 1);
+	drv_write(&d, d.rt + RT_IR0 + IR_IMOD, 4, 0xffff);	/* IMODI max: 16.4 ms */
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS);
 	cr_assert(irq_within(2000));
 	/* Within the interval: held back, then delivered when it ends. */
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), 1);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS);
 	cr_assert_not(irq_within(1), "moderation ignored");
 	cr_assert(irq_within(2000), "held-back interrupt never delivered");
 	drv_stop(&d);
@@ -694,19 +683,19 @@ Test(xhci_guest, detach_and_reattach)
 {
 	struct devproto_msg m;
 	struct devproto_reply r;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	unsigned int port;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	port = attach_test('H', 0, 1);
-	cr_assert(drv_wait_event(&d, 34, &ev, 2000));
+	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, &ev, 2000));
 	bring_up(port, 3);
 	m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
 	m.u.port.port = port;
 	r = drv_request(&d, &m, -1);
 	cr_assert_eq(r.status, DEVPROTO_OK);
-	cr_assert(drv_wait_event(&d, 34, &ev, 2000), "no event for the disconnect");
+	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, &ev, 2000), "no event for the disconnect");
 	cr_assert_eq(drv_portsc(&d, port) & 3, 0, "CCS/PED after detach");
 	cr_assert(drv_portsc(&d, port) & (1u << 17), "CSC after detach");
 	r = drv_request(&d, &m, -1);
@@ -735,11 +724,11 @@ Test(xhci_guest, mass_storage_inquiry_over_bot)
 	cr_assert_eq(r.port, 9, "mass storage on the first USB 3 port");
 	slot = bring_up(r.port, 4);
 	data = drv_alloc(&d, 512, 64);
-	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, data, 18, NULL), 1);
+	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, data, 18, NULL), CC_SUCCESS);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, data))[4], 0, "class at interface level");
-	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), 1);
+	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), CC_SUCCESS);
 	/* Bulk IN 0x81 is DCI 3, bulk OUT 0x02 DCI 4. */
-	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 1024), 1);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 1024), CC_SUCCESS);
 	cbw = drv_alloc(&d, 31, 64);
 	p = drv_ptr(&d, cbw);
 	memcpy(p, "USBC", 4);
@@ -749,11 +738,11 @@ Test(xhci_guest, mass_storage_inquiry_over_bot)
 	p[14] = 6;			/* CDB length */
 	p[15] = 0x12;			/* INQUIRY */
 	p[19] = 36;
-	cr_assert_eq(drv_bulk(&d, slot, 4, cbw, 31, NULL), 1, "CBW");
-	cr_assert_eq(drv_bulk(&d, slot, 3, data, 36, &res), 1, "INQUIRY data");
+	cr_assert_eq(drv_bulk(&d, slot, 4, cbw, 31, NULL), CC_SUCCESS, "CBW");
+	cr_assert_eq(drv_bulk(&d, slot, 3, data, 36, &res), CC_SUCCESS, "INQUIRY data");
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, data))[0] & 0x1f, 0, "direct-access device");
 	csw = drv_alloc(&d, 13, 64);
-	cr_assert_eq(drv_bulk(&d, slot, 3, csw, 13, NULL), 1, "CSW");
+	cr_assert_eq(drv_bulk(&d, slot, 3, csw, 13, NULL), CC_SUCCESS, "CSW");
 	cr_assert_eq(memcmp(drv_ptr(&d, csw), "USBS", 4), 0);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[4], 0x42);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[12], 0, "command passed");
@@ -765,7 +754,7 @@ static void read_two_trbs(unsigned int slot, uint64_t a, uint64_t b, uint8_t tag
 {
 	uint64_t cbw = drv_alloc(&d, 31, 64), csw = drv_alloc(&d, 13, 64);
 	uint8_t *p = drv_ptr(&d, cbw);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	memcpy(p, "USBC", 4);
 	p[4] = tag;
@@ -775,14 +764,14 @@ static void read_two_trbs(unsigned int slot, uint64_t a, uint64_t b, uint8_t tag
 	p[15] = 0x28;			/* READ(10) */
 	p[20] = 3;			/* LBA 3 */
 	p[23] = 2;			/* 2 blocks */
-	cr_assert_eq(drv_bulk(&d, slot, 4, cbw, 31, NULL), 1, "CBW");
-	drv_ring_push(&d, &d.ep_ring[slot][3], a, 512, (1u << 10) | (1u << 4));
-	drv_ring_push(&d, &d.ep_ring[slot][3], b, 512, (1u << 10) | (1u << 5));
+	cr_assert_eq(drv_bulk(&d, slot, 4, cbw, 31, NULL), CC_SUCCESS, "CBW");
+	drv_ring_push(&d, &d.ep_ring[slot][3], a, 512, trb_type_bits(TRB_NORMAL) | TRB_CH);
+	drv_ring_push(&d, &d.ep_ring[slot][3], b, 512, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 3);
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no data event");
-	cr_assert_eq(ev.status >> 24, 1, "data cc %u", ev.status >> 24);
-	cr_assert_eq(ev.status & 0xffffff, 0, "residual");
-	cr_assert_eq(drv_bulk(&d, slot, 3, csw, 13, NULL), 1, "CSW");
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "no data event");
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS, "data cc %u", trb_cc(&ev));
+	cr_assert_eq(trb_ev_residual(&ev), 0, "residual");
+	cr_assert_eq(drv_bulk(&d, slot, 3, csw, 13, NULL), CC_SUCCESS, "CSW");
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[4], tag);
 	cr_assert_eq(((uint8_t *)drv_ptr(&d, csw))[12], 0, "command passed");
 }
@@ -816,8 +805,8 @@ Test(xhci_guest, mass_storage_read_in_place_and_bounced)
 	r = drv_attach(&d, img, 0);
 	cr_assert_eq(r.status, DEVPROTO_OK);
 	slot = bring_up(r.port, 4);
-	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), 1);
-	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 1024), 1);
+	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), CC_SUCCESS);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 1024), CC_SUCCESS);
 	buf = drv_alloc(&d, 4096, 4096);
 	memset(drv_ptr(&d, buf), 0xee, 4096);
 	read_two_trbs(slot, buf, buf + 512, 1);
@@ -839,24 +828,24 @@ Test(xhci_guest, mass_storage_read_in_place_and_bounced)
  */
 Test(xhci_guest, posted_writes_run_before_an_eventfd_doorbell)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t one = 1, trb;
 	int db0;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	db0 = drv_doorbell_eventfd(&d, 0);
-	drv_op_write(&d, 0x00, 0);
-	cr_assert(drv_op_read(&d, 0x04) & 1, "halted");
-	trb = drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);	/* No Op Command */
+	drv_op_write(&d, OP_USBCMD, 0);
+	cr_assert(drv_op_read(&d, OP_USBSTS) & 1, "halted");
+	trb = drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_NOOP));	/* No Op Command */
 	for (uint32_t i = 0; i < 200; i++)
-		drv_write_posted(&d, 0x40 + 0x14, 4, i);	/* DNCTRL: harmless */
+		drv_write_posted(&d, d.op + OP_DNCTRL, 4, i);	/* DNCTRL: harmless */
 	drv_write_posted(&d, 0x40, 4, 1 | 4);			/* RS | INTE */
 	cr_assert_eq(write(db0, &one, sizeof(one)), 8);
-	cr_assert(drv_wait_event(&d, 33, &ev, 3000), "the doorbell overtook the writes made before it");
+	cr_assert(drv_wait_event(&d, TRB_EV_CMD_COMPLETION, &ev, 3000), "the doorbell overtook the writes made before it");
 	cr_assert_eq(ev.param, trb);
-	cr_assert_eq(ev.status >> 24, 1);
-	cr_assert_eq(drv_op_read(&d, 0x14), 199, "every posted write ran, in order");
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
+	cr_assert_eq(drv_op_read(&d, OP_DNCTRL), 199, "every posted write ran, in order");
 	close(db0);
 	drv_stop(&d);
 }
@@ -891,7 +880,7 @@ Test(xhci_guest, register_mirror_follows_config_writes)
 	drv_init(&d);
 	m = drv_mirror(&d);
 	cr_assert_eq(m->cfg[0x70 / 4] >> 31, 0, "MSI-X off at first");
-	enable_msix();
+	drv_enable_msix(&d, 1);
 	cr_assert_eq(m->cfg[0x70 / 4], drv_cfg_read(&d, 0x70, 4));
 	cr_assert_eq(m->cfg[0x70 / 4] >> 31, 1, "MSI-X enable not in the mirror after the write");
 	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
@@ -908,20 +897,20 @@ Test(xhci_guest, register_mirror_follows_config_writes)
 Test(xhci_guest, register_mirror_follows_a_doorbell_eventfd_without_an_interrupt)
 {
 	const struct devproto_reg_mirror *m;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t one = 1;
 	int db0, tries;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	drv_op_write(&d, 0x00, 1);			/* RS, not INTE */
+	drv_op_write(&d, OP_USBCMD, 1);			/* RS, not INTE */
 	m = drv_mirror(&d);
 	db0 = drv_doorbell_eventfd(&d, 0);
 	cr_assert_eq(mirrored(m, 0x44) & (1u << 3), 0, "EINT clear at first");
-	drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);	/* No-Op */
+	drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_NOOP));	/* No-Op */
 	/* Writes just before: the doorbell's handler may serve them, which refreshes first. */
 	for (uint32_t i = 0; i < 64; i++)
-		drv_write_posted(&d, 0x40 + 0x14, 4, i);	/* DNCTRL: harmless */
+		drv_write_posted(&d, d.op + OP_DNCTRL, 4, i);	/* DNCTRL: harmless */
 	cr_assert_eq(write(db0, &one, sizeof(one)), 8);
 	for (tries = 0; tries < 300 && !drv_take_event(&d, &ev); tries++)
 		usleep(10000);
@@ -949,24 +938,24 @@ Test(xhci_guest, register_mirror_holds_mfindex_as_a_counter)
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	drv_op_write(&d, 0x00, 1);			/* RS */
+	drv_op_write(&d, OP_USBCMD, 1);			/* RS */
 	m = drv_mirror(&d);
 	c = &m->counter;
-	cr_assert_eq(drv_read(&d, 0x40 + 0x04, 4) & 1, 0, "HCHalted after RS");
+	cr_assert_eq(drv_read(&d, d.op + OP_USBSTS, 4) & 1, 0, "HCHalted after RS");
 	cr_assert_eq(c->gen % 2, 0);
 	cr_assert_eq(c->offset, 0x2000);
 	cr_assert_eq(c->period_ns, 125000);
 	cr_assert_eq(c->mask, 0x3fff);
 	cr_assert_eq(c->running, 1);
 	t0 = monotonic_ns();
-	v = (uint32_t)drv_read(&d, 0x2000, 4);
+	v = (uint32_t)drv_read(&d, d.rt + RT_MFINDEX, 4);
 	t1 = monotonic_ns();
 	lo = (t0 - c->base_ns) / c->period_ns;
 	hi = (t1 - c->base_ns) / c->period_ns;
 	cr_assert_leq((v - lo) & 0x3fff, hi - lo, "MFINDEX %#x, the page's count %#llx-%#llx", v,
 		      (unsigned long long)lo, (unsigned long long)hi);
-	drv_op_write(&d, 0x00, 0);			/* stop */
-	v = (uint32_t)drv_read(&d, 0x2000, 4);		/* behind the write */
+	drv_op_write(&d, OP_USBCMD, 0);			/* stop */
+	v = (uint32_t)drv_read(&d, d.rt + RT_MFINDEX, 4);		/* behind the write */
 	cr_assert_eq(c->running, 0);
 	cr_assert_eq(c->frozen, v);
 	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
@@ -980,7 +969,7 @@ Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	enable_msix();
+	drv_enable_msix(&d, 1);
 	m = drv_mirror(&d);
 	/* 16 capability, 9 operational, 16 x 4 port, 8 xECP, 4 x 7 interrupter registers. */
 	cr_assert_eq(m->count, 16 + 9 + 64 + 8 + 28);
@@ -992,26 +981,26 @@ Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
 	for (uint32_t i = 0; i < DEVPROTO_MIRROR_CFG_DWORDS; i++)
 		cr_assert_eq(m->cfg[i], drv_cfg_read(&d, 4 * i, 4), "config dword %u", i);
 
-	drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);
+	drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_NOOP));
 	drv_doorbell(&d, 0, 0);
 	cr_assert(irq_within(3000), "no interrupt for the No-Op's completion");
 	cr_assert(mirrored(m, 0x44) & (1u << 3), "USBSTS.EINT not in the mirror when the interrupt came");
-	cr_assert(mirrored(m, 0x2020) & 1, "IMAN.IP not in the mirror when the interrupt came");
+	cr_assert(mirrored(m, d.rt + RT_IR0 + IR_IMAN) & 1, "IMAN.IP not in the mirror when the interrupt came");
 
 	/* The handler's acknowledgements, posted: the mirror follows once they ran. */
 	erdp = d.evt + 16;
 	drv_write_posted(&d, 0x44, 4, 1u << 3);
-	drv_write_posted(&d, 0x2020, 4, 3);
-	drv_write_posted(&d, 0x2038, 4, (uint32_t)erdp | 8);
-	drv_write_posted(&d, 0x203c, 4, (uint32_t)(erdp >> 32));
+	drv_write_posted(&d, d.rt + RT_IR0 + IR_IMAN, 4, 3);
+	drv_write_posted(&d, d.rt + RT_IR0 + IR_ERDP_LO, 4, (uint32_t)erdp | 8);
+	drv_write_posted(&d, d.rt + RT_IR0 + IR_ERDP_HI, 4, (uint32_t)(erdp >> 32));
 	for (int tries = 0; tries < 300 && (int32_t)(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE) - d.seq) < 0;
 	     tries++)
 		usleep(10000);
 	cr_assert_eq(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE), d.seq, "the posted writes never ran");
 	cr_assert_eq(mirrored(m, 0x44) & (1u << 3), 0, "EINT cleared");
-	cr_assert_eq(mirrored(m, 0x2020) & 1, 0, "IP cleared");
-	cr_assert_eq(mirrored(m, 0x2038) & ~0xfu, (uint32_t)erdp);
-	cr_assert_eq(mirrored(m, 0x2038) & 8, 0, "EHB cleared");
+	cr_assert_eq(mirrored(m, d.rt + RT_IR0 + IR_IMAN) & 1, 0, "IP cleared");
+	cr_assert_eq(mirrored(m, d.rt + RT_IR0 + IR_ERDP_LO) & ~0xfu, (uint32_t)erdp);
+	cr_assert_eq(mirrored(m, d.rt + RT_IR0 + IR_ERDP_LO) & 8, 0, "EHB cleared");
 	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
 	drv_stop(&d);
 }

@@ -12,13 +12,6 @@
 #include "test_device.h"
 #include "xhci_driver.h"
 
-#define USBSTS_HCE (1u << 12)
-#define CC_SUCCESS 1
-#define CC_TRB_ERROR 5
-#define CC_SLOT_NOT_ENABLED 11
-#define CC_PARAMETER_ERROR 17
-#define CC_CONTEXT_STATE_ERROR 19
-#define CC_INVALID_STREAM_ID 34
 
 static struct drv d;
 
@@ -39,12 +32,12 @@ static unsigned int setup_device(char speed, char mode)
 
 static unsigned int wait_transfer_cc(uint64_t *trb)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
-	cr_assert(drv_wait_event(&d, 32, &ev, 5000), "no transfer event");
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "no transfer event");
 	if (trb)
 		*trb = ev.param;
-	return ev.status >> 24;
+	return trb_cc(&ev);
 }
 
 static uint32_t ep_state(unsigned int slot, unsigned int dci)
@@ -57,11 +50,11 @@ static uint32_t ep_state(unsigned int slot, unsigned int dci)
 
 static void assert_hce_then_recover(void)
 {
-	cr_assert(drv_op_read(&d, 0x04) & USBSTS_HCE, "HCE not set");
+	cr_assert(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE, "HCE not set");
 	drv_alive(&d);
 	drv_init(&d);
-	cr_assert_eq(drv_op_read(&d, 0x04) & USBSTS_HCE, 0, "HCRST did not clear HCE");
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), CC_SUCCESS);
+	cr_assert_eq(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE, 0, "HCRST did not clear HCE");
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS);
 }
 
 Test(xhci_hostile, command_ring_link_loop_cve_2016_8576)
@@ -74,7 +67,7 @@ Test(xhci_hostile, command_ring_link_loop_cve_2016_8576)
 
 	memcpy(t, &at, 8);
 	t[2] = 0;
-	t[3] = (6u << 10) | 1u;
+	t[3] = trb_type_bits(TRB_LINK) | 1u;
 	drv_doorbell(&d, 0, 0);
 	assert_hce_then_recover();
 	drv_stop(&d);
@@ -89,16 +82,16 @@ Test(xhci_hostile, command_ring_endless_noops_without_cycle_toggle)
 	uint32_t *t = drv_ptr(&d, base);
 
 	for (int i = 0; i < 4; i++)
-		t[4 * i + 3] = (23u << 10) | 1u;
+		t[4 * i + 3] = trb_type_bits(TRB_CMD_NOOP) | 1u;
 	memcpy(&t[16], &base, 8);
-	t[19] = (6u << 10) | 1u;
+	t[19] = trb_type_bits(TRB_LINK) | 1u;
 	drv_doorbell(&d, 0, 0);
 	/*
 	 * Give the deferred batches time to run into the budget, consuming
 	 * their completions: a full event ring would hold the ring up instead.
 	 */
-	for (int i = 0; i < 5000 && !(drv_op_read(&d, 0x04) & USBSTS_HCE); i++) {
-		struct drv_event ev;
+	for (int i = 0; i < 5000 && !(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE); i++) {
+		struct xhci_trb ev;
 
 		while (drv_take_event(&d, &ev))
 			;
@@ -112,9 +105,9 @@ Test(xhci_hostile, command_ring_outside_guest_memory)
 {
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	drv_op_write(&d, 0x00, 0);
+	drv_op_write(&d, OP_USBCMD, 0);
 	drv_write(&d, 0x58, 8, 0xdead00000000ull | 1);
-	drv_op_write(&d, 0x00, 5);
+	drv_op_write(&d, OP_USBCMD, 5);
 	drv_doorbell(&d, 0, 0);
 	assert_hce_then_recover();
 	drv_stop(&d);
@@ -124,7 +117,7 @@ Test(xhci_hostile, control_td_link_loop_cve_2017_5973)
 {
 	unsigned int slot = setup_device('H', 0);
 	struct drv_ring *r = &d.ep_ring[slot][1];
-	uint64_t setup = drv_ring_push(&d, r, 0x0012000001000680ull, 8, (2u << 10) | (1u << 6) | (3u << 16));
+	uint64_t setup = drv_ring_push(&d, r, 0x0012000001000680ull, 8, trb_type_bits(TRB_SETUP) | TRB_IDT | (TRB_TRT_IN << TRB_TRT_SHIFT));
 	uint64_t link = r->base + 16ull * r->idx;
 	uint32_t *t = drv_ptr(&d, link);
 	uint64_t trb;
@@ -132,7 +125,7 @@ Test(xhci_hostile, control_td_link_loop_cve_2017_5973)
 	(void)setup;
 	/* After the Setup stage: a Link to itself, chained, no toggle. */
 	memcpy(t, &link, 8);
-	t[3] = (6u << 10) | (1u << 4) | (r->cycle ? 1u : 0u);
+	t[3] = trb_type_bits(TRB_LINK) | TRB_CH | (r->cycle ? 1u : 0u);
 	drv_doorbell(&d, slot, 1);
 	cr_assert_eq(wait_transfer_cc(&trb), CC_TRB_ERROR);
 	cr_assert_eq(ep_state(slot, 1), 2, "EP0 Halted");
@@ -145,8 +138,8 @@ Test(xhci_hostile, transfer_ring_outside_guest_memory)
 	uint64_t trb;
 
 	/* Stop EP0, point its ring far outside RAM, ring it. */
-	cr_assert_eq(drv_command(&d, 0, 0, (15u << 10) | (1u << 16) | (slot << 24), NULL), CC_SUCCESS);
-	cr_assert_eq(drv_command(&d, 0x7fff00000000ull | 1, 0, (16u << 10) | (1u << 16) | (slot << 24), NULL),
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(1u) | trb_slot_bits(slot), NULL), CC_SUCCESS);
+	cr_assert_eq(drv_command(&d, 0x7fff00000000ull | 1, 0, trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(1u) | trb_slot_bits(slot), NULL),
 		     CC_SUCCESS);
 	drv_doorbell(&d, slot, 1);
 	cr_assert_eq(wait_transfer_cc(&trb), CC_TRB_ERROR);
@@ -161,13 +154,13 @@ Test(xhci_hostile, trb_length_beyond_guest_memory)
 
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
 	/* 0x1ffff bytes starting 16 bytes before the end of RAM. */
-	drv_ring_push(&d, &d.ep_ring[slot][3], end - 16, 0x1ffff, (1u << 10) | (1u << 5));
+	drv_ring_push(&d, &d.ep_ring[slot][3], end - 16, 0x1ffff, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 3);
 	cr_assert_eq(wait_transfer_cc(NULL), CC_TRB_ERROR);
 	cr_assert_eq(ep_state(slot, 3), 2, "Halted");
 	/* A buffer pointer whose end wraps around 2^64. */
-	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (2u << 16) | (slot << 24), NULL), CC_TRB_ERROR - 5 + 19);
-	drv_ring_push(&d, &d.ep_ring[slot][2], 0xfffffffffffffff0ull, 0x100, (1u << 10) | (1u << 5));
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_RESET_EP) | trb_ep_id_bits(2u) | trb_slot_bits(slot), NULL), CC_CONTEXT_STATE_ERROR);
+	drv_ring_push(&d, &d.ep_ring[slot][2], 0xfffffffffffffff0ull, 0x100, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 2);
 	cr_assert_eq(wait_transfer_cc(NULL), CC_TRB_ERROR);
 	drv_stop(&d);
@@ -178,7 +171,7 @@ Test(xhci_hostile, immediate_data_longer_than_8_bytes)
 	unsigned int slot = setup_device('S', 0);
 
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
-	drv_ring_push(&d, &d.ep_ring[slot][2], 0x4141414141414141ull, 64, (1u << 10) | (1u << 5) | (1u << 6));
+	drv_ring_push(&d, &d.ep_ring[slot][2], 0x4141414141414141ull, 64, trb_type_bits(TRB_NORMAL) | TRB_IOC | TRB_IDT);
 	drv_doorbell(&d, slot, 2);
 	cr_assert_eq(wait_transfer_cc(NULL), CC_TRB_ERROR);
 	drv_stop(&d);
@@ -188,20 +181,20 @@ Test(xhci_hostile, slot_and_endpoint_ids_out_of_range)
 {
 	unsigned int slot = setup_device('H', 0);
 
-	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (200u << 24), NULL), CC_TRB_ERROR);
-	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (0u << 24), NULL), CC_TRB_ERROR);
-	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (65u << 24), NULL), CC_TRB_ERROR);
-	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (7u << 24), NULL), CC_SLOT_NOT_ENABLED);
-	cr_assert_eq(drv_command(&d, drv_alloc(&d, 1056, 64), 0, (11u << 10) | (255u << 24), NULL), CC_TRB_ERROR);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_DISABLE_SLOT) | trb_slot_bits(200u), NULL), CC_TRB_ERROR);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_DISABLE_SLOT) | trb_slot_bits(0u), NULL), CC_TRB_ERROR);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_DISABLE_SLOT) | trb_slot_bits(65u), NULL), CC_TRB_ERROR);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_DISABLE_SLOT) | trb_slot_bits(7u), NULL), CC_SLOT_NOT_ENABLED);
+	cr_assert_eq(drv_command(&d, drv_alloc(&d, 1056, 64), 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | trb_slot_bits(255u), NULL), CC_TRB_ERROR);
 	/* Endpoint ID 0 and endpoints that are not enabled. */
-	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (0u << 16) | (slot << 24), NULL), CC_TRB_ERROR);
-	cr_assert_eq(drv_command(&d, 0, 0, (15u << 10) | (31u << 16) | (slot << 24), NULL), CC_CONTEXT_STATE_ERROR);
-	cr_assert_eq(drv_command(&d, 0x1000, 0, (16u << 10) | (9u << 16) | (slot << 24), NULL), CC_CONTEXT_STATE_ERROR);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_RESET_EP) | trb_ep_id_bits(0u) | trb_slot_bits(slot), NULL), CC_TRB_ERROR);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(31u) | trb_slot_bits(slot), NULL), CC_CONTEXT_STATE_ERROR);
+	cr_assert_eq(drv_command(&d, 0x1000, 0, trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(9u) | trb_slot_bits(slot), NULL), CC_CONTEXT_STATE_ERROR);
 	/* Doorbells beyond MaxSlots, and targets beyond 31. */
 	drv_doorbell(&d, 200, 1);
 	drv_doorbell(&d, slot, 0xff);
 	drv_doorbell(&d, 0, 5);
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), CC_SUCCESS, "still working");
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS, "still working");
 	drv_stop(&d);
 }
 
@@ -216,7 +209,7 @@ Test(xhci_hostile, two_slots_on_one_port)
 	cr_assert_eq(cc, CC_TRB_ERROR, "second slot on port 1: cc %u", cc);
 	cr_assert_eq(drv_control(&d, slot, 0x80, 6, 0x100, 0, 18, buf, 18, NULL), CC_SUCCESS);
 	/* Once the first slot is gone the port is free again. */
-	cr_assert_eq(drv_command(&d, 0, 0, (10u << 10) | (slot << 24), NULL), CC_SUCCESS);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_DISABLE_SLOT) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	drv_enable_address(&d, 1, 3, false, &cc);
 	cr_assert_eq(cc, CC_SUCCESS);
 	drv_stop(&d);
@@ -226,9 +219,9 @@ Test(xhci_hostile, erst_size_zero)
 {
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	drv_op_write(&d, 0x00, 0);
-	drv_write(&d, 0x2028, 4, 0);
-	drv_write(&d, 0x2030, 8, d.erst);
+	drv_op_write(&d, OP_USBCMD, 0);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTSZ, 4, 0);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTBA_LO, 8, d.erst);
 	assert_hce_then_recover();
 	drv_stop(&d);
 }
@@ -237,22 +230,22 @@ Test(xhci_hostile, erst_size_huge_and_bad_segments)
 {
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	drv_write(&d, 0x2028, 4, 0xffff);
-	drv_write(&d, 0x2030, 8, d.erst);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTSZ, 4, 0xffff);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTBA_LO, 8, d.erst);
 	assert_hce_then_recover();
 	/* A segment of size 0, and one outside guest memory. */
 	uint32_t *e = drv_ptr(&d, d.erst);
 
 	e[2] = 0;
-	drv_write(&d, 0x2028, 4, 1);
-	drv_write(&d, 0x2030, 8, d.erst);
-	cr_assert(drv_op_read(&d, 0x04) & USBSTS_HCE);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTSZ, 4, 1);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTBA_LO, 8, d.erst);
+	cr_assert(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE);
 	drv_init(&d);
 	e = drv_ptr(&d, d.erst);
 	e[0] = 0;
 	e[1] = 0x7000;
-	drv_write(&d, 0x2028, 4, 1);
-	drv_write(&d, 0x2030, 8, d.erst);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTSZ, 4, 1);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERSTBA_LO, 8, d.erst);
 	assert_hce_then_recover();
 	drv_stop(&d);
 }
@@ -261,8 +254,8 @@ Test(xhci_hostile, erdp_outside_the_event_ring)
 {
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	drv_write(&d, 0x2038, 8, 0x10);
-	drv_ring_push(&d, &d.cmd, 0, 0, 23u << 10);
+	drv_write(&d, d.rt + RT_IR0 + IR_ERDP_LO, 8, 0x10);
+	drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_NOOP));
 	drv_doorbell(&d, 0, 0);
 	assert_hce_then_recover();
 	drv_stop(&d);
@@ -280,24 +273,22 @@ Test(xhci_hostile, dcbaa_entries_pointing_anywhere)
 	drv_port_reset(&d, r.port, false);
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		/* Enable/Address overwrites the entry; hand-build it instead. */
-		cr_assert_eq(drv_command(&d, 0, 0, 9u << 10, &slot), CC_SUCCESS);
+		cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_ENABLE_SLOT), &slot), CC_SUCCESS);
 		memcpy((uint8_t *)drv_ptr(&d, d.dcbaa) + 8 * slot, &bad[i], 8);
 		uint64_t in = drv_alloc(&d, 33 * 32, 64);
 		uint32_t *ctx = drv_ptr(&d, in);
 
 		drv_ring_init(&d, &d.ep_ring[slot][1], 16);
-		ctx[1] = 3;
-		ctx[8] = (1u << 27) | (3u << 20);
-		ctx[9] = r.port << 16;
-		ctx[17] = (3u << 1) | (4u << 3) | (64u << 16);
-		ctx[18] = (uint32_t)d.ep_ring[slot][1].base | 1;
-		cc = drv_command(&d, in, 0, (11u << 10) | (slot << 24), NULL);
+		ctx[INPUT_CTX_ADD] = 1;
+		drv_input_slot(ctx, 1, SPEED_HIGH, r.port);
+		drv_input_ep(ctx, 1, EP_TYPE_CONTROL, 64, d.ep_ring[slot][1].base | EP_CTX_DCS, 0);
+		cc = drv_command(&d, in, 0, trb_type_bits(TRB_CMD_ADDRESS_DEVICE) | trb_slot_bits(slot), NULL);
 		cr_assert_eq(cc, CC_PARAMETER_ERROR, "DCBAA entry %#llx: cc %u", (unsigned long long)bad[i], cc);
 	}
 	/* DCBAAP itself outside guest memory. */
-	drv_op_write(&d, 0x00, 0);
+	drv_op_write(&d, OP_USBCMD, 0);
 	drv_write(&d, 0x70, 8, 0xfff00000000ull);
-	drv_op_write(&d, 0x00, 5);
+	drv_op_write(&d, OP_USBCMD, 5);
 	(void)drv_enable_address(&d, r.port, 3, false, &cc);
 	cr_assert_eq(cc, CC_PARAMETER_ERROR);
 	drv_stop(&d);
@@ -306,7 +297,7 @@ Test(xhci_hostile, dcbaa_entries_pointing_anywhere)
 Test(xhci_hostile, doorbells_for_unconfigured_endpoints)
 {
 	unsigned int slot = setup_device('H', 0);
-	struct drv_event ev;
+	struct xhci_trb ev;
 
 	for (unsigned int t = 2; t < 32; t++)
 		drv_doorbell(&d, slot, t);
@@ -315,8 +306,8 @@ Test(xhci_hostile, doorbells_for_unconfigured_endpoints)
 		if (s != slot)
 			drv_doorbell(&d, s, 1);
 	}
-	cr_assert_not(drv_wait_event(&d, 32, &ev, 20), "a transfer event from nowhere");
-	cr_assert_eq(drv_command(&d, 0, 0, 23u << 10, NULL), CC_SUCCESS);
+	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 20), "a transfer event from nowhere");
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_NOOP), NULL), CC_SUCCESS);
 	drv_stop(&d);
 }
 
@@ -328,13 +319,13 @@ Test(xhci_hostile, unbounded_chain_cve_2020_14394)
 
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
 	/* Replace the OUT ring by one of 4096 TRBs, all chained. */
-	cr_assert_eq(drv_command(&d, 0, 0, (15u << 10) | (2u << 16) | (slot << 24), NULL), CC_SUCCESS);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(2u) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	r = &d.ep_ring[slot][2];
 	drv_ring_init(&d, r, 4096);
-	cr_assert_eq(drv_command(&d, r->base | 1, 0, (16u << 10) | (2u << 16) | (slot << 24), NULL), CC_SUCCESS);
+	cr_assert_eq(drv_command(&d, r->base | 1, 0, trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(2u) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	buf = drv_alloc(&d, 64, 64);
 	for (int i = 0; i < 4000; i++)
-		drv_ring_push(&d, r, buf, 8, (1u << 10) | (1u << 4));
+		drv_ring_push(&d, r, buf, 8, trb_type_bits(TRB_NORMAL) | TRB_CH);
 	drv_doorbell(&d, slot, 2);
 	cr_assert_eq(wait_transfer_cc(NULL), CC_TRB_ERROR);
 	cr_assert_eq(ep_state(slot, 2), 2);
@@ -362,26 +353,26 @@ Test(xhci_hostile, setup_length_beyond_buffer_cve_2020_14364)
 Test(xhci_hostile, stream_id_out_of_range)
 {
 	unsigned int slot = setup_device('S', 0);
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t in = drv_alloc(&d, 33 * 32, 64);
 	uint32_t *ctx = drv_ptr(&d, in);
 
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
 	/* A doorbell naming stream 5 on a stream-less endpoint names nothing. */
-	drv_ring_push(&d, &d.ep_ring[slot][3], drv_alloc(&d, 64, 64), 64, (1u << 10) | (1u << 5));
+	drv_ring_push(&d, &d.ep_ring[slot][3], drv_alloc(&d, 64, 64), 64, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 3 | (5u << 16));
-	cr_assert_not(drv_wait_event(&d, 32, &ev, 20));
+	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 20));
 	/* Set TR Dequeue with a stream ID. */
-	cr_assert_eq(drv_command(&d, 0, 0, (15u << 10) | (2u << 16) | (slot << 24), NULL), CC_SUCCESS);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(2u) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	cr_assert_eq(drv_command(&d, d.ep_ring[slot][2].base | 1, 3u << 16,
-				 (16u << 10) | (2u << 16) | (slot << 24), NULL), CC_INVALID_STREAM_ID);
+				 trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(2u) | trb_slot_bits(slot), NULL), CC_INVALID_STREAM_ID);
 	/* An endpoint context asking for streams (MaxPStreams) is refused. */
-	ctx[1] = 1u << 5;
-	ctx[8] = 5u << 27;
-	ctx[8 * 6 + 0] = 4u << 10;
-	ctx[8 * 6 + 1] = (6u << 3) | (1024u << 16);
-	ctx[8 * 6 + 2] = (uint32_t)drv_alloc(&d, 256, 64) | 1;
-	cr_assert_eq(drv_command(&d, in, 0, (12u << 10) | (slot << 24), NULL), CC_PARAMETER_ERROR);
+	ctx[INPUT_CTX_ADD] = 1u << 5;
+	ctx[8] = SLOT_CTX_ENTRIES(5);
+	ctx[8 * 6 + 0] = 4u << EP_CTX_MAX_PSTREAMS_SHIFT;
+	ctx[8 * 6 + 1] = EP_CTX_TYPE(EP_TYPE_BULK_IN) | EP_CTX_MAX_PACKET(1024);
+	ctx[8 * 6 + 2] = (uint32_t)drv_alloc(&d, 256, 64) | EP_CTX_DCS;
+	cr_assert_eq(drv_command(&d, in, 0, trb_type_bits(TRB_CMD_CONFIGURE_EP) | trb_slot_bits(slot), NULL), CC_PARAMETER_ERROR);
 	drv_stop(&d);
 }
 
@@ -390,11 +381,11 @@ Test(xhci_hostile, setup_trb_on_non_control_endpoint)
 	unsigned int slot = setup_device('S', 0);
 
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
-	drv_ring_push(&d, &d.ep_ring[slot][2], 0x0012000001000680ull, 8, (2u << 10) | (1u << 6) | (1u << 5));
+	drv_ring_push(&d, &d.ep_ring[slot][2], 0x0012000001000680ull, 8, trb_type_bits(TRB_SETUP) | TRB_IDT | TRB_IOC);
 	drv_doorbell(&d, slot, 2);
 	cr_assert_eq(wait_transfer_cc(NULL), CC_TRB_ERROR);
 	/* And a Normal TRB where EP0 expects a Setup stage. */
-	drv_ring_push(&d, &d.ep_ring[slot][1], drv_alloc(&d, 8, 64), 8, (1u << 10) | (1u << 5));
+	drv_ring_push(&d, &d.ep_ring[slot][1], drv_alloc(&d, 8, 64), 8, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, 1);
 	cr_assert_eq(wait_transfer_cc(NULL), CC_TRB_ERROR);
 	drv_stop(&d);
@@ -404,22 +395,22 @@ Test(xhci_hostile, reentrant_kick_cve_2017_9375)
 {
 	unsigned int slot = setup_device('S', 0);
 	uint64_t tds[32];
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint64_t buf = drv_alloc(&d, 512, 64);
 
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, 3, 1024), CC_SUCCESS);
 	/* A doorbell after every TD while earlier ones are in flight and completing. */
 	for (int i = 0; i < 32; i++) {
-		tds[i] = drv_ring_push(&d, &d.ep_ring[slot][2], buf, 512, (1u << 10) | (1u << 5));
+		tds[i] = drv_ring_push(&d, &d.ep_ring[slot][2], buf, 512, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 		drv_doorbell(&d, slot, 2);
 		drv_doorbell(&d, slot, 2);
 	}
 	for (int i = 0; i < 32; i++) {
-		cr_assert(drv_wait_event(&d, 32, &ev, 5000), "TD %d lost", i);
+		cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "TD %d lost", i);
 		cr_assert_eq(ev.param, tds[i], "TD %d reported out of order or twice", i);
-		cr_assert_eq(ev.status >> 24, CC_SUCCESS);
+		cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
 	}
-	cr_assert_not(drv_wait_event(&d, 32, &ev, 20), "a TD completed twice");
+	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 20), "a TD completed twice");
 	drv_stop(&d);
 }
 

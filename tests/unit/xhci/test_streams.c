@@ -14,16 +14,8 @@
 #include "test_device.h"
 #include "xhci_driver.h"
 
-#define CC_SUCCESS 1
-#define CC_RESOURCE_ERROR 7
-#define CC_INVALID_STREAM_TYPE 10
-#define CC_PARAMETER_ERROR 17
-#define CC_STOPPED_LENGTH_INVALID 27
-#define CC_INVALID_STREAM_ID 34
-#define EV_TRANSFER 32
 #define DCI_IN 3
-#define LSA (1u << 15)
-#define NORMAL_IOC ((1u << 10) | (1u << 5))
+#define NORMAL_IOC (trb_type_bits(TRB_NORMAL) | TRB_IOC)
 /* MaxPStreams 2: an array of 8 contexts, stream IDs 1..7. */
 #define MAX_PSTREAMS 2u
 #define NSTREAMS (2u << MAX_PSTREAMS)
@@ -73,20 +65,17 @@ static unsigned int configure(unsigned int slot, uint32_t dw0, uint64_t array, u
 			sc[1] = (uint32_t)(sring[i].base >> 32);
 		}
 	}
-	ctx[1] = 1u | (1u << DCI_IN);
-	ctx[8] = DCI_IN << 27;
+	ctx[INPUT_CTX_ADD] = 1;
+	drv_input_slot(ctx, DCI_IN, 0, 0);
+	drv_input_ep(ctx, DCI_IN, EP_TYPE_BULK_IN, 1024, array, 1024);
 	ep[0] = dw0;
-	ep[1] = (3u << 1) | (6u << 3) | (1024u << 16);
-	ep[2] = (uint32_t)array;
-	ep[3] = (uint32_t)(array >> 32);
-	ep[4] = 1024;
-	return drv_command(&d, in, 0, (12u << 10) | (slot << 24), NULL);
+	return drv_command(&d, in, 0, trb_type_bits(TRB_CMD_CONFIGURE_EP) | trb_slot_bits(slot), NULL);
 }
 
 static unsigned int configure_streams(unsigned int slot)
 {
 	psca = drv_alloc(&d, 16 * NSTREAMS, 64);
-	return configure(slot, (MAX_PSTREAMS << 10) | LSA, psca, NSTREAMS);
+	return configure(slot, (MAX_PSTREAMS << EP_CTX_MAX_PSTREAMS_SHIFT) | EP_CTX_LSA, psca, NSTREAMS);
 }
 
 static uint32_t out_ctx(unsigned int slot, unsigned int dci, unsigned int dw)
@@ -117,21 +106,21 @@ static void ring_stream(unsigned int slot, unsigned int stream)
 
 static void expect_event(uint64_t trb, unsigned int cc)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
-	cr_assert(drv_wait_event(&d, EV_TRANSFER, &ev, 5000), "no transfer event for %#llx",
+	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "no transfer event for %#llx",
 		  (unsigned long long)trb);
 	cr_assert_eq(ev.param, trb, "event for %#llx, expected %#llx", (unsigned long long)ev.param,
 		     (unsigned long long)trb);
-	cr_assert_eq(ev.status >> 24, cc, "cc %u, expected %u", ev.status >> 24, cc);
+	cr_assert_eq(trb_cc(&ev), cc, "cc %u, expected %u", trb_cc(&ev), cc);
 	cr_assert_eq((ev.control >> 16) & 0x1f, DCI_IN);
 }
 
 static void expect_no_event(void)
 {
-	struct drv_event ev;
+	struct xhci_trb ev;
 
-	cr_assert_not(drv_wait_event(&d, EV_TRANSFER, &ev, 30), "a transfer event from nowhere");
+	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 30), "a transfer event from nowhere");
 }
 
 static void assert_filled(uint64_t buf, uint32_t len, uint8_t stream)
@@ -205,7 +194,7 @@ Test(xhci_streams, doorbell_stream_zero_out_of_range_or_invalid_is_ignored)
 
 	psca = drv_alloc(&d, 16 * NSTREAMS, 64);
 	/* Contexts 1..3 valid, 4..7 SCT 0. */
-	cr_assert_eq(configure(slot, (MAX_PSTREAMS << 10) | LSA, psca, 4), CC_SUCCESS);
+	cr_assert_eq(configure(slot, (MAX_PSTREAMS << EP_CTX_MAX_PSTREAMS_SHIFT) | EP_CTX_LSA, psca, 4), CC_SUCCESS);
 	td = push_in(1, buf, 64);
 	ring_stream(slot, 0);
 	ring_stream(slot, NSTREAMS);
@@ -229,21 +218,21 @@ Test(xhci_streams, set_tr_dequeue_on_a_stream)
 	ring_stream(slot, 2);
 	expect_event(td, CC_SUCCESS);
 	/* Stop: each stream's position is written back to its context. */
-	cr_assert_eq(drv_command(&d, 0, 0, (15u << 10) | (DCI_IN << 16) | (slot << 24), NULL), CC_SUCCESS);
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(DCI_IN) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	deq = stream_ctx_dequeue(2, &dw0);
 	cr_assert_eq(deq, td + 16, "stream 2 context not past its TD");
 	cr_assert_eq((dw0 >> 1) & 7, 1, "SCT");
 	/* Stream IDs Set TR Dequeue does not take, and a wrong SCT. */
 	drv_ring_init(&d, &fresh, 32);
 	cr_assert_eq(drv_command(&d, fresh.base | (1u << 1) | 1, 0,
-				 (16u << 10) | (DCI_IN << 16) | (slot << 24), NULL), CC_INVALID_STREAM_ID);
+				 trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(DCI_IN) | trb_slot_bits(slot), NULL), CC_INVALID_STREAM_ID);
 	cr_assert_eq(drv_command(&d, fresh.base | (1u << 1) | 1, NSTREAMS << 16,
-				 (16u << 10) | (DCI_IN << 16) | (slot << 24), NULL), CC_INVALID_STREAM_ID);
+				 trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(DCI_IN) | trb_slot_bits(slot), NULL), CC_INVALID_STREAM_ID);
 	cr_assert_eq(drv_command(&d, fresh.base | 1, 2u << 16,
-				 (16u << 10) | (DCI_IN << 16) | (slot << 24), NULL), CC_INVALID_STREAM_TYPE);
+				 trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(DCI_IN) | trb_slot_bits(slot), NULL), CC_INVALID_STREAM_TYPE);
 	/* Stream 2 moves to a fresh ring; its context says so. */
 	cr_assert_eq(drv_command(&d, fresh.base | (1u << 1) | 1, 2u << 16,
-				 (16u << 10) | (DCI_IN << 16) | (slot << 24), NULL), CC_SUCCESS);
+				 trb_type_bits(TRB_CMD_SET_TR_DEQ) | trb_ep_id_bits(DCI_IN) | trb_slot_bits(slot), NULL), CC_SUCCESS);
 	deq = stream_ctx_dequeue(2, &dw0);
 	cr_assert_eq(deq, fresh.base);
 	cr_assert_eq(dw0 & 1, 1, "DCS");
@@ -258,7 +247,7 @@ Test(xhci_streams, stop_endpoint_per_stream)
 {
 	unsigned int slot = bring_up('H', false);
 	uint64_t buf = drv_alloc(&d, 512, 64), a, b;
-	struct drv_event ev;
+	struct xhci_trb ev;
 	uint32_t dw0;
 	bool seen_a = false, seen_b = false;
 
@@ -268,17 +257,17 @@ Test(xhci_streams, stop_endpoint_per_stream)
 	b = push_in(3, buf, 64);
 	ring_stream(slot, 1);
 	ring_stream(slot, 3);
-	drv_ring_push(&d, &d.cmd, 0, 0, (15u << 10) | (DCI_IN << 16) | (slot << 24));
+	drv_ring_push(&d, &d.cmd, 0, 0, trb_type_bits(TRB_CMD_STOP_EP) | trb_ep_id_bits(DCI_IN) | trb_slot_bits(slot));
 	drv_doorbell(&d, 0, 0);
 	for (int i = 0; i < 2; i++) {
-		cr_assert(drv_wait_event(&d, EV_TRANSFER, &ev, 5000), "no Stopped event");
-		cr_assert_eq(ev.status >> 24, CC_STOPPED_LENGTH_INVALID);
+		cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "no Stopped event");
+		cr_assert_eq(trb_cc(&ev), CC_STOPPED_LENGTH_INVALID);
 		seen_a |= ev.param == a;
 		seen_b |= ev.param == b;
 	}
 	cr_assert(seen_a && seen_b, "a Stopped event per stream, on its first TD");
-	cr_assert(drv_wait_event(&d, 33, &ev, 5000));
-	cr_assert_eq(ev.status >> 24, CC_SUCCESS);
+	cr_assert(drv_wait_event(&d, TRB_EV_CMD_COMPLETION, &ev, 5000));
+	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
 	cr_assert_eq(out_ctx(slot, DCI_IN, 0) & 7, 3, "Stopped");
 	cr_assert_eq(stream_ctx_dequeue(1, &dw0), a, "stream 1 resumes at its cancelled TD");
 	cr_assert_eq(stream_ctx_dequeue(3, &dw0), b, "stream 3 resumes at its cancelled TD");
@@ -298,7 +287,7 @@ Test(xhci_streams, reset_endpoint_retries_the_stream_td)
 	expect_event(td, 4);
 	cr_assert_eq(out_ctx(slot, DCI_IN, 0) & 7, 2, "Halted");
 	cr_assert_eq(stream_ctx_dequeue(2, &dw0), td, "stream 2 stays on the failed TD");
-	cr_assert_eq(drv_command(&d, 0, 0, (14u << 10) | (1u << 9) | (DCI_IN << 16) | (slot << 24), NULL),
+	cr_assert_eq(drv_command(&d, 0, 0, trb_type_bits(TRB_CMD_RESET_EP) | TRB_TSP | trb_ep_id_bits(DCI_IN) | trb_slot_bits(slot), NULL),
 		     CC_SUCCESS);
 	run_td(slot, 2, td, buf, 64);
 	drv_stop(&d);
@@ -309,12 +298,12 @@ Test(xhci_streams, secondary_arrays_and_too_many_streams_are_refused)
 	unsigned int slot = bring_up(0, false);
 
 	psca = drv_alloc(&d, 16 * 512, 64);
-	cr_assert_eq(configure(slot, MAX_PSTREAMS << 10, psca, NSTREAMS), CC_PARAMETER_ERROR, "LSA=0");
-	cr_assert_eq(configure(slot, (8u << 10) | LSA, psca, NSTREAMS), CC_PARAMETER_ERROR,
+	cr_assert_eq(configure(slot, MAX_PSTREAMS << EP_CTX_MAX_PSTREAMS_SHIFT, psca, NSTREAMS), CC_PARAMETER_ERROR, "LSA=0");
+	cr_assert_eq(configure(slot, (8u << EP_CTX_MAX_PSTREAMS_SHIFT) | EP_CTX_LSA, psca, NSTREAMS), CC_PARAMETER_ERROR,
 		     "MaxPStreams above MaxPSASize");
 	cr_assert_eq(out_ctx(slot, DCI_IN, 0) & 7, 0, "endpoint enabled by a refused command");
 	cr_assert_eq(out_ctx(slot, 0, 3) >> 27, 2, "slot left Addressed");
-	cr_assert_eq(configure(slot, (MAX_PSTREAMS << 10) | LSA, psca, NSTREAMS), CC_SUCCESS);
+	cr_assert_eq(configure(slot, (MAX_PSTREAMS << EP_CTX_MAX_PSTREAMS_SHIFT) | EP_CTX_LSA, psca, NSTREAMS), CC_SUCCESS);
 	drv_stop(&d);
 }
 
@@ -323,10 +312,10 @@ Test(xhci_streams, stream_array_outside_guest_memory)
 	unsigned int slot = bring_up(0, false);
 	uint64_t end = DRV_RAM_GPA + DRV_RAM_SIZE;
 
-	cr_assert_eq(configure(slot, (MAX_PSTREAMS << 10) | LSA, 0x7fff00000000ull, 0), CC_PARAMETER_ERROR);
+	cr_assert_eq(configure(slot, (MAX_PSTREAMS << EP_CTX_MAX_PSTREAMS_SHIFT) | EP_CTX_LSA, 0x7fff00000000ull, 0), CC_PARAMETER_ERROR);
 	/* Starts inside RAM, ends past it. */
-	cr_assert_eq(configure(slot, (MAX_PSTREAMS << 10) | LSA, end - 32, 0), CC_PARAMETER_ERROR);
-	cr_assert_eq(configure(slot, (MAX_PSTREAMS << 10) | LSA, 0xfffffffffffffff0ull, 0), CC_PARAMETER_ERROR);
+	cr_assert_eq(configure(slot, (MAX_PSTREAMS << EP_CTX_MAX_PSTREAMS_SHIFT) | EP_CTX_LSA, end - 32, 0), CC_PARAMETER_ERROR);
+	cr_assert_eq(configure(slot, (MAX_PSTREAMS << EP_CTX_MAX_PSTREAMS_SHIFT) | EP_CTX_LSA, 0xfffffffffffffff0ull, 0), CC_PARAMETER_ERROR);
 	drv_alive(&d);
 	cr_assert_eq(configure_streams(slot), CC_SUCCESS);
 	drv_stop(&d);
