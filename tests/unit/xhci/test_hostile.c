@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "monotonic.h"
 #include "test_device.h"
 #include "xhci_driver.h"
 
@@ -87,10 +88,14 @@ Test(xhci_hostile, command_ring_endless_noops_without_cycle_toggle)
 	t[19] = trb_type_bits(TRB_LINK) | 1u;
 	drv_doorbell(&d, 0, 0);
 	/*
-	 * Give the deferred batches time to run into the budget, consuming
-	 * their completions: a full event ring would hold the ring up instead.
+	 * Give the deferred batches time to run into the budget (65536 TRBs),
+	 * consuming their completions: a full event ring would hold the ring up
+	 * instead. Bounded by time, not rounds: how many TRBs a round sees
+	 * depends on how the two processes happen to interleave.
 	 */
-	for (int i = 0; i < 5000 && !(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE); i++) {
+	int64_t deadline = monotonic_ms() + 60000;
+
+	while (monotonic_ms() < deadline && !(drv_op_read(&d, OP_USBSTS) & USBSTS_HCE)) {
 		struct xhci_trb ev;
 
 		while (drv_take_event(&d, &ev))
