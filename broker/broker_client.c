@@ -297,9 +297,14 @@ int broker_client_drain(int sock)
 {
 	/* Bounded: each late reply read may send one RELEASE, whose reply is owed in turn. */
 	for (unsigned int i = 0; i < 2 * BROKER_CLIENT_MAX_LATE + BROKER_CLIENT_MAX_BACKS; i++) {
+		struct pollfd ready = { .fd = sock, .events = POLLIN };
 		struct broker_reply p;
-		int fd, n = read_reply(sock, &p, &fd);
+		int fd, n;
 
+		/* Only what is there: never a wait, whatever the socket's mode. */
+		if (poll(&ready, 1, 0) <= 0)
+			return 0;
+		n = read_reply(sock, &p, &fd);
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0 && n != -EBADMSG && n != -EPROTO && n != -EMSGSIZE && n != -EBADF)
