@@ -184,7 +184,15 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 
 void usb_control_port_gone(void *opaque, unsigned int port)
 {
-	release_port(opaque, port);
+	struct usb_control *u = opaque;
+
+	/* The decoder kept port within 1..DEVPROTO_MAX_PORTS; the device declared how many it has. */
+	if (port > u->nports) {
+		log_warn("the device process says a device left port %u, which it does not have", port);
+		return;
+	}
+	log_info("USB device on port %u left", port);
+	release_port(u, port);
 }
 
 static void usb_list(void *opaque, const struct control_request *req, struct control_reply *rep)
