@@ -36,14 +36,13 @@ struct xhci_process;
 static void serve_requests(struct xhci_process *p, unsigned int max);
 
 /*
- * An eventfd KVM signals for a doorbell register: for any write to it (a
- * bare doorbell, value unknown) or for a write of one value (a value
- * doorbell: the signal is that write, as if it had come through the BAR).
+ * An eventfd KVM signals for a doorbell register: the command ring's for
+ * any write (value 0), a slot's for a write of one value (a value
+ * doorbell). Either way the signal is a write of value (docs/protocol.md).
  */
 struct doorbell_watch {
 	struct xhci_process *p;
 	unsigned int index;
-	bool has_value;
 	uint32_t value;
 	int fd;
 };
@@ -248,10 +247,7 @@ static void on_doorbell(void *opaque, uint32_t events)
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	/* Several writes of one value between two reads count once, as they do on a bus. */
-	if (w->has_value)
-		xhci_doorbell(&w->p->x, w->index, w->value);
-	else
-		xhci_doorbell_kick_slot(&w->p->x, w->index);
+	xhci_doorbell(&w->p->x, w->index, w->value);
 	w->p->mirror_fresh_at = UINT64_MAX;
 }
 
@@ -286,9 +282,11 @@ static struct doorbell_watch *doorbell_watch_for(struct xhci_process *p,
 static struct devproto_reply do_doorbell_fd(struct xhci_process *p,
 					    const struct devproto_doorbell *db, int fd)
 {
+	bool by_value = db->flags & DEVPROTO_DOORBELL_VALUE;
 	struct doorbell_watch *w;
 
-	if (db->index > XHCI_MAX_SLOTS) {
+	/* As answer_hello declared: a bare eventfd for the command ring, value doorbells for slots. */
+	if (db->index > XHCI_MAX_SLOTS || by_value != (db->index >= XHCI_DB_VALUE_FIRST)) {
 		close(fd);
 		return status(DEVPROTO_E_INVALID);
 	}
@@ -306,7 +304,6 @@ static struct devproto_reply do_doorbell_fd(struct xhci_process *p,
 		return status(DEVPROTO_E_INTERNAL);
 	}
 	w->index = db->index;
-	w->has_value = db->flags & DEVPROTO_DOORBELL_VALUE;
 	w->value = db->value;
 	w->fd = fd;
 	return status(DEVPROTO_OK);

@@ -115,10 +115,15 @@ void bg_start(struct bg *g, uint64_t ram_size)
 	m.u.irq.vector = 0;
 	if (g->irq_fd < 0 || call(g, &m, g->irq_fd).status != DEVPROTO_OK)
 		bg_die("IRQ_FD refused");
-	for (unsigned int i = 0; i < 2; i++) {
+	/* As the VMM does (docs/protocol.md): the command ring's bare, slot 1's endpoints by value. */
+	for (unsigned int i = 0; i < 3; i++) {
 		g->db_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 0);
-		m.u.doorbell.index = i;
+		if (i > 0) {
+			m.u.doorbell.index = 1;
+			m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
+			m.u.doorbell.value = i == 1 ? 4 : 3;	/* DCI 4 bulk OUT, 3 bulk IN */
+		}
 		if (g->db_fd[i] < 0 || call(g, &m, g->db_fd[i]).status != DEVPROTO_OK)
 			bg_die("DOORBELL_FD refused");
 	}
@@ -135,8 +140,8 @@ void bg_stop(struct bg *g)
 	close(g->req);
 	close(g->ev);
 	close(g->irq_fd);
-	close(g->db_fd[0]);
-	close(g->db_fd[1]);
+	for (unsigned int i = 0; i < 3; i++)
+		close(g->db_fd[i]);
 	munmap(g->ram, g->ram_size);
 }
 
@@ -199,12 +204,18 @@ uint64_t bg_push(struct bg *g, struct bg_ring *r, uint64_t param, uint32_t statu
 			    status, control, false);
 }
 
+/* Doorbell 0: the command ring's eventfd; 1: slot 1's bulk OUT (the command) then IN. */
 void bg_kick(struct bg *g, unsigned int index)
 {
+	unsigned int first = index == 0 ? 0 : 1, last = index == 0 ? 0 : 2;
 	uint64_t one = 1;
 
-	if (index > 1 || write(g->db_fd[index], &one, sizeof(one)) != sizeof(one))
+	if (index > 1)
 		bg_die("doorbell eventfd %u", index);
+	for (unsigned int i = first; i <= last; i++) {
+		if (write(g->db_fd[i], &one, sizeof(one)) != sizeof(one))
+			bg_die("doorbell eventfd %u", i);
+	}
 }
 
 bool bg_next_event(struct bg *g, struct bg_event *ev)

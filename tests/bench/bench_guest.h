@@ -37,7 +37,7 @@ struct bg {
 	uint64_t ram_size;
 	uint32_t seq;
 	int irq_fd;
-	int db_fd[2];			/* doorbell 0 (commands) and 1 (slot 1) */
+	int db_fd[3];			/* doorbell 0 (commands); slot 1's bulk OUT and IN by value */
 	uint64_t next_alloc;
 	uint64_t dcbaa, erst, evt;
 	unsigned int evt_idx;
@@ -72,7 +72,7 @@ void bg_enumerate_storage(struct bg *g, unsigned int port);
 void bg_ring_init(struct bg *g, struct bg_ring *r, unsigned int size);
 uint64_t bg_push(struct bg *g, struct bg_ring *r, uint64_t param, uint32_t status,
 		 uint32_t control);
-/* Signals doorbell index's eventfd, as KVM's ioeventfd does on the guest's write. */
+/* Signals doorbell index's eventfds (slot 1: both bulk endpoints), as KVM's ioeventfds do. */
 void bg_kick(struct bg *g, unsigned int index);
 
 /* The next event if the controller wrote one (consumed); false if none yet. */
