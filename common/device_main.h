@@ -8,6 +8,9 @@
 #ifndef SVMM_DEVICE_MAIN_H
 #define SVMM_DEVICE_MAIN_H
 
+/* The device's short name, e.g. "xhci": its log role; its process is named "svmm-NAME". */
+extern const char device_name[];
+
 /* Before the seccomp filter is loaded, in the empty root without privileges: 0, or it fails. */
 int device_prepare(void);
 

@@ -49,16 +49,17 @@ static int device_child_prepare(void *opaque)
 	return c->prepare_fn ? c->prepare_fn() : 0;
 }
 
-/* Forks the device process into its jail (jail/jail.h) under the xHCI seccomp policy. */
+/* Forks the device process into its jail (jail/jail.h) under the device process's seccomp policy. */
 static pid_t spawn_jailed(const char *name, device_prepare_fn prepare_fn, device_main_fn main_fn,
 			  int req, int evt)
 {
 	static struct seccomp_policy policy;
+	char hostname[32];
 	struct device_child child = { .name = name, .prepare_fn = prepare_fn, .main_fn = main_fn,
 				      .req = req, .evt = evt };
 	int keep[] = { STDERR_FILENO, req, evt };
 	struct jail_config cfg = {
-		.hostname = "svmm-xhci",
+		.hostname = hostname,
 		.keep_fds = keep,
 		.n_keep_fds = 3,
 		.max_file_bytes = DEVICE_MAX_FILE_BYTES,
@@ -68,6 +69,7 @@ static pid_t spawn_jailed(const char *name, device_prepare_fn prepare_fn, device
 	char err[256];
 	pid_t pid;
 
+	snprintf(hostname, sizeof(hostname), "svmm-%s", name);
 	if (seccomp_policies_xhci_device(&policy, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -EINVAL;

@@ -24,7 +24,7 @@ typedef int (*device_main_fn)(int request_sock, int event_sock);
 typedef int (*device_prepare_fn)(void);
 
 struct device_process {
-	const char *name;		/* for the log, e.g. "xhci" */
+	const char *name;		/* for the log and its process name (svmm-NAME) */
 	pid_t pid;
 	int req_sock;
 	int evt_sock;

@@ -13,7 +13,7 @@
  *                area's EBDA pointer at 0x40e says so, which is where Linux looks)
  *   0x0010_0000  protected-mode kernel (bzImage payload), 64-bit entry at +0x200
  *   ...          initrd at the top of the RAM below 4 GiB (under initrd_addr_max)
- *   0xc000_0000  PCI hole (1 GiB): xHCI BAR 0 at its start, IOAPIC, LAPIC, KVM's TSS
+ *   0xc000_0000  PCI hole (1 GiB): the device's BAR 0 at its start, IOAPIC, LAPIC, KVM's TSS
  *   0x1_0000_0000 RAM above 4 GiB when the guest has more than 3 GiB
  */
 #ifndef SVMM_LAYOUT_H

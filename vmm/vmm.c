@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `svmm run`: checks the input, forks the xHCI device process, builds the VM
+ * `svmm run`: checks the input, forks the device process, builds the VM
  * (memory, irqchip, devices, boot state), runs the vCPUs and serves the
  * console, the device's events and the control socket until the VM ends;
  * then takes everything down again, whichever way it ended.
@@ -387,7 +387,7 @@ static int vmm_start_broker(struct vmm *v, char *err, size_t errlen)
 /* Forked before the VM exists: the child inherits no KVM or guest memory fds at all. */
 static int vmm_start_device(struct vmm *v)
 {
-	int r = device_process_spawn(&v->dev, "xhci", device_prepare, device_main);
+	int r = device_process_spawn(&v->dev, device_name, device_prepare, device_main);
 
 	v->dev_spawned = v->dev.pid > 0;
 	if (!v->dev_spawned) {

@@ -523,6 +523,8 @@ int xhci_process_main(int request_sock, int event_sock)
 	return ret;
 }
 
+const char device_name[] = "xhci";
+
 int device_main(int request_sock, int event_sock)
 {
 	return xhci_process_main(request_sock, event_sock);
