@@ -62,7 +62,7 @@ enum devproto_status {
 	DEVPROTO_E_NO_SUCH_PORT,
 	DEVPROTO_E_NO_SUCH_DEVICE,
 	DEVPROTO_E_FAILED_TO_OPEN_DEVICE,
-	DEVPROTO_E_DEVICE_DEAD,		/* the controller is dead (HCE, jail violation) */
+	DEVPROTO_E_DEVICE_DEAD,		/* the device is dead (a fatal error, a jail violation) */
 	DEVPROTO_E_INTERNAL,
 	DEVPROTO_STATUS_END,
 };
@@ -105,7 +105,7 @@ struct devproto_desc {
 	uint32_t mirror_status;		/*   the status register (4 bytes) */
 	uint32_t mirror_block_base;	/*   mirror_nblocks register blocks, */
 	uint32_t mirror_block_stride;	/*   mirror_block_stride bytes each (a power of two) */
-	uint32_t posted_offset;		/* BAR writes in [posted_offset, +posted_size) are posted */
+	uint32_t posted_offset;		/* BAR writes wholly in [posted_offset, +posted_size) are posted */
 	uint32_t posted_size;
 	uint32_t flags;			/* DEVPROTO_DESC_* */
 };

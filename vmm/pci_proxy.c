@@ -102,9 +102,10 @@ static bool is_doorbell(const struct pci_proxy *p, uint64_t offset)
 	return offset - p->db_offset < p->db_len;	/* unsigned: below db_offset wraps past it */
 }
 
-static bool is_posted(const struct pci_proxy *p, uint64_t offset)
+/* offset and len are within the BAR (at most 1 MiB): no sum wraps. */
+static bool is_posted(const struct pci_proxy *p, uint64_t offset, uint32_t len)
 {
-	return offset >= p->posted_offset && offset < p->posted_end;
+	return offset >= p->posted_offset && offset + len <= p->posted_end;
 }
 
 static struct proxy_value_doorbell *value_doorbell_find(struct pci_proxy *p, unsigned int index,
@@ -170,7 +171,7 @@ static void proxy_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 	}
 	if (is_write) {
 		memcpy(&v, data, len);
-		if (!is_posted(p, offset))
+		if (!is_posted(p, offset, len))
 			proxy_bar_access(p, true, offset, len, &v);
 		else
 			proxy_bar_post(p, offset, len, v);
