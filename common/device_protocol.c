@@ -136,6 +136,99 @@ static int check_mem(const struct devproto_mem_region *m, const char **why)
 	return 0;
 }
 
+static bool power_of_two(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* [a, a + alen) and [b, b + blen) share a byte; every value is below 2^33, no wrap. */
+static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return alen && blen && a < b + blen && b < a + alen;
+}
+
+static int check_desc_doorbells(const struct devproto_desc *d, const char **why)
+{
+	uint64_t end = d->db_offset + (uint64_t)d->db_stride * d->db_count;
+
+	if (d->db_count == 0) {
+		if (d->db_offset || d->db_stride || d->db_value_first || (d->flags & DEVPROTO_DESC_DB_PAGE))
+			return wire_refuse(why, "doorbell fields without doorbells", -EBADMSG);
+		return 0;
+	}
+	if (d->db_count > DEVPROTO_MAX_DOORBELLS)
+		return wire_refuse(why, "more doorbells than the protocol allows", -EBADMSG);
+	if (!power_of_two(d->db_stride) || d->db_stride < 4 || d->db_stride > DEVPROTO_PAGE_SIZE)
+		return wire_refuse(why, "doorbell stride not a power of two of 4..4096 bytes", -EBADMSG);
+	if (d->db_offset % 4)
+		return wire_refuse(why, "doorbells not dword aligned", -EBADMSG);
+	if (end > d->bar_size)
+		return wire_refuse(why, "doorbells beyond the BAR", -EBADMSG);
+	if (d->db_value_first > d->db_count)
+		return wire_refuse(why, "value doorbells begin past the last doorbell", -EBADMSG);
+	if ((d->flags & DEVPROTO_DESC_DB_PAGE) &&
+	    (d->db_offset % DEVPROTO_PAGE_SIZE || end - d->db_offset > DEVPROTO_PAGE_SIZE ||
+	     d->db_offset + (uint64_t)DEVPROTO_PAGE_SIZE > d->bar_size))
+		return wire_refuse(why, "doorbell page not a page of the BAR holding the doorbells",
+				   -EBADMSG);
+	return 0;
+}
+
+static int check_desc_mirror(const struct devproto_desc *d, const char **why)
+{
+	uint64_t blocks = (uint64_t)d->mirror_block_stride * d->mirror_nblocks;
+	uint64_t db_len = (uint64_t)d->db_stride * d->db_count;
+
+	if (!(d->flags & DEVPROTO_DESC_MIRROR_RULES)) {
+		if (d->mirror_status || d->mirror_block_base || d->mirror_block_stride ||
+		    d->mirror_nblocks)
+			return wire_refuse(why, "mirror rule fields without DEVPROTO_DESC_MIRROR_RULES",
+					   -EBADMSG);
+		return 0;
+	}
+	if (d->mirror_status % 4 || d->mirror_status + 4ull > d->bar_size)
+		return wire_refuse(why, "mirror status register not a dword of the BAR", -EBADMSG);
+	if (d->mirror_nblocks > DEVPROTO_MAX_MIRROR_BLOCKS)
+		return wire_refuse(why, "more mirror blocks than the protocol allows", -EBADMSG);
+	if (d->mirror_nblocks == 0 && (d->mirror_block_base || d->mirror_block_stride))
+		return wire_refuse(why, "mirror block fields without blocks", -EBADMSG);
+	if (d->mirror_nblocks &&
+	    (!power_of_two(d->mirror_block_stride) || d->mirror_block_stride < 4 ||
+	     d->mirror_block_stride > DEVPROTO_PAGE_SIZE || d->mirror_block_base % 4 ||
+	     d->mirror_block_base + blocks > d->bar_size))
+		return wire_refuse(why, "mirror blocks not power-of-two blocks inside the BAR", -EBADMSG);
+	if (overlap(d->mirror_status, 4, d->mirror_block_base, blocks))
+		return wire_refuse(why, "mirror status register inside a mirror block", -EBADMSG);
+	if (overlap(d->db_offset, db_len, d->mirror_status, 4) ||
+	    overlap(d->db_offset, db_len, d->mirror_block_base, blocks))
+		return wire_refuse(why, "doorbells overlap a mirror rule's registers", -EBADMSG);
+	if ((d->flags & DEVPROTO_DESC_DB_PAGE) &&
+	    (overlap(d->db_offset, DEVPROTO_PAGE_SIZE, d->mirror_status, 4) ||
+	     overlap(d->db_offset, DEVPROTO_PAGE_SIZE, d->mirror_block_base, blocks)))
+		return wire_refuse(why, "doorbell page holds a mirror rule's registers", -EBADMSG);
+	return 0;
+}
+
+int devproto_desc_check(const struct devproto_desc *d, const char **why)
+{
+	int err;
+
+	if (d->flags & ~DEVPROTO_DESC_FLAGS_ALL)
+		return wire_refuse(why, "unknown description flags", -EBADMSG);
+	if (!power_of_two(d->bar_size) || d->bar_size < DEVPROTO_PAGE_SIZE ||
+	    d->bar_size > DEVPROTO_BAR_MAX_SIZE)
+		return wire_refuse(why, "BAR size not a power of two of 4 KiB..1 MiB", -EBADMSG);
+	if ((err = check_desc_doorbells(d, why)) < 0 || (err = check_desc_mirror(d, why)) < 0)
+		return err;
+	if (d->posted_offset + (uint64_t)d->posted_size > d->bar_size)
+		return wire_refuse(why, "posted writes beyond the BAR", -EBADMSG);
+	if (d->nvectors > DEVPROTO_MAX_VECTORS)
+		return wire_refuse(why, "more MSI-X vectors than the protocol allows", -EBADMSG);
+	if (d->nports > DEVPROTO_MAX_PORTS)
+		return wire_refuse(why, "more ports than the protocol allows", -EBADMSG);
+	return 0;
+}
+
 static int check_fields(const struct devproto_msg *m, const char **why)
 {
 	switch (m->type) {

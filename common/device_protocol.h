@@ -1,20 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The wire protocol between the VMM and a device process (docs/protocol.md).
- *
- * Two SOCK_SEQPACKET socketpairs join them:
- *   - the request socket: the VMM sends a request, the device answers each one
- *     with DEVPROTO_REPLY carrying the same seq, in order; a posted BAR write
- *     (BAR_WRITE_POSTED) is the one request that gets no answer;
- *   - the event socket: the device sends asynchronous notices (MSI-X routing
- *     changes, INTx level, a host device gone); nothing is answered.
- * Every message is exactly DEVPROTO_MSG_SIZE bytes, native byte order (both
- * ends are the same binary on the same host). Descriptors travel as SCM_RIGHTS
- * and only with the types that expect exactly one.
- *
- * The device process trusts nothing it receives here either: a compromised VMM
- * is not in the threat model, but the decoder is the same for both directions
- * and rejects any malformed message instead of acting on it.
+ * The wire protocol between the VMM and a device process: its layout and
+ * decoder. What the messages mean, the start-up sequence, doorbells, the
+ * register mirror and posted writes are written once, in docs/protocol.md
+ * ("Device protocol"); this header only names the fields.
  */
 #ifndef SVMM_DEVICE_PROTOCOL_H
 #define SVMM_DEVICE_PROTOCOL_H
@@ -30,7 +19,7 @@
 #define DEVPROTO_CFG_SPACE_SIZE 4096u
 /* Only BAR 0 is served by a device process; it is never larger than this. */
 #define DEVPROTO_BAR_MAX_SIZE (1u << 20)
-/* Doorbell registers: 0 is the command ring's, 1..255 are device slots'. */
+/* Doorbell registers a device may declare (struct devproto_desc). */
 #define DEVPROTO_MAX_DOORBELLS 256u
 /* MSI-X vectors a device may have; DEVPROTO_IRQ_INTX names the legacy line. */
 #define DEVPROTO_MAX_VECTORS 64u
@@ -38,11 +27,13 @@
 /* Guest RAM regions in the memory map. */
 #define DEVPROTO_MAX_MEM_REGIONS 8u
 #define DEVPROTO_PAGE_SIZE 4096u
-/* Root ports a controller may expose (xHCI allows 255). */
+/* Ports a device may declare; they are numbered 1..nports. */
 #define DEVPROTO_MAX_PORTS 255u
+/* Register blocks the mirror tracks apart (struct devproto_desc). */
+#define DEVPROTO_MAX_MIRROR_BLOCKS 16u
 
 enum devproto_type {
-	DEVPROTO_HELLO = 1,	/* both ways: protocol version handshake */
+	DEVPROTO_HELLO = 1,	/* both ways: version; the device's answer describes it */
 	DEVPROTO_MEM_REGION,	/* VMM->dev, fd = memfd: one guest RAM region */
 	DEVPROTO_CFG_READ,	/* VMM->dev: config space read, value in reply */
 	DEVPROTO_CFG_WRITE,	/* VMM->dev: config space write */
@@ -71,7 +62,7 @@ enum devproto_status {
 	DEVPROTO_E_NO_SUCH_PORT,
 	DEVPROTO_E_NO_SUCH_DEVICE,
 	DEVPROTO_E_FAILED_TO_OPEN_DEVICE,
-	DEVPROTO_E_DEVICE_DEAD,		/* the controller is dead (HCE, jail violation) */
+	DEVPROTO_E_DEVICE_DEAD,		/* the device is dead (a fatal error, a jail violation) */
 	DEVPROTO_E_INTERNAL,
 	DEVPROTO_STATUS_END,
 };
@@ -97,9 +88,39 @@ enum devproto_usb_speed {
 	DEVPROTO_SPEED_SUPER_PLUS = 5,
 };
 
+/*
+ * What a device process declares of itself in its answer to HELLO
+ * (docs/protocol.md, "Self-description"). Offsets are in BAR 0. The VMM
+ * checks it with devproto_desc_check() before using any field.
+ */
+struct devproto_desc {
+	uint32_t bar_size;		/* power of two, 4 KiB..DEVPROTO_BAR_MAX_SIZE */
+	uint32_t db_offset;		/* doorbell registers: db_count of 4 bytes each, */
+	uint16_t db_count;		/* db_stride bytes apart (a power of two) */
+	uint16_t db_stride;
+	uint16_t db_value_first;	/* doorbells from this index on are value doorbells */
+	uint16_t nvectors;		/* MSI-X vectors */
+	uint16_t nports;		/* ports 1..nports */
+	uint16_t mirror_nblocks;	/* with DEVPROTO_DESC_MIRROR_RULES: */
+	uint32_t mirror_status;		/*   the status register (4 bytes) */
+	uint32_t mirror_block_base;	/*   mirror_nblocks register blocks, */
+	uint32_t mirror_block_stride;	/*   mirror_block_stride bytes each (a power of two) */
+	uint32_t posted_offset;		/* BAR writes wholly in [posted_offset, +posted_size) are posted */
+	uint32_t posted_size;
+	uint32_t flags;			/* DEVPROTO_DESC_* */
+};
+
+/* The mirror's narrow-effect rules are declared (mirror_* fields); else they are 0. */
+#define DEVPROTO_DESC_MIRROR_RULES 0x1u
+/* The doorbells' page (db_offset page aligned) holds nothing else: it may read as zeros. */
+#define DEVPROTO_DESC_DB_PAGE 0x2u
+#define DEVPROTO_DESC_FLAGS_ALL (DEVPROTO_DESC_MIRROR_RULES | DEVPROTO_DESC_DB_PAGE)
+
+/* The VMM's HELLO carries a zero desc; the device answers with a HELLO carrying its own. */
 struct devproto_hello {
 	uint32_t version;
 	uint32_t reserved;
+	struct devproto_desc desc;
 };
 
 struct devproto_mem_region {
@@ -128,10 +149,8 @@ struct devproto_mirror {
 };
 
 /*
- * DOORBELL_FD: the eventfd is signalled when the guest writes doorbell
- * register index. With DEVPROTO_DOORBELL_VALUE, only a write of exactly
- * value signals it (a KVM ioeventfd with datamatch), so the signal is that
- * write; without, any write does, and the value is unknown.
+ * DOORBELL_FD: an eventfd for doorbell register index; with
+ * DEVPROTO_DOORBELL_VALUE, for writes of value only (docs/protocol.md, "Doorbells").
  */
 #define DEVPROTO_DOORBELL_VALUE 1u
 /* Value doorbells a device keeps at once; each is one (register, value) pair. */
@@ -218,19 +237,9 @@ struct devproto_msg {
 _Static_assert(sizeof(struct devproto_msg) == DEVPROTO_MSG_SIZE, "devproto message size");
 
 /*
- * The register mirror: a page the VMM maps read-only and the device
- * writable, in which the device keeps the current value of the BAR registers
- * that have no read side effects (for xHCI: the capability, operational,
- * port and interrupter registers; MFINDEX as a counter of time) and of the first 256 bytes of
- * config space. The VMM answers a read from it, without a round trip, once
- * done_seq says the device has run every request sent before; otherwise the
- * read goes to the device as usual. The device stores done_seq after a request's
- * effects (and before its reply), and refreshes the values before it raises
- * an interrupt, so a driver's first read in its handler sees why it came.
- *
- * Nothing in the page is trusted by the VMM: count is clamped and a value is
- * only ever handed back to the guest, which could have had any value from
- * the device anyway.
+ * The register mirror page (docs/protocol.md, "Register mirror"). Nothing in
+ * it is trusted by the VMM: count is clamped and a value is only ever handed
+ * back to the guest.
  */
 #define DEVPROTO_MIRROR_SIZE 4096u
 #define DEVPROTO_MIRROR_MAX_REGS 256u
@@ -242,10 +251,10 @@ struct devproto_mirror_reg {
 };
 
 /*
- * A register that counts time (xHCI's MFINDEX): while it runs, a read is
- * ((CLOCK_MONOTONIC ns - base_ns) / period_ns) & mask, else frozen, so the
- * VMM answers it without asking the device. gen is odd while the device
- * rewrites the other fields (a sequence lock); period_ns 0: no counter.
+ * A register that counts time: while it runs, a read is
+ * ((CLOCK_MONOTONIC ns - base_ns) / period_ns) & mask, else frozen. gen is
+ * odd while the device rewrites the other fields (a sequence lock);
+ * period_ns 0: no counter.
  */
 struct devproto_mirror_counter {
 	uint32_t gen;
@@ -267,6 +276,14 @@ struct devproto_reg_mirror {
 };
 
 _Static_assert(sizeof(struct devproto_reg_mirror) <= DEVPROTO_MIRROR_SIZE, "mirror fits its page");
+
+/*
+ * Checks a device's self-description: every region inside the BAR, counts
+ * within the protocol's caps, strides powers of two, no doorbell overlapping
+ * a mirror rule's register, no unknown flag. 0, or -EBADMSG with *why (if
+ * not NULL) set to a static reason.
+ */
+int devproto_desc_check(const struct devproto_desc *d, const char **why);
 
 /* Number of descriptors a message of this type must carry (0 or 1). */
 unsigned int devproto_fds_expected(enum devproto_type type);

@@ -1,28 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Why: Linux's xHCI interrupt handler reads USBSTS, IMAN and ERDP on every
- * interrupt. Answered by the device process, each read is a round trip
- * between two processes while the vCPU waits; in the nested lab that costs
- * milliseconds, several times per USB transfer. The device keeps those
- * registers current in a shared page (devices/xhci/reg_mirror.c) and the
- * VMM answers from it.
- *
- * Ordering: a read must see the effect of every BAR write the guest made
- * before it (writes are posted: the VMM does not wait for them). The device
- * stores done_seq after running a request; a read is answered here only if
- * done_seq has reached the last request that could have changed what it
- * reads, else it goes to the device behind those writes. An interrupt is
- * raised only after the device refreshed the page, so the handler sees why
- * it came.
- *
- * Which requests could have changed a register: any write, except two kinds
- * Linux makes on every interrupt, whose effects are narrow (xHCI 1.2, 5.4.2
- * and 5.5.2). A USBSTS write (clearing EINT) changes USBSTS alone; a write to
- * interrupter i's registers (IMAN, IMOD, ERST*, ERDP) changes those and
- * USBSTS (the interrupt it lets through sets EINT). So the handler's ERDP
- * read right after its USBSTS write needs no round trip: in the nested lab
- * that wait cost 1-4 ms per interrupt. Every other read waits for every
- * write, as before.
+ * A read is answered from the page only once done_seq has reached the last
+ * posted write that could have changed it: any write, except the two kinds
+ * the device's rules make narrow (a write to the status register changes
+ * only it; a write to block i changes only block i and the status
+ * register). docs/protocol.md, "Register mirror", is the contract.
  *
  * The page is written by the device process, which the VMM does not trust:
  * count is clamped and values are only handed back to the guest.
@@ -93,12 +75,14 @@ static void seq_raise(uint32_t *slot, uint32_t seq)
 		;
 }
 
-void bar_mirror_set_layout(struct bar_mirror *m, uint64_t usbsts, uint64_t intr_base,
-			   uint32_t nintr)
+void bar_mirror_set_rules(struct bar_mirror *m, const struct devproto_desc *d)
 {
-	m->usbsts = usbsts;
-	m->intr_base = intr_base;
-	m->nintr = nintr < BAR_MIRROR_MAX_INTRS ? nintr : BAR_MIRROR_MAX_INTRS;
+	m->has_rules = d->flags & DEVPROTO_DESC_MIRROR_RULES;
+	m->status = d->mirror_status;
+	m->block_base = d->mirror_block_base;
+	m->block_shift = d->mirror_nblocks ? (uint32_t)__builtin_ctz(d->mirror_block_stride) : 0;
+	m->nblocks = d->mirror_nblocks < DEVPROTO_MAX_MIRROR_BLOCKS ? d->mirror_nblocks :
+									 DEVPROTO_MAX_MIRROR_BLOCKS;
 }
 
 static bool within(uint64_t offset, uint32_t size, uint64_t base, uint64_t len)
@@ -106,31 +90,31 @@ static bool within(uint64_t offset, uint32_t size, uint64_t base, uint64_t len)
 	return offset >= base && offset - base < len && size <= len - (offset - base);
 }
 
-/* The interrupter whose register set holds the access, or -1. */
-static int interrupter_of(const struct bar_mirror *m, uint64_t offset, uint32_t size)
+/* The register block that holds the whole access, or -1. */
+static int block_of(const struct bar_mirror *m, uint64_t offset, uint32_t size)
 {
-	uint64_t i;
+	uint64_t i, block = 1ull << m->block_shift;
 
-	if (m->nintr == 0 || !within(offset, size, m->intr_base, 32ull * m->nintr))
+	if (m->nblocks == 0 || !within(offset, size, m->block_base, (uint64_t)m->nblocks << m->block_shift))
 		return -1;
-	i = (offset - m->intr_base) / 32;
-	return within(offset, size, m->intr_base + 32 * i, 32) ? (int)i : -1;
+	i = (offset - m->block_base) >> m->block_shift;
+	return within(offset, size, m->block_base + (i << m->block_shift), block) ? (int)i : -1;
 }
 
-static bool is_usbsts(const struct bar_mirror *m, uint64_t offset, uint32_t size)
+static bool is_status(const struct bar_mirror *m, uint64_t offset, uint32_t size)
 {
-	return m->nintr != 0 && within(offset, size, m->usbsts, 4);
+	return m->has_rules && within(offset, size, m->status, 4);
 }
 
 void bar_mirror_posted(struct bar_mirror *m, uint32_t seq, uint64_t offset, uint32_t size)
 {
-	int intr = interrupter_of(m, offset, size);
+	int block = block_of(m, offset, size);
 
-	if (is_usbsts(m, offset, size)) {
-		seq_raise(&m->last_usbsts, seq);
-	} else if (intr >= 0) {
-		seq_raise(&m->last_intr[intr], seq);
-		seq_raise(&m->last_usbsts, seq);
+	if (is_status(m, offset, size)) {
+		seq_raise(&m->last_status, seq);
+	} else if (block >= 0) {
+		seq_raise(&m->last_block[block], seq);
+		seq_raise(&m->last_status, seq);
 	} else {
 		seq_raise(&m->last_any, seq);
 	}
@@ -141,13 +125,13 @@ static uint32_t read_needs(const struct bar_mirror *m, uint32_t sent_seq, uint64
 			   uint32_t size)
 {
 	uint32_t any = __atomic_load_n(&m->last_any, __ATOMIC_ACQUIRE);
-	int intr = interrupter_of(m, offset, size);
+	int block = block_of(m, offset, size);
 	uint32_t needs;
 
-	if (is_usbsts(m, offset, size))
-		needs = seq_later(any, __atomic_load_n(&m->last_usbsts, __ATOMIC_ACQUIRE));
-	else if (intr >= 0)
-		needs = seq_later(any, __atomic_load_n(&m->last_intr[intr], __ATOMIC_ACQUIRE));
+	if (is_status(m, offset, size))
+		needs = seq_later(any, __atomic_load_n(&m->last_status, __ATOMIC_ACQUIRE));
+	else if (block >= 0)
+		needs = seq_later(any, __atomic_load_n(&m->last_block[block], __ATOMIC_ACQUIRE));
 	else
 		return sent_seq;
 	/*

@@ -12,23 +12,23 @@
 
 #include "device_protocol.h"
 
-/* Interrupter register sets whose writes are tracked apart (others count as "any register"). */
-#define BAR_MIRROR_MAX_INTRS 16
-
 struct bar_mirror {
 	const struct devproto_reg_mirror *page;	/* NULL: no mirror, every read is a round trip */
 
 	/*
-	 * Which posted writes a read must wait for (bar_mirror.c says why).
-	 * Offsets in BAR 0; nintr 0 until bar_mirror_set_layout. The seqs are
-	 * the last posted write of each kind, 0 for none.
+	 * Which posted writes a read must wait for (docs/protocol.md, "Register
+	 * mirror"): the device's declared rules, offsets in BAR 0; has_rules
+	 * false until bar_mirror_set_rules. The seqs are the last posted write
+	 * of each kind, 0 for none.
 	 */
-	uint64_t usbsts;
-	uint64_t intr_base;
-	uint32_t nintr;
+	bool has_rules;
+	uint64_t status;
+	uint64_t block_base;
+	uint32_t block_shift;		/* log2 of a block's size */
+	uint32_t nblocks;
 	uint32_t last_any;
-	uint32_t last_usbsts;
-	uint32_t last_intr[BAR_MIRROR_MAX_INTRS];
+	uint32_t last_status;
+	uint32_t last_block[DEVPROTO_MAX_MIRROR_BLOCKS];
 };
 
 /* Creates the page; *fd is the memfd to hand the device (the caller closes it). 0 or -errno. */
@@ -36,11 +36,11 @@ int bar_mirror_create(struct bar_mirror *m, int *fd);
 void bar_mirror_destroy(struct bar_mirror *m);
 
 /*
- * Where USBSTS and the interrupter register sets (32 bytes each, nintr of
- * them; at most BAR_MIRROR_MAX_INTRS are told apart) are in BAR 0.
+ * Takes the read rules of a description devproto_desc_check() accepted: the
+ * status register and the register blocks whose writes have narrow effects.
+ * Without DEVPROTO_DESC_MIRROR_RULES every read waits for every write.
  */
-void bar_mirror_set_layout(struct bar_mirror *m, uint64_t usbsts, uint64_t intr_base,
-			   uint32_t nintr);
+void bar_mirror_set_rules(struct bar_mirror *m, const struct devproto_desc *d);
 
 /* Notes that the posted write request seq went to offset (size bytes). */
 void bar_mirror_posted(struct bar_mirror *m, uint32_t seq, uint64_t offset, uint32_t size);

@@ -49,16 +49,17 @@ static int device_child_prepare(void *opaque)
 	return c->prepare_fn ? c->prepare_fn() : 0;
 }
 
-/* Forks the device process into its jail (jail/jail.h) under the xHCI seccomp policy. */
+/* Forks the device process into its jail (jail/jail.h) under the device process's seccomp policy. */
 static pid_t spawn_jailed(const char *name, device_prepare_fn prepare_fn, device_main_fn main_fn,
 			  int req, int evt)
 {
 	static struct seccomp_policy policy;
+	char hostname[32];
 	struct device_child child = { .name = name, .prepare_fn = prepare_fn, .main_fn = main_fn,
 				      .req = req, .evt = evt };
 	int keep[] = { STDERR_FILENO, req, evt };
 	struct jail_config cfg = {
-		.hostname = "svmm-xhci",
+		.hostname = hostname,
 		.keep_fds = keep,
 		.n_keep_fds = 3,
 		.max_file_bytes = DEVICE_MAX_FILE_BYTES,
@@ -68,6 +69,7 @@ static pid_t spawn_jailed(const char *name, device_prepare_fn prepare_fn, device
 	char err[256];
 	pid_t pid;
 
+	snprintf(hostname, sizeof(hostname), "svmm-%s", name);
 	if (seccomp_policies_xhci_device(&policy, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -EINVAL;
@@ -90,12 +92,12 @@ static pid_t spawn_jailed(const char *name, device_prepare_fn prepare_fn, device
 	return pid;
 }
 
+static int device_hello(struct device_process *d);
+
 int device_process_spawn(struct device_process *d, const char *name, device_prepare_fn prepare_fn,
 			 device_main_fn main_fn)
 {
 	int req[2] = { -1, -1 }, evt[2] = { -1, -1 };
-	struct devproto_msg hello;
-	struct devproto_reply reply;
 	int r;
 
 	memset(d, 0, sizeof(*d));
@@ -130,14 +132,7 @@ int device_process_spawn(struct device_process *d, const char *name, device_prep
 	}
 	log_debug("%s device process is pid %d", name, (int)d->pid);
 
-	hello = devproto_msg_init(DEVPROTO_HELLO, 0);
-	hello.u.hello.version = DEVPROTO_VERSION;
-	r = device_process_request(d, &hello, -1, &reply);
-	if (r < 0 || reply.status != DEVPROTO_OK) {
-		log_err("the %s device process did not answer HELLO", name);
-		return r < 0 ? r : -EPROTO;
-	}
-	return 0;
+	return device_hello(d);
 fail:
 	for (int i = 0; i < 2; i++) {
 		if (req[i] >= 0)
@@ -210,35 +205,39 @@ static int device_wait_ready(struct device_process *d, short events, const char 
 	return 0;
 }
 
-/* Waits for the reply to seq; 0, or -errno with the device to be marked dead. */
-static int device_wait_reply(struct device_process *d, uint32_t seq, struct devproto_reply *reply,
-			     const char **why)
+/*
+ * Waits for the message of type that answers seq (REPLY, or HELLO to
+ * HELLO); 0, or -errno with the device to be marked dead.
+ */
+static int device_wait_answer(struct device_process *d, uint32_t seq, enum devproto_type type,
+			      struct devproto_msg *m, const char **why)
 {
-	struct devproto_msg m;
 	int r;
 
 	r = device_wait_ready(d, POLLIN, "no reply within the time limit", why);
 	if (r < 0)
 		return r;
 	/* A device process sends no descriptor; the VMM never takes one from it. */
-	r = devproto_recv(d->req_sock, &m, NULL, why);
+	r = devproto_recv(d->req_sock, m, NULL, why);
 	if (r == 0) {
 		*why = "closed its socket";
 		return -EPIPE;
 	}
 	if (r < 0)
 		return r;
-	if (m.type != DEVPROTO_REPLY || m.seq != seq) {
+	if (m->type != type || m->seq != seq) {
 		*why = "sent something other than the reply it owed";
 		return -EPROTO;
 	}
-	*reply = m.u.reply;
 	return 0;
 }
 
-/* Sends req; with reply, waits for it; without (a posted write), only for room in the socket. */
+/*
+ * Sends req; with answer, waits for the message of answer_type that answers
+ * it; without (a posted write), only for room in the socket.
+ */
 static int device_send(struct device_process *d, struct devproto_msg *req, int fd,
-		       struct devproto_reply *reply)
+		       enum devproto_type answer_type, struct devproto_msg *answer)
 {
 	const char *why = NULL;
 	char reason[160];
@@ -261,8 +260,8 @@ static int device_send(struct device_process *d, struct devproto_msg *req, int f
 	}
 	if (r < 0 && !why)
 		why = r == -EINVAL ? NULL : "cannot be written to";
-	else if (r == 0 && reply)
-		r = device_wait_reply(d, req->seq, reply, &why);
+	else if (r == 0 && answer)
+		r = device_wait_answer(d, req->seq, answer_type, answer, &why);
 	pthread_mutex_unlock(&d->lock);
 	if (r == -EINVAL && !why) {
 		/* Our own request was malformed: a VMM bug, not the device's fault. */
@@ -280,12 +279,42 @@ static int device_send(struct device_process *d, struct devproto_msg *req, int f
 int device_process_request(struct device_process *d, struct devproto_msg *req, int fd,
 			   struct devproto_reply *reply)
 {
-	return device_send(d, req, fd, reply);
+	struct devproto_msg answer;
+	int r = device_send(d, req, fd, DEVPROTO_REPLY, &answer);
+
+	if (r == 0)
+		*reply = answer.u.reply;
+	return r;
 }
 
 int device_process_post(struct device_process *d, struct devproto_msg *req)
 {
-	return device_send(d, req, -1, NULL);
+	return device_send(d, req, -1, DEVPROTO_REPLY, NULL);
+}
+
+/*
+ * The version handshake, and the device's description of itself, which the
+ * VMM trusts no more than the device: checked whole before any field is used.
+ */
+static int device_hello(struct device_process *d)
+{
+	struct devproto_msg hello = devproto_msg_init(DEVPROTO_HELLO, 0), answer;
+	const char *why = NULL;
+	int r;
+
+	hello.u.hello.version = DEVPROTO_VERSION;
+	r = device_send(d, &hello, -1, DEVPROTO_HELLO, &answer);
+	if (r < 0) {
+		log_err("the %s device process did not answer HELLO", d->name);
+		return -EPROTO;
+	}
+	if (devproto_desc_check(&answer.u.hello.desc, &why) < 0) {
+		log_err("the %s device process describes itself impossibly: %s", d->name, why);
+		device_process_mark_dead(d, "impossible self-description");
+		return -EBADMSG;
+	}
+	d->desc = answer.u.hello.desc;
+	return 0;
 }
 
 uint32_t device_process_sent_seq(struct device_process *d)

@@ -24,7 +24,7 @@ typedef int (*device_main_fn)(int request_sock, int event_sock);
 typedef int (*device_prepare_fn)(void);
 
 struct device_process {
-	const char *name;		/* for the log, e.g. "xhci" */
+	const char *name;		/* for the log and its process name (svmm-NAME) */
 	pid_t pid;
 	int req_sock;
 	int evt_sock;
@@ -33,12 +33,17 @@ struct device_process {
 	bool dead;			/* atomic: read from vCPU threads */
 	bool ended;			/* its end was seen; it is never reaped (device_process.c) */
 	int kmsg_fd;			/* kernel log, opened at spawn: names a seccomp kill's syscall */
+	struct devproto_desc desc;	/* what it declared in its HELLO, checked */
 };
 
 /*
  * Forks the device process, which runs main_fn(request_sock, event_sock)
  * with every other descriptor closed (stderr kept for its log) and dies with
- * us. Then says HELLO. Returns 0 or -errno (logged).
+ * us. Then says HELLO and keeps the description the device answers with in
+ * d->desc, once devproto_desc_check() accepts it. Returns 0, -EPROTO for
+ * a device that did not answer HELLO, -EBADMSG for one that described
+ * itself impossibly (marked dead; the caller must not use it), or another
+ * -errno. Every failure is logged.
  */
 int device_process_spawn(struct device_process *d, const char *name, device_prepare_fn prepare_fn,
 			 device_main_fn main_fn);

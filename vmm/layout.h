@@ -13,7 +13,7 @@
  *                area's EBDA pointer at 0x40e says so, which is where Linux looks)
  *   0x0010_0000  protected-mode kernel (bzImage payload), 64-bit entry at +0x200
  *   ...          initrd at the top of the RAM below 4 GiB (under initrd_addr_max)
- *   0xc000_0000  PCI hole (1 GiB): xHCI BAR 0 at its start, IOAPIC, LAPIC, KVM's TSS
+ *   0xc000_0000  PCI hole (1 GiB): the device's BAR 0 at its start, IOAPIC, LAPIC, KVM's TSS
  *   0x1_0000_0000 RAM above 4 GiB when the guest has more than 3 GiB
  */
 #ifndef SVMM_LAYOUT_H
@@ -34,7 +34,7 @@
 
 #define LAYOUT_PCI_HOLE		0xc0000000ull
 #define LAYOUT_4G		0x100000000ull
-#define LAYOUT_XHCI_BAR0	0xc0000000ull
+#define LAYOUT_DEVICE_BAR0	0xc0000000ull
 #define LAYOUT_IOAPIC		0xfec00000ull
 #define LAYOUT_LAPIC		0xfee00000ull
 /* KVM on Intel needs three pages for a real-mode TSS and one for an identity map. */
@@ -42,16 +42,16 @@
 #define LAYOUT_KVM_TSS		0xfeffd000ull
 
 /* KVM memory slots: guest RAM takes 0 and 1 (guest_memory.c). */
-#define LAYOUT_KVM_SLOT_XHCI_DOORBELLS	8u	/* the doorbell page, read-only zeros */
+#define LAYOUT_KVM_SLOT_DOORBELL_PAGE	8u	/* the doorbell page, read-only zeros */
 
 /* Interrupt lines (GSIs). */
 #define LAYOUT_IRQ_SERIAL	4u
 #define LAYOUT_IRQ_I8042	1u
-#define LAYOUT_IRQ_PCI_INTX	16u	/* IOAPIC pin of the xHCI function's INTA# */
+#define LAYOUT_IRQ_PCI_INTX	16u	/* IOAPIC pin of the device function's INTA# */
 #define LAYOUT_IOAPIC_PINS	24u
 #define LAYOUT_GSI_MSI_BASE	24u	/* MSI-X vector v is GSI 24 + v */
 
 /* PCI slots. */
-#define LAYOUT_PCI_SLOT_XHCI	1u
+#define LAYOUT_PCI_SLOT_DEVICE	1u
 
 #endif

@@ -95,11 +95,11 @@ int mptable_write(uint8_t *buf, size_t len, uint32_t gpa, unsigned int ncpus)
 		p += sizeof(*s);
 	}
 	{
-		/* The xHCI function's INTA#: source irq is (slot << 2) | (pin - 1). */
+		/* The device function's INTA#: source irq is (slot << 2) | (pin - 1). */
 		struct mp_intsrc *s = (void *)p;
 
 		*s = (struct mp_intsrc){ MP_INTSRC, MP_INT, MP_IRQFLAG_PCI, MP_BUS_PCI,
-					 (uint8_t)(LAYOUT_PCI_SLOT_XHCI << 2), ioapic_id,
+					 (uint8_t)(LAYOUT_PCI_SLOT_DEVICE << 2), ioapic_id,
 					 (uint8_t)LAYOUT_IRQ_PCI_INTX };
 		p += sizeof(*s);
 		count++;

@@ -10,17 +10,12 @@
 
 #include "layout.h"
 #include "log.h"
-#include "xhci_regs.h"
 
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_MEMORY 0x2
-#define PCI_STATUS 0x06
-#define PCI_STATUS_CAP_LIST 0x10
 #define PCI_BAR0 0x10
 #define PCI_BAR1 0x14
-#define PCI_CAPABILITY_LIST 0x34
 #define PCI_INTERRUPT_LINE 0x3c
-#define PCI_CAP_ID_MSIX 0x11
 #define PCI_BAR_MEM_TYPE_64 0x4
 #define PCI_BAR_MEM_MASK (~(uint64_t)0xf)
 
@@ -30,50 +25,17 @@ static uint32_t all_ones(unsigned int size)
 }
 
 /*
- * Doorbells with a bare KVM ioeventfd (any write signals it): only the
- * command ring's. An ioeventfd carries no value, and a device slot's
- * doorbell value names the endpoint to start. The device can kick every
- * Running endpoint of a slot on a bare signal, but not a Stopped one (its
- * dequeue pointer may be on a TD the guest cancelled; devices/xhci/doorbell.c).
- * Slot doorbells get one ioeventfd per value instead (value doorbells, below).
+ * Doorbells (docs/protocol.md, "Doorbells"): the first nbare have a bare
+ * ioeventfd from the start; a value doorbell's first write of each value is
+ * a posted BAR write, after which that (register, value) pair gets an
+ * ioeventfd with datamatch, if one of the PCI_PROXY_VALUE_DOORBELLS eventfds
+ * made at setup is left (the VMM makes none once locked down). The doorbell
+ * page, when the device declares it its own, reads as a read-only page of
+ * zeros that needs no exit.
  */
-#define PROXY_EVENTFD_DOORBELLS 1u
-
-/* How many of the function's doorbells have an eventfd (the first ones). */
-static unsigned int eventfd_doorbells(const struct pci_proxy *p)
-{
-	return p->ndoorbells < PROXY_EVENTFD_DOORBELLS ? p->ndoorbells : PROXY_EVENTFD_DOORBELLS;
-}
-
-/*
- * Value doorbells. Linux rings a slot's doorbell once per TD and reads it
- * back at once (to flush the posted write); through the VMM that is two
- * exits to user space, and the write, a socket message, wakes the device
- * process on the vCPU's own CPU (a unix socket wakes its reader as a
- * "sync" wakeup), where it preempts the guest. So:
- * - the doorbell page is mapped into the guest as read-only memory of
- *   zeros: reads need no exit (doorbells read as 0, xHCI 1.2 5.6) and writes
- *   still exit, as MMIO;
- * - the first write of each (register, value) goes through the VMM as a
- *   posted BAR write, and from then on that pair has a KVM ioeventfd with
- *   datamatch, which the device takes as that very write (the value names
- *   the endpoint and stream, so a Stopped endpoint is restarted exactly when
- *   the guest asks). KVM signals it without leaving the kernel.
- * A slot's device uses a handful of values (one per endpoint it rings), so
- * PCI_PROXY_VALUE_DOORBELLS pairs cover several devices; past them, and
- * when KVM refuses one, doorbells stay posted BAR writes: slower, not wrong.
- * The eventfds are made at setup: the VMM makes none once locked down.
- */
-static bool doorbell_page_fits(const struct pci_proxy *p)
-{
-	return p->db_offset % DEVPROTO_PAGE_SIZE == 0 &&
-	       4ull * p->ndoorbells <= DEVPROTO_PAGE_SIZE &&
-	       p->db_offset + (uint64_t)DEVPROTO_PAGE_SIZE <= p->bar_size;
-}
-
 static uint64_t doorbell_addr(const struct pci_proxy *p, unsigned int index)
 {
-	return p->bar_addr + p->db_offset + 4ull * index;
+	return p->bar_addr + p->db_offset + ((uint64_t)index << p->db_shift);
 }
 
 static int proxy_cfg_read(struct pci_proxy *p, unsigned int offset, unsigned int size, uint32_t *v)
@@ -137,7 +99,13 @@ static void proxy_bar_post(struct pci_proxy *p, uint64_t offset, uint32_t size, 
 
 static bool is_doorbell(const struct pci_proxy *p, uint64_t offset)
 {
-	return offset >= p->db_offset && offset - p->db_offset < 4ull * p->ndoorbells;
+	return offset - p->db_offset < p->db_len;	/* unsigned: below db_offset wraps past it */
+}
+
+/* offset and len are within the BAR (at most 1 MiB): no sum wraps. */
+static bool is_posted(const struct pci_proxy *p, uint64_t offset, uint32_t len)
+{
+	return offset >= p->posted_offset && offset + len <= p->posted_end;
 }
 
 static struct proxy_value_doorbell *value_doorbell_find(struct pci_proxy *p, unsigned int index,
@@ -161,7 +129,7 @@ static void proxy_learn_doorbell(struct pci_proxy *p, unsigned int index, uint32
 	struct devproto_reply reply;
 	int r;
 
-	if (index < eventfd_doorbells(p))
+	if (index < p->nbare)
 		return;
 	pthread_mutex_lock(&p->lock);
 	if (!p->mapped || p->value_dbs_off || value_doorbell_find(p, index, value, true) ||
@@ -203,15 +171,20 @@ static void proxy_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 	}
 	if (is_write) {
 		memcpy(&v, data, len);
-		proxy_bar_post(p, offset, len, v);
-		if (len == 4 && is_doorbell(p, offset))
-			proxy_learn_doorbell(p, (unsigned int)((offset - p->db_offset) / 4), (uint32_t)v);
+		if (!is_posted(p, offset, len))
+			proxy_bar_access(p, true, offset, len, &v);
+		else
+			proxy_bar_post(p, offset, len, v);
+		if (len == 4 && is_doorbell(p, offset) &&
+		    ((offset - p->db_offset) & ((1ull << p->db_shift) - 1)) == 0)
+			proxy_learn_doorbell(p, (unsigned int)((offset - p->db_offset) >> p->db_shift),
+					     (uint32_t)v);
 		return;
 	}
 	if (device_process_is_dead(p->dev))
 		v = ~(uint64_t)0;	/* a dead function reads as all ones */
 	else if (is_doorbell(p, offset))
-		v = 0;			/* doorbells read as 0 (xHCI 1.2, 5.6); Linux reads one after each ring */
+		v = 0;			/* the doorbell region reads as 0 (docs/protocol.md) */
 	else if (!bar_mirror_read(&p->mirror, device_process_sent_seq(p->dev), offset, len, &v) &&
 		 proxy_bar_access(p, false, offset, len, &v) < 0)
 		v = ~(uint64_t)0;
@@ -222,7 +195,7 @@ static void proxy_unmap_locked(struct pci_proxy *p)
 {
 	if (!p->mapped)
 		return;
-	for (unsigned int i = 0; i < eventfd_doorbells(p); i++)
+	for (unsigned int i = 0; i < p->nbare; i++)
 		kvm_vm_ioeventfd(p->vm, p->db_fds[i], doorbell_addr(p, i), 4, false);
 	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++) {
 		struct proxy_value_doorbell *db = &p->value_dbs[i];
@@ -232,10 +205,10 @@ static void proxy_unmap_locked(struct pci_proxy *p)
 					       false);
 	}
 	if (p->db_zero_page)
-		kvm_vm_readonly_slot(p->vm, LAYOUT_KVM_SLOT_XHCI_DOORBELLS, 0, 0, NULL);
+		kvm_vm_readonly_slot(p->vm, LAYOUT_KVM_SLOT_DOORBELL_PAGE, 0, 0, NULL);
 	io_bus_remove(p->mmio, p->bar_addr, p);
 	p->mapped = false;
-	log_debug("xHCI BAR 0 unmapped from 0x%" PRIx64, p->bar_addr);
+	log_debug("%s BAR 0 unmapped from 0x%" PRIx64, p->dev->name, p->bar_addr);
 }
 
 static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
@@ -243,13 +216,13 @@ static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
 	int r = io_bus_add(p->mmio, addr, p->bar_size, proxy_mmio, p);
 
 	if (r < 0) {
-		log_warn("guest placed xHCI BAR 0 at 0x%" PRIx64 " where it cannot go: %s", addr,
-			 strerror(-r));
+		log_warn("guest placed %s BAR 0 at 0x%" PRIx64 " where it cannot go: %s", p->dev->name,
+			 addr, strerror(-r));
 		return;
 	}
 	p->mapped = true;
 	p->bar_addr = addr;
-	for (unsigned int i = 0; i < eventfd_doorbells(p); i++) {
+	for (unsigned int i = 0; i < p->nbare; i++) {
 		r = kvm_vm_ioeventfd(p->vm, p->db_fds[i], doorbell_addr(p, i), 4, true);
 		if (r < 0)
 			log_warn("doorbell %u ioeventfd: %s (it goes through the VMM instead)", i,
@@ -268,13 +241,14 @@ static void proxy_map_locked(struct pci_proxy *p, uint64_t addr)
 	}
 	/* A guest may place the BAR over its RAM: KVM refuses the overlap, and reads exit. */
 	if (p->db_zero_page &&
-	    (r = kvm_vm_readonly_slot(p->vm, LAYOUT_KVM_SLOT_XHCI_DOORBELLS, addr + p->db_offset,
+	    (r = kvm_vm_readonly_slot(p->vm, LAYOUT_KVM_SLOT_DOORBELL_PAGE, addr + p->db_offset,
 				      DEVPROTO_PAGE_SIZE, p->db_zero_page)) < 0)
 		log_warn("doorbell page at 0x%" PRIx64 " as read-only memory: %s (reads exit instead)",
 			 addr + p->db_offset, strerror(-r));
 	else if (p->db_zero_page)
 		log_debug("doorbell page at 0x%" PRIx64 ": read-only memory", addr + p->db_offset);
-	log_debug("xHCI BAR 0 mapped at 0x%" PRIx64 " (%" PRIu64 " KiB)", addr, p->bar_size >> 10);
+	log_debug("%s BAR 0 mapped at 0x%" PRIx64 " (%" PRIu64 " KiB)", p->dev->name, addr,
+		  p->bar_size >> 10);
 }
 
 /*
@@ -345,7 +319,7 @@ static int proxy_size_bar(struct pci_proxy *p)
 	if ((r = proxy_cfg_read(p, PCI_BAR0, 4, &lo)) < 0)
 		return r;
 	if (lo & 0x1) {
-		log_err("xHCI BAR 0 is an I/O BAR");
+		log_err("%s BAR 0 is an I/O BAR", p->dev->name);
 		return -EPROTO;
 	}
 	p->bar64 = (lo & 0x6) == PCI_BAR_MEM_TYPE_64;
@@ -362,33 +336,10 @@ static int proxy_size_bar(struct pci_proxy *p)
 	}
 	mask = (((uint64_t)mask_hi << 32) | mask_lo) & PCI_BAR_MEM_MASK;
 	p->bar_size = ~mask + 1;
-	if (!mask || p->bar_size > DEVPROTO_BAR_MAX_SIZE || (p->bar_size & (p->bar_size - 1))) {
-		log_err("xHCI BAR 0 has an impossible size (mask 0x%" PRIx64 ")", mask);
+	if (!mask || p->bar_size != p->dev->desc.bar_size) {
+		log_err("%s BAR 0 sizes as mask 0x%" PRIx64 ", not the %u bytes it declared",
+			p->dev->name, mask, p->dev->desc.bar_size);
 		return -EPROTO;
-	}
-	return 0;
-}
-
-/* MSI-X table size from the capability list, if the function has one. */
-static unsigned int proxy_msix_vectors(struct pci_proxy *p)
-{
-	uint32_t status, ptr, id, ctrl;
-
-	if (proxy_cfg_read(p, PCI_STATUS, 2, &status) < 0 || !(status & PCI_STATUS_CAP_LIST) ||
-	    proxy_cfg_read(p, PCI_CAPABILITY_LIST, 1, &ptr) < 0)
-		return 0;
-	/* At most 48 capabilities fit in 192 bytes: a loop in the list ends here. */
-	for (int i = 0; i < 48 && ptr >= 0x40 && ptr < PCI_CFG_SIZE; i++) {
-		ptr &= ~3u;
-		if (proxy_cfg_read(p, ptr, 1, &id) < 0)
-			return 0;
-		if (id == PCI_CAP_ID_MSIX) {
-			if (proxy_cfg_read(p, ptr + 2, 2, &ctrl) < 0)
-				return 0;
-			return (ctrl & 0x7ff) + 1;
-		}
-		if (proxy_cfg_read(p, ptr + 1, 1, &ptr) < 0)
-			return 0;
 	}
 	return 0;
 }
@@ -416,9 +367,9 @@ static void proxy_setup_doorbell_page(struct pci_proxy *p)
 	void *page;
 	int fd;
 
-	if (!p->vm->readonly_mem || !doorbell_page_fits(p)) {
+	if (!p->vm->readonly_mem || !(p->dev->desc.flags & DEVPROTO_DESC_DB_PAGE)) {
 		log_debug("doorbell reads exit to the VMM (%s)",
-			  p->vm->readonly_mem ? "the doorbell array shares its page" :
+			  p->vm->readonly_mem ? "the doorbells share their page" :
 						"KVM has no read-only memory");
 		return;
 	}
@@ -439,55 +390,33 @@ static void proxy_setup_doorbell_page(struct pci_proxy *p)
 	p->db_zero_page = page;
 }
 
+/* The doorbells and posted writes of the checked description (devproto_desc_check). */
 static int proxy_setup_doorbells(struct pci_proxy *p)
 {
-	uint64_t hcs = 0, dboff = 0;
+	const struct devproto_desc *d = &p->dev->desc;
 	int r;
 
-	if ((r = proxy_bar_access(p, false, CAP_HCSPARAMS1, 4, &hcs)) < 0 ||
-	    (r = proxy_bar_access(p, false, CAP_DBOFF, 4, &dboff)) < 0)
-		return r;
-	p->ndoorbells = (unsigned int)(hcs & 0xff) + 1;	/* MaxSlots, plus the command ring's */
-	p->nports = (unsigned int)(hcs >> 24);
-	p->db_offset = (uint32_t)dboff & ~3u;
-	if (p->ndoorbells > DEVPROTO_MAX_DOORBELLS ||
-	    p->db_offset + 4ull * p->ndoorbells > p->bar_size) {
-		log_err("xHCI doorbell array (offset 0x%x, %u) does not fit BAR 0", p->db_offset,
-			p->ndoorbells);
-		p->ndoorbells = 0;
-		return -EPROTO;
-	}
-	for (unsigned int i = 0; i < eventfd_doorbells(p); i++) {
+	p->ndoorbells = d->db_count;
+	p->nbare = d->db_value_first;
+	p->db_offset = d->db_offset;
+	p->db_len = (uint64_t)d->db_stride * d->db_count;
+	p->db_shift = d->db_count ? (unsigned int)__builtin_ctz(d->db_stride) : 0;
+	p->posted_offset = d->posted_offset;
+	p->posted_end = (uint64_t)d->posted_offset + d->posted_size;
+	for (unsigned int i = 0; i < p->nbare; i++) {
 		p->db_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->db_fds[i] < 0)
 			return -errno;
 		if ((r = proxy_send_fd(p, DEVPROTO_DOORBELL_FD, i, p->db_fds[i])) < 0)
 			return r;
 	}
-	for (unsigned int i = 0; i < PCI_PROXY_VALUE_DOORBELLS; i++) {
+	for (unsigned int i = 0; p->nbare < p->ndoorbells && i < PCI_PROXY_VALUE_DOORBELLS; i++) {
 		p->value_dbs[i].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->value_dbs[i].fd < 0)
 			return -errno;
 	}
 	proxy_setup_doorbell_page(p);
 	return 0;
-}
-
-/*
- * Tells the mirror where USBSTS and the interrupters are, so that reads of
- * them wait only for the writes that can change them. Without it every read
- * waits for every write: slower, not wrong.
- */
-static void proxy_mirror_layout(struct pci_proxy *p)
-{
-	uint64_t caplength = 0, hcs = 0, rtsoff = 0;
-
-	if (proxy_bar_access(p, false, CAP_CAPLENGTH, 4, &caplength) < 0 ||
-	    proxy_bar_access(p, false, CAP_HCSPARAMS1, 4, &hcs) < 0 ||
-	    proxy_bar_access(p, false, CAP_RTSOFF, 4, &rtsoff) < 0)
-		return;
-	bar_mirror_set_layout(&p->mirror, (caplength & 0xff) + OP_USBSTS,
-			      (rtsoff & ~0x1full) + RT_IR0, (uint32_t)(hcs >> 8) & 0x7ff);
 }
 
 /* Without a mirror every read is a round trip: slower, not wrong. */
@@ -499,28 +428,29 @@ static void proxy_setup_mirror(struct pci_proxy *p)
 
 	r = bar_mirror_create(&p->mirror, &fd);
 	if (r < 0) {
-		log_warn("no xHCI register mirror (%s): every register read goes to the device",
-			 strerror(-r));
+		log_warn("no %s register mirror (%s): every register read goes to the device",
+			 p->dev->name, strerror(-r));
 		return;
 	}
 	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
 	r = device_process_request(p->dev, &m, fd, &reply);
 	close(fd);
 	if (r < 0 || reply.status != DEVPROTO_OK) {
-		log_warn("the xHCI device process refused the register mirror");
+		log_warn("the %s device process refused the register mirror", p->dev->name);
 		bar_mirror_destroy(&p->mirror);
 		return;
 	}
-	proxy_mirror_layout(p);
+	bar_mirror_set_rules(&p->mirror, &p->dev->desc);
 }
 
 static int proxy_setup_vectors(struct pci_proxy *p)
 {
 	int r;
 
-	p->nvectors = proxy_msix_vectors(p);
-	if (p->nvectors > DEVPROTO_MAX_VECTORS || p->nvectors > KVM_MSI_ROUTES_MAX)
-		p->nvectors = DEVPROTO_MAX_VECTORS;
+	/* devproto_desc_check capped it at DEVPROTO_MAX_VECTORS; KVM's routes are the other cap. */
+	p->nvectors = p->dev->desc.nvectors;
+	if (p->nvectors > KVM_MSI_ROUTES_MAX)
+		p->nvectors = KVM_MSI_ROUTES_MAX;
 	for (unsigned int v = 0; v < p->nvectors; v++) {
 		p->irq_fds[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (p->irq_fds[v] < 0)
@@ -561,25 +491,25 @@ int pci_proxy_init(struct pci_proxy *p, struct device_process *dev, struct kvm_v
 		goto fail;
 	proxy_setup_mirror(p);
 	/* Firmware's placement; Linux keeps an assignment that fits its windows. */
-	if ((r = proxy_cfg_write(p, PCI_BAR0, 4, (uint32_t)LAYOUT_XHCI_BAR0)) < 0 ||
-	    (p->bar64 && (r = proxy_cfg_write(p, PCI_BAR1, 4, (uint32_t)(LAYOUT_XHCI_BAR0 >> 32))) < 0) ||
+	if ((r = proxy_cfg_write(p, PCI_BAR0, 4, (uint32_t)LAYOUT_DEVICE_BAR0)) < 0 ||
+	    (p->bar64 && (r = proxy_cfg_write(p, PCI_BAR1, 4, (uint32_t)(LAYOUT_DEVICE_BAR0 >> 32))) < 0) ||
 	    (r = proxy_cfg_write(p, PCI_INTERRUPT_LINE, 1, LAYOUT_IRQ_PCI_INTX)) < 0 ||
 	    (r = proxy_cfg_read(p, PCI_COMMAND, 2, &cmd)) < 0 ||
 	    (r = proxy_cfg_write(p, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY)) < 0)
 		goto fail;
 	proxy_update_bar(p);
 	if (!p->mapped) {
-		log_err("xHCI BAR 0 did not take its address");
+		log_err("%s BAR 0 did not take its address", dev->name);
 		r = -EPROTO;
 		goto fail;
 	}
-	log_info("xHCI at 00:%02x.0: BAR 0 at 0x%" PRIx64 " (%" PRIu64 " KiB), %u doorbells, "
-		 "%u MSI-X vectors, %u ports", LAYOUT_PCI_SLOT_XHCI, p->bar_addr, p->bar_size >> 10,
-		 p->ndoorbells, p->nvectors, p->nports);
+	log_info("%s at 00:%02x.0: BAR 0 at 0x%" PRIx64 " (%" PRIu64 " KiB), %u doorbells, "
+		 "%u MSI-X vectors, %u ports", dev->name, LAYOUT_PCI_SLOT_DEVICE, p->bar_addr,
+		 p->bar_size >> 10, p->ndoorbells, p->nvectors, dev->desc.nports);
 	return 0;
 fail:
 	if (r == -ENODEV || device_process_is_dead(dev))
-		log_err("the xHCI device process failed during setup");
+		log_err("the %s device process failed during setup", dev->name);
 	pci_proxy_destroy(p);
 	return r;
 }
@@ -620,7 +550,8 @@ void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m)
 	switch (m->type) {
 	case DEVPROTO_MSIX_ROUTE:
 		if (m->u.msix.vector >= p->nvectors) {
-			log_warn("xHCI routed MSI-X vector %u, which it does not have", m->u.msix.vector);
+			log_warn("%s routed MSI-X vector %u, which it does not have", p->dev->name,
+				 m->u.msix.vector);
 			return;
 		}
 		r = kvm_vm_set_msi_route(p->vm, m->u.msix.vector, !m->u.msix.masked,
@@ -629,22 +560,18 @@ void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m)
 			log_warn("MSI-X vector %u route: %s", m->u.msix.vector, strerror(-r));
 		else if (!m->u.msix.masked && !p->msix_seen) {
 			p->msix_seen = true;
-			log_info("the guest enabled xHCI MSI-X (vector %u to 0x%" PRIx64 "/0x%x): "
-				 "interrupts go through KVM irqfds", m->u.msix.vector, m->u.msix.address,
-				 m->u.msix.data);
+			log_info("the guest enabled %s MSI-X (vector %u to 0x%" PRIx64 "/0x%x): "
+				 "interrupts go through KVM irqfds", p->dev->name, m->u.msix.vector,
+				 m->u.msix.address, m->u.msix.data);
 		}
 		break;
 	case DEVPROTO_INTX_LEVEL:
 		p->intx_level = m->u.intx.level;
 		kvm_vm_irq_line(p->vm, LAYOUT_IRQ_PCI_INTX, (int)m->u.intx.level);
 		break;
-	case DEVPROTO_PORT_GONE:
-		log_info("USB device on port %u left", m->u.port.port);
-		if (p->port_gone)
-			p->port_gone(p->port_gone_opaque, m->u.port.port);
-		break;
 	default:
-		log_warn("unexpected %s event from the xHCI device process", devproto_type_name(m->type));
+		log_warn("unexpected %s event from the %s device process", devproto_type_name(m->type),
+			 p->dev->name);
 		break;
 	}
 }

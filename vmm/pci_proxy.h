@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The xHCI PCI function as the guest sees it on the VMM's bus, served by the
- * device process: config space and BAR 0 accesses are forwarded over the
- * request socket. The VMM plays firmware once (sizes BAR 0, places it at
- * LAYOUT_XHCI_BAR0, enables memory decoding) and follows the guest's BAR
- * programming after that. The hot paths bypass the device process's round
- * trip or the VMM altogether: doorbells are KVM ioeventfds the device waits
- * on (the command ring's for any write, a slot's one per value it has been
- * rung with) and read as a read-only page of zeros, each MSI-X vector is a
- * KVM irqfd the device writes (routed
- * from its MSIX_ROUTE events), BAR writes are posted (sent, not waited
- * for), and reads of registers and config space are answered from the
- * device's register mirror (bar_mirror.h).
+ * A device process's PCI function as the guest sees it on the VMM's bus:
+ * config space and BAR 0 accesses are forwarded over the request socket.
+ * The VMM plays firmware once (sizes BAR 0, places it at LAYOUT_DEVICE_BAR0,
+ * enables memory decoding) and follows the guest's BAR programming after
+ * that. Everything else it knows of the device is the description the
+ * device declared in its HELLO (struct devproto_desc, checked at spawn):
+ * its doorbells, which become KVM ioeventfds, its MSI-X vectors, which
+ * become KVM irqfds, which BAR writes are posted, and the register
+ * mirror's read rules (bar_mirror.h). docs/protocol.md is the contract.
  */
 #ifndef SVMM_PCI_PROXY_H
 #define SVMM_PCI_PROXY_H
@@ -47,8 +44,13 @@ struct pci_proxy {
 	bool mapped;
 	uint64_t bar_addr;		/* where it is mapped, when mapped */
 
-	uint32_t db_offset;		/* doorbell array in BAR 0 (xHCI DBOFF) */
+	/* From the device's description, precomputed for the MMIO path. */
+	uint64_t db_offset;		/* doorbell registers in BAR 0 */
+	uint64_t db_len;		/* bytes they span; 0: no doorbells */
+	unsigned int db_shift;		/* log2 of their stride */
 	unsigned int ndoorbells;
+	unsigned int nbare;		/* doorbells 0..nbare-1 signal on any write; the rest by value */
+	uint64_t posted_offset, posted_end;	/* BAR writes in [offset, end) are posted */
 	int db_fds[DEVPROTO_MAX_DOORBELLS];
 	/* Value doorbells (pci_proxy.c): eventfds made before lockdown, given out as values appear. */
 	struct proxy_value_doorbell {
@@ -61,26 +63,22 @@ struct pci_proxy {
 	struct bar_mirror mirror;
 	unsigned int nvectors;
 	int irq_fds[DEVPROTO_MAX_VECTORS];
-	unsigned int nports;		/* root hub ports (xHCI HCSPARAMS1.MaxPorts) */
 	bool intx_level;
 	bool msix_seen;			/* a vector has been unmasked once (logged) */
-	/* Called when a USB device left a port by itself (host unplug); may be NULL. */
-	void (*port_gone)(void *opaque, unsigned int port);
-	void *port_gone_opaque;
 };
 
 extern const struct pci_function_ops pci_proxy_ops;
 
 /*
- * Sets the function up after the device's HELLO and memory: sizes and places
- * BAR 0, creates and sends the doorbell and interrupt eventfds, and maps the
- * BAR. Returns 0 or -errno (logged).
+ * Sets the function up after the device's HELLO (dev->desc) and memory:
+ * sizes and places BAR 0, creates and sends the doorbell and interrupt
+ * eventfds, and maps the BAR. Returns 0 or -errno (logged).
  */
 int pci_proxy_init(struct pci_proxy *p, struct device_process *dev, struct kvm_vm *vm,
 		   struct io_bus *mmio);
 void pci_proxy_destroy(struct pci_proxy *p);
 
-/* Handles one event (MSIX_ROUTE, INTX_LEVEL, PORT_GONE) from the device. */
+/* Handles one of the function's events (MSIX_ROUTE, INTX_LEVEL) from the device. */
 void pci_proxy_event(struct pci_proxy *p, const struct devproto_msg *m);
 /* The device died: drop its interrupt line. */
 void pci_proxy_device_dead(struct pci_proxy *p);

@@ -290,8 +290,16 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 
 void usb_control_port_gone(void *opaque, unsigned int port)
 {
-	release_port(opaque, port, true);
-	record_left(opaque, port, CONTROL_EVENT_GONE);
+	struct usb_control *u = opaque;
+
+	/* The decoder kept port within 1..DEVPROTO_MAX_PORTS; the device declared how many it has. */
+	if (port > u->nports) {
+		log_warn("the device process says a device left port %u, which it does not have", port);
+		return;
+	}
+	log_info("USB device on port %u left", port);
+	release_port(u, port, true);
+	record_left(u, port, CONTROL_EVENT_GONE);
 }
 
 bool usb_control_has_leases(const struct usb_control *u)

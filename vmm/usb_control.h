@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control socket's requests carried out on the xHCI device process:
+ * The control socket's requests carried out on the USB device process:
  * attach (a disk image the VMM opens; usbfs nodes wait for the broker),
  * detach, list, and stop.
  */
@@ -18,7 +18,7 @@ struct usb_port_record {
 
 struct usb_control {
 	struct device_process *dev;
-	unsigned int nports;		/* root hub ports, for list */
+	unsigned int nports;		/* ports 1..nports, as the device declared (struct devproto_desc) */
 	int broker_sock;		/* the broker that opens usbfs nodes; -1: none */
 	uint32_t broker_handle[DEVPROTO_MAX_PORTS + 1];	/* by port: the broker's handle, 0 if none */
 	uint32_t lease[DEVPROTO_MAX_PORTS + 1];	/* by port: a follow lease (the device may be away), 0 if none */

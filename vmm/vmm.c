@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `svmm run`: checks the input, forks the xHCI device process, builds the VM
+ * `svmm run`: checks the input, forks the device process, builds the VM
  * (memory, irqchip, devices, boot state), runs the vCPUs and serves the
  * console, the device's events and the control socket until the VM ends;
  * then takes everything down again, whichever way it ended.
@@ -23,6 +23,7 @@
 #include "boot_linux.h"
 #include "cmos.h"
 #include "control_server.h"
+#include "device_main.h"
 #include "device_process.h"
 #include "guest_memory.h"
 #include "i8042.h"
@@ -40,7 +41,6 @@
 #include "terminal.h"
 #include "usb_control.h"
 #include "vcpu.h"
-#include "xhci_process.h"
 
 /* Used when --params is not given: the console on our serial port, reboot through the i8042. */
 #define VMM_DEFAULT_PARAMS "console=ttyS0 reboot=k panic=-1"
@@ -288,8 +288,8 @@ static int vmm_setup_devices(struct vmm *v)
 	return 0;
 }
 
-/* The xHCI function: its process gets the memory, the proxy sets up BAR and interrupts. */
-static void vmm_setup_xhci(struct vmm *v)
+/* The device's PCI function: its process gets the memory, the proxy sets up BAR and interrupts. */
+static void vmm_setup_device(struct vmm *v)
 {
 	int r = device_process_send_memory(&v->dev, &v->mem);
 
@@ -301,10 +301,7 @@ static void vmm_setup_xhci(struct vmm *v)
 		return;
 	}
 	v->proxy_ready = true;
-	v->usb.nports = v->proxy.nports;
-	v->proxy.port_gone = usb_control_port_gone;
-	v->proxy.port_gone_opaque = &v->usb;
-	pci_bus_register(&v->pci, LAYOUT_PCI_SLOT_XHCI, &pci_proxy_ops, &v->proxy);
+	pci_bus_register(&v->pci, LAYOUT_PCI_SLOT_DEVICE, &pci_proxy_ops, &v->proxy);
 }
 
 static int vmm_build(struct vmm *v)
@@ -349,7 +346,7 @@ static int vmm_build(struct vmm *v)
 		log_err("KVM_SET_GSI_ROUTING: %s", strerror(-r));
 		return r;
 	}
-	vmm_setup_xhci(v);
+	vmm_setup_device(v);
 
 	v->env = (struct vcpu_env){
 		.vm = &v->vm, .pio = &v->pio, .mmio = &v->mmio, .ncpus = o->cpus, .mem = &v->mem,
@@ -410,18 +407,22 @@ static int vmm_name_self(struct vmm *v, char *err, size_t errlen)
 }
 
 /* Forked before the VM exists: the child inherits no KVM or guest memory fds at all. */
-static int vmm_start_xhci(struct vmm *v)
+static int vmm_start_device(struct vmm *v)
 {
-	int r = device_process_spawn(&v->dev, "xhci", xhci_process_prepare, xhci_process_main);
+	int r = device_process_spawn(&v->dev, device_name, device_prepare, device_main);
 
 	v->dev_spawned = v->dev.pid > 0;
 	if (!v->dev_spawned) {
-		log_err("cannot start the xHCI device process");
+		log_err("cannot start the device process");
 		return r;
 	}
+	/* A description the VMM cannot use is a broken binary: refuse to start (logged). */
+	if (r == -EBADMSG)
+		return r;
 	/* Started but does not speak: the VM runs without the controller. */
 	if (r < 0)
 		device_process_mark_dead(&v->dev, "no answer to HELLO");
+	v->usb.nports = v->dev.desc.nports;
 	return 0;
 }
 
@@ -520,6 +521,9 @@ static void vmm_handle_device_event(struct vmm *v)
 
 		snprintf(reason, sizeof(reason), "sent a malformed event (%s)", why ? why : "?");
 		device_process_mark_dead(&v->dev, reason);
+	} else if (m.type == DEVPROTO_PORT_GONE) {
+		usb_control_port_gone(&v->usb, m.u.port.port);
+		return;
 	} else if (v->proxy_ready) {
 		pci_proxy_event(&v->proxy, &m);
 		return;
@@ -777,7 +781,7 @@ int vmm_main(const struct run_options *o)
 	}
 	v->control_open = true;
 
-	if (vmm_start_xhci(v) < 0)
+	if (vmm_start_device(v) < 0)
 		goto out;
 	if (vmm_build(v) < 0 || vmm_attach_at_boot(v) < 0)
 		goto out;

@@ -1,18 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Doorbells. Doorbell 0 is the command ring's; doorbell n (1..MaxSlots) is
- * device slot n's, its DB Target naming the endpoint (DCI) and DB Stream ID
- * the stream. A doorbell may come as a BAR write or as a KVM ioeventfd
- * that fires for one value (datamatch): both say which endpoint, and both
- * run xhci_doorbell. One may also come as a bare ioeventfd firing for any
- * value (the command ring's, or an older VMM's): then every Running endpoint of the slot
- * is kicked, every stream of a streams endpoint too, which is harmless
- * because a kick only reads TRBs the guest has handed over (their cycle bit
- * says so). A Stopped endpoint is not: its dequeue pointer may still be on
- * a TD the guest has cancelled or is about to skip with Set TR Dequeue
- * Pointer (after Reset Endpoint), and running that TD would write into a
- * buffer the guest may have freed. Only a doorbell with its value restarts
- * it; the VMM sends slot doorbells that way (vmm/pci_proxy.c).
+ * Doorbells (xHCI 1.2, 5.6). Doorbell 0 is the command ring's; doorbell n
+ * (1..MaxSlots) is device slot n's, its DB Target naming the endpoint (DCI)
+ * and DB Stream ID the stream. Every doorbell that reaches here carries its
+ * value: a BAR write, or a value doorbell's eventfd, which stands for one
+ * (register, value) write; the command ring's bare eventfd stands for a
+ * write of 0 (docs/protocol.md, "Doorbells"). So a Stopped endpoint is
+ * restarted only by the guest's own doorbell for it, never by a guess: its
+ * dequeue pointer may still be on a TD the guest cancelled.
  */
 #include "log.h"
 #include "xhci.h"
@@ -39,23 +34,4 @@ void xhci_doorbell(struct xhci *x, unsigned int index, uint32_t value)
 		return;
 	}
 	xhci_ep_doorbell(&s->ep[target], DB_STREAM(value));
-}
-
-void xhci_doorbell_kick_slot(struct xhci *x, unsigned int index)
-{
-	struct xhci_slot *s;
-
-	if (!xhci_running(x))
-		return;
-	if (index == 0) {
-		xhci_cmd_doorbell(x);
-		return;
-	}
-	s = xhci_slot_get(x, index);
-	if (!s || !s->enabled)
-		return;
-	for (unsigned int d = 1; d < XHCI_NUM_EPS; d++) {
-		if (s->ep[d].state == EP_RUNNING)
-			xhci_ep_doorbell_all(&s->ep[d]);
-	}
 }

@@ -397,24 +397,6 @@ void xhci_ep_doorbell(struct xhci_endpoint *ep, unsigned int stream)
 	run(ep);
 }
 
-void xhci_ep_doorbell_all(struct xhci_endpoint *ep)
-{
-	if (!ep->streams) {
-		xhci_ep_doorbell(ep, 0);
-		return;
-	}
-	if (ep->state != EP_RUNNING && ep->state != EP_STOPPED)
-		return;
-	for (unsigned int id = 1; id < ep->nstreams; id++) {
-		enum xhci_cc cc;
-		struct xhci_tr *tr = xhci_stream_get(ep, id, true, &cc);
-
-		if (tr)
-			ring_it(tr);
-	}
-	run(ep);
-}
-
 int xhci_ep_stop(struct xhci_endpoint *ep, uint64_t cmd_trb)
 {
 	struct usb_device *dev = xhci_slot_device(ep->x, ep_slot(ep));

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "device_main.h"
 #include "log.h"
 #include "mass_storage.h"
 #include "passthrough.h"
@@ -28,19 +29,20 @@
  * bound is never the one that ends the loop.
  */
 #define REQUEST_DRAIN_MAX 4096
+/* Doorbells from this one on (the slots') are value doorbells: the value names the endpoint. */
+#define XHCI_DB_VALUE_FIRST 1u
 
 struct xhci_process;
 static void serve_requests(struct xhci_process *p, unsigned int max);
 
 /*
- * An eventfd KVM signals for a doorbell register: for any write to it (a
- * bare doorbell, value unknown) or for a write of one value (a value
- * doorbell: the signal is that write, as if it had come through the BAR).
+ * An eventfd KVM signals for a doorbell register: the command ring's for
+ * any write (value 0), a slot's for a write of one value (a value
+ * doorbell). Either way the signal is a write of value (docs/protocol.md).
  */
 struct doorbell_watch {
 	struct xhci_process *p;
 	unsigned int index;
-	bool has_value;
 	uint32_t value;
 	int fd;
 };
@@ -83,6 +85,41 @@ static void reply(struct xhci_process *p, const struct devproto_msg *req, struct
 	err = devproto_send(p->request_sock, &m, -1);
 	if (err < 0)
 		log_warn("xhci: reply to %s: %d", devproto_type_name(req->type), err);
+}
+
+/*
+ * What the VMM needs to know of this controller (docs/protocol.md,
+ * "Self-description"): BAR 0 as the capability registers lay it out, the
+ * doorbell array (doorbell 0 the command ring's, any write rings it; slot
+ * doorbells by value, since the value names the endpoint, xHCI 1.2 5.6),
+ * USBSTS and the interrupter register sets as the mirror's narrow writes
+ * (xHCI 1.2 5.4.2, 5.5.2), every BAR write posted.
+ */
+static void answer_hello(struct xhci_process *p, const struct devproto_msg *req)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_HELLO, req->seq);
+	int err;
+
+	m.u.hello.version = DEVPROTO_VERSION;
+	m.u.hello.desc = (struct devproto_desc){
+		.bar_size = XHCI_BAR_SIZE,
+		.db_offset = XHCI_DB_BASE,
+		.db_count = XHCI_MAX_SLOTS + 1,
+		.db_stride = 4,
+		.db_value_first = XHCI_DB_VALUE_FIRST,
+		.nvectors = XHCI_NUM_INTRS,
+		.nports = XHCI_NUM_PORTS,
+		.mirror_status = XHCI_OP_BASE + OP_USBSTS,
+		.mirror_block_base = XHCI_RT_BASE + RT_IR0,
+		.mirror_block_stride = RT_IR_SIZE,
+		.mirror_nblocks = XHCI_NUM_INTRS,
+		.posted_offset = 0,
+		.posted_size = XHCI_BAR_SIZE,
+		.flags = DEVPROTO_DESC_MIRROR_RULES | DEVPROTO_DESC_DB_PAGE,
+	};
+	err = devproto_send(p->request_sock, &m, -1);
+	if (err < 0)
+		log_warn("xhci: answer to HELLO: %d", err);
 }
 
 static struct devproto_reply status(enum devproto_status st)
@@ -223,10 +260,7 @@ static void on_doorbell(void *opaque, uint32_t events)
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	/* Several writes of one value between two reads count once, as they do on a bus. */
-	if (w->has_value)
-		xhci_doorbell(&w->p->x, w->index, w->value);
-	else
-		xhci_doorbell_kick_slot(&w->p->x, w->index);
+	xhci_doorbell(&w->p->x, w->index, w->value);
 	w->p->mirror_fresh_at = UINT64_MAX;
 }
 
@@ -261,9 +295,11 @@ static struct doorbell_watch *doorbell_watch_for(struct xhci_process *p,
 static struct devproto_reply do_doorbell_fd(struct xhci_process *p,
 					    const struct devproto_doorbell *db, int fd)
 {
+	bool by_value = db->flags & DEVPROTO_DOORBELL_VALUE;
 	struct doorbell_watch *w;
 
-	if (db->index > XHCI_MAX_SLOTS) {
+	/* As answer_hello declared: a bare eventfd for the command ring, value doorbells for slots. */
+	if (db->index > XHCI_MAX_SLOTS || by_value != (db->index >= XHCI_DB_VALUE_FIRST)) {
 		close(fd);
 		return status(DEVPROTO_E_INVALID);
 	}
@@ -281,7 +317,6 @@ static struct devproto_reply do_doorbell_fd(struct xhci_process *p,
 		return status(DEVPROTO_E_INTERNAL);
 	}
 	w->index = db->index;
-	w->has_value = db->flags & DEVPROTO_DOORBELL_VALUE;
 	w->value = db->value;
 	w->fd = fd;
 	return status(DEVPROTO_OK);
@@ -395,7 +430,10 @@ static bool serve_one(struct xhci_process *p, uint32_t *posted_seq, bool *posted
 	/* Its effects are in the mirror before the VMM may rely on them. */
 	mirror_done(p, m.seq);
 	*posted = false;
-	reply(p, &m, r);
+	if (m.type == DEVPROTO_HELLO)
+		answer_hello(p, &m);
+	else
+		reply(p, &m, r);
 	return true;
 }
 
@@ -521,6 +559,18 @@ int xhci_process_main(int request_sock, int event_sock)
 	event_loop_free(p->loop);
 	free(p);
 	return ret;
+}
+
+const char device_name[] = "xhci";
+
+int device_main(int request_sock, int event_sock)
+{
+	return xhci_process_main(request_sock, event_sock);
+}
+
+int device_prepare(void)
+{
+	return xhci_process_prepare();
 }
 
 int xhci_process_prepare(void)

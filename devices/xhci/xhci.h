@@ -297,7 +297,6 @@ void xhci_rt_write(struct xhci *x, uint32_t offset, uint32_t value);
 
 /* doorbell.c */
 void xhci_doorbell(struct xhci *x, unsigned int index, uint32_t value);
-void xhci_doorbell_kick_slot(struct xhci *x, unsigned int index);
 
 /* interrupter.c */
 void xhci_intr_init(struct xhci *x, unsigned int i);
@@ -366,8 +365,6 @@ void xhci_ep_disable(struct xhci_endpoint *ep);
 void xhci_ep_kick(struct xhci_endpoint *ep);
 void xhci_ep_resume_fetch(struct xhci_endpoint *ep);
 void xhci_ep_doorbell(struct xhci_endpoint *ep, unsigned int stream);
-/* A doorbell whose value is unknown (ioeventfd): every ring of the endpoint. */
-void xhci_ep_doorbell_all(struct xhci_endpoint *ep);
 void xhci_ep_set_state(struct xhci_endpoint *ep, enum xhci_ep_state st);
 void xhci_ep_set_dequeue(struct xhci_endpoint *ep, struct xhci_tr *tr, uint64_t ptr, bool dcs);
 /* 0: stopped now; 1: the command completes later (xhci_cmd_complete) */

@@ -38,8 +38,12 @@
 #define BULK_OUT_DCI 4u
 #define BULK_RING_TRBS 1024u
 
-/* Doorbell 0 (commands) and 1 (slot 1) as eventfds: what KVM's ioeventfd signals. */
-static int db_fd[2];
+/*
+ * The doorbells as eventfds, as KVM's ioeventfds signal them and as the VMM
+ * registers them (docs/protocol.md): the command ring's bare, slot 1's bulk
+ * OUT (DCI 4) and IN (DCI 3) by value.
+ */
+static int db_fd[3];
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -60,13 +64,18 @@ __attribute__((noreturn)) static void driver_failed(const char *msg)
 	die("%s", msg);
 }
 
-/* Signals doorbell index's eventfd, as KVM's ioeventfd does on the guest's write. */
+/* Doorbell 0: the command ring; 1: slot 1's bulk OUT (the command) then IN. */
 static void kick(unsigned int index)
 {
+	unsigned int first = index == 0 ? 0 : 1, last = index == 0 ? 0 : 2;
 	uint64_t one = 1;
 
-	if (index > 1 || write(db_fd[index], &one, sizeof(one)) != sizeof(one))
+	if (index > 1)
 		die("doorbell eventfd %u", index);
+	for (unsigned int i = first; i <= last; i++) {
+		if (write(db_fd[i], &one, sizeof(one)) != sizeof(one))
+			die("doorbell eventfd %u", i);
+	}
 }
 
 /* Waits (irq eventfd) for the next event of any type. */
@@ -381,8 +390,9 @@ static void bench_latency(struct drv *g, bool eventfd, unsigned int n)
  */
 static void setup(struct drv *g)
 {
-	for (unsigned int i = 0; i < 2; i++)
-		db_fd[i] = drv_doorbell_eventfd(g, i);
+	db_fd[0] = drv_doorbell_eventfd(g, 0);
+	db_fd[1] = drv_doorbell_value_eventfd(g, 1, BULK_OUT_DCI);
+	db_fd[2] = drv_doorbell_value_eventfd(g, 1, BULK_OUT_DCI - 1);
 	drv_init_rings(g, 256, 1024);
 	drv_enable_msix(g, 1);
 	g->irq_wait = true;
@@ -442,8 +452,8 @@ int main(int argc, char **argv)
 	bench_latency(&g, true, lat_n);
 	bench_latency(&g, false, lat_n);
 	printf("BENCH xhci device_peak_rss_kB=%ld\n", status_kb(g.pid, "VmHWM"));
-	close(db_fd[0]);
-	close(db_fd[1]);
+	for (unsigned int i = 0; i < 3; i++)
+		close(db_fd[i]);
 	drv_stop(&g);
 	close(fd);
 	unlink(path);

@@ -122,6 +122,9 @@ def device_seeds():
     one_fd = 1 << 1
     s = {
         "hello": (0, devmsg(HELLO, 0, struct.pack("<II", 2, 0))),
+        # The xHCI device's answer: its description (struct devproto_desc).
+        "hello-desc": (0, devmsg(HELLO, 0, struct.pack("<IIIIHHHHHHIIIIII", 2, 0, 0x10000, 0x3000, 65, 4,
+                                                       1, 4, 16, 4, 0x44, 0x2020, 32, 0, 0x10000, 3))),
         "mem-region": (one_fd, devmsg(MEM_REGION, 1, struct.pack("<QQQ", 0x100000, 0x4000000, 0x100000))),
         "cfg-read": (0, devmsg(CFG_READ, 2, struct.pack("<IIQ", 0x4, 2, 0))),
         "cfg-write": (0, devmsg(CFG_WRITE, 3, struct.pack("<IIQ", 0x10, 4, 0xfebf0000))),
@@ -152,7 +155,7 @@ def mirror_seed():
     usbsts, intr, usbcmd, portsc = 0x44, 0x2020, 0x40, 0x480
     regs = [(usbsts, 0x8), (usbcmd, 0x5), (intr, 0x3), (intr + 4, 4000), (intr + 0x18, 0x150000 | 8),
             (intr + 0x1c, 0), (portsc, 0x206e1)]
-    b = struct.pack("<HHBB", usbsts, intr, 1, len(regs))
+    b = struct.pack("<HHBB", usbsts, intr, 1 | 3 << 5, len(regs))  # one interrupter set of 4 << 3 bytes
     for off, val in regs:
         b += struct.pack("<HI", off, val)
     b += struct.pack("<HHBII", 0, len(regs), 1, 0x000d1b36, 10)

@@ -37,11 +37,32 @@
 #include "fuzz_check.h"
 #include "fuzz_wire.h"
 
+/* A description the VMM accepts puts everything it maps or indexes inside the BAR and its arrays. */
+static void check_desc(const struct devproto_desc *d)
+{
+	uint64_t db_end = d->db_offset + (uint64_t)d->db_stride * d->db_count;
+	uint64_t blocks_end = d->mirror_block_base + (uint64_t)d->mirror_block_stride * d->mirror_nblocks;
+
+	if (devproto_desc_check(d, NULL) < 0)
+		return;
+	FUZZ_CHECK(d->bar_size >= DEVPROTO_PAGE_SIZE && d->bar_size <= DEVPROTO_BAR_MAX_SIZE &&
+		   (d->bar_size & (d->bar_size - 1)) == 0);
+	FUZZ_CHECK(d->db_count <= DEVPROTO_MAX_DOORBELLS && d->db_value_first <= d->db_count);
+	FUZZ_CHECK(d->db_count == 0 || (d->db_stride >= 4 && db_end <= d->bar_size));
+	FUZZ_CHECK(d->nvectors <= DEVPROTO_MAX_VECTORS && d->nports <= DEVPROTO_MAX_PORTS);
+	FUZZ_CHECK(d->mirror_nblocks <= DEVPROTO_MAX_MIRROR_BLOCKS && blocks_end <= d->bar_size);
+	FUZZ_CHECK(d->mirror_status + 4ull <= d->bar_size);
+	FUZZ_CHECK(d->posted_offset + (uint64_t)d->posted_size <= d->bar_size);
+	FUZZ_CHECK(!(d->flags & DEVPROTO_DESC_DB_PAGE) ||
+		   (d->db_offset % DEVPROTO_PAGE_SIZE == 0 && d->db_offset + DEVPROTO_PAGE_SIZE <= d->bar_size));
+}
+
 static void check_fields(const struct devproto_msg *m)
 {
 	switch (m->type) {
 	case DEVPROTO_HELLO:
 		FUZZ_CHECK(m->u.hello.version == DEVPROTO_VERSION);
+		check_desc(&m->u.hello.desc);
 		break;
 	case DEVPROTO_MEM_REGION:
 		FUZZ_CHECK(m->u.mem.size > 0 && m->u.mem.size % DEVPROTO_PAGE_SIZE == 0);
@@ -147,7 +168,9 @@ static bool counter_answers(const struct devproto_reg_mirror *page, uint64_t off
 }
 
 /*
- * Mirror mode. Layout: usbsts:u16 intr_base:u16 nintr:u8 nregs:u8, nregs
+ * Mirror mode. Layout: the device's read rules, status:u16 block_base:u16
+ * blocks:u8 (count in bits 0-4, stride 4 << bits 5-7; a description
+ * devproto_desc_check refuses means no rules), nregs:u8, nregs
  * registers (offset:u16 value:u32), lag:u16 count:u16 cfg_valid:u8
  * cfg_fill:u32 first_seq:u32, the counter of time (gen:u8 offset:u16
  * period_ns:u32 mask:u32 running:u8 frozen:u32 base_ns:u64), then operations of 8 bytes, kind:u8
@@ -166,16 +189,25 @@ static void fuzz_mirror(struct input *in)
 {
 	struct devproto_reg_mirror *page = calloc(1, sizeof(*page));
 	struct bar_mirror m = { 0 };
-	uint64_t usbsts, intr_base, intr_end;
+	struct devproto_desc d = { .bar_size = DEVPROTO_BAR_MAX_SIZE, .flags = DEVPROTO_DESC_MIRROR_RULES };
+	uint64_t status, block_base, block_end;
+	uint32_t blocks;
 	uint32_t nregs, lag, cfg_fill, sent, last_any = 0;
 	bool any_posted = false;
 
 	FUZZ_CHECK(page != NULL);
 	m.page = page;
-	usbsts = take(in, 2);
-	intr_base = take(in, 2);
-	bar_mirror_set_layout(&m, usbsts, intr_base, take(in, 1));
-	intr_end = intr_base + 32ull * m.nintr;
+	d.mirror_status = take(in, 2);
+	d.mirror_block_base = take(in, 2);
+	blocks = take(in, 1);
+	d.mirror_nblocks = blocks & 0x1f;
+	d.mirror_block_stride = d.mirror_nblocks ? 4u << (blocks >> 5) : 0;
+	if (devproto_desc_check(&d, NULL) < 0)
+		d = (struct devproto_desc){ .bar_size = DEVPROTO_BAR_MAX_SIZE };
+	bar_mirror_set_rules(&m, &d);
+	status = d.mirror_status;
+	block_base = d.mirror_block_base;
+	block_end = block_base + (uint64_t)d.mirror_block_stride * d.mirror_nblocks;
 	nregs = take(in, 1);
 	for (uint32_t i = 0; i < nregs && i < DEVPROTO_MIRROR_MAX_REGS; i++) {
 		page->regs[i].offset = take(in, 2);
@@ -199,15 +231,15 @@ static void fuzz_mirror(struct input *in)
 	for (unsigned int n = 0; n < 256 && in->left; n++) {
 		uint32_t kind = take(in, 1) % 4, offset = take(in, 2), size = 1u << (take(in, 1) & 3);
 		uint32_t arg = take(in, 4), v32, lo, hi;
-		bool special = m.nintr && ((offset < usbsts + 4 && offset + size > usbsts) ||
-					   (offset < intr_end && offset + size > intr_base));
+		bool special = m.has_rules && ((offset < status + 4 && offset + size > status) ||
+					       (offset < block_end && offset + size > block_base));
 		uint64_t value;
 
 		switch (kind) {
 		case 0:
 			sent += arg % 256 + 1;
 			bar_mirror_posted(&m, sent, offset, size);
-			/* Touching neither USBSTS nor an interrupter: every read waits for it. */
+			/* Touching neither the status register nor a block: every read waits for it. */
 			if (!special) {
 				last_any = sent;
 				any_posted = true;

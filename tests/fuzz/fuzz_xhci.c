@@ -22,7 +22,7 @@
  *     MEM_WRITE   where:u32 len:u8 bytes[len] guest RAM (bit 31 of where:
  *                                            the high region), offset modulo
  *     DOORBELL    index:u8 value:u32          BAR write to doorbell index
- *     DOORBELL_FD index:u8                    what an ioeventfd signal does
+ *     DOORBELL_FD index:u8 (unused)           the command ring's bare ioeventfd signal
  *     TURNS       n:u8                        (n & 7) + 1 event-loop turns
  *     TIMERS                                  armed IMOD timers expire now
  *     EVENTS                                  consume events, move ERDP
@@ -219,7 +219,9 @@ static void run_op(struct fg *g, struct input *in)
 		break;
 	}
 	case OP_DOORBELL_FD:
-		xhci_doorbell_kick_slot(&g->x, u8(in) % (XHCI_MAX_SLOTS + 1));
+		/* The command ring's bare eventfd (a write of 0); a slot's come by value, as DOORBELL does. */
+		(void)u8(in);
+		xhci_doorbell(&g->x, 0, 0);
 		break;
 	case OP_TURNS:
 		fg_turns(g, (u8(in) & 7) + 1);

@@ -416,3 +416,98 @@ Test(devproto, a_receiver_that_takes_no_descriptor_never_installs_one)
 	close(sv[0]);
 	close(sv[1]);
 }
+
+/* The description an xHCI controller gives of itself (devices/xhci/process.c). */
+static struct devproto_desc good_desc(void)
+{
+	return (struct devproto_desc){
+		.bar_size = 0x10000, .db_offset = 0x3000, .db_count = 65, .db_stride = 4,
+		.db_value_first = 1, .nvectors = 4, .nports = 16, .mirror_status = 0x44,
+		.mirror_block_base = 0x2020, .mirror_block_stride = 32, .mirror_nblocks = 4,
+		.posted_offset = 0, .posted_size = 0x10000,
+		.flags = DEVPROTO_DESC_MIRROR_RULES | DEVPROTO_DESC_DB_PAGE,
+	};
+}
+
+Test(devproto_desc, a_sane_description_and_a_bare_one_pass)
+{
+	struct devproto_desc d = good_desc();
+	const char *why = NULL;
+
+	cr_assert_eq(devproto_desc_check(&d, &why), 0, "%s", why);
+	/* A function with a BAR and nothing else the VMM needs to know. */
+	d = (struct devproto_desc){ .bar_size = 4096 };
+	cr_assert_eq(devproto_desc_check(&d, &why), 0, "%s", why);
+}
+
+/* The i-th hostile change to a sane description, and what it tries; NULL past the last. */
+static const char *spoil(unsigned int i, struct devproto_desc *d)
+{
+	switch (i) {
+	case 0: d->bar_size = 0; return "a BAR of size 0";
+	case 1: d->bar_size = 0x18000; return "a BAR size not a power of two";
+	case 2: d->bar_size = 2u << 20; return "a BAR larger than the protocol allows";
+	case 3: d->bar_size = 0x800; d->db_count = 0; d->db_offset = d->db_stride = 0;
+		d->db_value_first = 0; d->flags = 0; d->mirror_status = 0; d->mirror_block_base = 0;
+		d->mirror_block_stride = 0; d->mirror_nblocks = 0; d->posted_size = 0;
+		return "a BAR smaller than a page";
+	case 4: d->db_count = 257; return "more doorbells than the VMM's array";
+	case 5: d->db_offset = 0xfffc; d->flags &= ~DEVPROTO_DESC_DB_PAGE; return "doorbells past the BAR's end";
+	case 6: d->db_offset = 0xfffffffcu; d->db_stride = 4096; d->db_count = 256;
+		d->flags &= ~DEVPROTO_DESC_DB_PAGE; return "doorbells whose end wraps 32 bits";
+	case 7: d->db_offset = 0x3002; d->flags &= ~DEVPROTO_DESC_DB_PAGE; return "unaligned doorbells";
+	case 8: d->db_stride = 0; return "a doorbell stride of 0";
+	case 9: d->db_stride = 12; return "a doorbell stride not a power of two";
+	case 10: d->db_stride = 8192; return "a doorbell stride past a page";
+	case 11: d->db_value_first = 66; return "value doorbells past the last doorbell";
+	case 12: d->db_count = 0; return "doorbell fields without doorbells";
+	case 13: d->db_offset = 0x3100; return "a doorbell page that is not page aligned";
+	case 14: d->mirror_block_base = 0x3800; return "a zero page over the mirror blocks";
+	case 15: d->db_stride = 128; return "doorbells spilling past their page";
+	case 16: d->mirror_status = 0x3200; return "a zero page over the status register";
+	case 17: d->mirror_status = 0x10000; return "a status register past the BAR";
+	case 18: d->mirror_status = 0x46; return "an unaligned status register";
+	case 19: d->mirror_nblocks = 17; return "more mirror blocks than the VMM's array";
+	case 20: d->mirror_block_base = 0xfff0; return "mirror blocks past the BAR";
+	case 21: d->mirror_block_stride = 48; return "a block stride not a power of two";
+	case 22: d->mirror_block_stride = 0; return "a block stride of 0";
+	case 23: d->mirror_status = 0x2040; return "the status register inside a block";
+	case 24: d->mirror_block_base = 0x3000; d->flags &= ~DEVPROTO_DESC_DB_PAGE;
+		return "doorbells overlapping the blocks";
+	case 25: d->flags &= ~DEVPROTO_DESC_MIRROR_RULES; return "mirror fields without the flag";
+	case 26: d->posted_offset = 0xffffffffu; d->posted_size = 2; return "posted writes wrapping 32 bits";
+	case 27: d->posted_size = 0x10004; return "posted writes past the BAR";
+	case 28: d->nvectors = 65; return "more vectors than the VMM's array";
+	case 29: d->nports = 256; return "more ports than the protocol numbers";
+	case 30: d->flags |= 0x80u; return "an unknown flag";
+	case 31: d->mirror_nblocks = 0; return "block fields without blocks";
+	default: return NULL;
+	}
+}
+
+Test(devproto_desc, hostile_descriptions_are_refused)
+{
+	const char *what;
+
+	for (unsigned int i = 0; (what = spoil(i, &(struct devproto_desc){ 0 })); i++) {
+		struct devproto_desc d = good_desc();
+		const char *why = NULL;
+
+		spoil(i, &d);
+		cr_expect_eq(devproto_desc_check(&d, &why), -EBADMSG, "accepted %s", what);
+		cr_expect_not_null(why, "no reason for refusing %s", what);
+	}
+}
+
+/* The description travels in the HELLO; the decoder still checks the version there. */
+Test(devproto_desc, the_hello_carries_it_whole)
+{
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_HELLO, 3), out;
+
+	m.u.hello.version = DEVPROTO_VERSION;
+	m.u.hello.desc = good_desc();
+	cr_assert_eq(devproto_decode(&m, sizeof(m), 0, &out, NULL), 0);
+	cr_assert_eq(memcmp(&out.u.hello.desc, &m.u.hello.desc, sizeof(m.u.hello.desc)), 0);
+	m.u.hello.reserved = 1;
+	cr_assert_eq(devproto_decode(&m, sizeof(m), 0, &out, NULL), -EBADMSG);
+}

@@ -37,6 +37,18 @@ static void teardown(void)
 
 TestSuite(bar_mirror, .init = setup, .fini = teardown);
 
+/* The rules an xHCI declares: USBSTS at 0x44, nblocks interrupter sets of 32 bytes from 0x2020. */
+static void set_rules(uint32_t nblocks)
+{
+	struct devproto_desc d = {
+		.bar_size = 0x10000, .flags = DEVPROTO_DESC_MIRROR_RULES, .mirror_status = 0x44,
+		.mirror_block_base = 0x2020, .mirror_block_stride = 32, .mirror_nblocks = (uint16_t)nblocks,
+	};
+
+	cr_assert_eq(devproto_desc_check(&d, NULL), 0);
+	bar_mirror_set_rules(&mirror, &d);
+}
+
 Test(bar_mirror, answers_published_registers_once_the_device_caught_up)
 {
 	uint64_t v = 0;
@@ -138,7 +150,7 @@ Test(bar_mirror, interrupter_reads_do_not_wait_for_a_usbsts_write)
 {
 	uint64_t v = 0;
 
-	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	set_rules(4);
 	bar_mirror_posted(&mirror, 11, 0x44, 4);	/* not run yet: done_seq is 10 */
 	cr_assert(bar_mirror_read(&mirror, 11, 0x2038, 8, &v));
 	cr_assert_eq(v, 0x100001230ull);
@@ -154,7 +166,7 @@ Test(bar_mirror, an_interrupter_write_holds_its_set_and_usbsts_back)
 
 	dev->regs[3] = (struct devproto_mirror_reg){ 0x2058, 0x4440 };	/* interrupter 1's ERDP low */
 	dev->count = 4;
-	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	set_rules(4);
 	bar_mirror_posted(&mirror, 11, 0x2038, 4);
 	cr_assert_not(bar_mirror_read(&mirror, 11, 0x2038, 4, &v), "its own set");
 	cr_assert_not(bar_mirror_read(&mirror, 11, 0x203c, 4, &v), "its own set, high dword");
@@ -168,7 +180,7 @@ Test(bar_mirror, any_other_write_holds_every_read_back)
 {
 	uint64_t v = 0;
 
-	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	set_rules(4);
 	bar_mirror_posted(&mirror, 11, 0x40, 4);	/* USBCMD */
 	cr_assert_not(bar_mirror_read(&mirror, 11, 0x44, 4, &v));
 	cr_assert_not(bar_mirror_read(&mirror, 11, 0x2038, 4, &v));
@@ -179,14 +191,14 @@ Test(bar_mirror, any_other_write_holds_every_read_back)
 	cr_assert_not(bar_mirror_read(&mirror, 12, 0x44, 4, &v));
 }
 
-/* Before the layout is known, or outside the interrupters the device has, every read waits. */
-Test(bar_mirror, without_a_layout_every_read_waits_for_every_write)
+/* Before the rules are known, or outside the blocks the device declared, every read waits. */
+Test(bar_mirror, without_rules_every_read_waits_for_every_write)
 {
 	uint64_t v = 0;
 
 	bar_mirror_posted(&mirror, 11, 0x44, 4);
 	cr_assert_not(bar_mirror_read(&mirror, 11, 0x2038, 4, &v));
-	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 1);
+	set_rules(1);
 	bar_mirror_posted(&mirror, 12, 0x2058, 4);	/* beyond interrupter 0: "any" */
 	cr_assert_not(bar_mirror_read(&mirror, 12, 0x2038, 4, &v));
 }
@@ -259,7 +271,7 @@ Test(bar_mirror, a_write_after_2_to_the_31_requests_without_one_holds_reads_back
 {
 	uint64_t v = 0;
 
-	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	set_rules(4);
 	dev->done_seq = 0x7ffffff0;
 	bar_mirror_posted(&mirror, 0x80000005, 0x40, 4);	/* USBCMD, not run yet */
 	cr_assert_not(bar_mirror_read(&mirror, 0x80000005, 0x44, 4, &v), "USBSTS before the USBCMD write ran");
@@ -274,7 +286,7 @@ Test(bar_mirror, a_write_exactly_2_to_the_31_after_the_last_holds_reads_back)
 {
 	uint64_t v = 0;
 
-	bar_mirror_set_layout(&mirror, 0x44, 0x2020, 4);
+	set_rules(4);
 	bar_mirror_posted(&mirror, 0x80000000, 0x40, 4);	/* done_seq is 10: not run */
 	cr_assert_not(bar_mirror_read(&mirror, 0x80000000, 0x2038, 8, &v));
 	cr_assert_not(bar_mirror_read(&mirror, 0x80000000, 0x44, 4, &v));

@@ -71,7 +71,7 @@ Test(mptable, contents)
 			struct mp_intsrc *s = (void *)p;
 
 			if (s->srcbus == MP_BUS_PCI) {
-				cr_assert_eq(s->srcbusirq, LAYOUT_PCI_SLOT_XHCI << 2);
+				cr_assert_eq(s->srcbusirq, LAYOUT_PCI_SLOT_DEVICE << 2);
 				cr_assert_eq(s->dstirq, LAYOUT_IRQ_PCI_INTX);
 				cr_assert_eq(s->irqflag, 0x0d, "PCI INTx: level, active high");
 				pci_intx = true;

@@ -547,27 +547,33 @@ static unsigned int stopped_endpoint_with_td(uint64_t *td)
 }
 
 /*
- * A doorbell that comes as a bare eventfd signal (a KVM ioeventfd: no value)
- * must not restart a Stopped endpoint: Linux stops one to cancel a TD or to
- * move past it, and restarts it with its own doorbell only once the ring is
- * as it wants it.
+ * A slot doorbell never comes as a bare eventfd signal (a KVM ioeventfd: no
+ * value), which could only guess the endpoint: the device refuses one, as
+ * its HELLO declared, and a Stopped endpoint waits for the guest's own
+ * doorbell (Linux stops one to cancel a TD or to move past it). Likewise a
+ * value doorbell for the command ring, whose one eventfd is bare.
  */
-Test(xhci_guest, eventfd_doorbell_leaves_a_stopped_endpoint_stopped)
+Test(xhci_guest, a_bare_slot_doorbell_is_refused_and_the_endpoint_stays_stopped)
 {
-	uint64_t one = 1, td;
+	struct devproto_msg m = devproto_msg_init(DEVPROTO_DOORBELL_FD, 0);
+	uint64_t td;
 	unsigned int slot = stopped_endpoint_with_td(&td);
-	int db = drv_doorbell_eventfd(&d, slot);
 	struct xhci_trb ev;
+	int fd = eventfd(0, EFD_CLOEXEC);
 
-	cr_assert_eq(write(db, &one, sizeof(one)), 8);
-	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 500),
-		      "a bare doorbell signal ran a TD on a Stopped endpoint");
+	cr_assert_geq(fd, 0);
+	m.u.doorbell.index = slot;
+	cr_assert_eq(drv_request(&d, &m, fd).status, DEVPROTO_E_INVALID);
+	m.u.doorbell.index = 0;
+	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
+	cr_assert_eq(drv_request(&d, &m, fd).status, DEVPROTO_E_INVALID);
+	close(fd);
+	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 500), "a TD ran on a Stopped endpoint");
 	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "still Stopped");
 	drv_doorbell(&d, slot, 2);
 	cr_assert(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 5000), "the guest's own doorbell did not restart it");
 	cr_assert_eq(ev.param, td);
 	cr_assert_eq(trb_cc(&ev), CC_SUCCESS);
-	close(db);
 	drv_stop(&d);
 }
 
