@@ -88,7 +88,11 @@ static void fuzz_request(void)
 		FUZZ_CHECK(broker_request_open(&again, r.id, r.target, r.path) == 0);
 		FUZZ_CHECK(!(r.flags & BROKER_OPEN_FOLLOW) || r.target == BROKER_TARGET_ID);
 		again.flags = r.flags;
+	} else if (r.type == BROKER_NAME) {
+		FUZZ_CHECK(broker_vm_name_ok(r.path));
+		FUZZ_CHECK(broker_request_name(&again, r.id, r.path) == 0);
 	} else {
+		FUZZ_CHECK(r.type == BROKER_RELEASE);
 		FUZZ_CHECK(broker_request_release(&again, r.id, r.handle, r.flags) == 0);
 	}
 	FUZZ_CHECK(memcmp(&again, &r, sizeof(r)) == 0);
