@@ -26,7 +26,7 @@ int broker_main(const struct broker_options *o);
  * Serves requests until SIGTERM or SIGINT, or, given peer_fd (the VM's own
  * broker), until that one connection closes. sock (or NULL) is the system
  * broker's listening socket. Drops every capability and loads the broker's
- * seccomp filter before the first request (broker/lockdown.h): the caller,
+ * seccomp filter before the first request (broker/broker_lockdown.h): the caller,
  * and whatever it does after, stays under it. Releases every device on the
  * way out. Returns 0, or -errno.
  */

@@ -18,7 +18,7 @@
 #include "broker_server.h"
 #include "broker_socket.h"
 #include "log.h"
-#include "lockdown.h"
+#include "broker_lockdown.h"
 #include "uevent.h"
 #include "socket_activation.h"
 #include "usb_policy.h"

@@ -371,7 +371,7 @@ static bool clears_bits(const struct seccomp_rule *r, unsigned int arg, uint64_t
 /*
  * kill and wait4 read a pid <= 0 as a group or everyone (-1). A value written
  * in the policy can be checked here; one the process supplies ('@name', 0 at
- * build time) is its to check (vmm/lockdown.c).
+ * build time) is its to check (vmm/vmm_lockdown.c).
  */
 static bool pins_a_group(const struct seccomp_rule *r)
 {

@@ -34,7 +34,7 @@
 #include "monotonic.h"
 #include "mptable.h"
 #include "pci_bus.h"
-#include "lockdown.h"
+#include "vmm_lockdown.h"
 #include "pci_proxy.h"
 #include "broker_client.h"
 #include "serial.h"

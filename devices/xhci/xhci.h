@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "event_loop.h"
-#include "guest_memory.h"
+#include "guest_dma.h"
 #include "usb_device.h"
 #include "xhci_regs.h"
 

@@ -25,7 +25,7 @@
 #include "console.h"
 #include "pci.h"
 #include "sys.h"
-#include "xhci.h"
+#include "guest_xhci.h"
 #include "xhci_regs.h"
 
 #define MSI_VECTOR	0x40	/* entry.S routes it to isr_msi */

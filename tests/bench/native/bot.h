@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "xhci.h"
+#include "guest_xhci.h"
 
 #define BOT_BLOCK 512u
 

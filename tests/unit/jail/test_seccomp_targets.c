@@ -3,7 +3,7 @@
  * Whom the VMM's filter lets it signal. The VMM runs as uid 0 without
  * capabilities, which may still signal every root process: a filter that
  * only checks the signal number lets a compromised VMM kill the host's root
- * processes (kill(-1, SIGKILL)). The real policy, as vmm/lockdown.c builds
+ * processes (kill(-1, SIGKILL)). The real policy, as vmm/vmm_lockdown.c builds
  * it, must let it signal the device process and its own threads, and kill it
  * for any other target.
  *
@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lockdown.h"
+#include "vmm_lockdown.h"
 
 /* No descriptor and no process has these (above PID_MAX_LIMIT): a call aimed at them fails harmlessly. */
 #define STAND_IN_FD 77
@@ -38,7 +38,7 @@ enum outcome { RETURNED, KILLED_SIGSYS, OTHER };
 #define SETUP_FAILED 120
 #define NAMESPACE_FAILED 121
 
-/* The VMM's policy as vmm/lockdown.c builds it; this process is the VMM. */
+/* The VMM's policy as vmm/vmm_lockdown.c builds it; this process is the VMM. */
 static int parse_vmm_policy(struct seccomp_policy *p, pid_t device_pid, pid_t broker_pid, char *err,
 			    size_t errlen)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "xhci.h"
+#include "guest_xhci.h"
 
 #include "console.h"
 #include "sys.h"

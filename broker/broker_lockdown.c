@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "lockdown.h"
+#include "broker_lockdown.h"
 
 #include <errno.h>
 #include <stdint.h>

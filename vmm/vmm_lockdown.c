@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "lockdown.h"
+#include "vmm_lockdown.h"
 
 #include <errno.h>
 #include <stdio.h>
