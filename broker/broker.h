@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "broker_config.h"
+#include "broker/broker_config.h"
 
 /* Exit status of `svmm broker` on a usage error (as the CLI's). */
 #define BROKER_EXIT_USAGE 2

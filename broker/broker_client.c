@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "broker_client.h"
+#include "broker/broker_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,11 +13,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "fdpass.h"
-#include "log.h"
-#include "monotonic.h"
-#include "usb_policy.h"
+#include "broker/broker.h"
+#include "common/fdpass.h"
+#include "common/log.h"
+#include "common/monotonic.h"
+#include "broker/usb_policy.h"
 
 /*
  * A VMM has one broker socket. Requests get ids from one counter, so a reply

@@ -31,9 +31,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "broker_config.h"
-#include "broker_protocol.h"
-#include "control_protocol.h"
+#include "broker/broker_config.h"
+#include "common/broker_protocol.h"
+#include "common/control_protocol.h"
 
 /* How long broker_open/broker_release wait for the reply. */
 #define BROKER_CLIENT_TIMEOUT_MS 10000

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include "broker_config.h"
+#include "broker/broker_config.h"
 
-#include "usbfs.h"
+#include "broker/usbfs.h"
 
 void broker_config_init(struct broker_config *c)
 {

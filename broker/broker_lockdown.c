@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#include "broker_lockdown.h"
+#include "broker/broker_lockdown.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "log.h"
-#include "privilege_drop.h"
-#include "seccomp_policies.h"
+#include "common/log.h"
+#include "jail/privilege_drop.h"
+#include "policy/seccomp_policies.h"
 
 int broker_lockdown(int socket_dir_fd)
 {

@@ -3,7 +3,7 @@
  * `svmm broker [--socket PATH] [--policy FILE] [--verbose]`, and the service
  * loop it shares with a VM's own broker.
  */
-#include "broker.h"
+#include "broker/broker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +15,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "broker_server.h"
-#include "broker_socket.h"
-#include "log.h"
-#include "broker_lockdown.h"
-#include "uevent.h"
-#include "socket_activation.h"
-#include "usb_policy.h"
+#include "broker/broker_server.h"
+#include "broker/broker_socket.h"
+#include "common/log.h"
+#include "broker/broker_lockdown.h"
+#include "broker/uevent.h"
+#include "broker/socket_activation.h"
+#include "broker/usb_policy.h"
 
 static void on_stop_signal(int sig)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "broker_request.h"
+#include "broker/broker_request.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,13 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "follow.h"
-#include "usb_identity.h"
-#include "usb_node.h"
-#include "usb_policy.h"
-#include "usb_resolve.h"
-#include "usb_revoke.h"
-#include "usbfs.h"
+#include "broker/follow.h"
+#include "broker/usb_identity.h"
+#include "broker/usb_node.h"
+#include "broker/usb_policy.h"
+#include "broker/usb_resolve.h"
+#include "broker/usb_revoke.h"
+#include "broker/usbfs.h"
 
 /* USBDEVFS_DROP_PRIVILEGES's mask when no interface rule applied: every interface. */
 #define ALL_INTERFACES 0xffffffffu

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "broker_server.h"
+#include "broker/broker_server.h"
 
 /* What the log line says besides the reply: the deciding rule, whether the device was found. */
 struct broker_decision {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "broker_server.h"
+#include "broker/broker_server.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,9 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker_request.h"
-#include "log.h"
-#include "uevent.h"
+#include "broker/broker_request.h"
+#include "common/log.h"
+#include "broker/uevent.h"
 
 void broker_server_init(struct broker_server *s, const struct broker_config *c,
 			const struct usb_policy *policy, int listen_fd)

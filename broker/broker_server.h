@@ -17,10 +17,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "broker_config.h"
-#include "broker_protocol.h"
-#include "exclusive.h"
-#include "follow.h"
+#include "broker/broker_config.h"
+#include "common/broker_protocol.h"
+#include "broker/exclusive.h"
+#include "broker/follow.h"
 
 struct usb_policy;
 

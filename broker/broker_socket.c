@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "broker_socket.h"
+#include "broker/broker_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fdpass.h"
-#include "reason.h"
-#include "socket_activation.h"
+#include "common/fdpass.h"
+#include "broker/reason.h"
+#include "broker/socket_activation.h"
 
 static int fill_addr(struct sockaddr_un *a, const char *path)
 {

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "socket_file.h"
+#include "common/socket_file.h"
 
 #define BROKER_SOCKET_MODE 0660
 

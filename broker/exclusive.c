@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-#include "exclusive.h"
+#include "broker/exclusive.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "usb_revoke.h"
-#include "usbfs.h"
+#include "common/log.h"
+#include "broker/usb_revoke.h"
+#include "broker/usbfs.h"
 
 void exclusive_init(struct exclusive *x)
 {

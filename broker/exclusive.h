@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "broker_protocol.h"
+#include "common/broker_protocol.h"
 
 struct usbfs_ops;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "follow.h"
+#include "broker/follow.h"
 
 #include <errno.h>
 #include <string.h>

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker_protocol.h"
-#include "usb_resolve.h"
+#include "common/broker_protocol.h"
+#include "broker/usb_resolve.h"
 
 #define FOLLOW_MAX_LEASES 64u		/* leases at once, of every VM together */
 #define FOLLOW_MAX_PER_CLIENT 16u	/* leases one VM may keep */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "reason.h"
+#include "broker/reason.h"
 
 #include <stdarg.h>
 #include <stdio.h>

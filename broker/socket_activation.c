@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "socket_activation.h"
+#include "broker/socket_activation.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "reason.h"
+#include "broker/reason.h"
 
 /* A positive decimal that fits an int, nothing before or after it. */
 static int parse_positive(const char *s, int *out)

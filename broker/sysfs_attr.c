@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "sysfs_attr.h"
+#include "broker/sysfs_attr.h"
 
 #include <errno.h>
 #include <fcntl.h>

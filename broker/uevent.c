@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "uevent.h"
+#include "broker/uevent.h"
 
 #include <errno.h>
 #include <linux/netlink.h>

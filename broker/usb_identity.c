@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_identity.h"
+#include "broker/usb_identity.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,9 +9,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "device_protocol.h"
-#include "reason.h"
-#include "sysfs_attr.h"
+#include "common/device_protocol.h"
+#include "broker/reason.h"
+#include "broker/sysfs_attr.h"
 
 /* sysfs "speed" (Mb/s) to xHCI speed IDs; an unknown speed stays NONE and the device decides. */
 static uint8_t parse_speed(const char *s)

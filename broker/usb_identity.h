@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "broker_config.h"
-#include "broker_protocol.h"
+#include "broker/broker_config.h"
+#include "common/broker_protocol.h"
 
 #define USB_CLASS_HUB 0x09
 #define USB_CLASS_HID 0x03

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_node.h"
+#include "broker/usb_node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "reason.h"
+#include "broker/reason.h"
 
 void usb_node_close(struct usb_node *n)
 {

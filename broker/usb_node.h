@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "broker_config.h"
+#include "broker/broker_config.h"
 
 struct usb_node {
 	int path_fd;		/* O_PATH handle on the checked node, -1 when closed */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_policy.h"
+#include "broker/usb_policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sysfs_attr.h"
-#include "usb_identity.h"
+#include "broker/sysfs_attr.h"
+#include "broker/usb_identity.h"
 
 #define MAX_WORDS 16u
 

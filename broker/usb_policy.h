@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker_protocol.h"
-#include "usb_identity.h"
+#include "common/broker_protocol.h"
+#include "broker/usb_identity.h"
 
 #define USB_POLICY_MAX_SIZE 65536u	/* bytes in a policy file */
 #define USB_POLICY_MAX_LINE 511u	/* characters in a line, without the newline */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_resolve.h"
+#include "broker/usb_resolve.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "sysfs_attr.h"
-#include "usb_identity.h"
+#include "broker/sysfs_attr.h"
+#include "broker/usb_identity.h"
 
 int usb_spec_parse(const char *s, struct usb_spec *out)
 {

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker_config.h"
-#include "broker_protocol.h"
+#include "broker/broker_config.h"
+#include "common/broker_protocol.h"
 
 /* Devices looked at when resolving, at most: a bound on a strange sysfs. */
 #define USB_RESOLVE_MAX_DEVICES 1024u

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_revoke.h"
+#include "broker/usb_revoke.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "reason.h"
-#include "usbfs.h"
+#include "broker/reason.h"
+#include "broker/usbfs.h"
 
 /* "usbB-portP" for a port of bus B's root hub, "B-H-portP" for one of hub B-H. */
 static int port_name(const char *port_path, char *name, size_t size)

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "broker_config.h"
+#include "broker/broker_config.h"
 
 struct usbfs_ops;
 

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#include "usbfs.h"
+#include "broker/usbfs.h"
 
 #include <errno.h>
 #include <linux/usbdevice_fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "broker_protocol.h"
-#include "log.h"
+#include "common/broker_protocol.h"
+#include "common/log.h"
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "args.h"
+#include "cli/args.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker_protocol.h"
+#include "common/broker_protocol.h"
 
 static const char usage_overview[] =
 	"usage: svmm COMMAND [OPTIONS] ...\n"

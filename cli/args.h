@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker.h"
-#include "control_protocol.h"
-#include "vmm.h"
+#include "broker/broker.h"
+#include "common/control_protocol.h"
+#include "vmm/vmm.h"
 
 /* Exit status for a usage error, as getopt-based tools use. */
 #define CLI_EXIT_USAGE 2

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "control_client.h"
+#include "cli/control_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control_protocol.h"
-#include "fdpass.h"
-#include "device_protocol.h"
+#include "common/control_protocol.h"
+#include "common/fdpass.h"
+#include "common/device_protocol.h"
 
 /* An attach may wait on the broker and on the device's first descriptors. */
 #define CONTROL_REPLY_TIMEOUT_MS 60000

@@ -3,7 +3,7 @@
 #ifndef SVMM_CONTROL_CLIENT_H
 #define SVMM_CONTROL_CLIENT_H
 
-#include "args.h"
+#include "cli/args.h"
 
 /* Each prints its result on stdout ("ok 9") or one error line on stderr; returns the exit status. */
 int control_client_attach(const struct usb_attach_options *o);

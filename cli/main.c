@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "args.h"
-#include "broker.h"
-#include "control_client.h"
-#include "vmm.h"
+#include "cli/args.h"
+#include "broker/broker.h"
+#include "cli/control_client.h"
+#include "vmm/vmm.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SVMM_ASAN 1

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "broker_protocol.h"
+#include "common/broker_protocol.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fdpass.h"
-#include "wire_check.h"
+#include "common/fdpass.h"
+#include "common/wire_check.h"
 
 static const char *const type_names[BROKER_TYPE_END] = {
 	[BROKER_OPEN] = "OPEN",

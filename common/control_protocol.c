@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "control_protocol.h"
+#include "common/control_protocol.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "wire_check.h"
+#include "common/wire_check.h"
 
 static const char *const status_names[CONTROL_STATUS_END] = {
 	[CONTROL_OK] = "ok",

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include "device_protocol.h"
+#include "common/device_protocol.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "fdpass.h"
-#include "wire_check.h"
+#include "common/fdpass.h"
+#include "common/wire_check.h"
 
 static const char *const type_names[DEVPROTO_TYPE_END] = {
 	[DEVPROTO_HELLO] = "HELLO",

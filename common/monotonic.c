@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "monotonic.h"
+#include "common/monotonic.h"
 
 #include <time.h>
 

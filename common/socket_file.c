@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "socket_file.h"
+#include "common/socket_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include "event_loop.h"
+#include "devices/event_loop.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "monotonic.h"
+#include "common/monotonic.h"
 
 /* Descriptors the loop can watch; the jail's fd limit is far below this. */
 #define EVENT_LOOP_MAX_FDS 256

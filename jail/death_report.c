@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "death_report.h"
+#include "jail/death_report.h"
 
 #include <errno.h>
 #include <fcntl.h>

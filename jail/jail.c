@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "jail.h"
+#include "jail/jail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "privilege_drop.h"
-#include "seccomp_policy.h"
+#include "jail/privilege_drop.h"
+#include "jail/seccomp_policy.h"
 
 /* The unprivileged ids a root caller's child becomes (nobody/nogroup). */
 #define JAIL_NOBODY_UID 65534

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "privilege_drop.h"
+#include "jail/privilege_drop.h"
 
 #include <errno.h>
 #include <linux/securebits.h>

@@ -3,7 +3,7 @@
  * The constants come from the system headers the code is built with, so the
  * policy text always means what the kernel and libusb use on this build.
  */
-#include "seccomp_constants.h"
+#include "jail/seccomp_constants.h"
 
 #include <fcntl.h>
 #include <linux/kvm.h>

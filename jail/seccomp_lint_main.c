@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seccomp_policy.h"
+#include "jail/seccomp_policy.h"
 
 #define POLICY_FILE_MAX (64 * 1024)
 

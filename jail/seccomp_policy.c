@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "seccomp_policy.h"
+#include "jail/seccomp_policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "seccomp_constants.h"
+#include "jail/seccomp_constants.h"
 
 /* A cursor over one line of policy text. */
 struct line_cursor {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "seccomp_policies.h"
+#include "policy/seccomp_policies.h"
 
 /* In a sanitizer build, what the ASan/UBSan runtime itself calls. */
 static int add_sanitizer_runtime(int r, struct seccomp_policy *p, char *err, size_t errlen)

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "seccomp_policy.h"
+#include "jail/seccomp_policy.h"
 
 extern const char seccomp_policy_xhci_device[];
 extern const size_t seccomp_policy_xhci_device_len;

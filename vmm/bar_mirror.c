@@ -9,14 +9,14 @@
  * The page is written by the device process, which the VMM does not trust:
  * count is clamped and values are only handed back to the guest.
  */
-#include "bar_mirror.h"
+#include "vmm/bar_mirror.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "monotonic.h"
+#include "common/monotonic.h"
 
 int bar_mirror_create(struct bar_mirror *m, int *fd)
 {

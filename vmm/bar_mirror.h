@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "device_protocol.h"
+#include "common/device_protocol.h"
 
 struct bar_mirror {
 	const struct devproto_reg_mirror *page;	/* NULL: no mirror, every read is a round trip */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "boot_linux.h"
+#include "vmm/boot_linux.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "layout.h"
+#include "vmm/layout.h"
 
 #define SETUP_HDR_OFFSET 0x1f1u
 #define BOOT_FLAG 0xaa55u

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_memory.h"
+#include "vmm/guest_memory.h"
 
 #define BOOT_CS 0x10	/* __BOOT_CS */
 #define BOOT_DS 0x18	/* __BOOT_DS */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "cmos.h"
+#include "vmm/cmos.h"
 
 #include <string.h>
 #include <time.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "control_server.h"
+#include "vmm/control_server.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fdpass.h"
-#include "log.h"
+#include "common/fdpass.h"
+#include "common/log.h"
 
 /* One byte more than a request, so that an oversized one shows as such (MSG_TRUNC). */
 #define CONTROL_RECV_SIZE (sizeof(struct control_request) + 1)

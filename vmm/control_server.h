@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "control_protocol.h"
-#include "socket_file.h"
+#include "common/control_protocol.h"
+#include "common/socket_file.h"
 
 #define CONTROL_SERVER_MAX_CLIENTS 8
 #define CONTROL_SERVER_MAX_WATCHERS 8	/* `usb watch` connections kept open */

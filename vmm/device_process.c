@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "device_process.h"
+#include "vmm/device_process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "death_report.h"
-#include "jail.h"
-#include "log.h"
-#include "seccomp_policies.h"
+#include "jail/death_report.h"
+#include "jail/jail.h"
+#include "common/log.h"
+#include "policy/seccomp_policies.h"
 
 #define DEVICE_SHUTDOWN_GRACE_MS 2000
 

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "device_protocol.h"
-#include "guest_memory.h"
+#include "common/device_protocol.h"
+#include "vmm/guest_memory.h"
 
 /* A reply that takes longer than this means the device is stuck. */
 #define DEVICE_REPLY_TIMEOUT_MS 10000

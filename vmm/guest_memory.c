@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "guest_memory.h"
+#include "vmm/guest_memory.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "layout.h"
-#include "log.h"
+#include "vmm/layout.h"
+#include "common/log.h"
 
 unsigned int guest_memory_layout(uint64_t size, struct guest_region regions[GUEST_MEMORY_MAX_REGIONS])
 {

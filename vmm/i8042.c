@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "i8042.h"
+#include "vmm/i8042.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "io_bus.h"
+#include "vmm/io_bus.h"
 
 #include <errno.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "kvm.h"
+#include "vmm/kvm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +9,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "layout.h"
-#include "log.h"
+#include "vmm/layout.h"
+#include "common/log.h"
 
 static int kvm_check_cap(struct kvm_vm *vm, long cap, const char *name)
 {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include "mptable.h"
+#include "vmm/mptable.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "layout.h"
+#include "vmm/layout.h"
 
 #define MP_PROCESSOR 0
 #define MP_BUS 1

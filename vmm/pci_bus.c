@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "pci_bus.h"
+#include "vmm/pci_bus.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "pci_proxy.h"
+#include "vmm/pci_proxy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "layout.h"
-#include "log.h"
+#include "vmm/layout.h"
+#include "common/log.h"
 
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_MEMORY 0x2

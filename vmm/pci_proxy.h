@@ -17,12 +17,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bar_mirror.h"
-#include "device_process.h"
-#include "device_protocol.h"
-#include "io_bus.h"
-#include "kvm.h"
-#include "pci_bus.h"
+#include "vmm/bar_mirror.h"
+#include "vmm/device_process.h"
+#include "common/device_protocol.h"
+#include "vmm/io_bus.h"
+#include "vmm/kvm.h"
+#include "vmm/pci_bus.h"
 
 /* Doorbell (register, value) pairs that get an ioeventfd of their own (pci_proxy.c). */
 #define PCI_PROXY_VALUE_DOORBELLS 32u

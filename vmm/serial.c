@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "serial.h"
+#include "vmm/serial.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "terminal.h"
+#include "vmm/terminal.h"
 
 #include <unistd.h>
 

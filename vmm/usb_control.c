@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_control.h"
+#include "vmm/usb_control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker_client.h"
-#include "log.h"
-#include "monotonic.h"
+#include "broker/broker_client.h"
+#include "common/log.h"
+#include "common/monotonic.h"
 
 enum control_status usb_control_status(unsigned int s)
 {

@@ -7,8 +7,8 @@
 #ifndef SVMM_USB_CONTROL_H
 #define SVMM_USB_CONTROL_H
 
-#include "control_server.h"
-#include "device_process.h"
+#include "vmm/control_server.h"
+#include "vmm/device_process.h"
 
 /* What is on a port, as watchers are told. */
 struct usb_port_record {

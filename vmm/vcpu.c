@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vcpu.h"
+#include "vmm/vcpu.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "layout.h"
-#include "log.h"
-#include "monotonic.h"
-#include "vcpu_report.h"
+#include "vmm/layout.h"
+#include "common/log.h"
+#include "common/monotonic.h"
+#include "vmm/vcpu_report.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 #define VCPU_STOP_POLL_MS 5	/* how often vcpu_stop looks whether the thread ended */

@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot_linux.h"
-#include "io_bus.h"
-#include "kvm.h"
+#include "vmm/boot_linux.h"
+#include "vmm/io_bus.h"
+#include "vmm/kvm.h"
 
 /* What every vCPU shares. */
 struct vcpu_env {

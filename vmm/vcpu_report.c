@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vcpu_report.h"
+#include "vmm/vcpu_report.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
+#include "common/log.h"
 
 #define VCPU_REPORT_MAX 512
 

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_memory.h"
+#include "vmm/guest_memory.h"
 
 /* Formats the registers into buf (always NUL-terminated); returns buf. */
 const char *vcpu_report_format(char *buf, size_t len, const struct kvm_regs *regs,

@@ -5,7 +5,7 @@
  * console, the device's events and the control socket until the VM ends;
  * then takes everything down again, whichever way it ended.
  */
-#include "vmm.h"
+#include "vmm/vmm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,27 +20,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "boot_linux.h"
-#include "cmos.h"
-#include "control_server.h"
-#include "device_main.h"
-#include "device_process.h"
-#include "guest_memory.h"
-#include "i8042.h"
-#include "io_bus.h"
-#include "kvm.h"
-#include "layout.h"
-#include "log.h"
-#include "monotonic.h"
-#include "mptable.h"
-#include "pci_bus.h"
-#include "vmm_lockdown.h"
-#include "pci_proxy.h"
-#include "broker_client.h"
-#include "serial.h"
-#include "terminal.h"
-#include "usb_control.h"
-#include "vcpu.h"
+#include "vmm/boot_linux.h"
+#include "vmm/cmos.h"
+#include "vmm/control_server.h"
+#include "common/device_main.h"
+#include "vmm/device_process.h"
+#include "vmm/guest_memory.h"
+#include "vmm/i8042.h"
+#include "vmm/io_bus.h"
+#include "vmm/kvm.h"
+#include "vmm/layout.h"
+#include "common/log.h"
+#include "common/monotonic.h"
+#include "vmm/mptable.h"
+#include "vmm/pci_bus.h"
+#include "vmm/vmm_lockdown.h"
+#include "vmm/pci_proxy.h"
+#include "broker/broker_client.h"
+#include "vmm/serial.h"
+#include "vmm/terminal.h"
+#include "vmm/usb_control.h"
+#include "vmm/vcpu.h"
 
 /* Used when --params is not given: the console on our serial port, reboot through the i8042. */
 #define VMM_DEFAULT_PARAMS "console=ttyS0 reboot=k panic=-1"

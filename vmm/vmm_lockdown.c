@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm_lockdown.h"
+#include "vmm/vmm_lockdown.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "privilege_drop.h"
-#include "seccomp_policies.h"
+#include "jail/privilege_drop.h"
+#include "policy/seccomp_policies.h"
 
 /*
  * Above PID_MAX_LIMIT (2^22): no process has it. A missing child must not

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "seccomp_policy.h"
+#include "jail/seccomp_policy.h"
 
 /*
  * What the filter lets the VMM act on, its runtime values. The VMM keeps

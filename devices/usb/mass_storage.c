@@ -18,7 +18,7 @@
  * A CBW that is not valid and meaningful stalls both bulk pipes until Reset
  * Recovery (class reset, then CLEAR_FEATURE(HALT) on both), BOT 6.6.1.
  */
-#include "mass_storage.h"
+#include "devices/usb/mass_storage.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -27,11 +27,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "byteorder.h"
-#include "scsi_disk.h"
-#include "usb_descriptors.h"
-#include "usb_queue.h"
-#include "usb_standard.h"
+#include "devices/usb/byteorder.h"
+#include "devices/usb/scsi_disk.h"
+#include "devices/usb/usb_descriptors.h"
+#include "devices/usb/usb_queue.h"
+#include "devices/usb/usb_standard.h"
 
 #define CBW_SIZE 31
 #define CSW_SIZE 13

@@ -9,9 +9,9 @@
 
 #include <stdbool.h>
 
-#include "device_protocol.h"
-#include "event_loop.h"
-#include "usb_device.h"
+#include "common/device_protocol.h"
+#include "devices/event_loop.h"
+#include "devices/usb/usb_device.h"
 
 #define MASS_STORAGE_EP_IN (USB_DIR_IN | 1)
 #define MASS_STORAGE_EP_OUT 2

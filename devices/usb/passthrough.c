@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "monotonic.h"
-#include "passthrough_internal.h"
+#include "common/log.h"
+#include "common/monotonic.h"
+#include "devices/usb/passthrough_internal.h"
 
 static struct pt_device *to_pt(struct usb_device *dev)
 {

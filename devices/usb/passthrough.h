@@ -18,9 +18,9 @@
 
 #include <stddef.h>
 
-#include "device_protocol.h"
-#include "event_loop.h"
-#include "usb_device.h"
+#include "common/device_protocol.h"
+#include "devices/event_loop.h"
+#include "devices/usb/usb_device.h"
 
 /* Descriptors of the libusb context: an eventfd and a timerfd. */
 #define PASSTHROUGH_HOST_MAX_FDS 4

@@ -11,7 +11,7 @@
  * most PT_BUDGET_BYTES in flight, all its devices together; one transfer
  * larger than that may still go, alone.
  */
-#include "passthrough_internal.h"
+#include "devices/usb/passthrough_internal.h"
 
 static size_t budget_used;
 

@@ -15,9 +15,9 @@
  * They run when they reach the head of endpoint 0's queue, so they keep
  * their place among the control transfers around them.
  */
-#include "log.h"
-#include "passthrough_internal.h"
-#include "usb_standard.h"
+#include "common/log.h"
+#include "devices/usb/passthrough_internal.h"
+#include "devices/usb/usb_standard.h"
 
 #define RT_STANDARD_OUT(recipient) (USB_RT_TYPE_STANDARD | (recipient))
 

@@ -21,8 +21,8 @@
 #include <sys/epoll.h>
 #include <poll.h>
 
-#include "log.h"
-#include "passthrough_internal.h"
+#include "common/log.h"
+#include "devices/usb/passthrough_internal.h"
 
 static struct {
 	libusb_context *ctx;

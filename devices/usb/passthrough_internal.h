@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "passthrough.h"
+#include "devices/usb/passthrough.h"
 
 /* A queue per endpoint address: numbers 0..15, OUT at 0..15 and IN at 16..31. */
 #define PT_EP_QUEUES 32

@@ -34,8 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "passthrough_internal.h"
+#include "common/log.h"
+#include "devices/usb/passthrough_internal.h"
 
 static struct pt_device *to_pt(struct usb_device *dev)
 {

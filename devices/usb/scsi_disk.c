@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "scsi_disk.h"
+#include "devices/usb/scsi_disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "byteorder.h"
+#include "devices/usb/byteorder.h"
 
 enum scsi_opcode {
 	TEST_UNIT_READY = 0x00,

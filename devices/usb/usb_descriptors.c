@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_descriptors.h"
+#include "devices/usb/usb_descriptors.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "byteorder.h"
+#include "devices/usb/byteorder.h"
 
 #define USB_LANGID_EN_US 0x0409
 /* A string descriptor holds at most (255 - 2) / 2 UTF-16 code units. */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "device_protocol.h"
+#include "common/device_protocol.h"
 
 enum usb_descriptor_type {
 	USB_DT_DEVICE = 1,

@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "device_protocol.h"
-#include "event_loop.h"
+#include "common/device_protocol.h"
+#include "devices/event_loop.h"
 
 #define USB_DIR_IN 0x80
 #define USB_ENDPOINT_NUMBER(addr) ((addr) & 0x0f)

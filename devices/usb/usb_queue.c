@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_queue.h"
+#include "devices/usb/usb_queue.h"
 
 #include <stddef.h>
 

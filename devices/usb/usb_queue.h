@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "usb_device.h"
+#include "devices/usb/usb_device.h"
 
 struct usb_queue {
 	struct usb_transfer *head, *tail;

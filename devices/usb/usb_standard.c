@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_standard.h"
+#include "devices/usb/usb_standard.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "byteorder.h"
+#include "devices/usb/byteorder.h"
 
 static bool is_super(const struct usb_std *s)
 {

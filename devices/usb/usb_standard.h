@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "usb_descriptors.h"
-#include "usb_device.h"
+#include "devices/usb/usb_descriptors.h"
+#include "devices/usb/usb_device.h"
 
 /* bmRequestType fields. */
 #define USB_RT_TYPE_MASK 0x60

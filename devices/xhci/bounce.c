@@ -10,7 +10,7 @@
  */
 #include <stdlib.h>
 
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 /* Below this, malloc's own bins are as fast as any cache. */
 #define BOUNCE_MIN_CACHED (16u << 10)

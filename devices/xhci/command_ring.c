@@ -13,8 +13,8 @@
  */
 #include <errno.h>
 
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 static void cmd_run_deferred(void *opaque);
 

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 #define CTX_SIZE 32u
 #define DEVICE_CTX_SIZE (CTX_SIZE * XHCI_NUM_EPS)

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "monotonic.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "common/monotonic.h"
+#include "devices/xhci/xhci.h"
 
 #define USBCMD_RW (USBCMD_RS | USBCMD_INTE | USBCMD_HSEE | USBCMD_EWE | USBCMD_EU3S)
 

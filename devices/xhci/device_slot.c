@@ -6,7 +6,7 @@
  */
 #include <errno.h>
 
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 #define CTX_SIZE 32u
 

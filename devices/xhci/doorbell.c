@@ -9,8 +9,8 @@
  * restarted only by the guest's own doorbell for it, never by a guess: its
  * dequeue pointer may still be on a TD the guest cancelled.
  */
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 #define DB_TARGET(v) ((v) & 0xff)
 #define DB_STREAM(v) ((v) >> 16)

@@ -18,8 +18,8 @@
  */
 #include <string.h>
 
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 static void kick_deferred(void *opaque)
 {

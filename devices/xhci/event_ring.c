@@ -26,7 +26,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 #define ERST_SEG_MIN 16u
 #define ERST_SEG_MAX 4096u

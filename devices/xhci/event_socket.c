@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <sys/epoll.h>
 
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 static void on_writable(void *opaque, uint32_t events);
 

@@ -5,7 +5,7 @@
  * into their own storage before checking it; nothing keeps a pointer into the
  * mapping across a check.
  */
-#include "guest_dma.h"
+#include "devices/xhci/guest_dma.h"
 
 #include <errno.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "device_protocol.h"
+#include "common/device_protocol.h"
 
 struct guest_memory_region {
 	uint64_t gpa;

@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "monotonic.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "common/monotonic.h"
+#include "devices/xhci/xhci.h"
 
 #define IMOD_DEFAULT	4000u	/* 1 ms, the spec's reset value */
 

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 static void signal_fd(int fd)
 {

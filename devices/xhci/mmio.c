@@ -7,8 +7,8 @@
  * only meaningful for the MSI-X table and are dropped elsewhere (they could
  * otherwise hit write-1-to-clear bits the guest did not address).
  */
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 #define PORT_REGS_SIZE (0x10u * XHCI_NUM_PORTS)
 #define RT_SIZE (RT_IR0 + RT_IR_SIZE * XHCI_NUM_INTRS)

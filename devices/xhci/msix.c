@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 #define MSIX_ENTRY_SIZE 16u
 #define MSIX_VECTOR_MASKED 0x1u

@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 #define PCI_VENDOR_ID		0x1b36
 #define PCI_DEVICE_ID		0x000d

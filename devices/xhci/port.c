@@ -12,8 +12,8 @@
  */
 #include <errno.h>
 
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 struct xhci_port *xhci_port_get(struct xhci *x, unsigned int port)
 {

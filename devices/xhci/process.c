@@ -12,12 +12,12 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "device_main.h"
-#include "log.h"
-#include "mass_storage.h"
-#include "passthrough.h"
-#include "xhci.h"
-#include "xhci_process.h"
+#include "common/device_main.h"
+#include "common/log.h"
+#include "devices/usb/mass_storage.h"
+#include "devices/usb/passthrough.h"
+#include "devices/xhci/xhci.h"
+#include "devices/xhci/xhci_process.h"
 
 /* Rounds of the loop SHUTDOWN allows devices to return cancelled transfers. */
 #define SHUTDOWN_DRAIN_ROUNDS 16

@@ -6,7 +6,7 @@
  * the default Protocol Speed IDs (PSIC 0), which the Linux driver maps to
  * full/low/high and SuperSpeed.
  */
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 #define HCIVERSION 0x0120u
 

@@ -4,7 +4,7 @@
  * control register (command_ring.c): USBCMD, USBSTS, PAGESIZE, DNCTRL,
  * DCBAAP and CONFIG.
  */
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 #define USBSTS_W1C (USBSTS_HSE | USBSTS_EINT | USBSTS_PCD | USBSTS_SRE)
 #define CONFIG_MASK 0x3ffu	/* MaxSlotsEn, U3E, CIE */

@@ -3,7 +3,7 @@
  * Runtime registers: MFINDEX and the interrupter register sets, which
  * interrupter.c owns.
  */
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 uint32_t xhci_rt_read(struct xhci *x, uint32_t offset)
 {

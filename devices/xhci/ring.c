@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 
-#include "xhci.h"
+#include "devices/xhci/xhci.h"
 
 /*
  * Returns 1 with the TRB at r's dequeue pointer in *trb (its address in

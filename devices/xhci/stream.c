@@ -19,8 +19,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 #define EP_CTX_MAX_PSTREAMS(c0)	(((c0) >> 10) & 0x1f)
 #define STREAM_CTX_SIZE		16u

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "xhci.h"
+#include "common/log.h"
+#include "devices/xhci/xhci.h"
 
 struct td_trb {
 	uint64_t addr;

@@ -14,10 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event_loop.h"
-#include "guest_dma.h"
-#include "usb_device.h"
-#include "xhci_regs.h"
+#include "devices/event_loop.h"
+#include "devices/xhci/guest_dma.h"
+#include "devices/usb/usb_device.h"
+#include "devices/xhci/xhci_regs.h"
 
 /* BAR 0 layout. */
 #define XHCI_BAR_SIZE		0x10000u

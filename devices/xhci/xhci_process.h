@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-#include "device_protocol.h"
-#include "usb_device.h"
+#include "common/device_protocol.h"
+#include "devices/usb/usb_device.h"
 
 /* Serves the VMM until SHUTDOWN or EOF; returns 0, or 1 on a setup failure. */
 int xhci_process_main(int request_sock, int event_sock);

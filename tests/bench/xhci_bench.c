@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "byteorder.h"
-#include "xhci_driver.h"
+#include "devices/usb/byteorder.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)

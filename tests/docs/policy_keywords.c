@@ -2,7 +2,7 @@
 /* Prints every keyword the USB policy parser accepts, one per line (for man_pages.sh). */
 #include <stdio.h>
 
-#include "usb_policy.h"
+#include "broker/usb_policy.h"
 
 int main(void)
 {

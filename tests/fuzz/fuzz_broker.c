@@ -31,11 +31,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker_protocol.h"
-#include "fuzz_check.h"
-#include "fuzz_wire.h"
-#include "usb_identity.h"
-#include "usb_resolve.h"
+#include "common/broker_protocol.h"
+#include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_wire.h"
+#include "broker/usb_identity.h"
+#include "broker/usb_resolve.h"
 
 static size_t terminated_len(const char *s, size_t size)
 {

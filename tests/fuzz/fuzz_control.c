@@ -36,11 +36,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control_protocol.h"
-#include "control_server.h"
-#include "fuzz_check.h"
-#include "fuzz_wire.h"
-#include "log.h"
+#include "common/control_protocol.h"
+#include "vmm/control_server.h"
+#include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_wire.h"
+#include "common/log.h"
 
 struct seen {
 	int calls;

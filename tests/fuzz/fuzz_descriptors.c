@@ -43,11 +43,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fuzz_check.h"
-#include "fuzz_ns.h"
-#include "log.h"
-#include "passthrough_internal.h"
-#include "usb_descriptors.h"
+#include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_ns.h"
+#include "common/log.h"
+#include "devices/usb/passthrough_internal.h"
+#include "devices/usb/usb_descriptors.h"
 
 #define NODE_DIR "/dev/bus/usb/001"
 #define NODE NODE_DIR "/002"

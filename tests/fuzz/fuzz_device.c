@@ -32,10 +32,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bar_mirror.h"
-#include "device_protocol.h"
-#include "fuzz_check.h"
-#include "fuzz_wire.h"
+#include "vmm/bar_mirror.h"
+#include "common/device_protocol.h"
+#include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_wire.h"
 
 /* A description the VMM accepts puts everything it maps or indexes inside the BAR and its arrays. */
 static void check_desc(const struct devproto_desc *d)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "fuzz_guest.h"
+#include "tests/fuzz/fuzz_guest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +11,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mass_storage.h"
+#include "common/log.h"
+#include "devices/usb/mass_storage.h"
 
 /* A small disk: enough LBAs for the seeds' READ/WRITE commands, cheap to create. */
 #define FG_IMAGE_SIZE (1u << 20)

@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "xhci.h"
-#include "xhci_driver.h"
+#include "devices/xhci/xhci.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 /* Guest RAM: 1 MiB low, and 64 KiB above 4 GiB so 64-bit pointers matter. */
 #define FG_RAM_GPA		0x100000ull

@@ -35,12 +35,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "broker_config.h"
-#include "broker_protocol.h"
-#include "fuzz_check.h"
-#include "fuzz_ns.h"
-#include "usb_identity.h"
-#include "usb_policy.h"
+#include "broker/broker_config.h"
+#include "common/broker_protocol.h"
+#include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_ns.h"
+#include "broker/usb_identity.h"
+#include "broker/usb_policy.h"
 
 #define DEV_DIR "/sys/dev/char/189:3"
 #define MINOR 3u	/* bus 1 device 4: (1 - 1) * 128 + (4 - 1) */

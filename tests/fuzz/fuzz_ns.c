@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "fuzz_ns.h"
+#include "tests/fuzz/fuzz_ns.h"
 
 #include <errno.h>
 #include <fcntl.h>

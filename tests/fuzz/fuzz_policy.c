@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_check.h"
-#include "usb_identity.h"
-#include "usb_policy.h"
+#include "tests/fuzz/fuzz_check.h"
+#include "broker/usb_identity.h"
+#include "broker/usb_policy.h"
 
 #define NAME "fuzz.policy"
 #define DENY_ALL "deny all\n"

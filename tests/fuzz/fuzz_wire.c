@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include "fuzz_wire.h"
+#include "tests/fuzz/fuzz_wire.h"
 
-#include "fuzz_check.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #include <errno.h>
 #include <fcntl.h>

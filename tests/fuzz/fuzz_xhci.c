@@ -52,7 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_guest.h"
+#include "tests/fuzz/fuzz_guest.h"
 
 #define MAX_OPS 256
 

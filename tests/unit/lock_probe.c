@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "lock_probe.h"
+#include "tests/unit/lock_probe.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "control_protocol.h"
+#include "common/control_protocol.h"
 
 Test(control, attach_request_round_trips)
 {

@@ -6,9 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "device_protocol.h"
-#include "fdpass.h"
-#include "lock_probe.h"
+#include "common/device_protocol.h"
+#include "common/fdpass.h"
+#include "tests/unit/lock_probe.h"
 
 static int decode(const struct devproto_msg *m, size_t nfds, const char **why)
 {

@@ -4,7 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "event_loop.h"
+#include "devices/event_loop.h"
 
 struct counter {
 	struct event_loop *loop;

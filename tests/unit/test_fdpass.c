@@ -5,8 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fdpass.h"
-#include "lock_probe.h"
+#include "common/fdpass.h"
+#include "tests/unit/lock_probe.h"
 
 Test(fdpass, several_fds_arrive_close_on_exec)
 {

@@ -39,12 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "death_report.h"
-#include "event_loop.h"
-#include "jail.h"
-#include "passthrough.h"
-#include "seccomp_policies.h"
-#include "usb_device.h"
+#include "jail/death_report.h"
+#include "devices/event_loop.h"
+#include "jail/jail.h"
+#include "devices/usb/passthrough.h"
+#include "policy/seccomp_policies.h"
+#include "devices/usb/usb_device.h"
 
 #define SECTOR 512
 #define READ_SECTORS 512			/* 256 KiB */

@@ -4,7 +4,7 @@
  * memfd as guest RAM and an eventfd as interrupt vector 0, and driven over
  * the wire protocol as the VMM drives it (xhci_driver.h).
  */
-#include "xhci_driver.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The driver itself, whatever transport reaches the controller (xhci_driver.h). */
-#include "xhci_driver.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * allocator: port reset, Enable Slot, Address Device, Configure Endpoint,
  * control and bulk transfers (xhci_driver.h).
  */
-#include "xhci_driver.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 #include <string.h>
 #include <unistd.h>

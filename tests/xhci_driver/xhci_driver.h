@@ -21,9 +21,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "device_protocol.h"
-#include "xhci_process.h"
-#include "xhci_regs.h"
+#include "common/device_protocol.h"
+#include "devices/xhci/xhci_process.h"
+#include "devices/xhci/xhci_regs.h"
 
 #define DRV_RAM_SIZE (16u << 20)
 #define DRV_RAM_GPA 0x100000ull

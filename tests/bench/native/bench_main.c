@@ -21,12 +21,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bot.h"
-#include "console.h"
-#include "pci.h"
-#include "sys.h"
-#include "guest_xhci.h"
-#include "xhci_regs.h"
+#include "tests/bench/native/bot.h"
+#include "tests/bench/native/console.h"
+#include "tests/bench/native/pci.h"
+#include "tests/bench/native/sys.h"
+#include "tests/bench/native/guest_xhci.h"
+#include "devices/xhci/xhci_regs.h"
 
 #define MSI_VECTOR	0x40	/* entry.S routes it to isr_msi */
 #define READ_SEED	0x5a5au

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-#include "bot.h"
+#include "tests/bench/native/bot.h"
 
-#include "console.h"
-#include "sys.h"
+#include "tests/bench/native/console.h"
+#include "tests/bench/native/sys.h"
 
 #define CSW_SIGNATURE	0x53425355u
 #define CBW_LEN		31u

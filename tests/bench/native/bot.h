@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "guest_xhci.h"
+#include "tests/bench/native/guest_xhci.h"
 
 #define BOT_BLOCK 512u
 

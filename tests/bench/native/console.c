@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include "console.h"
-#include "sys.h"
+#include "tests/bench/native/console.h"
+#include "tests/bench/native/sys.h"
 
 void *memset(void *d, int c, size_t n)
 {

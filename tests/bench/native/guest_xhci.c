@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include "guest_xhci.h"
+#include "tests/bench/native/guest_xhci.h"
 
-#include "console.h"
-#include "sys.h"
-#include "xhci_regs.h"
+#include "tests/bench/native/console.h"
+#include "tests/bench/native/sys.h"
+#include "devices/xhci/xhci_regs.h"
 
 #define DMA_BASE	0x1000000ull	/* 16 MiB */
 #define DMA_END		0x2000000ull	/* 32 MiB: the data buffers follow (bench_main.c) */

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "xhci_regs.h"
+#include "devices/xhci/xhci_regs.h"
 
 #define XHCI_RING_TRBS 256u
 

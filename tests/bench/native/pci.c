@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include "pci.h"
-#include "sys.h"
+#include "tests/bench/native/pci.h"
+#include "tests/bench/native/sys.h"
 
 #define PCI_COMMAND		0x04
 #define PCI_CLASS		0x08

@@ -6,7 +6,7 @@
  * payload + 0x200 (entry.S). QEMU never sees this block: it boots the
  * multiboot build, which is the payload alone (guest.ld).
  */
-#include "boot_linux.h"
+#include "vmm/boot_linux.h"
 
 #define SETUP_HEADER_AT 0x1f1
 #define SETUP_SIZE 0x400

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #define _XOPEN_SOURCE 700
-#include "fake_usb.h"
+#include "tests/unit/broker/fake_usb.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "usbfs.h"
+#include "broker/usbfs.h"
 
 struct fake_usbfs fake_usbfs;
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "broker_config.h"
+#include "broker/broker_config.h"
 
 struct fake_usb {
 	char root[128];

@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker_client.h"
-#include "broker_protocol.h"
+#include "broker/broker_client.h"
+#include "common/broker_protocol.h"
 
 /* The fake broker: a thread on the other end of a socketpair. */
 struct fake {

@@ -7,9 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker_protocol.h"
-#include "fdpass.h"
-#include "lock_probe.h"
+#include "common/broker_protocol.h"
+#include "common/fdpass.h"
+#include "tests/unit/lock_probe.h"
 
 static struct broker_request open_req(const char *path)
 {

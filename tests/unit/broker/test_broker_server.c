@@ -17,11 +17,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "broker_client.h"
-#include "broker_server.h"
-#include "fake_usb.h"
-#include "fdpass.h"
-#include "usb_policy.h"
+#include "broker/broker_client.h"
+#include "broker/broker_server.h"
+#include "tests/unit/broker/fake_usb.h"
+#include "common/fdpass.h"
+#include "broker/usb_policy.h"
 
 static struct fake_usb f;
 static struct broker_server srv;

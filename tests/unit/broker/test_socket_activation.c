@@ -17,8 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "broker_socket.h"
-#include "socket_activation.h"
+#include "broker/broker_socket.h"
+#include "broker/socket_activation.h"
 
 static char why[256];
 static char dir[] = "/var/tmp/svmm-activation.XXXXXX";

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "uevent.h"
+#include "broker/uevent.h"
 
 /* A uevent as the kernel writes it: "ACTION@DEVPATH\0" then "KEY=VALUE\0" fields. */
 static size_t build(char *buf, size_t size, const char *const *fields)

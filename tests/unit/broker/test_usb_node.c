@@ -13,11 +13,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "fake_usb.h"
-#include "usb_identity.h"
-#include "usb_node.h"
-#include "usb_resolve.h"
-#include "usb_revoke.h"
+#include "tests/unit/broker/fake_usb.h"
+#include "broker/usb_identity.h"
+#include "broker/usb_node.h"
+#include "broker/usb_resolve.h"
+#include "broker/usb_revoke.h"
 
 static struct fake_usb f;
 

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "usb_policy.h"
+#include "broker/usb_policy.h"
 
 static struct usb_policy *parse_ok(const char *text)
 {

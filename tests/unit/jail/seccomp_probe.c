@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "seccomp_probe.h"
+#include "tests/unit/jail/seccomp_probe.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "seccomp_policies.h"
+#include "policy/seccomp_policies.h"
 
 const struct seccomp_policy *probe_xhci_policy(void)
 {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "seccomp_policy.h"
+#include "jail/seccomp_policy.h"
 
 enum probe_outcome {
 	PROBE_RETURNED,		/* the syscall returned (any result): allowed */

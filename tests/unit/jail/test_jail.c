@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jail.h"
-#include "seccomp_policy.h"
-#include "seccomp_probe.h"
+#include "jail/jail.h"
+#include "jail/seccomp_policy.h"
+#include "tests/unit/jail/seccomp_probe.h"
 
 /* What the jailed child does, chosen by the test; it reports on report_fd. */
 typedef int (*attempt_fn)(void);
@@ -442,7 +442,7 @@ Test(jail_outside, dies_with_its_parent)
 
 /* --- The VMM's report of a jailed process's death. --- */
 
-#include "death_report.h"
+#include "jail/death_report.h"
 
 Test(jail_death, seccomp_kill_is_reported_with_the_syscall, .timeout = 60)
 {

@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#include "seccomp_policy.h"
+#include "jail/seccomp_policy.h"
 
 static struct seccomp_policy policy;
 static char err[512];

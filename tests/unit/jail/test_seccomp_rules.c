@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "seccomp_probe.h"
+#include "tests/unit/jail/seccomp_probe.h"
 
 /*
  * Harmless arguments, so that an allowed call fails fast instead of doing

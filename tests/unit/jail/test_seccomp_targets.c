@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vmm_lockdown.h"
+#include "vmm/vmm_lockdown.h"
 
 /* No descriptor and no process has these (above PID_MAX_LIMIT): a call aimed at them fails harmlessly. */
 #define STAND_IN_FD 77

@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "byteorder.h"
-#include "event_loop.h"
-#include "mass_storage.h"
-#include "usb_standard.h"
+#include "devices/usb/byteorder.h"
+#include "devices/event_loop.h"
+#include "devices/usb/mass_storage.h"
+#include "devices/usb/usb_standard.h"
 
 #define IMAGE_SIZE (64u << 20)
 #define CHUNK (64u << 10)

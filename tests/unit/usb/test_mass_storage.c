@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "byteorder.h"
-#include "mass_storage.h"
-#include "usb_harness.h"
+#include "devices/usb/byteorder.h"
+#include "devices/usb/mass_storage.h"
+#include "tests/unit/usb/usb_harness.h"
 
 #define MIB (1u << 20)
 

@@ -15,10 +15,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "event_loop.h"
-#include "passthrough.h"
-#include "passthrough_internal.h"
-#include "usb_standard.h"
+#include "devices/event_loop.h"
+#include "devices/usb/passthrough.h"
+#include "devices/usb/passthrough_internal.h"
+#include "devices/usb/usb_standard.h"
 
 Test(passthrough_status, every_libusb_status_maps)
 {

@@ -6,7 +6,7 @@
  */
 #include <criterion/criterion.h>
 
-#include "passthrough_internal.h"
+#include "devices/usb/passthrough_internal.h"
 
 Test(passthrough_budget, the_process_keeps_at_most_its_share_in_flight)
 {

@@ -16,11 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "death_report.h"
-#include "event_loop.h"
-#include "jail.h"
-#include "passthrough.h"
-#include "seccomp_policies.h"
+#include "jail/death_report.h"
+#include "devices/event_loop.h"
+#include "jail/jail.h"
+#include "devices/usb/passthrough.h"
+#include "policy/seccomp_policies.h"
 
 struct child {
 	int null_fd, pipe_fd;

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "byteorder.h"
-#include "event_loop.h"
-#include "mass_storage.h"
-#include "usb_descriptors.h"
-#include "usb_harness.h"
-#include "usb_standard.h"
+#include "devices/usb/byteorder.h"
+#include "devices/event_loop.h"
+#include "devices/usb/mass_storage.h"
+#include "devices/usb/usb_descriptors.h"
+#include "tests/unit/usb/usb_harness.h"
+#include "devices/usb/usb_standard.h"
 
 #define IMAGE_SIZE (1u << 20)
 

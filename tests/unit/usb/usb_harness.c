@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "usb_harness.h"
+#include "tests/unit/usb/usb_harness.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -9,10 +9,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "byteorder.h"
-#include "event_loop.h"
-#include "mass_storage.h"
-#include "usb_standard.h"
+#include "devices/usb/byteorder.h"
+#include "devices/event_loop.h"
+#include "devices/usb/mass_storage.h"
+#include "devices/usb/usb_standard.h"
 
 int h_make_image(size_t size, unsigned int seed)
 {

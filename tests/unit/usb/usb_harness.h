@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "usb_device.h"
+#include "devices/usb/usb_device.h"
 
 struct xfer {
 	struct usb_transfer t;

@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "bar_mirror.h"
-#include "monotonic.h"
+#include "vmm/bar_mirror.h"
+#include "common/monotonic.h"
 
 static struct bar_mirror mirror;
 static struct devproto_reg_mirror *dev;	/* the device's writable view */

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "device_process.h"
+#include "vmm/device_process.h"
 
 /* What the fake answers HELLO with; set before the fork, which copies it. */
 static struct devproto_msg answer;

@@ -4,7 +4,7 @@
 #include <linux/kvm.h>
 #include <stdlib.h>
 
-#include "vcpu.h"
+#include "vmm/vcpu.h"
 
 #define TSC_DEADLINE (1u << 24)
 #define HYPERVISOR (1u << 31)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vcpu_report.h"
+#include "vmm/vcpu_report.h"
 
 #define RAM_SIZE (64u << 12)
 #define PRESENT 1ull

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "monotonic.h"
-#include "vcpu.h"
+#include "common/monotonic.h"
+#include "vmm/vcpu.h"
 
 /*
  * The thread waits at a closed start gate: blocked in the VMM as a vCPU in a

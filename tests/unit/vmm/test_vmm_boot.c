@@ -7,9 +7,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "boot_linux.h"
-#include "guest_memory.h"
-#include "layout.h"
+#include "vmm/boot_linux.h"
+#include "vmm/guest_memory.h"
+#include "vmm/layout.h"
 
 #define IMG_LEN 0x2000
 

@@ -12,12 +12,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control_server.h"
-#include "fdpass.h"
-#include "lock_probe.h"
-#include "device_process.h"
-#include "fdpass.h"
-#include "usb_control.h"
+#include "vmm/control_server.h"
+#include "common/fdpass.h"
+#include "tests/unit/lock_probe.h"
+#include "vmm/device_process.h"
+#include "common/fdpass.h"
+#include "vmm/usb_control.h"
 
 static int calls_stop, calls_list;
 

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "i8042.h"
-#include "io_bus.h"
-#include "pci_bus.h"
-#include "serial.h"
+#include "vmm/i8042.h"
+#include "vmm/io_bus.h"
+#include "vmm/pci_bus.h"
+#include "vmm/serial.h"
 
 static int irq_level = -1, irq_changes;
 

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "layout.h"
-#include "mptable.h"
+#include "vmm/layout.h"
+#include "vmm/mptable.h"
 
 static uint8_t buf[4096];
 

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "xhci_driver.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 __attribute__((noreturn)) static void fail_test(const char *msg)
 {

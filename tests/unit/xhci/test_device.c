@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "test_device.h"
+#include "tests/unit/xhci/test_device.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -16,7 +16,7 @@
 #ifndef SVMM_TEST_XHCI_DEVICE_H
 #define SVMM_TEST_XHCI_DEVICE_H
 
-#include "xhci_process.h"
+#include "devices/xhci/xhci_process.h"
 
 #define TEST_DEV_VENDOR 0x1234
 #define TEST_DEV_PRODUCT 0x5678

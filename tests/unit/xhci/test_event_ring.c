@@ -10,9 +10,9 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "test_device.h"
-#include "xhci.h"
-#include "xhci_driver.h"
+#include "tests/unit/xhci/test_device.h"
+#include "devices/xhci/xhci.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 #define SMALL_RING 16
 /* One slot stays empty and the Event Ring Full Error event takes the last. */

@@ -10,9 +10,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "monotonic.h"
-#include "test_device.h"
-#include "xhci_driver.h"
+#include "common/monotonic.h"
+#include "tests/unit/xhci/test_device.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 static struct drv d;
 

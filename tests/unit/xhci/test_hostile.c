@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "monotonic.h"
-#include "test_device.h"
-#include "xhci_driver.h"
+#include "common/monotonic.h"
+#include "tests/unit/xhci/test_device.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 
 static struct drv d;

@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "test_device.h"
-#include "xhci_driver.h"
+#include "tests/unit/xhci/test_device.h"
+#include "tests/xhci_driver/xhci_driver.h"
 
 #define DCI_IN 3
 #define NORMAL_IOC (trb_type_bits(TRB_NORMAL) | TRB_IOC)
