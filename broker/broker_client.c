@@ -210,9 +210,9 @@ static void discard_late_reply(int sock, const struct broker_reply *p, int fd)
 
 	if (fd >= 0)
 		fdpass_drop(fd);
-	if (p->type != BROKER_OPEN || p->status != BROKER_OK) {
+	if (p->type != BROKER_OPEN || p->status != SVMM_OK) {
 		log_debug("discarded a late broker reply: %s id %u %s", broker_type_name(p->type), p->id,
-			  broker_status_name(p->status));
+			  svmm_status_name(p->status));
 		return;
 	}
 	log_warn("the broker granted %04x:%04x (handle %u) after the VMM gave up on it: giving it back",
@@ -245,7 +245,7 @@ static void queue_back(int sock, const struct broker_reply *p, int fd)
 	}
 	if (fd >= 0)
 		fdpass_drop(fd);
-	if (p->status != BROKER_OK)
+	if (p->status != SVMM_OK)
 		return;
 	log_warn("a device came %s while %u others wait: giving it back",
 		 p->type == BROKER_BACK ? "back" : "unasked", nbacks);
@@ -404,13 +404,3 @@ int broker_release_flags(int sock, uint32_t handle, uint32_t flags, struct broke
 	return err;
 }
 
-enum control_status broker_control_status(uint32_t status)
-{
-	switch (status) {
-	case BROKER_OK: return CONTROL_OK;
-	case BROKER_E_INVALID: return CONTROL_E_INVALID;
-	case BROKER_E_NO_SUCH_DEVICE: return CONTROL_E_NO_SUCH_DEVICE;
-	case BROKER_E_FAILED_TO_OPEN_DEVICE: return CONTROL_E_FAILED_TO_OPEN_DEVICE;
-	default: return CONTROL_E_INTERNAL;
-	}
-}

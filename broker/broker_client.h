@@ -11,14 +11,14 @@
  *     revoking the VM's devices.
  *   - broker_connect(): a system broker (`svmm broker --socket PATH`).
  * Either way the VMM then calls, one at a time:
- *   - broker_open() for each `usb attach`: on BROKER_OK it gets the opened
+ *   - broker_open() for each `usb attach`: on SVMM_OK it gets the opened
  *     usbfs node, which it passes to the device process (DEVPROTO_USB_ATTACH)
  *     and then closes; reply.handle names the device for broker_release(),
  *     reply.device gives vendor, product, speed, bus and device numbers,
  *     reply.flags says whether the device process may detach host drivers
  *     (BROKER_FLAG_MAY_DETACH) or can claim only reply.allowed interfaces
  *     (BROKER_FLAG_RESTRICTED). On a refusal, reply.status and reply.reason
- *     are what the control client should print (broker_control_status()).
+ *     are what the control client should print (()).
  *   - broker_release() after the device process detached the device and
  *     closed its fd, so the device may go to another VM and the host gets its
  *     drivers back.
@@ -67,7 +67,7 @@ int broker_connect(const char *path);
  * Asks for a device: target BROKER_TARGET_NODE with a node path, or
  * BROKER_TARGET_ID with VID:PID[:SERIAL] (hex) or a port path like 1-2.3.
  * Returns 0 when the broker answered: then *fd is the opened node if
- * reply->status is BROKER_OK, else -1 and reply->reason says why. Returns
+ * reply->status is SVMM_OK, else -1 and reply->reason says why. Returns
  * -errno when it did not answer well (-ETIMEDOUT, -ECONNRESET: the broker is
  * gone, -EBADMSG/-EPROTO/-EMSGSIZE: a malformed reply, -EINVAL/-ENAMETOOLONG:
  * a path that cannot be sent); *fd is -1.
@@ -91,7 +91,7 @@ int broker_release_flags(int sock, uint32_t handle, uint32_t flags, struct broke
  * A device the broker sent unasked, read by broker_client_drain or while
  * waiting for a reply: a followed device back (BROKER_BACK) or one a `to`
  * rule gives (BROKER_GIVE). 1 with *p and *fd (the node when p->status is
- * BROKER_OK, else -1), or 0 when none waits. The VMM attaches it, or
+ * SVMM_OK, else -1), or 0 when none waits. The VMM attaches it, or
  * releases p->handle (BROKER_RELEASE_KEEP_LEASE for a BACK).
  */
 int broker_client_take_back(struct broker_reply *p, int *fd);
@@ -117,8 +117,5 @@ int broker_client_drain(int sock);
 
 /* How long a request waits for its reply (ms; 0: BROKER_CLIENT_TIMEOUT_MS). For tests. */
 void broker_client_set_timeout(int ms);
-
-/* The control protocol's status for a broker status, so the client sees the same words. */
-enum control_status broker_control_status(uint32_t status);
 
 #endif

@@ -26,15 +26,15 @@ static int resolve(struct broker_server *s, const struct broker_request *r, stru
 	int err;
 
 	if (usb_spec_parse(r->path, spec) < 0) {
-		broker_reply_error(p, BROKER_E_INVALID,
+		broker_reply_error(p, SVMM_E_INVALID,
 				   "'%.64s' is neither VID:PID[:SERIAL] nor a port path like 1-2.3",
 				   r->path);
 		return -EINVAL;
 	}
 	err = usb_resolve(&s->cfg, spec, path, pathlen, why, sizeof(why));
 	if (err)
-		broker_reply_error(p, err == -ENOENT ? BROKER_E_NO_SUCH_DEVICE :
-				   err == -EEXIST ? BROKER_E_INVALID : BROKER_E_INTERNAL, "%s", why);
+		broker_reply_error(p, err == -ENOENT ? SVMM_E_NO_SUCH_DEVICE :
+				   err == -EEXIST ? SVMM_E_INVALID : SVMM_E_INTERNAL, "%s", why);
 	return err;
 }
 
@@ -58,7 +58,7 @@ static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v,
 		err = usbfs->detach_drivers(keep_fd, v->allowed, &detached);
 		if (err) {
 			usbfs->attach_drivers(keep_fd, detached);
-			broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+			broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 					   "cannot detach the host drivers: %s", strerror(-err));
 			return err;
 		}
@@ -68,7 +68,7 @@ static int lock_down(const struct usbfs_ops *usbfs, const struct usb_verdict *v,
 	if (err) {
 		/* Fail closed: no fd leaves the broker with its privileges. */
 		usbfs->attach_drivers(keep_fd, detached);
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				   "cannot lock the device down (USBDEVFS_DROP_PRIVILEGES needs Linux >= 4.17): %s",
 				   strerror(-err));
 		return err;
@@ -82,14 +82,14 @@ static void refuse_held(const struct held_device *h, const struct broker_peer *p
 			struct broker_reply *p)
 {
 	if (h->quarantined)
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				   "its last holder (pid %d) may still reach it (%s): unplug it and plug it in again",
 				   (int)h->pid, h->why);
 	else if (h->client == peer->id)
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				   "already attached to this VM (handle %u)", h->handle);
 	else
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				   "already attached to another VM (pid %d)", (int)h->pid);
 }
 
@@ -145,20 +145,20 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 
 	err = usb_node_lookup(&s->cfg, path, &node, why, sizeof(why));
 	if (err) {
-		broker_reply_error(p, err == -ENOENT ? BROKER_E_NO_SUCH_DEVICE :
-				   BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
+		broker_reply_error(p, err == -ENOENT ? SVMM_E_NO_SUCH_DEVICE :
+				   SVMM_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		return;
 	}
 	err = usb_identity_read(&s->cfg, node.rdev, &p->device, &traits, why, sizeof(why));
 	if (err) {
 		memset(&p->device, 0, sizeof(p->device));
-		broker_reply_error(p, err == -ENODEV ? BROKER_E_NO_SUCH_DEVICE :
-				   BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
+		broker_reply_error(p, err == -ENODEV ? SVMM_E_NO_SUCH_DEVICE :
+				   SVMM_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		goto out;
 	}
 	d->found = 1;
 	if (spec && !usb_spec_matches(spec, &p->device)) {
-		broker_reply_error(p, BROKER_E_NO_SUCH_DEVICE,
+		broker_reply_error(p, SVMM_E_NO_SUCH_DEVICE,
 				   "the device changed while its name was resolved");
 		goto out;
 	}
@@ -166,7 +166,7 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 	usb_policy_evaluate_for(s->policy, &p->device, &traits, &asker, &v);
 	snprintf(d->rule, sizeof(d->rule), "%s", v.rule);
 	if (!v.allow) {
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", v.reason);
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE, "%s", v.reason);
 		goto out;
 	}
 	holder = exclusive_holder(&s->held, node.rdev);
@@ -176,7 +176,7 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 		goto out;
 	}
 	if (exclusive_count(&s->held, peer->id) >= EXCLUSIVE_MAX_PER_CLIENT) {
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				   "this VM already holds %u devices, the most one may",
 				   EXCLUSIVE_MAX_PER_CLIENT);
 		goto out;
@@ -185,7 +185,7 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 	err = usb_revoke_open_port(&s->cfg, node.rdev, p->device.port_path, &port_fd, why,
 				   sizeof(why));
 	if (err) {
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "cannot be revoked later: %s", why);
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE, "cannot be revoked later: %s", why);
 		goto out;
 	}
 	/* Two opens of the one checked inode: the VM's (locked down) and the broker's own. */
@@ -193,7 +193,7 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 	if (!err)
 		err = usb_node_open(&node, &keep_fd, why, sizeof(why));
 	if (err) {
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE, "%s", why);
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE, "%s", why);
 		goto out;
 	}
 	if (lock_down(s->cfg.usbfs, &v, *vm_fd, keep_fd, &reattach, p))
@@ -205,7 +205,7 @@ static void grant_node(struct broker_server *s, const struct broker_peer *peer, 
 	err = exclusive_hold(&s->held, &hold, &handle);
 	if (err) {
 		s->cfg.usbfs->attach_drivers(keep_fd, reattach);
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				   "the broker holds %u devices, the most it may", EXCLUSIVE_MAX_HELD);
 		goto out;
 	}
@@ -245,13 +245,13 @@ static void handle_open(struct broker_server *s, const struct broker_peer *peer,
 		return;
 	snprintf(d->node, sizeof(d->node), "%.120s", node_path);
 	if (follow && !follow_has_room(&s->follow, peer->id)) {
-		broker_reply_error(p, BROKER_E_FAILED_TO_OPEN_DEVICE,
+		broker_reply_error(p, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				   "no follow lease left (%u per VM, %u in all)", FOLLOW_MAX_PER_CLIENT,
 				   FOLLOW_MAX_LEASES);
 		return;
 	}
 	grant_node(s, peer, node_path, &spec, NULL, p, vm_fd, d);
-	if (!follow || p->status != BROKER_OK)
+	if (!follow || p->status != SVMM_OK)
 		return;
 	/* Room was checked above, with nothing in between. */
 	if (follow_add(&s->follow, peer->id, &spec, &p->device, p->handle, &lease) == 0)
@@ -268,7 +268,7 @@ static void handle_release(struct broker_server *s, const struct broker_peer *pe
 
 	p->handle = r->handle;
 	if (exclusive_release(&s->held, peer->id, r->handle, &h)) {
-		broker_reply_error(p, BROKER_E_INVALID, "handle %u is not held by this VM", r->handle);
+		broker_reply_error(p, SVMM_E_INVALID, "handle %u is not held by this VM", r->handle);
 		return;
 	}
 	/* The device left by itself: its lease waits for it; a detach ends the lease. */
@@ -295,14 +295,14 @@ static void handle_name(struct broker_server *s, struct broker_peer *peer,
 			const struct broker_request *r, struct broker_reply *p)
 {
 	if (peer->name[0]) {
-		broker_reply_error(p, BROKER_E_INVALID, "this VM is named %s already", peer->name);
+		broker_reply_error(p, SVMM_E_INVALID, "this VM is named %s already", peer->name);
 		return;
 	}
 	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++) {
 		const struct broker_peer *o = &s->peers[i];
 
 		if (o->fd >= 0 && o != peer && !strcmp(o->name, r->path)) {
-			broker_reply_error(p, BROKER_E_INVALID, "the name %s is taken by another VM (pid %d)",
+			broker_reply_error(p, SVMM_E_INVALID, "the name %s is taken by another VM (pid %d)",
 					   r->path, (int)o->pid);
 			return;
 		}
@@ -356,7 +356,7 @@ void broker_request_undo(struct broker_server *s, const struct broker_peer *peer
 	struct follow_lease *l;
 
 	if ((p->type != BROKER_OPEN && p->type != BROKER_BACK && p->type != BROKER_GIVE) ||
-	    p->status != BROKER_OK)
+	    p->status != SVMM_OK)
 		return;
 	l = follow_by_handle(&s->follow, peer->id, p->handle);
 	if (l && p->type == BROKER_OPEN)
@@ -411,7 +411,7 @@ bool broker_request_back(struct broker_server *s, const struct broker_peer *peer
 	if (!relates(s, l, path, &rel))
 		return false;
 	grant_node(s, peer, path, NULL, rel == FOLLOW_SAME ? NULL : &l->device, p, fd, d);
-	if (p->status == BROKER_OK)
+	if (p->status == SVMM_OK)
 		l->handle = p->handle;
 	return true;
 }

@@ -195,8 +195,8 @@ static void log_decision(const struct broker_peer *peer, const struct broker_req
 		 "verdict=%s status=%s rule=%s handle=%u flags=0x%x allowed=0x%x reason=%s",
 		 peer->id, (int)peer->pid, (unsigned int)peer->uid, broker_type_name(r->type), r->id,
 		 r->type != BROKER_OPEN ? "-" : r->target == BROKER_TARGET_NODE ? "node" : "id",
-		 path, node, device, p->status == BROKER_OK ? "allow" : "deny",
-		 broker_status_name(p->status), d->rule[0] ? d->rule : "-", p->handle, p->flags,
+		 path, node, device, p->status == SVMM_OK ? "allow" : "deny",
+		 svmm_status_name(p->status), d->rule[0] ? d->rule : "-", p->handle, p->flags,
 		 p->allowed, reason);
 }
 
@@ -212,7 +212,7 @@ static int refuse_malformed(struct broker_peer *peer, const char *why)
 	broker_reply_init(&p, &none);
 	/* Nothing of it can be trusted, not even its id: the reply is to OPEN 0. */
 	p.type = BROKER_OPEN;
-	broker_reply_error(&p, BROKER_E_INVALID, "malformed request: %s", why);
+	broker_reply_error(&p, SVMM_E_INVALID, "malformed request: %s", why);
 	log_decision(peer, &none, &p, &d);
 	return broker_reply_send(peer->fd, &p, -1);
 }
@@ -275,7 +275,7 @@ static void offer_given(struct broker_server *s, unsigned int busnum, unsigned i
 			continue;
 		snprintf(r.path, sizeof(r.path), "to %s", peer->name);
 		log_decision(peer, &r, &p, &d);
-		if (p.status != BROKER_OK)
+		if (p.status != SVMM_OK)
 			continue;	/* held by a lease or another VM, or a check failed: nothing to give */
 		err = broker_reply_send(peer->fd, &p, fd);
 		close(fd);

@@ -103,9 +103,9 @@ static int transact(const char *path, const struct control_request *req, int ima
 static int report_error(const struct control_reply *rep)
 {
 	if (rep->message[0])
-		fprintf(stderr, "%s: %s\n", control_status_name(rep->status), rep->message);
+		fprintf(stderr, "%s: %s\n", svmm_status_name(rep->status), rep->message);
 	else
-		fprintf(stderr, "%s\n", control_status_name(rep->status));
+		fprintf(stderr, "%s\n", svmm_status_name(rep->status));
 	return 1;
 }
 
@@ -135,7 +135,7 @@ int control_client_attach(const struct usb_attach_options *o)
 		close(image_fd);
 	if (r < 0)
 		return 1;
-	if (rep.status != CONTROL_OK)
+	if (rep.status != SVMM_OK)
 		return report_error(&rep);
 	printf("ok %u\n", rep.port);
 	return 0;
@@ -149,7 +149,7 @@ int control_client_detach(const struct usb_detach_options *o)
 	control_request_simple(&req, CONTROL_USB_DETACH, o->port);
 	if (transact(o->socket, &req, -1, &rep) < 0)
 		return 1;
-	if (rep.status != CONTROL_OK)
+	if (rep.status != SVMM_OK)
 		return report_error(&rep);
 	printf("ok %u\n", rep.port);
 	return 0;
@@ -193,7 +193,7 @@ int control_client_list(const struct usb_list_options *o)
 	control_request_simple(&req, CONTROL_USB_LIST, 0);
 	if (transact(o->socket, &req, -1, &rep) < 0)
 		return 1;
-	if (rep.status != CONTROL_OK)
+	if (rep.status != SVMM_OK)
 		return report_error(&rep);
 	if (o->json)
 		printf("[");
@@ -246,12 +246,12 @@ static void print_event(const struct control_event *e, bool json)
 			print_json_string(e->path);
 		}
 		if (e->event == CONTROL_EVENT_REFUSED) {
-			printf(",\"status\":\"%s\",\"reason\":", control_status_name(e->status));
+			printf(",\"status\":\"%s\",\"reason\":", svmm_status_name(e->status));
 			print_json_string(e->message);
 		}
 		printf("}\n");
 	} else if (e->event == CONTROL_EVENT_REFUSED) {
-		printf("%s %s %s: %s\n", name, e->path, control_status_name(e->status), e->message);
+		printf("%s %s %s: %s\n", name, e->path, svmm_status_name(e->status), e->message);
 	} else if (e->event == CONTROL_EVENT_STOPPED) {
 		printf("%s\n", name);
 	} else {
@@ -272,7 +272,7 @@ int control_client_watch(const struct usb_list_options *o)
 	fd = transact_keep(o->socket, &req, -1, &rep);
 	if (fd < 0)
 		return 1;
-	if (rep.status != CONTROL_OK) {
+	if (rep.status != SVMM_OK) {
 		close(fd);
 		return report_error(&rep);
 	}
@@ -322,7 +322,7 @@ int control_client_stop(const struct stop_options *o)
 	control_request_simple(&req, CONTROL_STOP, 0);
 	if (transact(o->socket, &req, -1, &rep) < 0)
 		return 1;
-	if (rep.status != CONTROL_OK)
+	if (rep.status != SVMM_OK)
 		return report_error(&rep);
 	printf("ok\n");
 	return 0;

@@ -35,26 +35,11 @@ bool broker_vm_name_ok(const char *name)
 	return true;
 }
 
-static const char *const status_names[BROKER_STATUS_END] = {
-	[BROKER_OK] = "ok",
-	[BROKER_E_INVALID] = "invalid_request",
-	[BROKER_E_NO_SUCH_DEVICE] = "no_such_device",
-	[BROKER_E_FAILED_TO_OPEN_DEVICE] = "failed_to_open_device",
-	[BROKER_E_INTERNAL] = "internal_error",
-};
-
 const char *broker_type_name(unsigned int type)
 {
 	if (type == 0 || type >= BROKER_TYPE_END)
 		return "?";
 	return type_names[type];
-}
-
-const char *broker_status_name(unsigned int status)
-{
-	if (status >= BROKER_STATUS_END)
-		return "?";
-	return status_names[status];
 }
 
 
@@ -117,10 +102,10 @@ void broker_reply_init(struct broker_reply *p, const struct broker_request *r)
 	p->version = BROKER_VERSION;
 	p->type = r->type;
 	p->id = r->id;
-	p->status = BROKER_OK;
+	p->status = SVMM_OK;
 }
 
-void broker_reply_error(struct broker_reply *p, enum broker_status status, const char *fmt, ...)
+void broker_reply_error(struct broker_reply *p, enum svmm_status status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -210,18 +195,18 @@ int broker_reply_decode(const void *buf, size_t len, size_t nfds, uint16_t expec
 		return wire_refuse(why, "unsupported protocol version", -EPROTO);
 	if (p->type != expect_type || p->id != expect_id)
 		return wire_refuse(why, "reply to another request", -EBADMSG);
-	if (p->status >= BROKER_STATUS_END)
+	if (p->status >= SVMM_STATUS_END)
 		return wire_refuse(why, "unknown status", -EBADMSG);
 	if (p->reserved)
 		return wire_refuse(why, "reserved field is not zero", -EBADMSG);
 	if (p->type == BROKER_BACK && (p->id != 0 || p->lease == 0))
 		return wire_refuse(why, "a device back without its lease", -EBADMSG);
-	if (p->type == BROKER_GIVE && (p->id != 0 || p->lease || p->status != BROKER_OK))
+	if (p->type == BROKER_GIVE && (p->id != 0 || p->lease || p->status != SVMM_OK))
 		return wire_refuse(why, "a device given with an id, a lease or a refusal", -EBADMSG);
 	if (p->type == BROKER_RELEASE && p->lease)
 		return wire_refuse(why, "lease on a release reply", -EBADMSG);
 	opened = (p->type == BROKER_OPEN || p->type == BROKER_BACK || p->type == BROKER_GIVE) &&
-		 p->status == BROKER_OK;
+		 p->status == SVMM_OK;
 	if (nfds != (opened ? 1u : 0u))
 		return wire_refuse(why, opened ? "open reply without its descriptor" :
 			   "descriptor on a reply that takes none", -EBADF);
@@ -308,7 +293,7 @@ static size_t reply_fds_expected(int sock)
 		return 0;
 	return r.version == BROKER_VERSION &&
 	       (r.type == BROKER_OPEN || r.type == BROKER_BACK || r.type == BROKER_GIVE) &&
-	       r.status == BROKER_OK;
+	       r.status == SVMM_OK;
 }
 
 int broker_reply_recv_any(int sock, struct broker_reply *p, int *fd, const char **why)

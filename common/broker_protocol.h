@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/status.h"
+
 #define BROKER_VERSION 1
 #define BROKER_PATH_MAX 4096u		/* including the NUL; a control request's path always fits */
 #define BROKER_REASON_MAX 256u		/* reply reason, including the NUL */
@@ -46,16 +48,6 @@ enum broker_type {
 enum broker_target {
 	BROKER_TARGET_NODE = 1,	/* a usbfs node path, /dev/bus/usb/BBB/DDD */
 	BROKER_TARGET_ID,	/* VID:PID[:SERIAL] (hex) or a port path such as 1-2.3 */
-};
-
-/* Reply status; the words are crosvm's (broker_status_name), as in the control protocol. */
-enum broker_status {
-	BROKER_OK = 0,
-	BROKER_E_INVALID,		/* invalid_request: malformed, unknown handle, ambiguous id */
-	BROKER_E_NO_SUCH_DEVICE,	/* no_such_device: no node, no sysfs entry, nothing matches */
-	BROKER_E_FAILED_TO_OPEN_DEVICE,	/* failed_to_open_device: refused (policy, hub, held) or open failed */
-	BROKER_E_INTERNAL,		/* internal_error */
-	BROKER_STATUS_END,
 };
 
 /* Reply flags of a successful OPEN. */
@@ -95,7 +87,7 @@ struct broker_reply {
 	uint16_t version;
 	uint16_t type;		/* the request's type */
 	uint32_t id;		/* the request's id */
-	uint32_t status;	/* enum broker_status */
+	uint32_t status;	/* enum svmm_status */
 	uint32_t handle;	/* OPEN ok: names the device for RELEASE (non-zero); RELEASE: its handle */
 	uint32_t flags;		/* OPEN ok: BROKER_FLAG_* */
 	uint32_t allowed;	/* OPEN ok: interfaces the VM may claim (subset of device.interfaces) */
@@ -117,8 +109,6 @@ bool broker_vm_name_ok(const char *name);
 
 /* Builds a NAME; -EINVAL for a name broker_vm_name_ok refuses. */
 int broker_request_name(struct broker_request *r, uint32_t id, const char *name);
-/* crosvm's word for a status ("failed_to_open_device", ...), "ok", or "?". */
-const char *broker_status_name(unsigned int status);
 
 /* Builds an OPEN; -EINVAL for an empty path or unknown target, -ENAMETOOLONG if it does not fit. */
 int broker_request_open(struct broker_request *r, uint32_t id, enum broker_target target,
@@ -129,7 +119,7 @@ int broker_request_release(struct broker_request *r, uint32_t id, uint32_t handl
 /* A reply to r with status ok and everything else zero. */
 void broker_reply_init(struct broker_reply *p, const struct broker_request *r);
 /* Sets a reply's status and printf-formatted reason (truncated to fit). */
-void broker_reply_error(struct broker_reply *p, enum broker_status status, const char *fmt, ...)
+void broker_reply_error(struct broker_reply *p, enum svmm_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*

@@ -9,24 +9,6 @@
 
 #include "common/wire_check.h"
 
-static const char *const status_names[CONTROL_STATUS_END] = {
-	[CONTROL_OK] = "ok",
-	[CONTROL_E_INVALID] = "invalid_request",
-	[CONTROL_E_NO_AVAILABLE_PORT] = "no_available_port",
-	[CONTROL_E_NO_SUCH_PORT] = "no_such_port",
-	[CONTROL_E_NO_SUCH_DEVICE] = "no_such_device",
-	[CONTROL_E_FAILED_TO_OPEN_DEVICE] = "failed_to_open_device",
-	[CONTROL_E_DEVICE_DEAD] = "device_dead",
-	[CONTROL_E_INTERNAL] = "internal_error",
-};
-
-const char *control_status_name(unsigned int status)
-{
-	if (status >= CONTROL_STATUS_END)
-		return "?";
-	return status_names[status];
-}
-
 static const char *const event_names[CONTROL_EVENT_END] = {
 	[CONTROL_EVENT_ATTACHED] = "attached",
 	[CONTROL_EVENT_DETACHED] = "detached",
@@ -149,7 +131,7 @@ int control_event_decode(const void *buf, size_t len, struct control_event *out,
 		return wire_refuse(why, "not an event", -EBADMSG);
 	if (e->event == 0 || e->event >= CONTROL_EVENT_END)
 		return wire_refuse(why, "unknown event", -EBADMSG);
-	if (e->status >= CONTROL_STATUS_END)
+	if (e->status >= SVMM_STATUS_END)
 		return wire_refuse(why, "unknown status", -EBADMSG);
 	if (!memchr(e->path, '\0', sizeof(e->path)) || !memchr(e->message, '\0', sizeof(e->message)))
 		return wire_refuse(why, "text not terminated", -EBADMSG);
@@ -162,10 +144,10 @@ void control_reply_init(struct control_reply *r, enum control_type type)
 	memset(r, 0, sizeof(*r));
 	r->version = CONTROL_VERSION;
 	r->type = type;
-	r->status = CONTROL_OK;
+	r->status = SVMM_OK;
 }
 
-void control_reply_error(struct control_reply *r, enum control_status status, const char *fmt, ...)
+void control_reply_error(struct control_reply *r, enum svmm_status status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -187,7 +169,7 @@ int control_reply_decode(const void *buf, size_t len, enum control_type expect_t
 		return wire_refuse(why, "unsupported protocol version", -EPROTO);
 	if (r->type != expect_type)
 		return wire_refuse(why, "reply to another request", -EBADMSG);
-	if (r->status >= CONTROL_STATUS_END)
+	if (r->status >= SVMM_STATUS_END)
 		return wire_refuse(why, "unknown status", -EBADMSG);
 	if (!memchr(r->message, '\0', sizeof(r->message)))
 		return wire_refuse(why, "message not terminated", -EBADMSG);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/status.h"
+
 #define CONTROL_VERSION 1
 #define CONTROL_PATH_MAX 4096u		/* including the terminating NUL */
 #define CONTROL_MESSAGE_MAX 256u	/* reply reason, including the NUL */
@@ -35,19 +37,6 @@ enum control_target {
 
 #define CONTROL_ATTACH_READONLY 0x1u	/* images: the guest cannot write */
 #define CONTROL_ATTACH_FOLLOW 0x2u	/* ids: re-attached when the device comes back (a lease) */
-
-/* Reply status; the words are crosvm's (control_status_name). */
-enum control_status {
-	CONTROL_OK = 0,
-	CONTROL_E_INVALID,
-	CONTROL_E_NO_AVAILABLE_PORT,
-	CONTROL_E_NO_SUCH_PORT,
-	CONTROL_E_NO_SUCH_DEVICE,
-	CONTROL_E_FAILED_TO_OPEN_DEVICE,
-	CONTROL_E_DEVICE_DEAD,
-	CONTROL_E_INTERNAL,
-	CONTROL_STATUS_END,
-};
 
 struct control_request {
 	uint16_t version;
@@ -75,7 +64,7 @@ struct control_port_entry {
 struct control_reply {
 	uint16_t version;
 	uint16_t type;		/* the request's type */
-	uint32_t status;	/* enum control_status */
+	uint32_t status;	/* enum svmm_status */
 	uint32_t port;		/* attach/detach: the port */
 	uint32_t count;		/* list: entries used, <= CONTROL_LIST_MAX */
 	uint32_t ports_total;	/* list: root ports the controller has */
@@ -106,14 +95,13 @@ struct control_event {
 	uint16_t type;		/* CONTROL_USB_WATCH */
 	uint32_t event;		/* enum control_event_kind */
 	uint64_t time_ms;	/* wall clock, ms since the epoch */
-	uint32_t status;	/* refused: enum control_status; else CONTROL_OK */
+	uint32_t status;	/* refused: enum svmm_status; else SVMM_OK */
 	uint32_t reserved;
 	struct control_port_entry device;	/* attached, detached, gone: the port and device */
 	char path[CONTROL_EVENT_PATH_MAX];	/* the node, image or id attached; NUL-terminated */
 	char message[CONTROL_MESSAGE_MAX];	/* refused: the reason; NUL-terminated */
 };
 
-const char *control_status_name(unsigned int status);
 const char *control_event_name(unsigned int event);
 
 /* Builds a request; returns -ENAMETOOLONG if path does not fit, -EINVAL if it is empty. */
@@ -138,7 +126,7 @@ int control_event_decode(const void *buf, size_t len, struct control_event *out,
 
 /* Sets a reply's status and printf-formatted reason. */
 void control_reply_init(struct control_reply *r, enum control_type type);
-void control_reply_error(struct control_reply *r, enum control_status status, const char *fmt, ...)
+void control_reply_error(struct control_reply *r, enum svmm_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -29,29 +29,11 @@ static const char *const type_names[DEVPROTO_TYPE_END] = {
 	[DEVPROTO_PORT_GONE] = "PORT_GONE",
 };
 
-static const char *const status_names[DEVPROTO_STATUS_END] = {
-	[DEVPROTO_OK] = "ok",
-	[DEVPROTO_E_INVALID] = "invalid_request",
-	[DEVPROTO_E_NO_AVAILABLE_PORT] = "no_available_port",
-	[DEVPROTO_E_NO_SUCH_PORT] = "no_such_port",
-	[DEVPROTO_E_NO_SUCH_DEVICE] = "no_such_device",
-	[DEVPROTO_E_FAILED_TO_OPEN_DEVICE] = "failed_to_open_device",
-	[DEVPROTO_E_DEVICE_DEAD] = "device_dead",
-	[DEVPROTO_E_INTERNAL] = "internal_error",
-};
-
 const char *devproto_type_name(unsigned int type)
 {
 	if (type >= DEVPROTO_TYPE_END || !type_names[type])
 		return "?";
 	return type_names[type];
-}
-
-const char *devproto_status_name(unsigned int status)
-{
-	if (status >= DEVPROTO_STATUS_END)
-		return "?";
-	return status_names[status];
 }
 
 unsigned int devproto_fds_expected(enum devproto_type type)
@@ -307,7 +289,7 @@ static int check_fields(const struct devproto_msg *m, const char **why)
 			return wire_refuse(why, "port number out of range", -EBADMSG);
 		return 0;
 	case DEVPROTO_REPLY:
-		if (m->u.reply.status >= DEVPROTO_STATUS_END)
+		if (m->u.reply.status >= SVMM_STATUS_END)
 			return wire_refuse(why, "unknown reply status", -EBADMSG);
 		if (m->u.reply.port > DEVPROTO_MAX_PORTS)
 			return wire_refuse(why, "reply port out of range", -EBADMSG);

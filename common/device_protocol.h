@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/status.h"
+
 #define DEVPROTO_VERSION 2
 #define DEVPROTO_MSG_SIZE 64
 
@@ -52,19 +54,6 @@ enum devproto_type {
 	DEVPROTO_BAR_WRITE_POSTED,	/* VMM->dev: BAR 0 write, not answered */
 	DEVPROTO_REG_MIRROR,	/* VMM->dev, fd = memfd for struct devproto_reg_mirror */
 	DEVPROTO_TYPE_END,
-};
-
-/* Status codes of a reply; the USB ones carry crosvm's words (devproto_status_name). */
-enum devproto_status {
-	DEVPROTO_OK = 0,
-	DEVPROTO_E_INVALID,		/* the request made no sense */
-	DEVPROTO_E_NO_AVAILABLE_PORT,
-	DEVPROTO_E_NO_SUCH_PORT,
-	DEVPROTO_E_NO_SUCH_DEVICE,
-	DEVPROTO_E_FAILED_TO_OPEN_DEVICE,
-	DEVPROTO_E_DEVICE_DEAD,		/* the device is dead (a fatal error, a jail violation) */
-	DEVPROTO_E_INTERNAL,
-	DEVPROTO_STATUS_END,
 };
 
 enum devproto_attach_kind {
@@ -194,7 +183,7 @@ struct devproto_port_info {
 };
 
 struct devproto_reply {
-	uint32_t status;	/* enum devproto_status */
+	uint32_t status;	/* enum svmm_status */
 	uint32_t port;		/* attach/detach/info: the port */
 	uint64_t value;		/* reads: the value read */
 	struct devproto_port_info info;	/* USB_PORT_INFO */
@@ -291,8 +280,6 @@ unsigned int devproto_fds_expected(enum devproto_type type);
 /* The type's name, e.g. "BAR_WRITE", or "?" when unknown. */
 const char *devproto_type_name(unsigned int type);
 
-/* crosvm's word for a status ("no_available_port", ...), or "ok". */
-const char *devproto_status_name(unsigned int status);
 
 /* A zeroed message of this type, with the current version. */
 struct devproto_msg devproto_msg_init(enum devproto_type type, uint32_t seq);

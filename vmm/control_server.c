@@ -198,7 +198,7 @@ void control_server_handle(const struct control_ops *ops, void *opaque, const vo
 
 	if (control_request_decode(buf, len, fd >= 0 ? 1 : 0, &req, &why) < 0) {
 		control_reply_init(rep, (enum control_type)reply_type(buf, len));
-		control_reply_error(rep, CONTROL_E_INVALID, "%s", why);
+		control_reply_error(rep, SVMM_E_INVALID, "%s", why);
 		log_warn("control: refused a request: %s", why);
 		return;
 	}
@@ -221,7 +221,7 @@ void control_server_handle(const struct control_ops *ops, void *opaque, const vo
 		ops->list(opaque, &req, rep);
 		break;
 	default:
-		control_reply_error(rep, CONTROL_E_INVALID, "unknown request type");
+		control_reply_error(rep, SVMM_E_INVALID, "unknown request type");
 		break;
 	}
 }
@@ -306,7 +306,7 @@ static void control_serve_client(struct control_server *cs, int slot)
 		goto keep;
 	if (n == -EMSGSIZE || n == -EBADMSG || n == -EBADF) {
 		control_reply_init(rep, (enum control_type)reply_type(buf, CONTROL_RECV_SIZE));
-		control_reply_error(rep, CONTROL_E_INVALID, "%s", n == -EMSGSIZE ?
+		control_reply_error(rep, SVMM_E_INVALID, "%s", n == -EMSGSIZE ?
 				    "request has the wrong size" : n == -EBADF ?
 				    "a descriptor the request does not carry" : "control data that is not a descriptor");
 		log_warn("control: refused a request: %s", rep->message);
@@ -321,7 +321,7 @@ static void control_serve_client(struct control_server *cs, int slot)
 	refused = nfds ? image_refusal(image_fd) : NULL;
 	if (refused) {
 		control_reply_init(rep, (enum control_type)reply_type(buf, (size_t)n));
-		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "%s", refused);
+		control_reply_error(rep, SVMM_E_FAILED_TO_OPEN_DEVICE, "%s", refused);
 		log_warn("control: refused a request: %s", refused);
 		fdpass_drop(image_fd);
 		goto reply;
@@ -329,10 +329,10 @@ static void control_serve_client(struct control_server *cs, int slot)
 	control_server_handle(cs->ops, cs->opaque, buf, nfds ? image_fd : -1, (size_t)n, rep);
 	if (nfds)
 		close(image_fd);
-	if (rep->type == CONTROL_USB_WATCH && rep->status == CONTROL_OK) {
+	if (rep->type == CONTROL_USB_WATCH && rep->status == SVMM_OK) {
 		watcher = free_watcher_slot(cs);
 		if (watcher < 0) {
-			control_reply_error(rep, CONTROL_E_INVALID, "this VM has %d watchers already",
+			control_reply_error(rep, SVMM_E_INVALID, "this VM has %d watchers already",
 					    CONTROL_SERVER_MAX_WATCHERS);
 			rep->count = 0;
 		}

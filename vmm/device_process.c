@@ -156,9 +156,9 @@ int device_process_send_memory(struct device_process *d, const struct guest_memo
 		r = device_process_request(d, &m, mem->memfd, &reply);
 		if (r < 0)
 			return r;
-		if (reply.status != DEVPROTO_OK) {
+		if (reply.status != SVMM_OK) {
 			log_err("%s refused guest memory region %u: %s", d->name, i,
-				devproto_status_name(reply.status));
+				svmm_status_name(reply.status));
 			return -EPROTO;
 		}
 	}

@@ -49,7 +49,7 @@ static int proxy_cfg_read(struct pci_proxy *p, unsigned int offset, unsigned int
 	r = device_process_request(p->dev, &m, -1, &reply);
 	if (r < 0)
 		return r;
-	if (reply.status != DEVPROTO_OK)
+	if (reply.status != SVMM_OK)
 		return -EIO;
 	*v = (uint32_t)reply.value;
 	return 0;
@@ -67,7 +67,7 @@ static int proxy_cfg_write(struct pci_proxy *p, unsigned int offset, unsigned in
 	r = device_process_request(p->dev, &m, -1, &reply);
 	if (r < 0)
 		return r;
-	return reply.status == DEVPROTO_OK ? 0 : -EIO;
+	return reply.status == SVMM_OK ? 0 : -EIO;
 }
 
 static int proxy_bar_access(struct pci_proxy *p, bool write, uint64_t offset, uint32_t size,
@@ -80,7 +80,7 @@ static int proxy_bar_access(struct pci_proxy *p, bool write, uint64_t offset, ui
 	r = device_process_request(p->dev, &m, -1, &reply);
 	if (r < 0)
 		return r;
-	if (reply.status != DEVPROTO_OK)
+	if (reply.status != SVMM_OK)
 		return -EIO;
 	if (!write)
 		*value = reply.value;
@@ -139,7 +139,7 @@ static void proxy_learn_doorbell(struct pci_proxy *p, unsigned int index, uint32
 	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
 	m.u.doorbell.value = value;
 	r = device_process_request(p->dev, &m, db->fd, &reply);
-	if (r == 0 && reply.status == DEVPROTO_OK)
+	if (r == 0 && reply.status == SVMM_OK)
 		r = kvm_vm_ioeventfd_value(p->vm, db->fd, doorbell_addr(p, index), 4, value, true);
 	else if (r == 0)
 		r = -EPROTO;
@@ -357,7 +357,7 @@ static int proxy_send_fd(struct pci_proxy *p, enum devproto_type type, uint32_t 
 	r = device_process_request(p->dev, &m, fd, &reply);
 	if (r < 0)
 		return r;
-	return reply.status == DEVPROTO_OK ? 0 : -EPROTO;
+	return reply.status == SVMM_OK ? 0 : -EPROTO;
 }
 
 /* The read-only page of zeros the doorbell page maps (value doorbells, above). */
@@ -435,7 +435,7 @@ static void proxy_setup_mirror(struct pci_proxy *p)
 	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
 	r = device_process_request(p->dev, &m, fd, &reply);
 	close(fd);
-	if (r < 0 || reply.status != DEVPROTO_OK) {
+	if (r < 0 || reply.status != SVMM_OK) {
 		log_warn("the %s device process refused the register mirror", p->dev->name);
 		bar_mirror_destroy(&p->mirror);
 		return;

@@ -12,20 +12,6 @@
 #include "common/log.h"
 #include "common/monotonic.h"
 
-enum control_status usb_control_status(unsigned int s)
-{
-	switch (s) {
-	case DEVPROTO_OK: return CONTROL_OK;
-	case DEVPROTO_E_INVALID: return CONTROL_E_INVALID;
-	case DEVPROTO_E_NO_AVAILABLE_PORT: return CONTROL_E_NO_AVAILABLE_PORT;
-	case DEVPROTO_E_NO_SUCH_PORT: return CONTROL_E_NO_SUCH_PORT;
-	case DEVPROTO_E_NO_SUCH_DEVICE: return CONTROL_E_NO_SUCH_DEVICE;
-	case DEVPROTO_E_FAILED_TO_OPEN_DEVICE: return CONTROL_E_FAILED_TO_OPEN_DEVICE;
-	case DEVPROTO_E_DEVICE_DEAD: return CONTROL_E_DEVICE_DEAD;
-	default: return CONTROL_E_INTERNAL;
-	}
-}
-
 /* Sends req; on failure fills rep and returns false. */
 static bool usb_request(struct usb_control *u, struct devproto_msg *req, int fd,
 			struct devproto_reply *reply, struct control_reply *rep)
@@ -33,16 +19,16 @@ static bool usb_request(struct usb_control *u, struct devproto_msg *req, int fd,
 	int r = device_process_request(u->dev, req, fd, reply);
 
 	if (r == -ENODEV || (r < 0 && device_process_is_dead(u->dev))) {
-		control_reply_error(rep, CONTROL_E_DEVICE_DEAD, "the USB controller's process is dead");
+		control_reply_error(rep, SVMM_E_DEVICE_DEAD, "the USB controller's process is dead");
 		return false;
 	}
 	if (r < 0) {
-		control_reply_error(rep, CONTROL_E_INTERNAL, "%s", strerror(-r));
+		control_reply_error(rep, SVMM_E_INTERNAL, "%s", strerror(-r));
 		return false;
 	}
-	if (reply->status != DEVPROTO_OK) {
-		control_reply_error(rep, usb_control_status(reply->status), "the controller refused: %s",
-				    devproto_status_name(reply->status));
+	if (reply->status != SVMM_OK) {
+		control_reply_error(rep, reply->status, "the controller refused: %s",
+				    svmm_status_name(reply->status));
 		return false;
 	}
 	return true;
@@ -68,10 +54,10 @@ static int port_info(struct usb_control *u, unsigned int port, struct control_po
 		return r;
 	*status = reply.status;
 	/* An empty port answers no_such_device, or ok with no speed. */
-	if (reply.status == DEVPROTO_E_NO_SUCH_DEVICE ||
-	    (reply.status == DEVPROTO_OK && reply.info.speed == DEVPROTO_SPEED_NONE))
+	if (reply.status == SVMM_E_NO_SUCH_DEVICE ||
+	    (reply.status == SVMM_OK && reply.info.speed == DEVPROTO_SPEED_NONE))
 		return -ENOENT;
-	if (reply.status != DEVPROTO_OK)
+	if (reply.status != SVMM_OK)
 		return -EPROTO;
 	memset(e, 0, sizeof(*e));
 	e->port = port;
@@ -151,7 +137,7 @@ static void release_port(struct usb_control *u, unsigned int port, bool keep_lea
 		u->lease[port] = 0;
 	r = broker_release_flags(u->broker_sock, handle, keep_lease ? BROKER_RELEASE_KEEP_LEASE : 0,
 				 &reply);
-	if (r < 0 || reply.status != BROKER_OK)
+	if (r < 0 || reply.status != SVMM_OK)
 		log_warn("the broker did not release port %u's device: %s", port,
 			 r < 0 ? strerror(-r) : reply.reason);
 }
@@ -171,13 +157,13 @@ static void attach_image(struct usb_control *u, const struct control_request *re
 	int mode;
 
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE,
+		control_reply_error(rep, SVMM_E_FAILED_TO_OPEN_DEVICE,
 				    "%s: not a regular file or block device", req->path);
 		return;
 	}
 	mode = fcntl(fd, F_GETFL);
 	if (mode < 0 || (!ro && (mode & O_ACCMODE) != O_RDWR) || (mode & O_ACCMODE) == O_WRONLY) {
-		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "%s: not open for %s", req->path,
+		control_reply_error(rep, SVMM_E_FAILED_TO_OPEN_DEVICE, "%s: not open for %s", req->path,
 				    ro ? "reading" : "reading and writing");
 		return;
 	}
@@ -201,18 +187,18 @@ static void attach_host_device(struct usb_control *u, const struct control_reque
 	int fd = -1, r;
 
 	if (u->broker_sock < 0) {
-		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "no broker to open %s", req->path);
+		control_reply_error(rep, SVMM_E_FAILED_TO_OPEN_DEVICE, "no broker to open %s", req->path);
 		return;
 	}
 	r = broker_open_flags(u->broker_sock, target, req->path,
 			      req->flags & CONTROL_ATTACH_FOLLOW ? BROKER_OPEN_FOLLOW : 0, &br, &fd);
 	if (r < 0) {
-		control_reply_error(rep, CONTROL_E_FAILED_TO_OPEN_DEVICE, "the broker did not answer: %s",
+		control_reply_error(rep, SVMM_E_FAILED_TO_OPEN_DEVICE, "the broker did not answer: %s",
 				    strerror(-r));
 		return;
 	}
-	if (br.status != BROKER_OK) {
-		control_reply_error(rep, broker_control_status(br.status), "%s", br.reason);
+	if (br.status != SVMM_OK) {
+		control_reply_error(rep, br.status, "%s", br.reason);
 		return;
 	}
 	m.u.attach.kind = DEVPROTO_ATTACH_USBFS;
@@ -238,8 +224,8 @@ static void attach_host_device(struct usb_control *u, const struct control_reque
 		struct broker_reply rr;
 
 		/* Not attached after all: the device is free again for this or another VM. */
-		if (rep->status == CONTROL_OK)
-			control_reply_error(rep, CONTROL_E_INTERNAL, "the controller gave port %u", reply.port);
+		if (rep->status == SVMM_OK)
+			control_reply_error(rep, SVMM_E_INTERNAL, "the controller gave port %u", reply.port);
 		if (broker_release(u->broker_sock, br.handle, &rr) < 0)
 			log_warn("the broker did not take %s back", req->path);
 	}
@@ -253,7 +239,7 @@ void usb_control_attach(struct usb_control *u, const struct control_request *req
 		attach_image(u, req, image_fd, rep);
 	else
 		attach_host_device(u, req, rep);
-	if (rep->status != CONTROL_OK)
+	if (rep->status != SVMM_OK)
 		emit_refused(u, req, rep);
 	else if (rep->port >= 1 && rep->port <= DEVPROTO_MAX_PORTS)
 		record_attached(u, rep->port, req->path, CONTROL_EVENT_ATTACHED);
@@ -273,7 +259,7 @@ static void usb_detach(void *opaque, const struct control_request *req, struct c
 	int64_t t0 = monotonic_ms(), t1;
 
 	if (req->port > DEVPROTO_MAX_PORTS || (u->nports && req->port > u->nports)) {
-		control_reply_error(rep, CONTROL_E_NO_SUCH_PORT, "port %u does not exist (%u ports)",
+		control_reply_error(rep, SVMM_E_NO_SUCH_PORT, "port %u does not exist (%u ports)",
 				    req->port, u->nports);
 		return;
 	}
@@ -330,7 +316,7 @@ static void give_back(struct usb_control *u, uint32_t handle, bool keep_lease)
 		log_warn("the broker did not take handle %u back", handle);
 }
 
-static void emit_back_refused(struct usb_control *u, const char *path, enum control_status status,
+static void emit_back_refused(struct usb_control *u, const char *path, enum svmm_status status,
 			      const char *reason)
 {
 	struct control_event e;
@@ -369,11 +355,11 @@ static void take_given(struct usb_control *u, const struct broker_reply *br, int
 	control_reply_init(&rep, CONTROL_USB_ATTACH);
 	usb_request(u, &m, fd, &reply, &rep);
 	close(fd);
-	if (rep.status != CONTROL_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
+	if (rep.status != SVMM_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
 		log_warn("the broker gave %s (%04x:%04x) but it cannot be attached: %s", node,
 			 br->device.vendor, br->device.product, rep.message);
 		give_back(u, br->handle, false);
-		emit_back_refused(u, node, (enum control_status)rep.status, rep.message);
+		emit_back_refused(u, node, (enum svmm_status)rep.status, rep.message);
 		return;
 	}
 	u->broker_handle[reply.port] = br->handle;
@@ -397,32 +383,32 @@ static void take_back(struct usb_control *u, const struct broker_reply *br, int 
 
 	if (!port) {
 		/* A lease this VMM ended meanwhile: the device is not wanted. */
-		if (br->status == BROKER_OK)
+		if (br->status == SVMM_OK)
 			give_back(u, br->handle, false);
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
 	what = u->follow_path[port];
-	if (br->status != BROKER_OK) {
+	if (br->status != SVMM_OK) {
 		log_info("followed device %s came back and was refused: %s", what, br->reason);
-		emit_back_refused(u, what, broker_control_status(br->status), br->reason);
+		emit_back_refused(u, what, br->status, br->reason);
 		return;
 	}
 	usbfs_attach_msg(&m, br, u->broker_handle[port] ? 0 : port);
 	control_reply_init(&rep, CONTROL_USB_ATTACH);
 	if (!usb_request(u, &m, fd, &reply, &rep) && m.u.attach.port &&
-	    rep.status == CONTROL_E_NO_AVAILABLE_PORT) {
+	    rep.status == SVMM_E_NO_AVAILABLE_PORT) {
 		/* Its port was taken while it was away: any free one. */
 		m.u.attach.port = 0;
 		control_reply_init(&rep, CONTROL_USB_ATTACH);
 		usb_request(u, &m, fd, &reply, &rep);
 	}
 	close(fd);	/* the device process holds its own copy */
-	if (rep.status != CONTROL_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
+	if (rep.status != SVMM_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
 		log_warn("followed device %s came back but cannot be attached: %s", what, rep.message);
 		give_back(u, br->handle, true);
-		emit_back_refused(u, what, (enum control_status)rep.status, rep.message);
+		emit_back_refused(u, what, (enum svmm_status)rep.status, rep.message);
 		return;
 	}
 	u->broker_handle[reply.port] = br->handle;
@@ -461,26 +447,26 @@ static void usb_list(void *opaque, const struct control_request *req, struct con
 	(void)req;
 	/* A controller that died before it said how many ports it has has none to list. */
 	if (device_process_is_dead(u->dev)) {
-		control_reply_error(rep, CONTROL_E_DEVICE_DEAD, "the USB controller's process is dead");
+		control_reply_error(rep, SVMM_E_DEVICE_DEAD, "the USB controller's process is dead");
 		return;
 	}
 	rep->ports_total = u->nports;
 	for (unsigned int port = 1; port <= u->nports && port <= DEVPROTO_MAX_PORTS; port++) {
 		struct control_port_entry e;
-		unsigned int status = DEVPROTO_OK;
+		unsigned int status = SVMM_OK;
 		int r = port_info(u, port, &e, &status);
 
 		if (r == -ENOENT)
 			continue;
 		if (r == -EPROTO) {
-			control_reply_error(rep, usb_control_status(status), "port %u: %s", port,
-					    devproto_status_name(status));
+			control_reply_error(rep, status, "port %u: %s", port,
+					    svmm_status_name(status));
 			rep->count = 0;
 			return;
 		}
 		if (r < 0) {
-			control_reply_error(rep, device_process_is_dead(u->dev) ? CONTROL_E_DEVICE_DEAD
-										   : CONTROL_E_INTERNAL,
+			control_reply_error(rep, device_process_is_dead(u->dev) ? SVMM_E_DEVICE_DEAD
+										   : SVMM_E_INTERNAL,
 					    "cannot query port %u", port);
 			rep->count = 0;
 			return;

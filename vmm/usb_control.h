@@ -48,7 +48,4 @@ void usb_control_take_backs(struct usb_control *u);
 /* A device left port on its own: the broker may give it to another VM. */
 void usb_control_port_gone(void *opaque, unsigned int port);
 
-/* The control status for a device reply status. */
-enum control_status usb_control_status(unsigned int devproto_status);
-
 #endif

@@ -399,7 +399,7 @@ static int vmm_name_self(struct vmm *v, char *err, size_t errlen)
 		snprintf(err, errlen, "the broker did not take the name %s: %s", v->o->name, strerror(-r));
 		return r;
 	}
-	if (reply.status != BROKER_OK) {
+	if (reply.status != SVMM_OK) {
 		snprintf(err, errlen, "the broker refused the name %s: %s", v->o->name, reply.reason);
 		return -EEXIST;
 	}
@@ -733,8 +733,8 @@ static int vmm_attach_at_boot(struct vmm *v)
 		usb_control_attach(&v->usb, &req, fd, &rep);
 		if (fd >= 0)
 			close(fd);
-		if (rep.status != CONTROL_OK) {
-			log_err("cannot attach %s at boot: %s: %s", u->path, control_status_name(rep.status),
+		if (rep.status != SVMM_OK) {
+			log_err("cannot attach %s at boot: %s: %s", u->path, svmm_status_name(rep.status),
 				rep.message);
 			return -1;
 		}

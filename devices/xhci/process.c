@@ -122,7 +122,7 @@ static void answer_hello(struct xhci_process *p, const struct devproto_msg *req)
 		log_warn("xhci: answer to HELLO: %d", err);
 }
 
-static struct devproto_reply status(enum devproto_status st)
+static struct devproto_reply status(enum svmm_status st)
 {
 	struct devproto_reply r = { .status = st };
 
@@ -178,14 +178,14 @@ static bool port_kind_free(struct xhci *x, bool usb3)
 static struct devproto_reply do_attach(struct xhci_process *p, const struct devproto_attach *a,
 				       int fd)
 {
-	struct devproto_reply r = status(DEVPROTO_OK);
+	struct devproto_reply r = status(SVMM_OK);
 	enum devproto_usb_speed preferred;
 	struct usb_device *dev;
 	int port;
 
 	if (a->kind >= sizeof(attach_table) / sizeof(attach_table[0]) || !attach_table[a->kind]) {
 		close(fd);
-		return status(DEVPROTO_E_FAILED_TO_OPEN_DEVICE);
+		return status(SVMM_E_FAILED_TO_OPEN_DEVICE);
 	}
 	if (a->port) {
 		/* A followed device comes back to the port the guest knew it on. */
@@ -193,11 +193,11 @@ static struct devproto_reply do_attach(struct xhci_process *p, const struct devp
 
 		if (!want) {
 			close(fd);
-			return status(DEVPROTO_E_NO_SUCH_PORT);
+			return status(SVMM_E_NO_SUCH_PORT);
 		}
 		if (want->dev) {
 			close(fd);
-			return status(DEVPROTO_E_NO_AVAILABLE_PORT);
+			return status(SVMM_E_NO_AVAILABLE_PORT);
 		}
 		preferred = want->usb3 ? DEVPROTO_SPEED_SUPER : DEVPROTO_SPEED_HIGH;
 	} else if (port_kind_free(&p->x, true))
@@ -206,12 +206,12 @@ static struct devproto_reply do_attach(struct xhci_process *p, const struct devp
 		preferred = DEVPROTO_SPEED_HIGH;
 	else {
 		close(fd);
-		return status(DEVPROTO_E_NO_AVAILABLE_PORT);
+		return status(SVMM_E_NO_AVAILABLE_PORT);
 	}
 	dev = attach_table[a->kind](p->loop, fd, a, preferred);
 	if (!dev) {
 		close(fd);
-		return status(DEVPROTO_E_FAILED_TO_OPEN_DEVICE);
+		return status(SVMM_E_FAILED_TO_OPEN_DEVICE);
 	}
 	dev->kind = a->kind;
 	dev->gone = on_device_gone;
@@ -219,7 +219,7 @@ static struct devproto_reply do_attach(struct xhci_process *p, const struct devp
 	port = xhci_port_connect(&p->x, dev, a->port);
 	if (port < 0) {
 		dev->ops->destroy(dev);
-		return status(DEVPROTO_E_NO_AVAILABLE_PORT);
+		return status(SVMM_E_NO_AVAILABLE_PORT);
 	}
 	r.port = (uint32_t)port;
 	return r;
@@ -228,12 +228,12 @@ static struct devproto_reply do_attach(struct xhci_process *p, const struct devp
 static struct devproto_reply do_port_info(struct xhci_process *p, unsigned int port)
 {
 	struct xhci_port *xp = xhci_port_get(&p->x, port);
-	struct devproto_reply r = status(DEVPROTO_OK);
+	struct devproto_reply r = status(SVMM_OK);
 
 	if (!xp)
-		return status(DEVPROTO_E_NO_SUCH_PORT);
+		return status(SVMM_E_NO_SUCH_PORT);
 	if (!xp->dev)
-		return status(DEVPROTO_E_NO_SUCH_DEVICE);
+		return status(SVMM_E_NO_SUCH_DEVICE);
 	r.port = port;
 	r.info.vendor = xp->dev->vendor;
 	r.info.product = xp->dev->product;
@@ -301,31 +301,31 @@ static struct devproto_reply do_doorbell_fd(struct xhci_process *p,
 	/* As answer_hello declared: a bare eventfd for the command ring, value doorbells for slots. */
 	if (db->index > XHCI_MAX_SLOTS || by_value != (db->index >= XHCI_DB_VALUE_FIRST)) {
 		close(fd);
-		return status(DEVPROTO_E_INVALID);
+		return status(SVMM_E_INVALID);
 	}
 	w = doorbell_watch_for(p, db);
 	if (!w) {
 		log_warn("xhci: more than %u value doorbells; doorbell %u value 0x%x refused",
 			 DEVPROTO_MAX_VALUE_DOORBELLS, db->index, db->value);
 		close(fd);
-		return status(DEVPROTO_E_INVALID);
+		return status(SVMM_E_INVALID);
 	}
 	unwatch_doorbell(p, w);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (event_loop_add_fd(p->loop, fd, EPOLLIN, on_doorbell, w) < 0) {
 		close(fd);
-		return status(DEVPROTO_E_INTERNAL);
+		return status(SVMM_E_INTERNAL);
 	}
 	w->index = db->index;
 	w->value = db->value;
 	w->fd = fd;
-	return status(DEVPROTO_OK);
+	return status(SVMM_OK);
 }
 
 static struct devproto_reply do_request(struct xhci_process *p, const struct devproto_msg *m,
 					int fd)
 {
-	struct devproto_reply r = status(DEVPROTO_OK);
+	struct devproto_reply r = status(SVMM_OK);
 
 	switch (m->type) {
 	case DEVPROTO_HELLO:
@@ -335,7 +335,7 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 					   m->u.mem.offset);
 
 		close(fd);
-		return status(err < 0 ? DEVPROTO_E_INVALID : DEVPROTO_OK);
+		return status(err < 0 ? SVMM_E_INVALID : SVMM_OK);
 	}
 	case DEVPROTO_CFG_READ:
 		r.value = xhci_pci_read(&p->x, m->u.cfg.offset, m->u.cfg.size);
@@ -351,13 +351,13 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 		xhci_bar_write(&p->x, m->u.bar.offset, m->u.bar.size, m->u.bar.value);
 		return r;
 	case DEVPROTO_REG_MIRROR:
-		return status(xhci_mirror_attach(&p->x, fd) < 0 ? DEVPROTO_E_INTERNAL : DEVPROTO_OK);
+		return status(xhci_mirror_attach(&p->x, fd) < 0 ? SVMM_E_INTERNAL : SVMM_OK);
 	case DEVPROTO_DOORBELL_FD:
 		return do_doorbell_fd(p, &m->u.doorbell, fd);
 	case DEVPROTO_IRQ_FD:
 		if (m->u.irq.vector != DEVPROTO_IRQ_INTX && m->u.irq.vector >= XHCI_NUM_INTRS) {
 			close(fd);
-			return status(DEVPROTO_E_INVALID);
+			return status(SVMM_E_INVALID);
 		}
 		xhci_irq_set_fd(&p->x, m->u.irq.vector, fd);
 		return r;
@@ -365,9 +365,9 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 		return do_attach(p, &m->u.attach, fd);
 	case DEVPROTO_USB_DETACH:
 		if (!xhci_port_get(&p->x, m->u.port.port))
-			return status(DEVPROTO_E_NO_SUCH_PORT);
+			return status(SVMM_E_NO_SUCH_PORT);
 		if (!xhci_port_get(&p->x, m->u.port.port)->dev)
-			return status(DEVPROTO_E_NO_SUCH_DEVICE);
+			return status(SVMM_E_NO_SUCH_DEVICE);
 		release_device(p, m->u.port.port);
 		r.port = m->u.port.port;
 		return r;
@@ -380,7 +380,7 @@ static struct devproto_reply do_request(struct xhci_process *p, const struct dev
 		/* Events and replies are not requests. */
 		if (fd >= 0)
 			close(fd);
-		return status(DEVPROTO_E_INVALID);
+		return status(SVMM_E_INVALID);
 	}
 }
 

@@ -369,7 +369,7 @@ static void bench_latency(struct drv *g, bool eventfd, unsigned int n)
 			drv_write_async(g, g->db, 4, 0);
 		spin_event(g, &ev);
 		us[i] = (now() - t0) * 1e6;
-		if (!eventfd && drv_reply(g).status != DEVPROTO_OK)
+		if (!eventfd && drv_reply(g).status != SVMM_OK)
 			die("doorbell BAR write refused");
 		if (ev.param != at || trb_cc(&ev) != CC_SUCCESS)
 			die("No-Op: unexpected event (cc %u)", trb_cc(&ev));
@@ -403,8 +403,8 @@ static unsigned int attach(struct drv *g, int fd)
 {
 	struct devproto_reply r = drv_attach(g, fd, 0);
 
-	if (r.status != DEVPROTO_OK)
-		die("attach: %s", devproto_status_name(r.status));
+	if (r.status != SVMM_OK)
+		die("attach: %s", svmm_status_name(r.status));
 	return r.port;
 }
 

@@ -117,8 +117,8 @@ static void fuzz_reply(uint16_t type, uint32_t id)
 	}
 	FUZZ_CHECK(n == 1);
 	FUZZ_CHECK(p.type == type && p.id == id);
-	FUZZ_CHECK(strcmp(broker_status_name(p.status), "?") != 0);
-	opened = p.type == BROKER_OPEN && p.status == BROKER_OK;
+	FUZZ_CHECK(strcmp(svmm_status_name(p.status), "?") != 0);
+	opened = p.type == BROKER_OPEN && p.status == SVMM_OK;
 	FUZZ_CHECK(opened == (fd >= 0));
 	if (fd >= 0)
 		close(fd);

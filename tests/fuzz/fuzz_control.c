@@ -66,7 +66,7 @@ static void on_attach(void *opaque, const struct control_request *req, int image
 static void on_detach(void *opaque, const struct control_request *req, struct control_reply *rep)
 {
 	record(opaque, req, -1);
-	control_reply_error(rep, CONTROL_E_NO_SUCH_PORT, "port %u is empty", req->port);
+	control_reply_error(rep, SVMM_E_NO_SUCH_PORT, "port %u is empty", req->port);
 }
 
 static void on_other(void *opaque, const struct control_request *req, struct control_reply *rep)
@@ -95,7 +95,7 @@ static void check_reply(const struct control_reply *rep)
 {
 	FUZZ_CHECK(memchr(rep->message, '\0', sizeof(rep->message)) != NULL);
 	FUZZ_CHECK(rep->count <= CONTROL_LIST_MAX);
-	FUZZ_CHECK(strcmp(control_status_name(rep->status), "?") != 0);
+	FUZZ_CHECK(strcmp(svmm_status_name(rep->status), "?") != 0);
 }
 
 static struct control_server server;
@@ -195,8 +195,8 @@ static void fuzz_request(const uint8_t *msg, size_t len, size_t nfds)
 	 * file or block device (the wire's descriptors are pipes) or is on FUSE.
 	 */
 	if (!seen.calls)
-		FUZZ_CHECK(rep.status == CONTROL_E_INVALID ||
-			   (rep.status == CONTROL_E_FAILED_TO_OPEN_DEVICE && nfds == 1));
+		FUZZ_CHECK(rep.status == SVMM_E_INVALID ||
+			   (rep.status == SVMM_E_FAILED_TO_OPEN_DEVICE && nfds == 1));
 	/* The CLI reads what the VMM answered: it must take it, as a reply to its own type. */
 	if (len >= 4)
 		memcpy(&type, msg + 2, sizeof(type));

@@ -108,7 +108,7 @@ static void check_fields(const struct devproto_msg *m)
 		FUZZ_CHECK(m->u.port.port >= 1 && m->u.port.port <= DEVPROTO_MAX_PORTS);
 		break;
 	case DEVPROTO_REPLY:
-		FUZZ_CHECK(strcmp(devproto_status_name(m->u.reply.status), "?") != 0);
+		FUZZ_CHECK(strcmp(svmm_status_name(m->u.reply.status), "?") != 0);
 		FUZZ_CHECK(m->u.reply.port <= DEVPROTO_MAX_PORTS);
 		FUZZ_CHECK(m->u.reply.info.speed <= DEVPROTO_SPEED_SUPER_PLUS);
 		break;

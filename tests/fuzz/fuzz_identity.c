@@ -198,7 +198,7 @@ static void check_identity(const struct broker_device *d, const struct usb_trait
 	/* What the broker sends with a refusal, and with a grant of every interface. */
 	FUZZ_CHECK(broker_request_open(&open_req, 7, BROKER_TARGET_NODE, "/dev/bus/usb/001/004") == 0);
 	broker_reply_init(&p, &open_req);
-	broker_reply_error(&p, BROKER_E_FAILED_TO_OPEN_DEVICE, "refused");
+	broker_reply_error(&p, SVMM_E_FAILED_TO_OPEN_DEVICE, "refused");
 	p.device = *d;
 	FUZZ_CHECK(broker_reply_decode(&p, sizeof(p), 0, BROKER_OPEN, 7, &out, &why) == 0);
 	broker_reply_init(&p, &open_req);

@@ -25,5 +25,6 @@ elif kind == "fd":
 msg, fds, _, _ = socket.recv_fds(s, REPLY_SIZE + 1, 4)
 status = struct.unpack_from("=I", msg, 8)[0]
 reason = msg[32 + 332:].split(b"\0")[0].decode()
-names = ["ok", "invalid_request", "no_such_device", "failed_to_open_device", "internal_error"]
+names = ["ok", "invalid_request", "no_available_port", "no_such_port", "no_such_device",
+         "failed_to_open_device", "device_dead", "internal_error"]
 print(len(msg), len(fds), names[status] if status < len(names) else status, reason)

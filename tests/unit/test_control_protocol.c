@@ -73,10 +73,10 @@ Test(control, reply_checks)
 	const char *why = NULL;
 
 	control_reply_init(&r, CONTROL_USB_ATTACH);
-	control_reply_error(&r, CONTROL_E_NO_AVAILABLE_PORT, "all %d ports in use", 16);
+	control_reply_error(&r, SVMM_E_NO_AVAILABLE_PORT, "all %d ports in use", 16);
 	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_ATTACH, &out, &why), 0);
 	cr_assert_str_eq(out.message, "all 16 ports in use");
-	cr_assert_str_eq(control_status_name(out.status), "no_available_port");
+	cr_assert_str_eq(svmm_status_name(out.status), "no_available_port");
 	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_DETACH, &out, &why), -EBADMSG);
 	memset(r.message, 'x', sizeof(r.message));
 	cr_assert_eq(control_reply_decode(&r, sizeof(r), CONTROL_USB_ATTACH, &out, &why), -EBADMSG);
@@ -134,7 +134,7 @@ Test(control, events_are_checked_like_replies)
 	memset(e.message, 'm', sizeof(e.message));
 	cr_assert_eq(control_event_decode(&e, sizeof(e), &out, &why), -EBADMSG);
 	control_event_init(&e, CONTROL_EVENT_GONE, NULL);
-	e.status = CONTROL_STATUS_END;
+	e.status = SVMM_STATUS_END;
 	cr_assert_eq(control_event_decode(&e, sizeof(e), &out, &why), -EBADMSG);
 	control_event_init(&e, CONTROL_EVENT_STOPPED, NULL);
 	e.type = CONTROL_USB_LIST;

@@ -44,7 +44,7 @@ Test(devproto, every_valid_type_decodes_and_round_trips)
 	m.u.mem.size = 512ull << 20;
 	cr_assert_eq(decode(&m, 1, NULL), 0);
 	m = devproto_msg_init(DEVPROTO_REPLY, 1);
-	m.u.reply.status = DEVPROTO_E_NO_AVAILABLE_PORT;
+	m.u.reply.status = SVMM_E_NO_AVAILABLE_PORT;
 	cr_assert_eq(decode(&m, 0, NULL), 0);
 }
 
@@ -203,7 +203,7 @@ Test(devproto, ids_out_of_range_are_refused)
 	m.u.attach.allowed_interfaces = 0;
 	cr_assert_eq(decode(&m, 1, NULL), -EBADMSG);
 	m = devproto_msg_init(DEVPROTO_REPLY, 1);
-	m.u.reply.status = DEVPROTO_STATUS_END;
+	m.u.reply.status = SVMM_STATUS_END;
 	cr_assert_eq(decode(&m, 0, NULL), -EBADMSG);
 	m = devproto_msg_init(DEVPROTO_MSIX_ROUTE, 1);
 	m.u.msix.masked = 2;
@@ -347,9 +347,9 @@ Test(devproto, malformed_message_with_fd_closes_the_fd)
 
 Test(devproto, status_and_type_names)
 {
-	cr_assert_str_eq(devproto_status_name(DEVPROTO_E_NO_AVAILABLE_PORT), "no_available_port");
-	cr_assert_str_eq(devproto_status_name(DEVPROTO_E_FAILED_TO_OPEN_DEVICE), "failed_to_open_device");
-	cr_assert_str_eq(devproto_status_name(1000), "?");
+	cr_assert_str_eq(svmm_status_name(SVMM_E_NO_AVAILABLE_PORT), "no_available_port");
+	cr_assert_str_eq(svmm_status_name(SVMM_E_FAILED_TO_OPEN_DEVICE), "failed_to_open_device");
+	cr_assert_str_eq(svmm_status_name(1000), "?");
 	cr_assert_str_eq(devproto_type_name(DEVPROTO_BAR_WRITE), "BAR_WRITE");
 	cr_assert_str_eq(devproto_type_name(0), "?");
 }

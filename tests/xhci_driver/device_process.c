@@ -66,7 +66,7 @@ void drv_write_async(struct drv *d, uint64_t off, unsigned int size, uint64_t v)
 static void process_write(struct drv *d, uint64_t off, unsigned int size, uint64_t v)
 {
 	drv_write_async(d, off, size, v);
-	if (drv_reply(d).status != DEVPROTO_OK)
+	if (drv_reply(d).status != SVMM_OK)
 		drv_fail(d, "BAR write at 0x%llx refused", (unsigned long long)off);
 }
 
@@ -172,14 +172,14 @@ void drv_spawn(struct drv *d, uint64_t ram_size, xhci_attach_fn attach, drv_fail
 	m = devproto_msg_init(DEVPROTO_MEM_REGION, 0);
 	m.u.mem.gpa = DRV_RAM_GPA;
 	m.u.mem.size = ram_size;
-	if (drv_request(d, &m, memfd).status != DEVPROTO_OK)
+	if (drv_request(d, &m, memfd).status != SVMM_OK)
 		drv_fail(d, "MEM_REGION refused");
 	close(memfd);
 
 	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m = devproto_msg_init(DEVPROTO_IRQ_FD, 0);
 	m.u.irq.vector = 0;
-	if (d->irq_fd < 0 || drv_request(d, &m, d->irq_fd).status != DEVPROTO_OK)
+	if (d->irq_fd < 0 || drv_request(d, &m, d->irq_fd).status != SVMM_OK)
 		drv_fail(d, "IRQ_FD refused");
 	drv_read_layout(d);
 }
@@ -189,7 +189,7 @@ void drv_stop(struct drv *d)
 	struct devproto_msg m = devproto_msg_init(DEVPROTO_SHUTDOWN, 0);
 	int st = 0;
 
-	if (drv_request(d, &m, -1).status != DEVPROTO_OK)
+	if (drv_request(d, &m, -1).status != SVMM_OK)
 		drv_fail(d, "SHUTDOWN refused");
 	if (waitpid(d->pid, &st, 0) != d->pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		drv_fail(d, "device process ended with status 0x%x", st);
@@ -220,7 +220,7 @@ const struct devproto_reg_mirror *drv_mirror(struct drv *d)
 	if (page == MAP_FAILED)
 		drv_fail(d, "mirror mmap: %s", strerror(errno));
 	m.u.mirror.size = DEVPROTO_MIRROR_SIZE;
-	if (drv_request(d, &m, fd).status != DEVPROTO_OK)
+	if (drv_request(d, &m, fd).status != SVMM_OK)
 		drv_fail(d, "REG_MIRROR refused");
 	close(fd);
 	return page;
@@ -236,7 +236,7 @@ static int doorbell_eventfd(struct drv *d, unsigned int index, uint32_t flags, u
 	m.u.doorbell.index = index;
 	m.u.doorbell.flags = flags;
 	m.u.doorbell.value = value;
-	if (drv_request(d, &m, fd).status != DEVPROTO_OK)
+	if (drv_request(d, &m, fd).status != SVMM_OK)
 		drv_fail(d, "DOORBELL_FD %u refused", index);
 	return fd;
 }

@@ -113,16 +113,16 @@ Test(broker_client, a_late_reply_is_not_taken_for_the_next_one_and_its_device_go
 	broker_client_set_timeout(0);	/* from here on the fake answers at once */
 
 	cr_assert_eq(broker_open(client, BROKER_TARGET_ID, "1050:0407", &p, &fd), 0);
-	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
 	cr_assert_eq(p.handle, 8, "got the late reply's handle %u", p.handle);
 	cr_assert_geq(fd, 0);
 	close(fd);
 	/* Every request after the late one gets its own reply, not the one before. */
 	cr_assert_eq(broker_release(client, 8, &p), 0);
-	cr_assert_eq(p.status, BROKER_OK);
+	cr_assert_eq(p.status, SVMM_OK);
 	cr_assert_eq(p.handle, 8);
 	cr_assert_eq(broker_open(client, BROKER_TARGET_ID, "1050:0407", &p, &fd), 0);
-	cr_assert_eq(p.status, BROKER_OK);
+	cr_assert_eq(p.status, SVMM_OK);
 	close(fd);
 	pthread_join(t, NULL);
 	cr_assert_geq(f.nreleased, 1);

@@ -65,9 +65,9 @@ Test(broker_protocol, requests_round_trip)
 	cr_assert_eq(broker_request_release(&r, 2, 9, 0), 0);
 	cr_assert_eq(decode_req(&r, 0, NULL), 0);
 	cr_assert_str_eq(broker_type_name(BROKER_RELEASE), "RELEASE");
-	cr_assert_str_eq(broker_status_name(BROKER_E_FAILED_TO_OPEN_DEVICE), "failed_to_open_device");
-	cr_assert_str_eq(broker_status_name(BROKER_E_NO_SUCH_DEVICE), "no_such_device");
-	cr_assert_str_eq(broker_status_name(99), "?");
+	cr_assert_str_eq(svmm_status_name(SVMM_E_FAILED_TO_OPEN_DEVICE), "failed_to_open_device");
+	cr_assert_str_eq(svmm_status_name(SVMM_E_NO_SUCH_DEVICE), "no_such_device");
+	cr_assert_str_eq(svmm_status_name(99), "?");
 }
 
 Test(broker_protocol, builders_refuse_what_cannot_be_sent)
@@ -237,7 +237,7 @@ Test(broker_protocol, replies_are_checked)
 	p.device.interface_class[5] = 3;	/* class of an absent interface */
 	cr_assert_eq(decode_rep(&p, 1, NULL), -EBADMSG);
 	p = ok_reply();
-	p.status = BROKER_STATUS_END;
+	p.status = SVMM_STATUS_END;
 	cr_assert_eq(decode_rep(&p, 0, NULL), -EBADMSG);
 
 	/* A refusal carries no fd, no grant, no handle. */
@@ -245,7 +245,7 @@ Test(broker_protocol, replies_are_checked)
 	p.handle = 0;
 	p.flags = 0;
 	p.allowed = 0;
-	broker_reply_error(&p, BROKER_E_FAILED_TO_OPEN_DEVICE, "refused by %s", "x:1");
+	broker_reply_error(&p, SVMM_E_FAILED_TO_OPEN_DEVICE, "refused by %s", "x:1");
 	cr_assert_eq(decode_rep(&p, 0, &why), 0, "%s", why);
 	cr_assert_eq(decode_rep(&p, 1, NULL), -EBADF);
 	p.flags = BROKER_FLAG_RESTRICTED;
@@ -316,7 +316,7 @@ Test(broker_protocol, only_a_granted_open_brings_its_descriptor_in)
 	p.handle = 0;
 	p.flags = 0;
 	p.allowed = 0;
-	broker_reply_error(&p, BROKER_E_FAILED_TO_OPEN_DEVICE, "no");
+	broker_reply_error(&p, SVMM_E_FAILED_TO_OPEN_DEVICE, "no");
 	cr_assert_eq(fdpass_send(sv[1], &p, sizeof(p), &probe, 1), 0);
 	cr_assert_eq(broker_reply_recv(sv[0], BROKER_OPEN, 7, &got, &fd, &why), -EBADF);
 	cr_assert_eq(fd, -1);

@@ -122,7 +122,7 @@ Test(broker_server, a_good_node_gives_an_fd_and_the_identity, .init = setup, .fi
 	unsigned int slot;
 	int c = client(&slot), fd;
 
-	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(fstat(fd, &st), 0);
 	cr_assert_eq(st.st_rdev, makedev(1, 3));
@@ -149,22 +149,22 @@ Test(broker_server, refusals_say_why, .init = setup, .fini = teardown)
 	int c = client(&slot), fd;
 	char p2[512];
 
-	cr_assert_eq(open_node(c, slot, "dev/001/008", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c, slot, "dev/001/008", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_eq(fd, -1);
 	cr_assert_not_null(strstr(p.reason, "hub"), "%s", p.reason);
 	cr_assert_eq(p.device.device_class, 0x09);	/* what was refused is described */
-	cr_assert_eq(open_node(c, slot, "dev/001/077", &p, &fd), BROKER_E_NO_SUCH_DEVICE);
+	cr_assert_eq(open_node(c, slot, "dev/001/077", &p, &fd), SVMM_E_NO_SUCH_DEVICE);
 	cr_assert_str_eq(p.reason, "no such device node");
-	cr_assert_eq(open_node(c, slot, "dev/001/../001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c, slot, "dev/001/../001/004", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	fake_usb_path(&f, "dev/001/099", p2, sizeof(p2));
 	cr_assert_eq(symlink("004", p2), 0);
-	cr_assert_eq(open_node(c, slot, "dev/001/099", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c, slot, "dev/001/099", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(p.reason, "symbolic link"), "%s", p.reason);
 	{
 		struct broker_request r;
 
 		cr_assert_eq(broker_request_open(&r, 9, BROKER_TARGET_NODE, "/dev/null"), 0);
-		cr_assert_eq(ask(c, slot, &r, &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+		cr_assert_eq(ask(c, slot, &r, &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 		cr_assert_not_null(strstr(p.reason, "not a device node under"), "%s", p.reason);
 	}
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
@@ -177,23 +177,23 @@ Test(broker_server, a_held_device_is_refused_until_released, .init = setup, .fin
 	unsigned int s1, s2;
 	int c1 = client(&s1), c2 = client(&s2), fd, fd2;
 
-	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
-	cr_assert_eq(open_node(c2, s2, "dev/001/004", &q, &fd2), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &q, &fd2), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(q.reason, "already attached to another VM"), "%s", q.reason);
 	cr_assert_eq(fd2, -1);
 	/* The same VM asking twice is refused too: one device, one port. */
-	cr_assert_eq(open_node(c1, s1, "dev/001/004", &q, &fd2), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &q, &fd2), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(q.reason, "already attached to this VM"), "%s", q.reason);
 	/* Resolving by name reaches the same device and the same refusal. */
-	cr_assert_eq(open_id(c2, s2, "1050:0407:AAA", &q, &fd2), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_id(c2, s2, "1050:0407:AAA", &q, &fd2), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(q.reason, "already attached"), "%s", q.reason);
 	/* Another VM cannot release it: handles are per VM. */
-	cr_assert_eq(release(c2, s2, p.handle, &q), BROKER_E_INVALID);
-	cr_assert_eq(release(c1, s1, p.handle, &q), BROKER_OK, "%s", q.reason);
+	cr_assert_eq(release(c2, s2, p.handle, &q), SVMM_E_INVALID);
+	cr_assert_eq(release(c1, s1, p.handle, &q), SVMM_OK, "%s", q.reason);
 	cr_assert_eq(q.device.vendor, 0x1050);
-	cr_assert_eq(release(c1, s1, p.handle, &q), BROKER_E_INVALID);	/* not twice */
+	cr_assert_eq(release(c1, s1, p.handle, &q), SVMM_E_INVALID);	/* not twice */
 	close(fd);
-	cr_assert_eq(open_node(c2, s2, "dev/001/004", &q, &fd2), BROKER_OK, "%s", q.reason);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &q, &fd2), SVMM_OK, "%s", q.reason);
 	cr_assert_neq(q.handle, p.handle);
 	close(fd2);
 	close(c1);
@@ -206,8 +206,8 @@ Test(broker_server, a_closed_connection_releases_its_devices, .init = setup, .fi
 	unsigned int s1, s2;
 	int c1 = client(&s1), c2 = client(&s2), fd, fd2;
 
-	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
-	cr_assert_eq(open_node(c1, s1, "dev/001/006", &p, &fd2), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/006", &p, &fd2), SVMM_OK, "%s", p.reason);
 	close(fd);
 	close(fd2);
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[s1].id), 2);
@@ -215,7 +215,7 @@ Test(broker_server, a_closed_connection_releases_its_devices, .init = setup, .fi
 	cr_assert_eq(broker_server_handle(&srv, s1), 0);
 	cr_assert_eq(srv.peers[s1].fd, -1);
 	cr_assert_eq(broker_server_peers(&srv), 1);
-	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	close(c2);
 }
@@ -226,15 +226,15 @@ Test(broker_server, names_resolve_and_are_checked, .init = setup, .fini = teardo
 	unsigned int slot;
 	int c = client(&slot), fd;
 
-	cr_assert_eq(open_id(c, slot, "1050:0407:AAA", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_id(c, slot, "1050:0407:AAA", &p, &fd), SVMM_OK, "%s", p.reason);
 	cr_assert_eq(p.device.devnum, 4);
 	close(fd);
-	cr_assert_eq(open_id(c, slot, "1-6", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_id(c, slot, "1-6", &p, &fd), SVMM_OK, "%s", p.reason);
 	cr_assert_eq(p.device.vendor, 0x0781);
 	close(fd);
-	cr_assert_eq(open_id(c, slot, "dead:beef", &p, &fd), BROKER_E_NO_SUCH_DEVICE);
-	cr_assert_eq(open_id(c, slot, "1-2/../x", &p, &fd), BROKER_E_INVALID);
-	cr_assert_eq(open_id(c, slot, "1-8", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);	/* the hub */
+	cr_assert_eq(open_id(c, slot, "dead:beef", &p, &fd), SVMM_E_NO_SUCH_DEVICE);
+	cr_assert_eq(open_id(c, slot, "1-2/../x", &p, &fd), SVMM_E_INVALID);
+	cr_assert_eq(open_id(c, slot, "1-8", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);	/* the hub */
 	close(c);
 }
 
@@ -246,9 +246,9 @@ Test(broker_server, policy_refusals_name_the_rule)
 
 	setup_with("deny interface-class 03\nallow-detach id 1050:*\n");
 	c = client(&slot);
-	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_str_eq(p.reason, "refused by test.policy:1 (deny interface-class 03)");
-	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	close(c);
 	teardown();
@@ -264,7 +264,7 @@ Test(broker_server, a_limited_device_that_cannot_be_locked_down_is_refused)
 	setup_with("allow all\n");
 	fake_usbfs.drop_error = -ENOTTY;
 	c = client(&slot);
-	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(p.reason, "cannot lock the device down"), "%s", p.reason);
 	cr_assert_eq(fd, -1);
 	cr_assert_eq(p.flags, 0);
@@ -275,7 +275,7 @@ Test(broker_server, a_limited_device_that_cannot_be_locked_down_is_refused)
 	setup_with("deny-interface interface-class 03\nallow-detach all\n");
 	fake_usbfs.drop_error = -ENOTTY;
 	c = client(&slot);
-	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c, slot, "dev/001/006", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 0);
 	close(c);
 	teardown();
@@ -293,7 +293,7 @@ Test(broker_server, malformed_requests_are_answered_and_fds_closed, .init = setu
 	cr_assert_eq(fdpass_send(c, junk, sizeof(junk), NULL, 0), 0);
 	cr_assert_eq(broker_server_handle(&srv, slot), 1);
 	cr_assert_eq(broker_reply_recv(c, BROKER_OPEN, 0, &p, &fd, &why), 1, "%s", why);
-	cr_assert_eq(p.status, BROKER_E_INVALID);
+	cr_assert_eq(p.status, SVMM_E_INVALID);
 	cr_assert_not_null(strstr(p.reason, "malformed request"), "%s", p.reason);
 
 	cr_assert_eq(broker_request_open(&r, 5, BROKER_TARGET_NODE, "/dev/bus/usb/001/002"), 0);
@@ -306,7 +306,7 @@ Test(broker_server, malformed_requests_are_answered_and_fds_closed, .init = setu
 	cr_assert_eq(read(pipefd[0], &ch, 1), 0, "the broker kept the descriptor it was sent");
 	close(pipefd[0]);
 	/* The connection still serves good requests. */
-	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	close(c);
 }
@@ -356,25 +356,25 @@ Test(broker_client, spawn_open_release_stop)
 	cr_assert_gt(child.pid, 0);
 	fake_usb_path(&f, "dev/001/004", path, sizeof(path));
 	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, path, &p, &fd), 0);
-	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
 	cr_assert_geq(fd, 0);
 	/* It answered: it did so under its filter, without privileges, and each request below does too. */
 	cr_assert_str_eq(status_field(child.pid, "Seccomp"), "2");
 	cr_assert_str_eq(status_field(child.pid, "NoNewPrivs"), "1");
 	cr_assert_str_eq(status_field(child.pid, "CapEff"), "0000000000000000");
 	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, path, &p, &fd2), 0);
-	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);
-	cr_assert_eq(broker_control_status(p.status), CONTROL_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(p.status, SVMM_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(p.status, SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_eq(fd2, -1);
 	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_ID, "1050:0407", &p, &fd2), 0);
-	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(p.status, SVMM_E_FAILED_TO_OPEN_DEVICE);
 	close(fd);
 	cr_assert_eq(broker_open(child.sock, BROKER_TARGET_NODE, "/dev/bus/usb/001/002", &p, &fd2), 0);
-	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);	/* not under the fake root */
+	cr_assert_eq(p.status, SVMM_E_FAILED_TO_OPEN_DEVICE);	/* not under the fake root */
 	cr_assert_eq(broker_release(child.sock, 1, &p), 0);
-	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
 	cr_assert_eq(broker_release(child.sock, 1, &p), 0);
-	cr_assert_eq(p.status, BROKER_E_INVALID);
+	cr_assert_eq(p.status, SVMM_E_INVALID);
 	/* The VMM closing its end stops its broker, cleanly. */
 	cr_assert_eq(broker_stop(&child), 0);
 	fake_usb_teardown(&f);
@@ -402,8 +402,6 @@ Test(broker_client, spawn_reports_a_malformed_policy_with_its_line)
 Test(broker_client, connect_to_nothing_fails)
 {
 	cr_assert_eq(broker_connect("/var/tmp/svmm-no-such-broker.sock"), -ENOENT);
-	cr_assert_eq(broker_control_status(BROKER_E_NO_SUCH_DEVICE), CONTROL_E_NO_SUCH_DEVICE);
-	cr_assert_eq(broker_control_status(BROKER_E_INTERNAL), CONTROL_E_INTERNAL);
 }
 
 /* The one hold of the device rdev: the broker's own fd of it. */
@@ -465,7 +463,7 @@ Test(broker_server, every_fd_a_vm_gets_is_locked_down)
 
 		setup_with(cases[i].policy);
 		c = client(&slot);
-		cr_assert_eq(open_node(c, slot, cases[i].node, &p, &fd), BROKER_OK, "%s", p.reason);
+		cr_assert_eq(open_node(c, slot, cases[i].node, &p, &fd), SVMM_OK, "%s", p.reason);
 		cr_assert_eq(p.flags, cases[i].flags, "case %zu: flags %#x", i, p.flags);
 		if (cases[i].detach)
 			cr_assert_eq(one_call(FAKE_USBFS_DETACH, rdev, true), cases[i].detach, "case %zu", i);
@@ -517,10 +515,10 @@ Test(broker_server, a_released_device_is_revoked_through_its_port)
 	/* Not "0": what the broker writes is seen. */
 	port_disable("1-0:1.0", "usb1-port4", "x\n", NULL, 0);
 	port_disable("1-3:1.0", "1-3-port2", "x\n", NULL, 0);
-	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
-	cr_assert_eq(open_node(c1, s1, "dev/001/009", &q, &fd2), BROKER_OK, "%s", q.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/009", &q, &fd2), SVMM_OK, "%s", q.reason);
 	cr_assert_str_eq(q.device.port_path, "1-3.2");
-	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(release(c1, s1, p.handle, &p), SVMM_OK, "%s", p.reason);
 	cr_assert_str_eq(p.reason, "released; revoked: every fd of it is dead, it enumerates again under a new node");
 	port_disable("1-0:1.0", "usb1-port4", NULL, value, sizeof(value));
 	cr_assert_str_eq(value, "0\n", "the root hub's port 4 was not enabled again");
@@ -548,9 +546,9 @@ Test(broker_server, an_unplugged_device_is_not_revoked_by_its_old_port)
 
 	setup_with(NULL);
 	c1 = client(&s1);
-	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	port_disable("1-0:1.0", "usb1-port4", "1\n", NULL, 0);	/* the fake's unplug: ENODEV */
-	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(release(c1, s1, p.handle, &p), SVMM_OK, "%s", p.reason);
 	cr_assert_not_null(strstr(p.reason, "revoked"), "%s", p.reason);
 	port_disable("1-0:1.0", "usb1-port4", NULL, value, sizeof(value));
 	cr_assert_str_eq(value, "1\n", "the port of a device already gone was written");
@@ -575,30 +573,30 @@ Test(broker_server, a_device_that_cannot_be_revoked_goes_to_no_vm_until_unplugge
 	fake_usbfs.drivers = 0x1;	/* a host driver the broker detaches for the VM */
 	c1 = client(&s1);
 	c2 = client(&s2);
-	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	/* The port's disable cannot be written (a directory where the attribute was). */
 	snprintf(rel, sizeof(rel), "sys/devices/1-0:1.0/usb1-port4/disable");
 	fake_usb_path(&f, rel, path, sizeof(path));
 	cr_assert_eq(unlink(path), 0);
 	cr_assert_eq(mkdir(path, 0755), 0);
-	cr_assert_eq(release(c1, s1, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(release(c1, s1, p.handle, &p), SVMM_OK, "%s", p.reason);
 	cr_assert_not_null(strstr(p.reason, "NOT revoked"), "%s", p.reason);
 	cr_assert_not_null(strstr(p.reason, "host drivers re-attached"), "%s", p.reason);
 	cr_assert_eq(fake_usbfs_count(FAKE_USBFS_ATTACH, makedev(1, 3), NULL), 1);
-	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(p.reason, "unplug it and plug it in again"), "%s", p.reason);
-	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c1, s1, "dev/001/004", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	/* Unplugged (its old fds are dead): the number may go to whatever comes next. */
 	cr_assert_eq(rmdir(path), 0);
 	port_disable("1-0:1.0", "usb1-port4", "1\n", NULL, 0);
-	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c2, s2, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 
 	/* No "port" link: no way to take it back, so it is not given. */
 	fake_usb_path(&f, "sys/devices/1-6/port", path, sizeof(path));
 	cr_assert_eq(unlink(path), 0);
-	cr_assert_eq(open_node(c1, s1, "dev/001/006", &p, &fd), BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(open_node(c1, s1, "dev/001/006", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(p.reason, "cannot be revoked later"), "%s", p.reason);
 	cr_assert_eq(fd, -1);
 	close(c1);
@@ -661,7 +659,7 @@ Test(broker_server, one_uid_cannot_take_every_connection, .init = setup, .fini =
 	cr_assert_eq(accepted, BROKER_MAX_PEERS_PER_UID, "uid 1000 got %u connections", accepted);
 	/* A VM of another user still gets in, and served. */
 	c = client(&slot);
-	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	close(c);
 	for (unsigned int i = 0; i < n; i++)
@@ -700,7 +698,7 @@ Test(broker_server, a_full_broker_makes_room_from_the_uid_with_the_most, .init =
 	c = client(&slot);
 	cr_assert_eq(broker_server_peers(&srv), BROKER_MAX_PEERS);
 	cr_assert_eq(recv(clients[0], &ch, 1, MSG_DONTWAIT), 0, "the first idle connection was not closed");
-	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(open_node(c, slot, "dev/001/004", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	close(c);
 	for (unsigned int i = 0; i < BROKER_MAX_PEERS; i++)
@@ -768,11 +766,11 @@ static uint32_t followed_and_gone(int c, unsigned int slot)
 	uint32_t lease;
 	int fd;
 
-	cr_assert_eq(follow_id(c, slot, "1050:0407:AAA", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(follow_id(c, slot, "1050:0407:AAA", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	cr_assert_neq(p.lease, 0);
 	lease = p.lease;
-	cr_assert_eq(release_keep(c, slot, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(release_keep(c, slot, p.handle, &p), SVMM_OK, "%s", p.reason);
 	cr_assert_not(message_waits(c));
 	return lease;
 }
@@ -787,7 +785,7 @@ Test(broker_server, a_followed_device_that_binds_again_is_sent_back_with_every_c
 
 	replug(9, "4", 0x1050, 0x0407, "AAA");
 	back(c, &p, &fd);
-	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
 	cr_assert_eq(p.lease, lease);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(p.device.devnum, 9);
@@ -796,7 +794,7 @@ Test(broker_server, a_followed_device_that_binds_again_is_sent_back_with_every_c
 	cr_assert_eq(exclusive_count(&srv.held, srv.peers[slot].id), 1);
 	close(fd);
 	/* Back with it: a detach (RELEASE without keep) ends the lease; the next bind is nobody's. */
-	cr_assert_eq(release(c, slot, p.handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(release(c, slot, p.handle, &p), SVMM_OK, "%s", p.reason);
 	cr_assert_eq(follow_count(&srv.follow, srv.peers[slot].id), 0);
 	replug(10, "4", 0x1050, 0x0407, "AAA");
 	cr_assert_not(message_waits(c));
@@ -813,7 +811,7 @@ Test(broker_server, another_identity_on_the_port_is_refused_without_a_rule_namin
 
 	replug(9, "4", 0x18d1, 0x4ee0, NULL);
 	back(c, &p, &fd);
-	cr_assert_eq(p.status, BROKER_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(p.status, SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_eq(fd, -1);
 	cr_assert_eq(p.lease, lease);
 	cr_assert(strstr(p.reason, "came back as 18d1:4ee0") && strstr(p.reason, "follows 1050:0407"),
@@ -839,7 +837,7 @@ Test(broker_server, a_successor_a_rule_names_is_sent_back_on_any_port, .init = s
 	followed_and_gone(c, slot);
 	replug(9, "9", 0x18d1, 0x4ee0, NULL);
 	back(c, &p, &fd);
-	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
 	cr_assert_eq(p.device.vendor, 0x18d1);
 	cr_assert(strstr(p.reason, "test.policy:1"), "%s", p.reason);
 	close(fd);
@@ -869,14 +867,14 @@ Test(broker_server, a_bind_before_the_vm_gave_the_old_grant_back_waits_for_the_r
 	int c = client(&slot), fd;
 	uint32_t handle;
 
-	cr_assert_eq(follow_id(c, slot, "1050:0407:AAA", &p, &fd), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(follow_id(c, slot, "1050:0407:AAA", &p, &fd), SVMM_OK, "%s", p.reason);
 	close(fd);
 	handle = p.handle;
 	replug(9, "4", 0x1050, 0x0407, "AAA");
 	cr_assert_not(message_waits(c), "offered while the VM still held the old grant");
-	cr_assert_eq(release_keep(c, slot, handle, &p), BROKER_OK, "%s", p.reason);
+	cr_assert_eq(release_keep(c, slot, handle, &p), SVMM_OK, "%s", p.reason);
 	back(c, &p, &fd);
-	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
 	cr_assert_eq(p.device.devnum, 9);
 	close(fd);
 	close(c);
@@ -922,11 +920,11 @@ Test(broker_server, a_device_a_to_rule_names_is_given_to_that_vm_only, .init = s
 	int a = client(&sa), b = client(&sb), c = client(&sc), fd;
 
 	/* b connected first and asks for the name too late: names are one VM's. */
-	cr_assert_eq(name_peer(b, sb, "vm-b", &p), BROKER_OK, "%s", p.reason);
-	cr_assert_eq(name_peer(a, sa, "vm-a", &p), BROKER_OK, "%s", p.reason);
-	cr_assert_eq(name_peer(c, sc, "vm-a", &p), BROKER_E_INVALID);
+	cr_assert_eq(name_peer(b, sb, "vm-b", &p), SVMM_OK, "%s", p.reason);
+	cr_assert_eq(name_peer(a, sa, "vm-a", &p), SVMM_OK, "%s", p.reason);
+	cr_assert_eq(name_peer(c, sc, "vm-a", &p), SVMM_E_INVALID);
 	cr_assert(strstr(p.reason, "taken by another VM"), "%s", p.reason);
-	cr_assert_eq(name_peer(a, sa, "vm-c", &p), BROKER_E_INVALID);
+	cr_assert_eq(name_peer(a, sa, "vm-c", &p), SVMM_E_INVALID);
 	cr_assert(strstr(p.reason, "named vm-a already"), "%s", p.reason);
 
 	n.vendor = 0x18d1;
@@ -938,7 +936,7 @@ Test(broker_server, a_device_a_to_rule_names_is_given_to_that_vm_only, .init = s
 	cr_assert(message_waits(a), "not given to the VM its rule names");
 	cr_assert_eq(broker_reply_recv_any(a, &p, &fd, &why), 1, "%s", why);
 	cr_assert_eq(p.type, BROKER_GIVE);
-	cr_assert_eq(p.status, BROKER_OK, "%s", p.reason);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(p.device.devnum, 9);
 	cr_assert(strstr(p.reason, "test.policy:1"), "%s", p.reason);

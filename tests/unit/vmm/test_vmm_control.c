@@ -61,7 +61,7 @@ Test(control_handle, good_requests_reach_their_op)
 	calls_stop = 0;
 	control_request_simple(&req, CONTROL_STOP, 0);
 	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_OK);
+	cr_assert_eq(rep.status, SVMM_OK);
 	cr_assert_eq(rep.type, CONTROL_STOP);
 	cr_assert_eq(calls_stop, 1);
 	control_request_simple(&req, CONTROL_USB_DETACH, 7);
@@ -70,7 +70,7 @@ Test(control_handle, good_requests_reach_their_op)
 	/* An image attach reaches its op with the client's fd. */
 	cr_assert_eq(control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/x.img"), 0);
 	control_server_handle(&fake_ops, NULL, &req, STDERR_FILENO, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_OK);
+	cr_assert_eq(rep.status, SVMM_OK);
 	cr_assert_eq(rep.port, 3);
 }
 
@@ -86,7 +86,7 @@ Test(control_handle, bad_requests_get_invalid_and_run_nothing)
 	control_request_simple(&req, CONTROL_STOP, 0);
 	/* Short. */
 	control_server_handle(&fake_ops, NULL, &req, -1, 10, &rep);
-	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.status, SVMM_E_INVALID);
 	cr_assert(strstr(rep.message, "size"), "%s", rep.message);
 	/* The client can still decode the reply to its (stop) request. */
 	cr_assert_eq(control_reply_decode(&rep, sizeof(rep), CONTROL_STOP, &decoded, &why), 0);
@@ -94,20 +94,20 @@ Test(control_handle, bad_requests_get_invalid_and_run_nothing)
 	memset(big, 0, sizeof(big));
 	memcpy(big, &req, sizeof(req));
 	control_server_handle(&fake_ops, NULL, big, -1, sizeof(big), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.status, SVMM_E_INVALID);
 	/* Wrong version, unknown type, garbage after the path. */
 	req.version = 99;
 	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.status, SVMM_E_INVALID);
 	control_request_simple(&req, CONTROL_STOP, 0);
 	req.type = 77;
 	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.status, SVMM_E_INVALID);
 	cr_assert_eq(rep.type, 0);
 	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "/x");
 	req.path[100] = 'z';
 	control_server_handle(&fake_ops, NULL, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.status, SVMM_E_INVALID);
 	cr_assert_eq(calls_stop, 0, "no bad request may stop the VM");
 }
 
@@ -125,12 +125,12 @@ Test(usb_control, without_a_broker_or_an_image_fd_nothing_opens_and_a_dead_devic
 	pthread_mutex_init(&dev.lock, NULL);
 	control_request_attach(&req, CONTROL_TARGET_NODE, 0, "/dev/bus/usb/001/002");
 	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(rep.status, SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert(strstr(rep.message, "no broker"), "%s", rep.message);
 	/* An image is never opened by path in the VMM: without the client's fd it is refused. */
 	control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, path);
 	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.status, SVMM_E_INVALID);
 	cr_assert(strstr(rep.message, "without the image's descriptor"), "%s", rep.message);
 	/* A directory fd, or one opened read-only for a writable attach, is not an image. */
 	{
@@ -138,22 +138,22 @@ Test(usb_control, without_a_broker_or_an_image_fd_nothing_opens_and_a_dead_devic
 		int ro = open(path, O_RDONLY);
 
 		control_server_handle(&usb_control_ops, &u, &req, dir, sizeof(req), &rep);
-		cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
+		cr_assert_eq(rep.status, SVMM_E_FAILED_TO_OPEN_DEVICE);
 		cr_assert(strstr(rep.message, "not a regular file"), "%s", rep.message);
 		control_server_handle(&usb_control_ops, &u, &req, ro, sizeof(req), &rep);
-		cr_assert_eq(rep.status, CONTROL_E_FAILED_TO_OPEN_DEVICE);
+		cr_assert_eq(rep.status, SVMM_E_FAILED_TO_OPEN_DEVICE);
 		cr_assert(strstr(rep.message, "not open for reading and writing"), "%s", rep.message);
 		close(dir);
 		close(ro);
 	}
 	control_server_handle(&usb_control_ops, &u, &req, fd, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
+	cr_assert_eq(rep.status, SVMM_E_DEVICE_DEAD);
 	control_request_simple(&req, CONTROL_USB_DETACH, 17);
 	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_NO_SUCH_PORT);
+	cr_assert_eq(rep.status, SVMM_E_NO_SUCH_PORT);
 	control_request_simple(&req, CONTROL_USB_LIST, 0);
 	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
+	cr_assert_eq(rep.status, SVMM_E_DEVICE_DEAD);
 	close(fd);
 	unlink(path);
 }
@@ -174,7 +174,7 @@ Test(usb_control, a_controller_dead_before_its_ports_were_known_lists_as_dead)
 	pthread_mutex_init(&dev.lock, NULL);
 	control_request_simple(&req, CONTROL_USB_LIST, 0);
 	control_server_handle(&usb_control_ops, &u, &req, -1, sizeof(req), &rep);
-	cr_assert_eq(rep.status, CONTROL_E_DEVICE_DEAD);
+	cr_assert_eq(rep.status, SVMM_E_DEVICE_DEAD);
 	cr_assert_eq(rep.count, 0);
 }
 
@@ -229,7 +229,7 @@ Test(control_server, serves_clients_in_turn_and_survives_garbage)
 	cr_assert_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
 	pump(&cs, fd);
 	cr_assert_eq(recv(fd, &rep, sizeof(rep), 0), (ssize_t)sizeof(rep));
-	cr_assert_eq(rep.status, CONTROL_E_INVALID);
+	cr_assert_eq(rep.status, SVMM_E_INVALID);
 	close(fd);
 
 	fd = client(path);
@@ -241,7 +241,7 @@ Test(control_server, serves_clients_in_turn_and_survives_garbage)
 		cr_assert_eq(send(fd, &req, sizeof(req), 0), (ssize_t)sizeof(req));
 		pump(&cs, fd);
 		cr_assert_eq(recv(fd, &rep, sizeof(rep), 0), (ssize_t)sizeof(rep));
-		cr_assert_eq(rep.status, CONTROL_OK);
+		cr_assert_eq(rep.status, SVMM_OK);
 		cr_assert_eq(rep.ports_total, 16);
 		close(fd);
 	}
@@ -338,17 +338,17 @@ Test(control_server, only_an_image_attach_brings_a_descriptor_in)
 	sock_path(path, sizeof(path), "fds");
 	cr_assert_eq(control_server_open(&cs, path, &fake_ops, NULL, err, sizeof(err)), 0, "%s", err);
 	control_request_simple(&req, CONTROL_USB_LIST, 0);
-	cr_assert_eq(ask_with_fds(&cs, path, &req, &probe, 1, &rep), CONTROL_E_INVALID);
+	cr_assert_eq(ask_with_fds(&cs, path, &req, &probe, 1, &rep), SVMM_E_INVALID);
 	cr_assert(lock_probe_held(probe), "the VMM installed and closed a list request's descriptor");
 
 	cr_assert_eq(control_request_attach(&req, CONTROL_TARGET_IMAGE, 0, "disk.img"), 0);
 	three[0] = three[1] = three[2] = probe;
-	cr_assert_eq(ask_with_fds(&cs, path, &req, three, 3, &rep), CONTROL_E_INVALID);
+	cr_assert_eq(ask_with_fds(&cs, path, &req, three, 3, &rep), SVMM_E_INVALID);
 	cr_assert_eq(pipe(pipefd), 0);
-	cr_assert_eq(ask_with_fds(&cs, path, &req, &pipefd[1], 1, &rep), CONTROL_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert_eq(ask_with_fds(&cs, path, &req, &pipefd[1], 1, &rep), SVMM_E_FAILED_TO_OPEN_DEVICE);
 	cr_assert_not_null(strstr(rep.message, "not a regular file"), "%s", rep.message);
 	/* The image itself gets through. */
-	cr_assert_eq(ask_with_fds(&cs, path, &req, &probe, 1, &rep), CONTROL_OK, "%s", rep.message);
+	cr_assert_eq(ask_with_fds(&cs, path, &req, &probe, 1, &rep), SVMM_OK, "%s", rep.message);
 	cr_assert_eq(rep.port, 3);
 	close(pipefd[0]);
 	close(pipefd[1]);

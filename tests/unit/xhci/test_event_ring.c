@@ -117,7 +117,7 @@ Test(xhci_event_ring, slow_guest_loses_no_transfer_event)
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	r = drv_attach(&d, test_device_image('S', 0), 0);
-	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert_eq(r.status, SVMM_OK);
 	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, NULL, 2000));
 	drv_port_reset(&d, r.port, true);
 	slot = drv_enable_address(&d, r.port, 4, false, &cc);

@@ -20,7 +20,7 @@ static unsigned int attach_test(char speed, char mode, unsigned int want_port)
 {
 	struct devproto_reply r = drv_attach(&d, test_device_image(speed, mode), 0);
 
-	cr_assert_eq(r.status, DEVPROTO_OK, "attach: %s", devproto_status_name(r.status));
+	cr_assert_eq(r.status, SVMM_OK, "attach: %s", svmm_status_name(r.status));
 	cr_assert_eq(r.port, want_port);
 	return r.port;
 }
@@ -167,7 +167,7 @@ Test(xhci_guest, usb3_warm_reset_bsr_and_port_info)
 	m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);
 	m.u.port.port = port;
 	r = drv_request(&d, &m, -1);
-	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert_eq(r.status, SVMM_OK);
 	cr_assert_eq(r.info.vendor, TEST_DEV_VENDOR);
 	cr_assert_eq(r.info.speed, DEVPROTO_SPEED_SUPER);
 	drv_port_reset(&d, port, true);
@@ -412,7 +412,7 @@ Test(xhci_guest, tds_for_a_device_that_left_wait_for_the_guest)
 	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 1024), CC_SUCCESS);
 	m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
 	m.u.port.port = port;
-	cr_assert_eq(drv_request(&d, &m, -1).status, DEVPROTO_OK);
+	cr_assert_eq(drv_request(&d, &m, -1).status, SVMM_OK);
 	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, &ev, 2000), "no Port Status Change for the disconnect");
 	drv_ack_events(&d);
 
@@ -563,10 +563,10 @@ Test(xhci_guest, a_bare_slot_doorbell_is_refused_and_the_endpoint_stays_stopped)
 
 	cr_assert_geq(fd, 0);
 	m.u.doorbell.index = slot;
-	cr_assert_eq(drv_request(&d, &m, fd).status, DEVPROTO_E_INVALID);
+	cr_assert_eq(drv_request(&d, &m, fd).status, SVMM_E_INVALID);
 	m.u.doorbell.index = 0;
 	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
-	cr_assert_eq(drv_request(&d, &m, fd).status, DEVPROTO_E_INVALID);
+	cr_assert_eq(drv_request(&d, &m, fd).status, SVMM_E_INVALID);
 	close(fd);
 	cr_assert_not(drv_wait_event(&d, TRB_EV_TRANSFER, &ev, 500), "a TD ran on a Stopped endpoint");
 	cr_assert_eq(out_ctx_dword(slot, 2, 0) & 7, 3, "still Stopped");
@@ -617,7 +617,7 @@ Test(xhci_guest, value_doorbells_are_bounded)
 	m.u.doorbell.index = 9;
 	m.u.doorbell.flags = DEVPROTO_DOORBELL_VALUE;
 	m.u.doorbell.value = 1;
-	cr_assert_eq(drv_request(&d, &m, fd).status, DEVPROTO_E_INVALID);
+	cr_assert_eq(drv_request(&d, &m, fd).status, SVMM_E_INVALID);
 	close(fd);
 	close(drv_doorbell_value_eventfd(&d, 1, 1));	/* the same pair: replaced */
 	for (unsigned int i = 0; i < DEVPROTO_MAX_VALUE_DOORBELLS; i++)
@@ -700,15 +700,15 @@ Test(xhci_guest, detach_and_reattach)
 	m = devproto_msg_init(DEVPROTO_USB_DETACH, 0);
 	m.u.port.port = port;
 	r = drv_request(&d, &m, -1);
-	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert_eq(r.status, SVMM_OK);
 	cr_assert(drv_wait_event(&d, TRB_EV_PORT_STATUS, &ev, 2000), "no event for the disconnect");
 	cr_assert_eq(drv_portsc(&d, port) & 3, 0, "CCS/PED after detach");
 	cr_assert(drv_portsc(&d, port) & (1u << 17), "CSC after detach");
 	r = drv_request(&d, &m, -1);
-	cr_assert_eq(r.status, DEVPROTO_E_NO_SUCH_DEVICE);
+	cr_assert_eq(r.status, SVMM_E_NO_SUCH_DEVICE);
 	m = devproto_msg_init(DEVPROTO_USB_PORT_INFO, 0);
 	m.u.port.port = port;
-	cr_assert_eq(drv_request(&d, &m, -1).status, DEVPROTO_E_NO_SUCH_DEVICE);
+	cr_assert_eq(drv_request(&d, &m, -1).status, SVMM_E_NO_SUCH_DEVICE);
 	attach_test('H', 0, 1);
 	drv_stop(&d);
 }
@@ -726,7 +726,7 @@ Test(xhci_guest, mass_storage_inquiry_over_bot)
 	drv_start(&d, NULL);
 	drv_init(&d);
 	r = drv_attach(&d, img, 0);
-	cr_assert_eq(r.status, DEVPROTO_OK, "%s", devproto_status_name(r.status));
+	cr_assert_eq(r.status, SVMM_OK, "%s", svmm_status_name(r.status));
 	cr_assert_eq(r.port, 9, "mass storage on the first USB 3 port");
 	slot = bring_up(r.port, 4);
 	data = drv_alloc(&d, 512, 64);
@@ -809,7 +809,7 @@ Test(xhci_guest, mass_storage_read_in_place_and_bounced)
 	drv_start(&d, NULL);
 	drv_init(&d);
 	r = drv_attach(&d, img, 0);
-	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert_eq(r.status, SVMM_OK);
 	slot = bring_up(r.port, 4);
 	cr_assert_eq(drv_control(&d, slot, 0x00, 9, 1, 0, 0, 0, 0, NULL), CC_SUCCESS);
 	cr_assert_eq(drv_configure_bulk(&d, slot, 4, 3, 1024), CC_SUCCESS);

@@ -24,7 +24,7 @@ static unsigned int setup_device(char speed, char mode)
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
 	r = drv_attach(&d, test_device_image(speed, mode), 0);
-	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert_eq(r.status, SVMM_OK);
 	drv_port_reset(&d, r.port, speed == 'S');
 	slot = drv_enable_address(&d, r.port, speed == 'S' ? 4 : 3, false, &cc);
 	cr_assert_eq(cc, CC_SUCCESS);

@@ -39,7 +39,7 @@ static unsigned int bring_up(char mode, bool mass_storage)
 	} else {
 		r = drv_attach(&d, test_device_image('S', mode), 0);
 	}
-	cr_assert_eq(r.status, DEVPROTO_OK);
+	cr_assert_eq(r.status, SVMM_OK);
 	drv_port_reset(&d, r.port, true);
 	slot = drv_enable_address(&d, r.port, 4, false, &cc);
 	cr_assert_eq(cc, CC_SUCCESS);
