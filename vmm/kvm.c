@@ -60,8 +60,7 @@ int kvm_vm_create(struct kvm_vm *vm)
 	/*
 	 * KVM emulates the TSC-deadline timer but leaves it out of the CPUID it
 	 * reports: the VMM says so. Without it Linux drives the LAPIC timer
-	 * through its one-shot count, which in the lab took twice the timer
-	 * writes (each one a VM exit) of a QEMU guest that had it.
+	 * through its one-shot count: twice the timer writes, each a VM exit.
 	 */
 	vm->tsc_deadline = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	vm->readonly_mem = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;

@@ -316,12 +316,9 @@ void xhci_ep_kick(struct xhci_endpoint *ep)
 	/*
 	 * The device left its port: its TDs wait on the ring, as for a device
 	 * that does not answer, until the guest, told by the port, stops the
-	 * endpoint or disables the slot (QEMU's xHCI does the same). Failing
-	 * each at once fed a loop that took the guest's vCPU: Linux soft-retries
-	 * a Transaction Error, and cdc-acm resubmits its interrupt URB from the
-	 * error's completion, so in CI's gadgets (an ACM unplugged while in use)
-	 * the guest rang that slot's doorbells with interrupts off and never saw
-	 * the port's disconnect within 60 s.
+	 * endpoint or disables the slot (as QEMU's xHCI does). An error for each
+	 * would feed Linux's soft retries and drivers that resubmit from the
+	 * completion, and keep the guest from the disconnect.
 	 */
 	if (!dev)
 		return;
