@@ -83,6 +83,7 @@ static void post_psc(struct xhci *x, struct xhci_port *p)
 		.control = trb_type_bits(TRB_EV_PORT_STATUS),
 	};
 
+	log_debug("xhci: port %u: Port Status Change Event, PORTSC %#x", p->num, p->portsc);
 	xhci_event(x, 0, &ev, true);
 }
 
