@@ -40,6 +40,13 @@ static void post_psc(struct xhci *x, struct xhci_port *p)
 		.control = trb_type_bits(TRB_EV_PORT_STATUS),
 	};
 
+	log_debug("xhci: port %u: Port Status Change Event, PORTSC %#x", p->num, p->portsc);
+	/*
+	 * A handler already running (EHB set: no interrupt, so no refresh
+	 * before it) reads PORTSC as soon as it finds the event: the mirror
+	 * shows the change first (xHCI 1.2, 4.19.2; reg_mirror.c).
+	 */
+	xhci_mirror_publish(x);
 	xhci_event(x, 0, &ev, true);
 }
 

@@ -15,7 +15,9 @@
  *
  * The values are refreshed before each reply and after each batch of posted
  * writes (before done_seq says they are finished), before an interrupt leaves (so the handler's first read sees
- * EINT, IP and the port change it came for), and whenever the event loop
+ * EINT, IP and the port change it came for), before a Port Status Change
+ * Event is written (a handler already running finds it without an
+ * interrupt and reads PORTSC at once), and whenever the event loop
  * goes to sleep (anything else, e.g. a port reset ending on a timer).
  * Registers are read through xhci_bar_read and xhci_pci_read, so the mirror
  * never disagrees with what a round trip would have answered at that moment.

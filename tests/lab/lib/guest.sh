@@ -26,6 +26,12 @@
 #   lab_guest_finish NAME                 fails unless the init ends with "LAB: done
 #                                         status=ok" and the VMM then exits with 0
 #   lab_guest_stop NAME                   kills the VMM (done for every guest at exit)
+#   lab_guest_port_story NAME FROM SECS   after a device the guest did not see go:
+#                                         waits up to SECS for its klog lines (an
+#                                         action after the one still using the
+#                                         device), logs the port-change messages
+#                                         among them (lab.dyndbg) and svmm's last
+#                                         Port Status Change Events (-v)
 #   lab_guest_use_rebooting_initrd        boots a copy of the guest image that ends
 #                                         with reboot -f instead of poweroff -f
 #                                         (svmm has no ACPI to power off with)
@@ -345,4 +351,15 @@ lab_guest_use_rebooting_initrd() {
 		(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$out"
 	fi
 	LAB_GUEST_INITRD=$out
+}
+
+lab_guest_port_story() {
+	local name=$1 from=$2 secs=$3 line
+	lab_guest_wait "$name" '^LAB: klog ' "$secs" "$from" >/dev/null || return 0
+	lab_sleep 3 # the rest of the klog lines
+	tail -n +$((from + 1)) "$LAB_OUT/guest-$name.log" |
+		grep -a -E '^LAB: klog .*(Port change event|port polling|USB disconnect|new .*USB device)' |
+		tail -n 12 | while IFS= read -r line; do lab_log "guest $name: ${line#LAB: }"; done
+	grep -a 'Port Status Change Event' "$LAB_OUT/guest-$name.vmm.log" | tail -n 4 |
+		while IFS= read -r line; do lab_log "guest $name: svmm: $line"; done
 }

@@ -8,6 +8,7 @@
 
 #define STORE_SIZE 65536
 #define GONE_CANCEL_US 50000
+#define UNPLUG_DESTROY_US 300000
 
 struct test_dev {
 	struct usb_device dev;
@@ -19,6 +20,8 @@ struct test_dev {
 	bool gone;		/* 'G': bulk IN ends in NO_DEVICE; a cancel takes GONE_CANCEL_US */
 	bool hold_stream1;	/* 'R': stream 1 waits until another stream's transfer is done */
 	bool fail_at_cancel;	/* 'F': as 'H', but a cancelled bulk IN ends in a transaction error */
+	bool unplug;		/* 'U': bulk IN ends in NO_DEVICE, then the device says it is gone */
+	bool unplugged;
 	unsigned int streams[32];	/* streams allocated, by endpoint number | 16 for IN */
 	uint8_t store[STORE_SIZE];
 	size_t stored;
@@ -75,8 +78,9 @@ static void run(struct test_dev *t, struct usb_transfer *x)
 		return;
 	}
 	if (x->endpoint & USB_DIR_IN) {
-		if (t->gone && x->type == USB_TRANSFER_BULK) {
+		if ((t->gone || t->unplug) && x->type == USB_TRANSFER_BULK) {
 			x->status = USB_TRANSFER_NO_DEVICE;
+			t->unplugged = t->unplug;
 			return;
 		}
 		if (t->fail_first_in && x->type == USB_TRANSFER_BULK) {
@@ -136,6 +140,11 @@ static void complete_all(void *opaque)
 	/* Stream 1 was let go in this round: its held transfers run in the next. */
 	if (held && !t->hold_stream1)
 		event_loop_defer(t->dev.loop, &t->later);
+	/* As the passthrough does: the failed transfers first, then the news. */
+	if (t->unplugged && t->dev.gone) {
+		t->unplugged = false;
+		t->dev.gone(&t->dev, t->dev.gone_opaque);
+	}
 }
 
 static int td_submit(struct usb_device *dev, struct usb_transfer *x)
@@ -186,6 +195,9 @@ static void td_destroy(struct usb_device *dev)
 {
 	struct test_dev *t = (struct test_dev *)dev;
 
+	/* Releasing a vanished device's interfaces and host drivers takes the host a while. */
+	if (t->unplug)
+		usleep(UNPLUG_DESTROY_US);
 	event_loop_cancel_deferred(dev->loop, &t->later);
 	for (unsigned int i = 0; i < t->n; i++) {
 		t->queue[i]->status = USB_TRANSFER_CANCELLED;
@@ -245,6 +257,7 @@ struct usb_device *test_device_attach(struct event_loop *loop, int fd,
 	t->fail_at_cancel = cfg[1] == 'F';
 	t->fail_first_in = cfg[1] == 'E';
 	t->gone = cfg[1] == 'G';
+	t->unplug = cfg[1] == 'U';
 	t->hold_stream1 = cfg[1] == 'R';
 	t->later.fn = complete_all;
 	t->later.opaque = t;

@@ -9,7 +9,9 @@
  * 'E' fails the first bulk IN transfer with a transaction error, 'G' is a
  * device gone from the host (every bulk IN transfer ends in NO_DEVICE, and
  * cancelling one takes 50 ms), 'R' holds stream 1's transfers until a
- * transfer on a higher stream is done. Bulk
+ * transfer on a higher stream is done, 'U' is unplugged on the host in use
+ * (every bulk IN transfer ends in NO_DEVICE, then the device reports itself
+ * gone, and its destroy takes 300 ms). Bulk
  * streams: any number is granted; a stream transfer beyond them fails, and
  * stream IN data is the stream ID in every byte.
  */

@@ -1010,3 +1010,60 @@ Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
 	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
 	drv_stop(&d);
 }
+
+/*
+ * A device unplugged on the host in use (CI's gadgets: an ACM read in
+ * flight): its transfer fails, and the guest's handler is still taking
+ * events (EHB set, so no interrupt) when the disconnect's Port Status Change
+ * Event lands. Linux reads PORTSC at once (handle_port_status, then
+ * xhci_hub_status_data), and with no write outstanding the VMM answers from
+ * the mirror (vmm/bar_mirror.c). It must already show the disconnect: a
+ * PORTSC without CSC makes Linux stop polling the root hub, and the guest
+ * never learns the device left. The device is slow to go (the host releasing
+ * a vanished device), which holds the controller after the event.
+ */
+Test(xhci_guest, port_status_change_event_finds_the_mirror_current)
+{
+	enum { DCI = 3 };
+	const uint32_t csc = 1u << 17;
+	const struct devproto_reg_mirror *m;
+	struct drv_event ev;
+	unsigned int port, slot, type;
+	uint32_t portsc;
+
+	drv_start(&d, test_device_attach);
+	drv_init(&d);
+	enable_msix();
+	m = drv_mirror(&d);
+	port = attach_test('H', 'U', 1);
+	slot = bring_up(port, 3);
+	cr_assert_eq(drv_configure_bulk(&d, slot, 2, DCI, 512), 1);
+	while (drv_take_event(&d, &ev))
+		;
+	drv_ack_events(&d);
+	while (irq_within(0))
+		;
+
+	drv_ring_push(&d, &d.ep_ring[slot][DCI], drv_alloc(&d, 512, 64), 512, (1u << 10) | (1u << 5));
+	drv_doorbell(&d, slot, DCI);
+	cr_assert(irq_within(3000), "no interrupt for the failed transfer");
+	do {
+		for (int waited_us = 0; !drv_take_event(&d, &ev); waited_us += 100) {
+			cr_assert_lt(waited_us, 5000000, "no Port Status Change Event for the unplug");
+			usleep(100);
+		}
+		type = (ev.control >> 10) & 0x3f;
+	} while (type != 34);
+	cr_assert_eq(ev.param >> 24, port);
+	cr_assert_eq(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE), d.seq,
+		     "a write outstanding: the read would not be answered from the mirror");
+	portsc = mirrored(m, 0x440 + 0x10 * (port - 1));
+	cr_assert_eq(portsc & 1, 0, "PORTSC %#x from the mirror: CCS still set at the disconnect's event",
+		     portsc);
+	cr_assert(portsc & csc, "PORTSC %#x from the mirror: no CSC at the disconnect's event "
+		  "(Linux sees no change and stops polling the root hub)", portsc);
+	drv_ack_events(&d);
+	cr_assert_eq(drv_portsc(&d, port), portsc);
+	munmap((void *)m, DEVPROTO_MIRROR_SIZE);
+	drv_stop(&d);
+}
