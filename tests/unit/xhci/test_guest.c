@@ -1025,15 +1025,14 @@ Test(xhci_guest, register_mirror_is_current_when_the_interrupt_arrives)
 Test(xhci_guest, port_status_change_event_finds_the_mirror_current)
 {
 	enum { DCI = 3 };
-	const uint32_t csc = 1u << 17;
-	const struct devproto_reg_mirror *m;
-	struct drv_event ev;
+		const struct devproto_reg_mirror *m;
+	struct xhci_trb ev;
 	unsigned int port, slot, type;
 	uint32_t portsc;
 
 	drv_start(&d, test_device_attach);
 	drv_init(&d);
-	enable_msix();
+	drv_enable_msix(&d, 1);
 	m = drv_mirror(&d);
 	port = attach_test('H', 'U', 1);
 	slot = bring_up(port, 3);
@@ -1044,7 +1043,7 @@ Test(xhci_guest, port_status_change_event_finds_the_mirror_current)
 	while (irq_within(0))
 		;
 
-	drv_ring_push(&d, &d.ep_ring[slot][DCI], drv_alloc(&d, 512, 64), 512, (1u << 10) | (1u << 5));
+	drv_ring_push(&d, &d.ep_ring[slot][DCI], drv_alloc(&d, 512, 64), 512, trb_type_bits(TRB_NORMAL) | TRB_IOC);
 	drv_doorbell(&d, slot, DCI);
 	cr_assert(irq_within(3000), "no interrupt for the failed transfer");
 	do {
@@ -1052,15 +1051,15 @@ Test(xhci_guest, port_status_change_event_finds_the_mirror_current)
 			cr_assert_lt(waited_us, 5000000, "no Port Status Change Event for the unplug");
 			usleep(100);
 		}
-		type = (ev.control >> 10) & 0x3f;
-	} while (type != 34);
+		type = trb_type(&ev);
+	} while (type != TRB_EV_PORT_STATUS);
 	cr_assert_eq(ev.param >> 24, port);
 	cr_assert_eq(__atomic_load_n(&m->done_seq, __ATOMIC_ACQUIRE), d.seq,
 		     "a write outstanding: the read would not be answered from the mirror");
-	portsc = mirrored(m, 0x440 + 0x10 * (port - 1));
-	cr_assert_eq(portsc & 1, 0, "PORTSC %#x from the mirror: CCS still set at the disconnect's event",
+	portsc = mirrored(m, d.op + OP_PORTSC(port));
+	cr_assert_eq(portsc & PORTSC_CCS, 0, "PORTSC %#x from the mirror: CCS still set at the disconnect's event",
 		     portsc);
-	cr_assert(portsc & csc, "PORTSC %#x from the mirror: no CSC at the disconnect's event "
+	cr_assert(portsc & PORTSC_CSC, "PORTSC %#x from the mirror: no CSC at the disconnect's event "
 		  "(Linux sees no change and stops polling the root hub)", portsc);
 	drv_ack_events(&d);
 	cr_assert_eq(drv_portsc(&d, port), portsc);
