@@ -952,3 +952,26 @@ Test(broker_server, a_device_a_to_rule_names_is_given_to_that_vm_only, .init = s
 	close(b);
 	close(c);
 }
+
+Test(broker_server, a_follow_of_a_device_another_vm_holds_is_refused_and_leaves_no_lease,
+     .init = setup, .fini = teardown)
+{
+	struct broker_reply p;
+	unsigned int sa, sb;
+	int a = client(&sa), b = client(&sb), fd;
+
+	cr_assert_eq(open_id(a, sa, "1050:0407:AAA", &p, &fd), SVMM_OK, "%s", p.reason);
+	close(fd);
+	cr_assert_eq(follow_id(b, sb, "1050:0407:AAA", &p, &fd), SVMM_E_FAILED_TO_OPEN_DEVICE);
+	cr_assert(strstr(p.reason, "already attached to another VM"), "%s", p.reason);
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(p.lease, 0);
+	cr_assert_eq(follow_count(&srv.follow, srv.peers[sb].id), 0);
+	/* And a follow spec that names nothing is refused as such. */
+	cr_assert_eq(follow_id(b, sb, "not-an-id", &p, &fd), SVMM_E_INVALID);
+	cr_assert(strstr(p.reason, "neither VID:PID[:SERIAL] nor a port path"), "%s", p.reason);
+	cr_assert_eq(follow_id(b, sb, "dead:beef", &p, &fd), SVMM_E_NO_SUCH_DEVICE);
+	cr_assert_eq(follow_count(&srv.follow, srv.peers[sb].id), 0);
+	close(a);
+	close(b);
+}
