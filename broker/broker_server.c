@@ -2,15 +2,19 @@
 #include "broker/broker_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/broker_request.h"
-#include "common/log.h"
 #include "broker/uevent.h"
+#include "common/log.h"
+#include "common/monotonic.h"
 
 void broker_server_init(struct broker_server *s, const struct broker_config *c,
 			const struct usb_policy *policy, int listen_fd)
@@ -288,7 +292,7 @@ static void offer_given(struct broker_server *s, unsigned int busnum, unsigned i
 	}
 }
 
-void broker_server_device_bound(struct broker_server *s, unsigned int busnum, unsigned int devnum)
+static void act_on_bind(struct broker_server *s, unsigned int busnum, unsigned int devnum)
 {
 	for (unsigned int i = 0; i < FOLLOW_MAX_LEASES; i++) {
 		struct follow_lease *l = &s->follow.leases[i];
@@ -307,6 +311,79 @@ void broker_server_device_bound(struct broker_server *s, unsigned int busnum, un
 		offer_back(s, l, busnum, devnum);
 	}
 	offer_given(s, busnum, devnum);
+}
+
+/* Whether the kernel has linked the device at busnum/devnum to its port yet. */
+static bool port_linked(const struct broker_server *s, unsigned int busnum, unsigned int devnum)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/dev/char/%u:%u/port", s->cfg.sys_root, s->cfg.usb_major,
+		 (busnum - 1) * 128 + (devnum - 1));
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+void broker_server_device_bound(struct broker_server *s, unsigned int busnum, unsigned int devnum)
+{
+	struct broker_bind_wait *free_one = NULL;
+
+	if (port_linked(s, busnum, devnum)) {
+		act_on_bind(s, busnum, devnum);
+		return;
+	}
+	for (unsigned int i = 0; i < BROKER_BINDS_WAITING; i++) {
+		struct broker_bind_wait *w = &s->binds[i];
+
+		if (w->busnum == busnum && w->devnum == devnum)
+			return;		/* waiting already */
+		if (!w->busnum && !free_one)
+			free_one = w;
+	}
+	if (!free_one) {
+		log_warn("bind of bus=%u dev=%u not followed up: %u binds wait already", busnum, devnum,
+			 BROKER_BINDS_WAITING);
+		return;
+	}
+	*free_one = (struct broker_bind_wait){ .busnum = busnum, .devnum = devnum,
+					       .at_ms = monotonic_ms() + BROKER_BIND_RETRY_MS };
+}
+
+int broker_server_retry_binds(struct broker_server *s, int64_t now_ms)
+{
+	int64_t next = -1;
+
+	for (unsigned int i = 0; i < BROKER_BINDS_WAITING; i++) {
+		struct broker_bind_wait *w = &s->binds[i];
+		unsigned int busnum = w->busnum, devnum = w->devnum;
+
+		if (!busnum)
+			continue;
+		if (w->at_ms > now_ms) {
+			if (next < 0 || w->at_ms < next)
+				next = w->at_ms;
+			continue;
+		}
+		if (port_linked(s, busnum, devnum)) {
+			memset(w, 0, sizeof(*w));
+			act_on_bind(s, busnum, devnum);
+			continue;
+		}
+		if (++w->tries >= BROKER_BIND_RETRIES) {
+			log_debug("bind of bus=%u dev=%u: no port link after %u looks", busnum, devnum,
+				  w->tries);
+			memset(w, 0, sizeof(*w));
+			continue;
+		}
+		w->at_ms = now_ms + BROKER_BIND_RETRY_MS;
+		if (next < 0 || w->at_ms < next)
+			next = w->at_ms;
+	}
+	return next < 0 ? -1 : (int)(next > now_ms ? next - now_ms : 0);
 }
 
 /* Leases whose grant was released since a bind came for them: that bind now. */
@@ -419,8 +496,9 @@ int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
 	for (;;) {
 		struct pollfd pfd[BROKER_MAX_PEERS + 2];
 		unsigned int slot[BROKER_MAX_PEERS + 2];
+		struct timespec wait;
 		nfds_t n = 0;
-		int r;
+		int r, wait_ms;
 
 		if (s->exit_when_alone && broker_server_peers(s) == 0)
 			return 0;
@@ -441,7 +519,11 @@ int broker_server_run(struct broker_server *s, const sigset_t *wait_mask)
 			pfd[n].events = POLLIN;
 			slot[n++] = i;
 		}
-		r = ppoll(pfd, n, NULL, wait_mask);
+		wait_ms = broker_server_retry_binds(s, monotonic_ms());
+		if (wait_ms >= 0) {
+			wait = (struct timespec){ .tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L };
+		}
+		r = ppoll(pfd, n, wait_ms >= 0 ? &wait : NULL, wait_mask);
 		if (r < 0) {
 			if (errno == EINTR)
 				return 0;	/* the signal that stops the broker */

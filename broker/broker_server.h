@@ -27,6 +27,16 @@ struct usb_policy;
 #define BROKER_MAX_PEERS 64u		/* connections at once */
 #define BROKER_MAX_PEERS_PER_UID 8u	/* connections one uid but root may have at once; more are closed at accept */
 #define BROKER_ACCEPT_BATCH 32u		/* connections accepted per wakeup, so a flood cannot fill the backlog */
+#define BROKER_BINDS_WAITING 16u	/* binds waiting for the kernel to finish their device */
+#define BROKER_BIND_RETRY_MS 50		/* how often such a bind is looked at again */
+#define BROKER_BIND_RETRIES 40u		/* and for how long: 2 s */
+
+/* A device that bound before the kernel linked its port (usb_new_device links it after). */
+struct broker_bind_wait {
+	unsigned int busnum, devnum;	/* 0: a free entry */
+	unsigned int tries;
+	int64_t at_ms;			/* monotonic time of the next look */
+};
 
 struct broker_peer {
 	int fd;			/* -1: free slot */
@@ -45,6 +55,7 @@ struct broker_server {
 	struct follow_table follow;	/* leases that bring followed devices back */
 	int listen_fd;			/* the system broker's socket, or -1 */
 	int uevent_fd;			/* the kernel's device events (uevent.h), or -1: nothing comes back */
+	struct broker_bind_wait binds[BROKER_BINDS_WAITING];
 	bool exit_when_alone;		/* a VM's own broker: stop when its VMM has gone */
 	unsigned int last_peer_id;
 	uint64_t activity;		/* counts connections and messages: orders peers by idleness */
@@ -83,6 +94,15 @@ int broker_server_handle(struct broker_server *s, unsigned int slot);
  * gives it to, if every check passes.
  */
 void broker_server_device_bound(struct broker_server *s, unsigned int busnum, unsigned int devnum);
+
+/*
+ * The kernel sends a device's bind before it links the device to its port,
+ * which the broker needs to revoke it: a bind whose device has no port link
+ * yet waits, and is acted on once it has (looked at every
+ * BROKER_BIND_RETRY_MS, for BROKER_BIND_RETRIES looks). Acts on those due at
+ * now_ms; returns the ms until the next is due, or -1 if none waits.
+ */
+int broker_server_retry_binds(struct broker_server *s, int64_t now_ms);
 
 /* Number of connected peers. */
 unsigned int broker_server_peers(const struct broker_server *s);

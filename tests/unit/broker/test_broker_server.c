@@ -21,6 +21,7 @@
 #include "broker/broker_server.h"
 #include "tests/unit/broker/fake_usb.h"
 #include "common/fdpass.h"
+#include "common/monotonic.h"
 #include "broker/usb_policy.h"
 
 static struct fake_usb f;
@@ -974,4 +975,40 @@ Test(broker_server, a_follow_of_a_device_another_vm_holds_is_refused_and_leaves_
 	cr_assert_eq(follow_count(&srv.follow, srv.peers[sb].id), 0);
 	close(a);
 	close(b);
+}
+
+/*
+ * The kernel sends a device's bind before it links the device to its port
+ * (usb_new_device), and without the port the broker cannot revoke it: such
+ * a bind waits for the link instead of being refused.
+ */
+Test(broker_server, a_bind_before_the_port_link_waits_for_it, .init = setup, .fini = teardown)
+{
+	struct fake_dev a = fake_usb_plain(4), n = fake_usb_plain(9);
+	struct broker_reply p;
+	char link[512], target[512];
+	unsigned int slot;
+	int c = client(&slot), fd;
+	ssize_t len;
+
+	followed_and_gone(c, slot);
+	fake_usb_remove(&f, &a);
+	n.devpath = "4";
+	n.serial = "AAA";
+	fake_usb_add(&f, &n);
+	snprintf(link, sizeof(link), "%s/devices/1-4/port", f.sys);
+	len = readlink(link, target, sizeof(target) - 1);
+	cr_assert_gt(len, 0);
+	target[len] = '\0';
+	cr_assert_eq(unlink(link), 0);
+	broker_server_device_bound(&srv, 1, 9);
+	cr_assert_not(message_waits(c), "offered (or refused) before its port was linked");
+	cr_assert_geq(broker_server_retry_binds(&srv, monotonic_ms()), 0, "the bind does not wait");
+	cr_assert_eq(symlink(target, link), 0);
+	cr_assert_eq(broker_server_retry_binds(&srv, monotonic_ms() + 1000), -1);
+	back(c, &p, &fd);
+	cr_assert_eq(p.status, SVMM_OK, "%s", p.reason);
+	cr_assert_eq(p.device.devnum, 9);
+	close(fd);
+	close(c);
 }
