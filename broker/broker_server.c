@@ -230,6 +230,22 @@ static struct broker_peer *peer_of(struct broker_server *s, unsigned int client)
 	return NULL;
 }
 
+/*
+ * Sends p (with fd, the grant's node, or -1) to peer unasked, closing fd; a
+ * grant that does not arrive is undone, so the device is free again.
+ */
+static int send_unasked(struct broker_server *s, struct broker_peer *peer, struct broker_reply *p,
+			int fd)
+{
+	int err = broker_reply_send(peer->fd, p, fd);
+
+	if (fd >= 0)
+		close(fd);
+	if (err < 0)
+		broker_request_undo(s, peer, p);
+	return err;
+}
+
 /* Offers the device at busnum/devnum to lease l's VM, unasked; logged as a decision. */
 static void offer_back(struct broker_server *s, struct follow_lease *l, unsigned int busnum,
 		       unsigned int devnum)
@@ -250,14 +266,10 @@ static void offer_back(struct broker_server *s, struct follow_lease *l, unsigned
 		return;
 	snprintf(r.path, sizeof(r.path), "lease %u", l->id);
 	log_decision(peer, &r, &p, &d);
-	err = broker_reply_send(peer->fd, &p, fd);
-	if (fd >= 0)
-		close(fd);
-	if (err < 0) {
-		/* Not delivered: the device is free again; the lease waits for the next bind. */
+	err = send_unasked(s, peer, &p, fd);
+	/* Not delivered: the lease waits for the next bind. */
+	if (err < 0)
 		log_warn("lease %u: the VM did not take its device back: %s", l->id, strerror(-err));
-		broker_request_undo(s, peer, &p);
-	}
 }
 
 /* Gives the device at busnum/devnum to the first named VM a `to` rule gives it to. */
@@ -281,14 +293,10 @@ static void offer_given(struct broker_server *s, unsigned int busnum, unsigned i
 		log_decision(peer, &r, &p, &d);
 		if (p.status != SVMM_OK)
 			continue;	/* held by a lease or another VM, or a check failed: nothing to give */
-		err = broker_reply_send(peer->fd, &p, fd);
-		close(fd);
-		if (err < 0) {
-			log_warn("%s did not take the device it was given: %s", peer->name, strerror(-err));
-			broker_request_undo(s, peer, &p);
-			continue;
-		}
-		return;
+		err = send_unasked(s, peer, &p, fd);
+		if (err == 0)
+			return;
+		log_warn("%s did not take the device it was given: %s", peer->name, strerror(-err));
 	}
 }
 

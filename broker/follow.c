@@ -18,31 +18,32 @@ unsigned int follow_count(const struct follow_table *t, unsigned int client)
 	return n;
 }
 
-static struct follow_lease *free_entry(struct follow_table *t)
+/* The index of a free entry, or FOLLOW_MAX_LEASES when the table is full. */
+static unsigned int free_entry(const struct follow_table *t)
 {
-	for (unsigned int i = 0; i < FOLLOW_MAX_LEASES; i++) {
-		if (!t->leases[i].id)
-			return &t->leases[i];
-	}
-	return NULL;
+	unsigned int i = 0;
+
+	while (i < FOLLOW_MAX_LEASES && t->leases[i].id)
+		i++;
+	return i;
 }
 
 bool follow_has_room(const struct follow_table *t, unsigned int client)
 {
-	return follow_count(t, client) < FOLLOW_MAX_PER_CLIENT &&
-	       free_entry((struct follow_table *)t) != NULL;
+	return follow_count(t, client) < FOLLOW_MAX_PER_CLIENT && free_entry(t) < FOLLOW_MAX_LEASES;
 }
 
 int follow_add(struct follow_table *t, unsigned int client, const struct usb_spec *spec,
 	       const struct broker_device *device, uint32_t handle, uint32_t *id)
 {
+	unsigned int free = free_entry(t);
 	struct follow_lease *l;
 
 	if (follow_count(t, client) >= FOLLOW_MAX_PER_CLIENT)
 		return -EUSERS;
-	l = free_entry(t);
-	if (!l)
+	if (free == FOLLOW_MAX_LEASES)
 		return -ENOSPC;
+	l = &t->leases[free];
 	memset(l, 0, sizeof(*l));
 	if (++t->last_id == 0)
 		t->last_id = 1;

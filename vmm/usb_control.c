@@ -176,12 +176,29 @@ static void attach_image(struct usb_control *u, const struct control_request *re
 	}
 }
 
+/* The device process's attach of a usbfs node the broker granted (port 0: any free one). */
+static void usbfs_attach_msg(struct devproto_msg *m, const struct broker_reply *br,
+			     unsigned int port)
+{
+	*m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
+	m->u.attach.kind = DEVPROTO_ATTACH_USBFS;
+	m->u.attach.busnum = br->device.busnum;
+	m->u.attach.devnum = br->device.devnum;
+	m->u.attach.port = port;
+	if (br->flags & BROKER_FLAG_MAY_DETACH)
+		m->u.attach.flags |= DEVPROTO_ATTACH_MAY_DETACH;
+	if (br->flags & BROKER_FLAG_RESTRICTED) {
+		m->u.attach.flags |= DEVPROTO_ATTACH_RESTRICTED;
+		m->u.attach.allowed_interfaces = br->allowed;
+	}
+}
+
 /* A host device: the broker checks it against the policy and opens it; the VMM only relays the fd. */
 static void attach_host_device(struct usb_control *u, const struct control_request *req,
 			       struct control_reply *rep)
 {
 	enum broker_target target = req->target == CONTROL_TARGET_ID ? BROKER_TARGET_ID : BROKER_TARGET_NODE;
-	struct devproto_msg m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
+	struct devproto_msg m;
 	struct devproto_reply reply;
 	struct broker_reply br;
 	int fd = -1, r;
@@ -201,15 +218,7 @@ static void attach_host_device(struct usb_control *u, const struct control_reque
 		control_reply_error(rep, br.status, "%s", br.reason);
 		return;
 	}
-	m.u.attach.kind = DEVPROTO_ATTACH_USBFS;
-	m.u.attach.busnum = br.device.busnum;
-	m.u.attach.devnum = br.device.devnum;
-	if (br.flags & BROKER_FLAG_MAY_DETACH)
-		m.u.attach.flags |= DEVPROTO_ATTACH_MAY_DETACH;
-	if (br.flags & BROKER_FLAG_RESTRICTED) {
-		m.u.attach.flags |= DEVPROTO_ATTACH_RESTRICTED;
-		m.u.attach.allowed_interfaces = br.allowed;
-	}
+	usbfs_attach_msg(&m, &br, 0);
 	if (usb_request(u, &m, fd, &reply, rep) && reply.port >= 1 && reply.port <= DEVPROTO_MAX_PORTS) {
 		rep->port = reply.port;
 		u->broker_handle[reply.port] = br.handle;
@@ -327,45 +336,52 @@ static void emit_back_refused(struct usb_control *u, const char *path, enum svmm
 	emit(u, &e);
 }
 
-static void usbfs_attach_msg(struct devproto_msg *m, const struct broker_reply *br,
-			     unsigned int port)
-{
-	*m = devproto_msg_init(DEVPROTO_USB_ATTACH, 0);
-	m->u.attach.kind = DEVPROTO_ATTACH_USBFS;
-	m->u.attach.busnum = br->device.busnum;
-	m->u.attach.devnum = br->device.devnum;
-	m->u.attach.port = port;
-	if (br->flags & BROKER_FLAG_MAY_DETACH)
-		m->u.attach.flags |= DEVPROTO_ATTACH_MAY_DETACH;
-	if (br->flags & BROKER_FLAG_RESTRICTED) {
-		m->u.attach.flags |= DEVPROTO_ATTACH_RESTRICTED;
-		m->u.attach.allowed_interfaces = br->allowed;
-	}
-}
-
-/* A device a policy `to` rule gives this VM: on any free port, as if attached by a request. */
-static void take_given(struct usb_control *u, const struct broker_reply *br, int fd,
-		       const char *node)
+/*
+ * Attaches a device the broker sent unasked, on port if that is free (0:
+ * any free one), else on any; the device process holds its own copy of fd.
+ * Returns the port, or 0 when it could not be attached: then the grant went
+ * back to the broker (keep_lease: its lease waits on) and the watchers know.
+ */
+static unsigned int attach_sent(struct usb_control *u, const struct broker_reply *br, int fd,
+				unsigned int port, const char *what, bool keep_lease)
 {
 	struct devproto_msg m;
 	struct devproto_reply reply;
 	struct control_reply rep;
 
-	usbfs_attach_msg(&m, br, 0);
+	usbfs_attach_msg(&m, br, port);
 	control_reply_init(&rep, CONTROL_USB_ATTACH);
-	usb_request(u, &m, fd, &reply, &rep);
+	if (!usb_request(u, &m, fd, &reply, &rep) && port && rep.status == SVMM_E_NO_AVAILABLE_PORT) {
+		/* Its port was taken while it was away. */
+		usbfs_attach_msg(&m, br, 0);
+		control_reply_init(&rep, CONTROL_USB_ATTACH);
+		usb_request(u, &m, fd, &reply, &rep);
+	}
 	close(fd);
 	if (rep.status != SVMM_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
-		log_warn("the broker gave %s (%04x:%04x) but it cannot be attached: %s", node,
+		log_warn("%s (%04x:%04x) came from the broker but cannot be attached: %s", what,
 			 br->device.vendor, br->device.product, rep.message);
-		give_back(u, br->handle, false);
-		emit_back_refused(u, node, (enum svmm_status)rep.status, rep.message);
-		return;
+		give_back(u, br->handle, keep_lease);
+		emit_back_refused(u, what, (enum svmm_status)rep.status, rep.message);
+		return 0;
 	}
 	u->broker_handle[reply.port] = br->handle;
+	return reply.port;
+}
+
+/* A device a policy `to` rule gives this VM: on any free port, as if attached by a request. */
+static void take_given(struct usb_control *u, const struct broker_reply *br, int fd)
+{
+	char node[CONTROL_EVENT_PATH_MAX];
+	unsigned int port;
+
+	snprintf(node, sizeof(node), "/dev/bus/usb/%03u/%03u", br->device.busnum, br->device.devnum);
+	port = attach_sent(u, br, fd, 0, node, false);
+	if (!port)
+		return;
 	log_info("attached %s (%04x:%04x), given by the broker (%s), on port %u", node,
-		 br->device.vendor, br->device.product, br->reason, reply.port);
-	record_attached(u, reply.port, node, CONTROL_EVENT_ATTACHED);
+		 br->device.vendor, br->device.product, br->reason, port);
+	record_attached(u, port, node, CONTROL_EVENT_ATTACHED);
 }
 
 /*
@@ -375,10 +391,7 @@ static void take_given(struct usb_control *u, const struct broker_reply *br, int
  */
 static void take_back(struct usb_control *u, const struct broker_reply *br, int fd)
 {
-	unsigned int port = port_of_lease(u, br->lease);
-	struct devproto_msg m;
-	struct devproto_reply reply;
-	struct control_reply rep;
+	unsigned int port = port_of_lease(u, br->lease), now;
 	const char *what;
 
 	if (!port) {
@@ -395,32 +408,18 @@ static void take_back(struct usb_control *u, const struct broker_reply *br, int 
 		emit_back_refused(u, what, br->status, br->reason);
 		return;
 	}
-	usbfs_attach_msg(&m, br, u->broker_handle[port] ? 0 : port);
-	control_reply_init(&rep, CONTROL_USB_ATTACH);
-	if (!usb_request(u, &m, fd, &reply, &rep) && m.u.attach.port &&
-	    rep.status == SVMM_E_NO_AVAILABLE_PORT) {
-		/* Its port was taken while it was away: any free one. */
-		m.u.attach.port = 0;
-		control_reply_init(&rep, CONTROL_USB_ATTACH);
-		usb_request(u, &m, fd, &reply, &rep);
-	}
-	close(fd);	/* the device process holds its own copy */
-	if (rep.status != SVMM_OK || reply.port < 1 || reply.port > DEVPROTO_MAX_PORTS) {
-		log_warn("followed device %s came back but cannot be attached: %s", what, rep.message);
-		give_back(u, br->handle, true);
-		emit_back_refused(u, what, (enum svmm_status)rep.status, rep.message);
+	now = attach_sent(u, br, fd, u->broker_handle[port] ? 0 : port, what, true);
+	if (!now)
 		return;
-	}
-	u->broker_handle[reply.port] = br->handle;
-	if (reply.port != port) {
-		u->lease[reply.port] = br->lease;
-		memcpy(u->follow_path[reply.port], u->follow_path[port], sizeof(u->follow_path[0]));
+	if (now != port) {
+		u->lease[now] = br->lease;
+		memcpy(u->follow_path[now], u->follow_path[port], sizeof(u->follow_path[0]));
 		u->lease[port] = 0;
 	}
 	log_info("followed device %s is back (%04x:%04x, bus %u device %u) on port %u",
-		 u->follow_path[reply.port], br->device.vendor, br->device.product, br->device.busnum,
-		 br->device.devnum, reply.port);
-	record_attached(u, reply.port, u->follow_path[reply.port], CONTROL_EVENT_BACK);
+		 u->follow_path[now], br->device.vendor, br->device.product, br->device.busnum,
+		 br->device.devnum, now);
+	record_attached(u, now, u->follow_path[now], CONTROL_EVENT_BACK);
 }
 
 void usb_control_take_backs(struct usb_control *u)
@@ -429,14 +428,10 @@ void usb_control_take_backs(struct usb_control *u)
 	int fd;
 
 	for (unsigned int i = 0; i < BROKER_CLIENT_MAX_BACKS && broker_client_take_back(&br, &fd); i++) {
-		char node[CONTROL_EVENT_PATH_MAX];
-
-		if (br.type == BROKER_BACK) {
+		if (br.type == BROKER_BACK)
 			take_back(u, &br, fd);
-			continue;
-		}
-		snprintf(node, sizeof(node), "/dev/bus/usb/%03u/%03u", br.device.busnum, br.device.devnum);
-		take_given(u, &br, fd, node);
+		else
+			take_given(u, &br, fd);
 	}
 }
 
