@@ -203,7 +203,7 @@ int event_loop_run(struct event_loop *loop)
 		 * CPU costs more than the work on a virtualised host, so look
 		 * again without sleeping for a while (QEMU's adaptive polling).
 		 */
-		if (loop->dispatches != before)
+		if (loop->poll_ns && loop->dispatches != before)
 			poll_until = monotonic_ns() + loop->poll_ns;
 	}
 	return 0;
